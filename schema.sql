@@ -1,0 +1,95 @@
+-- hitl: the whole current schema, for a fresh database.
+-- Upgrades of older databases are numbered steps in src/db/mod.rs (MIGRATIONS); after
+-- them an upgraded database must equal one created from this file.
+-- Times are INTEGER milliseconds since the Unix epoch, UTC.
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    email         TEXT    NOT NULL UNIQUE,          -- case-folded
+    role          TEXT    NOT NULL CHECK (role IN ('admin', 'approver')),
+    password_hash TEXT    NOT NULL,                 -- pbkdf2-sha256$iterations$salt$hash
+    notify_email  INTEGER NOT NULL DEFAULT 1,
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id             TEXT    PRIMARY KEY,             -- key_...
+    name           TEXT    NOT NULL,
+    prefix         TEXT    NOT NULL,                -- the visible start of the key
+    key_hash       BLOB    NOT NULL,                -- SHA-256 of the whole key
+    kind           TEXT    NOT NULL CHECK (kind IN ('agent', 'reviewer')),
+    user_id        INTEGER REFERENCES users (id) ON DELETE SET NULL, -- a reviewer key's user
+    webhook_url    TEXT,
+    webhook_secret TEXT    NOT NULL,                -- whsec_..., signs webhooks
+    monthly_limit  INTEGER,
+    created_at     INTEGER NOT NULL,
+    last_used_at   INTEGER,
+    revoked_at     INTEGER
+);
+CREATE INDEX api_keys_prefix ON api_keys (prefix);
+CREATE INDEX api_keys_user ON api_keys (user_id) WHERE user_id IS NOT NULL;
+
+CREATE TABLE pauses (
+    id          INTEGER PRIMARY KEY,                -- insertion order: the list order
+    watch_id    TEXT    NOT NULL UNIQUE,
+    key_id      TEXT    NOT NULL REFERENCES api_keys (id),
+    status      TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
+    action      TEXT    NOT NULL,
+    context     TEXT,                               -- JSON
+    tags        TEXT    NOT NULL DEFAULT '[]',       -- JSON array, as given
+    webhook_url TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    resolved_at INTEGER,
+    resolved_by TEXT,
+    comment     TEXT
+);
+CREATE INDEX pauses_key ON pauses (key_id, id);
+CREATE INDEX pauses_status ON pauses (status, id);
+CREATE INDEX pauses_key_status ON pauses (key_id, status, id);
+CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
+    WHERE status = 'pending' AND expires_at IS NOT NULL;
+
+CREATE TABLE pause_tags (
+    tag      TEXT    NOT NULL,
+    pause_id INTEGER NOT NULL REFERENCES pauses (id),
+    PRIMARY KEY (tag, pause_id)
+) WITHOUT ROWID;
+
+-- Idempotency-Key: one row per (API key, header value), kept 24 hours.
+CREATE TABLE idempotency (
+    key_id       TEXT    NOT NULL,
+    idem_key     TEXT    NOT NULL,
+    request_hash BLOB    NOT NULL,
+    pause_id     INTEGER NOT NULL REFERENCES pauses (id),
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (key_id, idem_key)
+) WITHOUT ROWID;
+
+-- Pauses created per key per calendar month (UTC), for --monthly-limit.
+CREATE TABLE key_usage (
+    key_id TEXT    NOT NULL REFERENCES api_keys (id),
+    month  TEXT    NOT NULL,                        -- YYYY-MM
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (key_id, month)
+) WITHOUT ROWID;
+
+-- Append-only: every state change and every key or user change, written in the same
+-- transaction as the change itself.
+CREATE TABLE audit (
+    id       INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    actor    TEXT    NOT NULL,                      -- key:ID, user:EMAIL, cli, system
+    event    TEXT    NOT NULL,
+    watch_id TEXT,
+    details  TEXT    NOT NULL DEFAULT '{}'           -- JSON
+);
+CREATE INDEX audit_watch ON audit (watch_id) WHERE watch_id IS NOT NULL;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;

@@ -1,0 +1,179 @@
+//! The command line. Every flag can also be set by the `HITL_*` environment variable
+//! shown in `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  hitl serve                                    run the server on 127.0.0.1:8080
+  hitl key create --name deploy-bot             create an agent key (printed once)
+  hitl user add alice@example.com --role admin  add a reviewer who can sign in
+  HITL_API_KEY=hitl_... hitl ask \"Drop table users\" && psql -c 'drop table users'
+  hitl healthcheck --url http://127.0.0.1:8080  exit 0 when the server answers";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hitl",
+    version,
+    about = "A self-hosted human approval gate for AI agents and automation",
+    long_about = "A self-hosted human approval gate for AI agents and automation.\n\n\
+        An agent calls POST /api/pause with the action it wants to take; a person approves \
+        or rejects it in hitl's web page; the agent learns the decision by polling, \
+        long-polling or a signed webhook, and only then acts.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// Where hitl keeps its database [default: the platform data directory, e.g. ~/.local/share/hitl]
+    #[arg(long, global = true, env = "HITL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log filter, e.g. info, debug, hitl=debug
+    #[arg(
+        long,
+        global = true,
+        env = "HITL_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (API and web page)
+    Serve(ServeArgs),
+    /// Manage API keys (works while the server runs)
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage the people who review (works while the server runs)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Ask for approval and wait: exit 0 approved, 1 rejected, 2 expired or cancelled, 3 error
+    Ask(AskArgs),
+    /// Exit 0 when the server at --url answers its health check
+    Healthcheck(ClientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (an IP address, not a host name)
+    #[arg(
+        long,
+        env = "HITL_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
+    pub listen: String,
+
+    /// The URL people and agents use to reach this server; statusUrl, reviewUrl and
+    /// links are built from it [default: http:// and the listen address]
+    #[arg(long, env = "HITL_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Largest accepted `context` of a pause, in bytes of JSON
+    #[arg(
+        long,
+        env = "HITL_MAX_CONTEXT_BYTES",
+        default_value_t = 262_144,
+        value_name = "BYTES"
+    )]
+    pub max_context_bytes: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; prints the key alone on the first line (it is shown only once)
+    Create {
+        /// A name that says who uses the key, e.g. deploy-bot
+        #[arg(long, env = "HITL_KEY_NAME")]
+        name: String,
+        /// Make a reviewer key acting for this user (it may list and decide every pause)
+        #[arg(long, env = "HITL_KEY_USER", value_name = "EMAIL")]
+        user: Option<String>,
+        /// Where to send signed webhooks for this key's pauses
+        #[arg(long, env = "HITL_KEY_WEBHOOK_URL", value_name = "URL")]
+        webhook_url: Option<String>,
+        /// Refuse pauses beyond N per calendar month (UTC) with 429 quota_exceeded
+        #[arg(long, env = "HITL_KEY_MONTHLY_LIMIT", value_name = "N")]
+        monthly_limit: Option<i64>,
+        /// Print a JSON object (id, name, key, webhookSecret, ...)
+        #[arg(long, env = "HITL_JSON")]
+        json: bool,
+    },
+    /// List keys (never shows a secret)
+    List {
+        #[arg(long, env = "HITL_JSON")]
+        json: bool,
+    },
+    /// Revoke a key at once
+    Revoke {
+        /// The key's id (key_...), as `hitl key list` shows it
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Approver,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; asks for the password on a terminal
+    Add {
+        email: String,
+        #[arg(long, env = "HITL_USER_ROLE", value_enum, default_value = "approver")]
+        role: RoleArg,
+        /// Read the password from the first line of standard input
+        #[arg(long, env = "HITL_PASSWORD_STDIN")]
+        password_stdin: bool,
+    },
+    /// List users
+    List {
+        #[arg(long, env = "HITL_JSON")]
+        json: bool,
+    },
+    /// Remove a user and revoke their reviewer keys
+    Remove { email: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The hitl server
+    #[arg(long, env = "HITL_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// What you want to do, in words a reviewer understands
+    pub action: String,
+    /// Context for the reviewer, as JSON
+    #[arg(long, env = "HITL_ASK_CONTEXT", value_name = "JSON")]
+    pub context: Option<String>,
+    /// Give up after this long (e.g. 90s, 30m, 2h); the pause then expires
+    #[arg(long, env = "HITL_ASK_TIMEOUT", value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// A tag for filtering (repeat for several)
+    #[arg(
+        long = "tag",
+        env = "HITL_ASK_TAGS",
+        value_delimiter = ',',
+        value_name = "TAG"
+    )]
+    pub tags: Vec<String>,
+    /// Print the final pause as JSON on standard output
+    #[arg(long, env = "HITL_JSON")]
+    pub json: bool,
+    /// The agent key to ask with
+    #[arg(long, env = "HITL_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}

@@ -1,0 +1,242 @@
+//! `hitl key ...` and `hitl user ...`: work on the data directory directly, also while
+//! `hitl serve` runs (SQLite's locking keeps the two apart).
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::fail;
+use crate::cli::{KeyCommand, RoleArg, UserCommand};
+use crate::clock;
+use crate::db::{self, Store};
+use crate::domain::keys::{self, NewKey};
+use crate::domain::{password, users, Actor, Role};
+
+fn open(dir: &Path) -> Result<rusqlite::Connection, String> {
+    let store = Store::open(dir).map_err(|e| e.to_string())?;
+    store.connect().map_err(|e| e.to_string())
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+/// Prints rows as aligned columns under a header.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+fn when(ms: Option<clock::Millis>) -> String {
+    ms.map_or_else(|| "-".to_string(), clock::rfc3339)
+}
+
+pub fn key(cmd: KeyCommand, dir: &Path) -> ExitCode {
+    match key_inner(cmd, dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn key_inner(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
+    let mut conn = open(dir)?;
+    match cmd {
+        KeyCommand::Create {
+            name,
+            user,
+            webhook_url,
+            monthly_limit,
+            json,
+        } => {
+            let new = NewKey {
+                name,
+                user_email: user,
+                webhook_url,
+                monthly_limit,
+            };
+            let created = db::with_tx(&mut conn, |tx| {
+                keys::create(tx, clock::now(), &Actor::Cli, new)
+            })
+            .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&created);
+            } else {
+                println!("{}", created.key);
+                println!("id:             {}", created.id);
+                println!("name:           {}", created.name);
+                match &created.user {
+                    Some(email) => println!("kind:           reviewer key for {email}"),
+                    None => println!("kind:           agent key"),
+                }
+                println!("webhook secret: {}", created.webhook_secret);
+                eprintln!("Store the key and the webhook secret now: they are not shown again.");
+            }
+        }
+        KeyCommand::List { json } => {
+            let list = keys::list(&conn, clock::now()).map_err(|e| e.to_string())?;
+            if json {
+                print_json(&list);
+            } else if list.is_empty() {
+                eprintln!("No API keys yet. Create one with: hitl key create --name NAME");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.id.clone(),
+                            k.name.clone(),
+                            k.kind.as_str().to_string(),
+                            format!("{}…", k.prefix),
+                            k.user_email.clone().unwrap_or_else(|| "-".into()),
+                            match k.monthly_limit {
+                                Some(l) => format!("{}/{l}", k.used_this_month),
+                                None => k.used_this_month.to_string(),
+                            },
+                            when(Some(k.created_at)),
+                            when(k.last_used_at),
+                            if k.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                            .to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "ID",
+                        "NAME",
+                        "KIND",
+                        "PREFIX",
+                        "USER",
+                        "THIS MONTH",
+                        "CREATED",
+                        "LAST USED",
+                        "STATE",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        KeyCommand::Revoke { id } => {
+            let key = db::with_tx(&mut conn, |tx| {
+                keys::revoke(tx, clock::now(), &Actor::Cli, &id)
+            })
+            .map_err(|e| e.to_string())?;
+            println!("revoked {} ({})", key.id, key.name);
+        }
+    }
+    Ok(())
+}
+
+pub fn user(cmd: UserCommand, dir: &Path) -> ExitCode {
+    match user_inner(cmd, dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn user_inner(cmd: UserCommand, dir: &Path) -> Result<(), String> {
+    match cmd {
+        UserCommand::Add {
+            email,
+            role,
+            password_stdin,
+        } => {
+            // Check the address before asking for a password.
+            let email = users::normalize_email(&email).map_err(|e| e.to_string())?;
+            let password = read_password(password_stdin)?;
+            let role = match role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Approver => Role::Approver,
+            };
+            let mut conn = open(dir)?;
+            let user = db::with_tx(&mut conn, |tx| {
+                users::add(tx, clock::now(), &Actor::Cli, &email, role, &password)
+            })
+            .map_err(|e| e.to_string())?;
+            println!("added {} ({})", user.email, user.role);
+        }
+        UserCommand::List { json } => {
+            let conn = open(dir)?;
+            let list = users::list(&conn).map_err(|e| e.to_string())?;
+            if json {
+                print_json(&list);
+            } else if list.is_empty() {
+                eprintln!("No users yet. Add one with: hitl user add EMAIL --role admin");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.email.clone(),
+                            u.role.to_string(),
+                            if u.notify_email { "on" } else { "off" }.to_string(),
+                            when(Some(u.created_at)),
+                        ]
+                    })
+                    .collect();
+                print_table(&["EMAIL", "ROLE", "EMAIL NOTIFICATIONS", "ADDED"], &rows);
+            }
+        }
+        UserCommand::Remove { email } => {
+            let mut conn = open(dir)?;
+            let user = db::with_tx(&mut conn, |tx| {
+                users::remove(tx, clock::now(), &Actor::Cli, &email)
+            })
+            .map_err(|e| e.to_string())?;
+            println!("removed {}", user.email);
+        }
+    }
+    Ok(())
+}
+
+/// The new user's password: the first line of stdin with `--password-stdin`, else
+/// asked twice on the terminal without echo.
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "no terminal to ask for the password on; pipe it in with --password-stdin".into(),
+            );
+        }
+        eprintln!("The password must be {}.", password::RULE);
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        let second = rpassword::prompt_password("Repeat it: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != second {
+            return Err("the two passwords differ; nothing was changed".into());
+        }
+        first
+    };
+    password::check_policy(&password)?;
+    Ok(password)
+}

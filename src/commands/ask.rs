@@ -1,0 +1,244 @@
+//! `hitl ask`: the gate for shell scripts and CI. Creates a pause, prints the review
+//! URL, waits for the decision and exits 0 approved, 1 rejected, 2 expired or
+//! cancelled, 3 error. Ctrl-C cancels the pause.
+
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::client::{self, Answer};
+use crate::cli::AskArgs;
+use crate::domain::pauses::MAX_TIMEOUT_SECS;
+use crate::secret;
+
+const EXIT_ERROR: u8 = 3;
+/// Each long-poll asks the server to hold this long.
+const POLL_WAIT_SECS: u64 = 50;
+/// Give up when the server has been unreachable this long in a row.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+
+enum Msg {
+    Interrupted,
+    Finished(Value),
+    Failed(String),
+}
+
+fn error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_ERROR)
+}
+
+pub fn run(args: AskArgs) -> ExitCode {
+    match prepare(&args) {
+        Ok((base, key, body)) => ask(&args, &base, &key, &body),
+        Err(e) => error(e),
+    }
+}
+
+fn prepare(args: &AskArgs) -> Result<(String, String, Value), String> {
+    let base = client::base_url(&args.client)?;
+    let key = args
+        .api_key
+        .clone()
+        .filter(|k| !k.trim().is_empty())
+        .ok_or("set HITL_API_KEY to an agent key (create one with: hitl key create --name NAME)")?;
+    let mut body = json!({ "action": args.action });
+    if let Some(text) = &args.context {
+        let context: Value =
+            serde_json::from_str(text).map_err(|e| format!("--context is not valid JSON: {e}"))?;
+        body["context"] = context;
+    }
+    if let Some(text) = &args.timeout {
+        let duration = humantime::parse_duration(text).map_err(|e| {
+            format!("--timeout {text:?} is not a duration such as 90s, 30m or 2h: {e}")
+        })?;
+        let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+        if secs == 0 || secs > MAX_TIMEOUT_SECS as u64 {
+            return Err("--timeout must be from 1 second to 30 days".into());
+        }
+        body["timeoutSeconds"] = json!(secs);
+    }
+    if !args.tags.is_empty() {
+        body["tags"] = json!(args.tags);
+    }
+    Ok((base, key.trim().to_string(), body))
+}
+
+fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let interrupt = tx.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = interrupt.send(Msg::Interrupted);
+    }) {
+        eprintln!("warning: Ctrl-C will not cancel the pause: {e}");
+    }
+
+    let auth = format!("Bearer {key}");
+    let pause = match create(base, &auth, body) {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let watch_id = pause["watchId"].as_str().unwrap_or_default().to_string();
+    eprintln!("Waiting for a decision on: {}", args.action);
+    eprintln!(
+        "Review it at {}",
+        pause["reviewUrl"].as_str().unwrap_or_default()
+    );
+
+    // An interrupt during the create is honoured now that there is a pause to cancel.
+    if let Ok(Msg::Interrupted) = rx.try_recv() {
+        return cancel(base, &auth, &watch_id, args.json);
+    }
+
+    let status_url = format!("{base}/api/pause/{watch_id}?wait={POLL_WAIT_SECS}");
+    let poll_auth = auth.clone();
+    let _poller = thread::spawn(move || {
+        let _ = tx.send(poll(&status_url, &poll_auth));
+    });
+
+    match rx.recv() {
+        Ok(Msg::Finished(pause)) => report(&pause, args.json),
+        Ok(Msg::Interrupted) => cancel(base, &auth, &watch_id, args.json),
+        Ok(Msg::Failed(e)) => error(e),
+        Err(_) => error("lost track of the pause"),
+    }
+}
+
+/// Creates the pause, retrying transport failures with the same Idempotency-Key so
+/// that a lost response never creates a second pause.
+fn create(base: &str, auth: &str, body: &Value) -> Result<Value, String> {
+    let agent = client::agent(Duration::from_secs(30));
+    let idempotency_key = format!("ask-{}", secret::base62(24));
+    let url = format!("{base}/api/pause");
+    let mut last_error = String::new();
+    for attempt in 0..4 {
+        if attempt > 0 {
+            thread::sleep(Duration::from_secs(1 << attempt));
+        }
+        match agent
+            .post(&url)
+            .header("Authorization", auth)
+            .header("Idempotency-Key", &idempotency_key)
+            .send_json(body)
+        {
+            Ok(response) => {
+                let answer = Answer::read(response);
+                return match answer.status {
+                    200 | 201 => Ok(answer.body),
+                    _ => Err(format!(
+                        "could not create the pause: {}",
+                        answer.error_message()
+                    )),
+                };
+            }
+            Err(e) => last_error = format!("could not reach {url}: {e}"),
+        }
+    }
+    Err(last_error)
+}
+
+/// Long-polls until the pause is decided. Rides out server restarts for a while.
+fn poll(url: &str, auth: &str) -> Msg {
+    let agent = client::agent(Duration::from_secs(POLL_WAIT_SECS + 20));
+    let mut failing_since: Option<Instant> = None;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let failure = match agent.get(url).header("Authorization", auth).call() {
+            Ok(response) => {
+                let answer = Answer::read(response);
+                match answer.status {
+                    200 => {
+                        failing_since = None;
+                        backoff = Duration::from_millis(500);
+                        if answer.body["status"] != "pending" {
+                            return Msg::Finished(answer.body);
+                        }
+                        continue;
+                    }
+                    500..=599 => answer.error_message(),
+                    _ => {
+                        return Msg::Failed(format!(
+                            "could not read the pause: {}",
+                            answer.error_message()
+                        ))
+                    }
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        let since = *failing_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > GIVE_UP_AFTER {
+            return Msg::Failed(format!(
+                "the server has not answered for {}s: {failure}",
+                GIVE_UP_AFTER.as_secs()
+            ));
+        }
+        eprintln!("warning: {failure}; retrying in {}s", backoff.as_secs_f32());
+        thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(15));
+    }
+}
+
+fn cancel(base: &str, auth: &str, watch_id: &str, json: bool) -> ExitCode {
+    eprintln!("Interrupted: cancelling the pause…");
+    let agent = client::agent(Duration::from_secs(10));
+    let url = format!("{base}/api/pause/{watch_id}/cancel");
+    let response = agent
+        .post(&url)
+        .header("Authorization", auth)
+        .send_json(json!({ "reason": "interrupted by the requester (hitl ask)" }));
+    match response.map(Answer::read) {
+        Ok(answer) if answer.status == 200 => report(&answer.body, json),
+        // Decided just before the cancel arrived: report what was decided.
+        Ok(answer) if answer.status == 409 => {
+            let status = format!("{base}/api/pause/{watch_id}");
+            match agent
+                .get(&status)
+                .header("Authorization", auth)
+                .call()
+                .map(Answer::read)
+            {
+                Ok(current) if current.status == 200 => report(&current.body, json),
+                _ => {
+                    error("the pause was decided while cancelling, and its state could not be read")
+                }
+            }
+        }
+        Ok(answer) => error(format!(
+            "could not cancel the pause: {}",
+            answer.error_message()
+        )),
+        Err(e) => error(format!("could not cancel the pause: {e}")),
+    }
+}
+
+/// Prints the decision and returns the exit code that stands for it.
+fn report(pause: &Value, json: bool) -> ExitCode {
+    let status = pause["status"].as_str().unwrap_or("unknown");
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(pause).unwrap_or_default()
+        );
+    } else if status == "expired" {
+        println!("expired: nobody decided in time");
+    } else {
+        let by = pause["resolvedBy"]
+            .as_str()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default();
+        match pause["comment"].as_str() {
+            Some(comment) => println!("{status}{by}: {comment}"),
+            None => println!("{status}{by}"),
+        }
+    }
+    match status {
+        "approved" => ExitCode::SUCCESS,
+        "rejected" => ExitCode::from(1),
+        "expired" | "cancelled" => ExitCode::from(2),
+        _ => error(format!("unexpected status {status:?}")),
+    }
+}

@@ -1,0 +1,139 @@
+//! `hitl serve`: open the store, start the writer, the expiry timer and the HTTP server.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::web;
+
+use super::fail;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::db::{Store, Writer};
+use crate::domain::pauses::Limits;
+use crate::events::{Event, Sink};
+use crate::expiry::Expiry;
+use crate::http::{self, AppState};
+use crate::waiters::Waiters;
+
+pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
+    let config = match Config::from_args(args, data_dir) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match start(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn start(config: &Config) -> Result<(), String> {
+    let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+    raise_open_file_limit();
+
+    let listener = TcpListener::bind(config.listen).map_err(|e| {
+        format!(
+            "cannot listen on {}: {}",
+            config.listen,
+            describe_bind_error(&e)
+        )
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+
+    let waiters = Arc::new(Waiters::default());
+    // The expiry timer needs the writer and the writer's events need the timer: the
+    // sink reaches the timer through a slot that is filled once the timer exists.
+    let expiry_slot: Arc<std::sync::OnceLock<Expiry>> = Arc::default();
+    let sink: Sink = {
+        let waiters = Arc::clone(&waiters);
+        let expiry_slot = Arc::clone(&expiry_slot);
+        Arc::new(move |event: &Event| match event {
+            Event::PauseCreated {
+                expires_at: Some(at),
+                ..
+            } => {
+                if let Some(expiry) = expiry_slot.get() {
+                    expiry.deadline(*at);
+                }
+            }
+            Event::PauseCreated { .. } => {}
+            Event::PauseResolved { watch_id, .. } => waiters.wake(watch_id),
+        })
+    };
+
+    let write_conn = store
+        .connect()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let (writer, _writer_thread) = Writer::start(write_conn, sink)
+        .map_err(|e| format!("cannot start the database writer: {e}"))?;
+    let reads = store
+        .read_pool(read_pool_size())
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone())
+        .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
+    let _ = expiry_slot.set(expiry.clone());
+
+    let state = web::Data::new(AppState {
+        reads,
+        writer: writer.clone(),
+        waiters: Arc::clone(&waiters),
+        public_url: public_url.clone(),
+        limits: Limits {
+            max_context_bytes: config.max_context_bytes,
+        },
+    });
+
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        data_dir = %store.dir.display(),
+        "hitl starting"
+    );
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        tracing::warn!("listening on all interfaces without --public-url: links will say {public_url}; set --public-url to the address reviewers use");
+    }
+    tracing::info!("listening on http://{bound} (public URL {public_url})");
+
+    let served = actix_web::rt::System::new()
+        .block_on(http::serve(listener, state, move || waiters.wake_all()));
+    expiry.stop();
+    let _ = expiry_thread.join();
+    drop(writer);
+    served.map_err(|e| format!("the HTTP server failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn describe_bind_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is already in use (is another hitl running?)".into()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".into()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "that address does not belong to this machine".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn read_pool_size() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cpus * 2 + 2).clamp(4, 32) as u32
+}
+
+/// Long-polls hold a socket each: take all the open files the hard limit allows.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
+}

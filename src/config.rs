@@ -1,0 +1,89 @@
+//! Turns the parsed command line into one validated, immutable configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::cli::ServeArgs;
+
+/// The settings of `hitl serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Set by `--public-url`; otherwise derived from the bound address at start-up.
+    pub public_url: Option<String>,
+    pub max_context_bytes: usize,
+}
+
+/// The data directory: `--data-dir`, else the platform's (e.g. ~/.local/share/hitl).
+pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    directories::ProjectDirs::from("", "", "hitl")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| {
+            "cannot find a home directory for the default data directory; pass --data-dir"
+                .to_string()
+        })
+}
+
+/// Checks a base URL (http or https, no query) and drops any trailing slash.
+pub fn base_url(raw: &str, what: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| format!("{what} {raw:?} is not a valid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "{what} must be an http:// or https:// URL with a host, not {raw:?}"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{what} must not have a query or fragment: {raw:?}"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs, data_dir: PathBuf) -> Result<Config, String> {
+        let listen: SocketAddr = args.listen.trim().parse().map_err(|_| {
+            format!(
+                "--listen {:?} is not an address and port such as 127.0.0.1:8080 or [::]:8080",
+                args.listen
+            )
+        })?;
+        let public_url = args
+            .public_url
+            .as_deref()
+            .map(|u| base_url(u, "--public-url"))
+            .transpose()?;
+        if args.max_context_bytes < 1024 || args.max_context_bytes > 16 * 1024 * 1024 {
+            return Err("--max-context-bytes must be from 1024 to 16777216".into());
+        }
+        Ok(Config {
+            data_dir,
+            listen,
+            public_url,
+            max_context_bytes: args.max_context_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_trimmed() {
+        assert_eq!(
+            base_url("https://hitl.example.com/", "x").as_deref(),
+            Ok("https://hitl.example.com")
+        );
+        assert_eq!(
+            base_url("http://10.0.0.5:8080/hitl/", "x").as_deref(),
+            Ok("http://10.0.0.5:8080/hitl")
+        );
+        assert!(base_url("ftp://example.com", "x").is_err());
+        assert!(base_url("not a url", "x").is_err());
+        assert!(base_url("https://example.com/?a=b", "x").is_err());
+    }
+}

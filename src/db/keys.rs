@@ -1,0 +1,145 @@
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::clock::Millis;
+use crate::domain::keys::{ApiKey, Candidate, Kind};
+use crate::domain::{Result, Reviewer, Role};
+
+pub struct NewRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a [u8],
+    pub kind: Kind,
+    pub user_id: Option<i64>,
+    pub webhook_url: Option<&'a str>,
+    pub webhook_secret: &'a str,
+    pub monthly_limit: Option<i64>,
+    pub created_at: Millis,
+}
+
+pub fn insert(conn: &Connection, k: &NewRow) -> Result<()> {
+    conn.execute(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, kind, user_id, webhook_url,
+                               webhook_secret, monthly_limit, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            k.id,
+            k.name,
+            k.prefix,
+            k.key_hash,
+            k.kind.as_str(),
+            k.user_id,
+            k.webhook_url,
+            k.webhook_secret,
+            k.monthly_limit,
+            k.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+fn kind_of(text: &str) -> Kind {
+    if text == "reviewer" {
+        Kind::Reviewer
+    } else {
+        Kind::Agent
+    }
+}
+
+/// The keys whose visible prefix is `prefix` (almost always one), with their users.
+pub fn by_prefix(conn: &Connection, prefix: &str) -> Result<Vec<Candidate>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.id, k.name, k.key_hash, k.kind, k.monthly_limit, k.last_used_at,
+                k.revoked_at IS NOT NULL, u.id, u.email, u.role
+         FROM api_keys k LEFT JOIN users u ON u.id = k.user_id
+         WHERE k.prefix = ?1",
+    )?;
+    let rows = stmt.query_map([prefix], |row| {
+        let user = match (
+            row.get::<_, Option<i64>>(7)?,
+            row.get::<_, Option<String>>(8)?,
+            row.get::<_, Option<String>>(9)?,
+        ) {
+            (Some(user_id), Some(email), Some(role)) => Role::parse(&role).map(|role| Reviewer {
+                user_id,
+                email,
+                role,
+            }),
+            _ => None,
+        };
+        Ok(Candidate {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            key_hash: row.get(2)?,
+            kind: kind_of(&row.get::<_, String>(3)?),
+            monthly_limit: row.get(4)?,
+            last_used_at: row.get(5)?,
+            revoked: row.get(6)?,
+            user,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+const LIST_SQL: &str =
+    "SELECT k.id, k.name, k.prefix, k.kind, u.email, k.webhook_url, k.monthly_limit,
+            coalesce(ku.count, 0), k.created_at, k.last_used_at, k.revoked_at
+     FROM api_keys k
+     LEFT JOIN users u ON u.id = k.user_id
+     LEFT JOIN key_usage ku ON ku.key_id = k.id AND ku.month = ?1";
+
+fn row_to_key(row: &Row) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        prefix: row.get(2)?,
+        kind: kind_of(&row.get::<_, String>(3)?),
+        user_email: row.get(4)?,
+        webhook_url: row.get(5)?,
+        monthly_limit: row.get(6)?,
+        used_this_month: row.get(7)?,
+        created_at: row.get(8)?,
+        last_used_at: row.get(9)?,
+        revoked_at: row.get(10)?,
+    })
+}
+
+pub fn list(conn: &Connection, month: &str) -> Result<Vec<ApiKey>> {
+    let mut stmt = conn.prepare(&format!("{LIST_SQL} ORDER BY k.created_at DESC, k.id"))?;
+    let keys = stmt
+        .query_map([month], row_to_key)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(keys)
+}
+
+pub fn by_id(conn: &Connection, id: &str, month: &str) -> Result<Option<ApiKey>> {
+    Ok(conn
+        .prepare(&format!("{LIST_SQL} WHERE k.id = ?2"))?
+        .query_row(params![month, id], row_to_key)
+        .optional()?)
+}
+
+pub fn revoke(conn: &Connection, id: &str, now: Millis) -> Result<()> {
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// Revokes every live reviewer key of a user; returns their ids.
+pub fn revoke_for_user(conn: &Connection, user_id: i64, now: Millis) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
+    )?;
+    let ids = stmt
+        .query_map(params![user_id, now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+pub fn touch(conn: &Connection, id: &str, now: Millis) -> Result<()> {
+    conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}

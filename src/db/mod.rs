@@ -1,0 +1,257 @@
+//! SQLite storage: connection setup, migrations, the read pool, the single writer and
+//! the queries. Functions here take a connection and return domain types.
+
+pub mod audit;
+pub mod keys;
+pub mod pauses;
+pub mod users;
+pub mod writer;
+
+use std::fs;
+use std::io;
+use std::ops::Deref;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::events::Event;
+
+pub use writer::Writer;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// The whole current schema, for a fresh database.
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// Upgrade steps. `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
+const MIGRATIONS: &[&str] = &[];
+
+/// The schema version this binary writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
+
+const DB_FILE: &str = "hitl.db";
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A write in progress: the connection inside the writer's transaction (or the CLI's),
+/// and the events to publish once it commits.
+pub struct Tx<'c> {
+    conn: &'c Connection,
+    events: Vec<Event>,
+}
+
+impl<'c> Tx<'c> {
+    pub fn new(conn: &'c Connection) -> Self {
+        Tx {
+            conn,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn emit(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+}
+
+impl Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// Why the store could not be opened, worded for one line on a terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("data directory {0} exists but is not a directory")]
+    NotADirectory(PathBuf),
+    #[error("cannot create data directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("cannot write to data directory {path}: {source}")]
+    NotWritable { path: PathBuf, source: io::Error },
+    #[error("cannot open database {path}: {detail}")]
+    Open { path: PathBuf, detail: String },
+    #[error("database {path} has schema version {found}, but this hitl only knows versions up to {known}: it was written by a newer hitl; run that version or restore a backup")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("{path} is not a hitl database (it has tables but no hitl schema version)")]
+    Foreign { path: PathBuf },
+}
+
+/// The data directory and its database, migrated to the current schema.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub dir: PathBuf,
+    pub db_path: PathBuf,
+}
+
+impl Store {
+    /// Creates the data directory (mode 0700) if needed, then creates or upgrades the
+    /// database in it.
+    pub fn open(dir: &Path) -> Result<Store, OpenError> {
+        prepare_dir(dir)?;
+        let db_path = dir.join(DB_FILE);
+        let open_err = |e: rusqlite::Error| OpenError::Open {
+            path: db_path.clone(),
+            detail: describe_sqlite_error(&e),
+        };
+        let mut conn = Connection::open(&db_path).map_err(open_err)?;
+        configure(&conn, false).map_err(open_err)?;
+        migrate(&mut conn, &db_path)?;
+        fs::set_permissions(&db_path, fs::Permissions::from_mode(0o600)).map_err(|source| {
+            OpenError::NotWritable {
+                path: dir.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db_path,
+        })
+    }
+
+    /// A connection for one write (the CLI and the writer thread use these).
+    pub fn connect(&self) -> Result<Connection, crate::domain::Error> {
+        let conn = Connection::open_with_flags(
+            &self.db_path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn, false)?;
+        Ok(conn)
+    }
+
+    /// The pool of read-only connections used by request handlers.
+    pub fn read_pool(&self, size: u32) -> Result<Pool, crate::domain::Error> {
+        let manager = SqliteConnectionManager::file(&self.db_path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| configure(c, true));
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(15))
+            .build(manager)?;
+        Ok(pool)
+    }
+}
+
+/// Per-connection settings. `busy_timeout` first, so the others wait for a lock too.
+fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    // FULL: a commit is on disk (WAL fsynced) before anything is acknowledged.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if read_only {
+        conn.pragma_update(None, "query_only", "ON")?;
+    }
+    Ok(())
+}
+
+fn prepare_dir(dir: &Path) -> Result<(), OpenError> {
+    match fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => return Err(OpenError::NotADirectory(dir.to_path_buf())),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| OpenError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+        }
+        Err(source) => {
+            return Err(OpenError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    }
+    // Prove the directory takes new files (SQLite needs it for its WAL and journal).
+    let probe = dir.join(".hitl-write-check");
+    fs::write(&probe, b"")
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|source| OpenError::NotWritable {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn describe_sqlite_error(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => "the file is not a SQLite database".into(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            "the database stayed locked by another process".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Brings the database to `SCHEMA_VERSION`: a fresh file gets `schema.sql`, an older
+/// one each numbered step in turn, all in one transaction. A newer one is refused.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    let err = |e: rusqlite::Error| OpenError::Open {
+        path: path.to_path_buf(),
+        detail: describe_sqlite_error(&e),
+    };
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    if version > SCHEMA_VERSION {
+        return Err(OpenError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        let tables: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(err)?;
+        if tables > 0 {
+            return Err(OpenError::Foreign {
+                path: path.to_path_buf(),
+            });
+        }
+        tx.execute_batch(SCHEMA).map_err(err)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(err)?;
+    } else {
+        for (i, step) in MIGRATIONS.iter().enumerate() {
+            let to = i as i64 + 2;
+            if version < to {
+                tx.execute_batch(step).map_err(err)?;
+                tx.pragma_update(None, "user_version", to).map_err(err)?;
+                tracing::info!(version = to, "upgraded database schema");
+            }
+        }
+    }
+    tx.commit().map_err(err)
+}
+
+/// Runs `f` in one immediate transaction on `conn` (the CLI's way to write).
+pub fn with_tx<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Tx) -> crate::domain::Result<R>,
+) -> crate::domain::Result<R> {
+    let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let result = {
+        let mut tx = Tx::new(&txn);
+        f(&mut tx)?
+    };
+    txn.commit()?;
+    Ok(result)
+}

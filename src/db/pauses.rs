@@ -1,0 +1,220 @@
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use crate::clock::Millis;
+use crate::domain::pauses::{ListQuery, Pause};
+use crate::domain::{Result, Status};
+
+const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
+     p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment";
+const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
+
+fn conversion_error(detail: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, detail.into())
+}
+
+fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
+    let status: String = row.get(4)?;
+    let tags: String = row.get(7)?;
+    Ok(Pause {
+        id: row.get(0)?,
+        watch_id: row.get(1)?,
+        key_id: row.get(2)?,
+        key_name: row.get(3)?,
+        status: Status::parse(&status)
+            .ok_or_else(|| conversion_error(format!("status {status:?}")))?,
+        action: row.get(5)?,
+        context: row.get(6)?,
+        tags: serde_json::from_str(&tags).map_err(|e| conversion_error(format!("tags: {e}")))?,
+        webhook_url: row.get(8)?,
+        created_at: row.get(9)?,
+        expires_at: row.get(10)?,
+        resolved_at: row.get(11)?,
+        resolved_by: row.get(12)?,
+        comment: row.get(13)?,
+    })
+}
+
+pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
+    let tags = serde_json::to_string(&p.tags).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
+                             created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        p.watch_id,
+        p.key_id,
+        p.status.as_str(),
+        p.action,
+        p.context,
+        tags,
+        p.webhook_url,
+        p.created_at,
+        p.expires_at
+    ])?;
+    let id = conn.last_insert_rowid();
+    let mut tag_stmt =
+        conn.prepare_cached("INSERT INTO pause_tags (tag, pause_id) VALUES (?1, ?2)")?;
+    for tag in &p.tags {
+        tag_stmt.execute(params![tag, id])?;
+    }
+    Ok(id)
+}
+
+pub fn by_watch_id(conn: &Connection, watch_id: &str) -> Result<Option<Pause>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE p.watch_id = ?1"
+        ))?
+        .query_row([watch_id], row_to_pause)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Pause>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.id = ?1"))?
+        .query_row([id], row_to_pause)
+        .optional()?)
+}
+
+/// Newest first. `scope` limits to one key's pauses.
+pub fn list(
+    conn: &Connection,
+    scope: Option<&str>,
+    q: &ListQuery,
+    limit: u32,
+) -> Result<Vec<Pause>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM {FROM}");
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut conditions: Vec<&str> = Vec::new();
+    if let Some(tag) = &q.tag {
+        sql.push_str(" JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
+        args.push(SqlValue::Text(tag.clone()));
+    }
+    if let Some(key_id) = scope {
+        conditions.push("p.key_id = ?");
+        args.push(SqlValue::Text(key_id.to_string()));
+    }
+    if let Some(status) = q.status {
+        conditions.push("p.status = ?");
+        args.push(SqlValue::Text(status.as_str().to_string()));
+    }
+    if let Some(before) = q.before_id {
+        conditions.push("p.id < ?");
+        args.push(SqlValue::Integer(before));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(" ORDER BY p.id DESC LIMIT ?");
+    args.push(SqlValue::Integer(i64::from(limit)));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(params_from_iter(args), row_to_pause)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(items)
+}
+
+/// Moves a pending pause to a terminal status; false if it was not pending any more.
+pub fn resolve(
+    conn: &Connection,
+    id: i64,
+    status: Status,
+    at: Millis,
+    by: &str,
+    comment: Option<&str>,
+) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE pauses SET status = ?2, resolved_at = ?3, resolved_by = ?4, comment = ?5
+             WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, status.as_str(), at, by, comment])?;
+    Ok(changed == 1)
+}
+
+pub fn due_for_expiry(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE p.status = 'pending' AND p.expires_at IS NOT NULL AND p.expires_at <= ?1
+         ORDER BY p.expires_at LIMIT ?2"
+    ))?;
+    let due = stmt
+        .query_map(params![now, limit], row_to_pause)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(due)
+}
+
+pub fn next_expiry(conn: &Connection) -> Result<Option<Millis>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT min(expires_at) FROM pauses WHERE status = 'pending' AND expires_at IS NOT NULL",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub struct IdempotencyRow {
+    pub request_hash: Vec<u8>,
+    pub pause_id: i64,
+    pub created_at: Millis,
+}
+
+pub fn idempotency_get(
+    conn: &Connection,
+    key_id: &str,
+    idem: &str,
+) -> Result<Option<IdempotencyRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT request_hash, pause_id, created_at FROM idempotency WHERE key_id = ?1 AND idem_key = ?2",
+        )?
+        .query_row(params![key_id, idem], |r| {
+            Ok(IdempotencyRow {
+                request_hash: r.get(0)?,
+                pause_id: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Records (or, after the window, replaces) the pause created for an Idempotency-Key.
+pub fn idempotency_put(
+    conn: &Connection,
+    key_id: &str,
+    idem: &str,
+    request_hash: &[u8],
+    pause_id: i64,
+    now: Millis,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO idempotency (key_id, idem_key, request_hash, pause_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![key_id, idem, request_hash, pause_id, now])?;
+    Ok(())
+}
+
+pub fn idempotency_prune(conn: &Connection, cutoff: Millis) -> Result<()> {
+    conn.execute("DELETE FROM idempotency WHERE created_at < ?1", [cutoff])?;
+    Ok(())
+}
+
+pub fn usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count FROM key_usage WHERE key_id = ?1 AND month = ?2")?
+        .query_row(params![key_id, month], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub fn set_usage(conn: &Connection, key_id: &str, month: &str, count: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO key_usage (key_id, month, count) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key_id, month) DO UPDATE SET count = excluded.count",
+    )?
+    .execute(params![key_id, month, count])?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::clock::Millis;
+use crate::domain::users::User;
+use crate::domain::{Error, Result, Role};
+
+const COLUMNS: &str = "id, email, role, notify_email, created_at";
+
+fn role_of(text: &str) -> rusqlite::Result<Role> {
+    Role::parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown role {text:?}").into(),
+        )
+    })
+}
+
+fn row_to_user(row: &Row) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        role: role_of(&row.get::<_, String>(2)?)?,
+        notify_email: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    email: &str,
+    role: Role,
+    password_hash: &str,
+    now: Millis,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO users (email, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![email, role.as_str(), password_hash, now],
+    )
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            Error::Conflict(format!("a user with email {email} already exists"))
+        }
+        _ => e.into(),
+    })?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"))?
+        .query_row([email], row_to_user)
+        .optional()?)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY email"))?;
+    let users = stmt
+        .query_map([], row_to_user)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(users)
+}
+
+pub fn count_admins(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    Ok(())
+}

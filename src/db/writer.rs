@@ -1,0 +1,172 @@
+//! The single writer: one thread owns the only writing connection and commits every
+//! write that is waiting at that moment in one transaction (group commit), so one
+//! fsync acknowledges many writes. Each write runs inside its own savepoint: a write
+//! that fails is rolled back alone and its neighbours still commit. Callers hear back
+//! only after the commit is on disk.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::Tx;
+use crate::domain::{Error, Result};
+use crate::events::{Event, Sink};
+
+/// The most writes committed together.
+const MAX_BATCH: usize = 512;
+
+type Reply = Box<dyn FnOnce(Result<()>) + Send>;
+/// A queued write. Called with the transaction to run in, or with `None` when it must
+/// fail without running (the database could not start a transaction).
+type Job = Box<dyn FnOnce(Option<&mut Tx>) -> (bool, Reply) + Send>;
+
+/// A handle to the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`. Events of committed writes go to `sink`.
+    /// The thread ends when every `Writer` handle is dropped; join the returned handle
+    /// to wait for the last commit.
+    pub fn start(
+        conn: Connection,
+        sink: Sink,
+    ) -> std::io::Result<(Writer, thread::JoinHandle<()>)> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let handle = thread::Builder::new()
+            .name("hitl-writer".into())
+            .spawn(move || run(conn, rx, sink))?;
+        Ok((Writer { jobs }, handle))
+    }
+
+    fn submit<R, F>(&self, f: F) -> oneshot::Receiver<Result<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job: Job = Box::new(move |tx: Option<&mut Tx>| {
+            let result = match tx {
+                Some(tx) => catch_unwind(AssertUnwindSafe(|| f(tx)))
+                    .unwrap_or_else(|_| Err(Error::internal("a write panicked"))),
+                None => Err(Error::internal("the database could not start a write")),
+            };
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit: Result<()>| {
+                let _ = reply_tx.send(commit.and(result));
+            });
+            (ok, reply)
+        });
+        // If the thread is gone, the job (and its sender) is dropped and the receiver
+        // reports it below.
+        let _ = self.jobs.send(job);
+        reply_rx
+    }
+
+    /// Runs `f` in the next group commit and returns its result once committed.
+    pub async fn run<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        self.submit(f)
+            .await
+            .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
+    }
+
+    /// As `run`, for threads that are not async workers.
+    pub fn run_blocking<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        self.submit(f)
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
+    }
+
+    /// Queues `f` without waiting for it (bookkeeping such as "last used").
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&mut Tx) -> Result<()> + Send + 'static,
+    {
+        drop(self.submit(f));
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, sink: Sink) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    // Block for the first write, then take every write already waiting.
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, &mut batch, &sink);
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "could not start a write transaction");
+        for job in batch.drain(..) {
+            let (_, reply) = job(None);
+            reply(Err(Error::internal(format!("begin: {e}"))));
+        }
+        return;
+    }
+
+    // Replies wait for the commit; `Err` ones were already decided by a failed savepoint.
+    let mut replies: Vec<(Reply, Option<Error>)> = Vec::with_capacity(batch.len());
+    let mut events: Vec<Event> = Vec::new();
+    for job in batch.drain(..) {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let (_, reply) = job(None);
+            replies.push((reply, Some(Error::internal(format!("savepoint: {e}")))));
+            continue;
+        }
+        let mut tx = Tx::new(conn);
+        let (ok, reply) = job(Some(&mut tx));
+        let job_events = tx.into_events();
+        let settled = if ok {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        match settled {
+            Ok(()) => {
+                if ok {
+                    events.extend(job_events);
+                }
+                replies.push((reply, None));
+            }
+            Err(e) => replies.push((reply, Some(Error::internal(format!("savepoint: {e}"))))),
+        }
+    }
+
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for event in &events {
+                sink(event);
+            }
+            for (reply, failure) in replies {
+                reply(failure.map_or(Ok(()), Err));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            for (reply, _) in replies {
+                reply(Err(Error::internal(format!("commit: {e}"))));
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! API keys: agent keys create pauses and see their own; reviewer keys act for a user
+//! and may list and decide every pause. A key is shown once; only its SHA-256 hash and
+//! a short visible prefix are kept.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{audit, users, Actor, Error, KeyRef, Principal, Result, Reviewer};
+use crate::clock::{self, Millis};
+use crate::db::{self, Tx};
+use crate::secret;
+
+pub const TOKEN_PREFIX: &str = "hitl_";
+const TOKEN_RANDOM_LEN: usize = 40;
+/// `hitl_` and the first 8 random characters: shown in lists, used to find the key.
+const VISIBLE_LEN: usize = TOKEN_PREFIX.len() + 8;
+const SECRET_PREFIX: &str = "whsec_";
+const SECRET_BYTES: usize = 32;
+/// "Last used" is written at most this often per key, so reads stay reads.
+const TOUCH_EVERY_MS: Millis = 60_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Agent,
+    Reviewer,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Agent => "agent",
+            Kind::Reviewer => "reviewer",
+        }
+    }
+}
+
+/// A stored key, without its secret.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub kind: Kind,
+    pub user_email: Option<String>,
+    pub webhook_url: Option<String>,
+    pub monthly_limit: Option<i64>,
+    pub used_this_month: i64,
+    #[serde(serialize_with = "crate::domain::pauses::ser_time")]
+    pub created_at: Millis,
+    #[serde(serialize_with = "crate::domain::pauses::ser_opt_time")]
+    pub last_used_at: Option<Millis>,
+    #[serde(serialize_with = "crate::domain::pauses::ser_opt_time")]
+    pub revoked_at: Option<Millis>,
+}
+
+/// What `create` hands back once: the key and its webhook signing secret.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    pub id: String,
+    pub name: String,
+    pub key: String,
+    pub webhook_secret: String,
+    pub prefix: String,
+    pub kind: Kind,
+    pub user: Option<String>,
+    pub webhook_url: Option<String>,
+    pub monthly_limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub name: String,
+    pub user_email: Option<String>,
+    pub webhook_url: Option<String>,
+    pub monthly_limit: Option<i64>,
+}
+
+/// A key as the rules see it after authentication.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub monthly_limit: Option<i64>,
+    /// True when "last used" is stale enough to be written again.
+    pub needs_touch: bool,
+}
+
+/// The row `authenticate` compares against.
+pub struct Candidate {
+    pub id: String,
+    pub name: String,
+    pub key_hash: Vec<u8>,
+    pub kind: Kind,
+    pub user: Option<Reviewer>,
+    pub monthly_limit: Option<i64>,
+    pub last_used_at: Option<Millis>,
+    pub revoked: bool,
+}
+
+pub fn validate_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::validation("the key name must not be empty"));
+    }
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::validation(
+            "the key name must be at most 100 characters, without control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<CreatedKey> {
+    let name = validate_name(&new.name)?;
+    let webhook_url = new
+        .webhook_url
+        .as_deref()
+        .map(super::pauses::validate_webhook_url)
+        .transpose()?;
+    if let Some(limit) = new.monthly_limit {
+        if limit < 1 {
+            return Err(Error::validation("the monthly limit must be at least 1"));
+        }
+    }
+    let (kind, user) = match new.user_email.as_deref() {
+        None => (Kind::Agent, None),
+        Some(email) => {
+            let email = users::normalize_email(email)?;
+            let user = db::users::by_email(tx, &email)?.ok_or_else(|| {
+                Error::validation(format!("no user with email {email}; add the user first"))
+            })?;
+            (Kind::Reviewer, Some(user))
+        }
+    };
+    let id = format!("key_{}", secret::base62(12));
+    let key = format!("{TOKEN_PREFIX}{}", secret::base62(TOKEN_RANDOM_LEN));
+    let prefix = key[..VISIBLE_LEN].to_string();
+    let webhook_secret = format!(
+        "{SECRET_PREFIX}{}",
+        secret::b64(&secret::bytes(SECRET_BYTES))
+    );
+    db::keys::insert(
+        tx,
+        &db::keys::NewRow {
+            id: &id,
+            name: &name,
+            prefix: &prefix,
+            key_hash: &secret::sha256(key.as_bytes()),
+            kind,
+            user_id: user.as_ref().map(|u| u.id),
+            webhook_url: webhook_url.as_deref(),
+            webhook_secret: &webhook_secret,
+            monthly_limit: new.monthly_limit,
+            created_at: now,
+        },
+    )?;
+    let user_email = user.map(|u| u.email);
+    audit(
+        tx,
+        now,
+        actor,
+        "key.created",
+        None,
+        json!({ "id": id, "name": name, "kind": kind, "user": user_email,
+                "webhookUrl": webhook_url, "monthlyLimit": new.monthly_limit }),
+    )?;
+    Ok(CreatedKey {
+        id,
+        name,
+        key,
+        webhook_secret,
+        prefix,
+        kind,
+        user: user_email,
+        webhook_url,
+        monthly_limit: new.monthly_limit,
+    })
+}
+
+/// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all
+/// `Unauthorized`; the hash comparison is constant-time.
+pub fn authenticate(
+    conn: &rusqlite::Connection,
+    token: &str,
+    now: Millis,
+) -> Result<Authenticated> {
+    let unauthorized = || Error::Unauthorized;
+    if !token.is_ascii()
+        || token.len() != TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
+        || !token.starts_with(TOKEN_PREFIX)
+    {
+        return Err(unauthorized());
+    }
+    let hash = secret::sha256(token.as_bytes());
+    let candidates = db::keys::by_prefix(conn, &token[..VISIBLE_LEN])?;
+    let found = candidates
+        .into_iter()
+        .find(|c| secret::constant_time_eq(&c.key_hash, &hash))
+        .ok_or_else(unauthorized)?;
+    if found.revoked {
+        return Err(unauthorized());
+    }
+    let key = KeyRef {
+        id: found.id,
+        name: found.name,
+    };
+    let principal = match (found.kind, found.user) {
+        (Kind::Agent, _) => Principal::Agent(key),
+        (Kind::Reviewer, Some(user)) => Principal::ReviewerKey(key, user),
+        // A reviewer key whose user is gone acts for nobody.
+        (Kind::Reviewer, None) => return Err(unauthorized()),
+    };
+    Ok(Authenticated {
+        principal,
+        monthly_limit: found.monthly_limit,
+        needs_touch: found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS),
+    })
+}
+
+/// Records that a key was used (at most once a minute per key; see `TOUCH_EVERY_MS`).
+pub fn touch(tx: &mut Tx, key_id: &str, now: Millis) -> Result<()> {
+    db::keys::touch(tx, key_id, now)
+}
+
+pub fn list(conn: &rusqlite::Connection, now: Millis) -> Result<Vec<ApiKey>> {
+    db::keys::list(conn, &clock::month_of(now))
+}
+
+pub fn revoke(tx: &mut Tx, now: Millis, actor: &Actor, id: &str) -> Result<ApiKey> {
+    let id = id.trim();
+    let key = db::keys::by_id(tx, id, &clock::month_of(now))?
+        .ok_or_else(|| Error::NotFound(format!("no API key with id {id}")))?;
+    if key.revoked_at.is_some() {
+        return Err(Error::Conflict(format!("key {id} is already revoked")));
+    }
+    db::keys::revoke(tx, id, now)?;
+    audit(
+        tx,
+        now,
+        actor,
+        "key.revoked",
+        None,
+        json!({ "id": id, "name": key.name }),
+    )?;
+    Ok(ApiKey {
+        revoked_at: Some(now),
+        ..key
+    })
+}

@@ -1,0 +1,523 @@
+//! Pauses: creating one, reading and listing them, deciding, cancelling and expiring.
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{json, Value};
+
+use super::{audit, Actor, Error, KeyRef, Principal, Result, Status};
+use crate::clock::{self, Millis};
+use crate::db::{self, Tx};
+use crate::events::Event;
+use crate::secret;
+
+pub const MAX_ACTION_BYTES: usize = 2_000;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 64;
+pub const MAX_COMMENT_BYTES: usize = 4_000;
+pub const MAX_URL_BYTES: usize = 2_048;
+pub const MAX_TIMEOUT_SECS: i64 = 30 * 24 * 3600;
+pub const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 3600 * 1000;
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+pub const MAX_LIST_LIMIT: u32 = 200;
+pub const DEFAULT_LIST_LIMIT: u32 = 50;
+
+/// One request for a human decision.
+#[derive(Debug, Clone)]
+pub struct Pause {
+    pub id: i64,
+    pub watch_id: String,
+    pub key_id: String,
+    #[allow(dead_code)] // shown in the web page
+    pub key_name: String,
+    pub status: Status,
+    pub action: String,
+    /// The context as JSON text, if any was given.
+    pub context: Option<String>,
+    pub tags: Vec<String>,
+    pub webhook_url: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub resolved_by: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// The body of `POST /api/pause`, as sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateRequest {
+    pub action: String,
+    #[serde(default)]
+    pub context: Option<Value>,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub timeout_seconds: Option<i64>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// A create request that passed every check, ready to store.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewPause {
+    action: String,
+    context: Option<String>,
+    webhook_url: Option<String>,
+    timeout_seconds: Option<i64>,
+    tags: Vec<String>,
+}
+
+/// The configurable limits of a create request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_context_bytes: usize,
+}
+
+pub fn validate_webhook_url(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    if raw.len() > MAX_URL_BYTES {
+        return Err(Error::validation(format!(
+            "webhookUrl is longer than {MAX_URL_BYTES} bytes"
+        )));
+    }
+    let url = url::Url::parse(raw)
+        .map_err(|e| Error::validation(format!("webhookUrl is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Error::validation(
+            "webhookUrl must be an http:// or https:// URL with a host",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::validation(format!(
+            "at most {MAX_TAGS} tags are allowed"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            return Err(Error::validation("tags must not be empty"));
+        }
+        if tag.chars().count() > MAX_TAG_CHARS || tag.chars().any(char::is_control) {
+            return Err(Error::validation(format!(
+                "each tag must be at most {MAX_TAG_CHARS} characters, without control characters"
+            )));
+        }
+        if !out.iter().any(|t| t == tag) {
+            out.push(tag.to_string());
+        }
+    }
+    Ok(out)
+}
+
+impl CreateRequest {
+    pub fn validate(self, limits: Limits) -> Result<NewPause> {
+        if self.action.trim().is_empty() {
+            return Err(Error::validation("action must not be empty"));
+        }
+        if self.action.len() > MAX_ACTION_BYTES {
+            return Err(Error::validation(format!(
+                "action is longer than {MAX_ACTION_BYTES} bytes"
+            )));
+        }
+        let context = match self.context {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                let text = value.to_string();
+                if text.len() > limits.max_context_bytes {
+                    return Err(Error::PayloadTooLarge(format!(
+                        "context is {} bytes; the limit is {} bytes",
+                        text.len(),
+                        limits.max_context_bytes
+                    )));
+                }
+                Some(text)
+            }
+        };
+        if let Some(t) = self.timeout_seconds {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
+                return Err(Error::validation(format!(
+                    "timeoutSeconds must be from 1 to {MAX_TIMEOUT_SECS} (30 days)"
+                )));
+            }
+        }
+        Ok(NewPause {
+            action: self.action,
+            context,
+            webhook_url: self
+                .webhook_url
+                .as_deref()
+                .map(validate_webhook_url)
+                .transpose()?,
+            timeout_seconds: self.timeout_seconds,
+            tags: validate_tags(self.tags.unwrap_or_default())?,
+        })
+    }
+}
+
+impl NewPause {
+    /// A digest of the request for `Idempotency-Key` comparisons.
+    fn fingerprint(&self) -> Vec<u8> {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        secret::sha256(&canonical)
+    }
+}
+
+pub fn validate_idempotency_key(raw: &str) -> Result<String> {
+    if raw.is_empty()
+        || raw.len() > MAX_IDEMPOTENCY_KEY_BYTES
+        || !raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(Error::validation(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
+/// The outcome of a create: the pause, and whether it is an earlier one returned again
+/// for a repeated `Idempotency-Key`.
+pub struct Created {
+    pub pause: Pause,
+    pub replayed: bool,
+}
+
+/// Creates a pause for an agent key, honouring `Idempotency-Key` and the key's monthly
+/// limit.
+pub fn create(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    monthly_limit: Option<i64>,
+    new: NewPause,
+    idempotency_key: Option<String>,
+) -> Result<Created> {
+    let Principal::Agent(key) = principal else {
+        return Err(Error::Forbidden(
+            "only agent keys create pauses; a reviewer key could approve its own requests".into(),
+        ));
+    };
+    let fingerprint = new.fingerprint();
+    if let Some(idem) = idempotency_key.as_deref() {
+        if let Some(prior) = db::pauses::idempotency_get(tx, &key.id, idem)? {
+            if now - prior.created_at < IDEMPOTENCY_WINDOW_MS {
+                if !secret::constant_time_eq(&prior.request_hash, &fingerprint) {
+                    return Err(Error::IdempotencyConflict);
+                }
+                let pause = db::pauses::by_id(tx, prior.pause_id)?
+                    .ok_or_else(|| Error::internal("idempotency row without its pause"))?;
+                return Ok(Created {
+                    pause,
+                    replayed: true,
+                });
+            }
+        }
+    }
+
+    let month = clock::month_of(now);
+    let used = db::pauses::usage(tx, &key.id, &month)?;
+    if let Some(limit) = monthly_limit {
+        if used >= limit {
+            let wait_ms = clock::start_of_next_month(now) - now;
+            return Err(Error::QuotaExceeded {
+                limit,
+                retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
+            });
+        }
+    }
+    db::pauses::set_usage(tx, &key.id, &month, used + 1)?;
+
+    let pause = Pause {
+        id: 0,
+        watch_id: format!("wch_{}", secret::base62(24)),
+        key_id: key.id.clone(),
+        key_name: key.name.clone(),
+        status: Status::Pending,
+        action: new.action,
+        context: new.context,
+        tags: new.tags,
+        webhook_url: new.webhook_url,
+        created_at: now,
+        expires_at: new.timeout_seconds.map(|s| now + s * 1000),
+        resolved_at: None,
+        resolved_by: None,
+        comment: None,
+    };
+    let id = db::pauses::insert(tx, &pause)?;
+    if let Some(idem) = idempotency_key.as_deref() {
+        db::pauses::idempotency_put(tx, &key.id, idem, &fingerprint, id, now)?;
+    }
+    audit(
+        tx,
+        now,
+        &principal.actor(),
+        "pause.created",
+        Some(&pause.watch_id),
+        json!({ "key": key.name, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339) }),
+    )?;
+    tx.emit(Event::PauseCreated {
+        watch_id: pause.watch_id.clone(),
+        expires_at: pause.expires_at,
+    });
+    Ok(Created {
+        pause: Pause { id, ..pause },
+        replayed: false,
+    })
+}
+
+/// One pause, if the principal may see it (an agent key sees only its own).
+pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -> Result<Pause> {
+    db::pauses::by_watch_id(conn, watch_id)?
+        .filter(|p| principal.scope().is_none_or(|k| k == p.key_id))
+        .ok_or_else(|| Error::NotFound(format!("no pause with watchId {watch_id}")))
+}
+
+/// Filters of `GET /api/pause`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+    pub tag: Option<String>,
+    pub limit: u32,
+    /// Exclusive: list pauses older than this one.
+    pub before_id: Option<i64>,
+}
+
+pub struct Page {
+    pub items: Vec<Pause>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn encode_cursor(id: i64) -> String {
+    secret::b64url(format!("p{id}").as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<i64> {
+    secret::b64url_decode(cursor)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix('p').and_then(|n| n.parse().ok()))
+        .ok_or_else(|| {
+            Error::validation("cursor is not valid; pass the nextCursor of a previous page")
+        })
+}
+
+/// Newest first, `limit` at a time; the cursor stays valid as new pauses arrive.
+pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -> Result<Page> {
+    let mut items = db::pauses::list(conn, principal.scope(), q, q.limit + 1)?;
+    let next_cursor = if items.len() > q.limit as usize {
+        items.truncate(q.limit as usize);
+        items.last().map(|p| encode_cursor(p.id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+impl Decision {
+    pub fn parse(text: &str) -> Result<Decision> {
+        match text {
+            "approved" => Ok(Decision::Approved),
+            "rejected" => Ok(Decision::Rejected),
+            _ => Err(Error::validation(
+                "decision must be \"approved\" or \"rejected\"",
+            )),
+        }
+    }
+    fn status(self) -> Status {
+        match self {
+            Decision::Approved => Status::Approved,
+            Decision::Rejected => Status::Rejected,
+        }
+    }
+}
+
+fn clean_comment(comment: Option<String>) -> Result<Option<String>> {
+    let comment = comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if comment
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_COMMENT_BYTES)
+    {
+        return Err(Error::validation(format!(
+            "comment is longer than {MAX_COMMENT_BYTES} bytes"
+        )));
+    }
+    Ok(comment)
+}
+
+/// Loads a pause for a change, turning it `expired` first if its time has passed.
+fn pending_for_change(
+    tx: &mut Tx,
+    now: Millis,
+    watch_id: &str,
+    visible: impl Fn(&Pause) -> bool,
+) -> Result<Pause> {
+    let pause = db::pauses::by_watch_id(tx, watch_id)?
+        .filter(|p| visible(p))
+        .ok_or_else(|| Error::NotFound(format!("no pause with watchId {watch_id}")))?;
+    if pause.status.is_terminal() {
+        return Err(Error::AlreadyResolved(pause.status));
+    }
+    // Past its time but not yet swept by the expiry timer: it is expired all the same
+    // (the timer records it within a second).
+    if pause.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::AlreadyResolved(Status::Expired));
+    }
+    Ok(pause)
+}
+
+fn finish(
+    tx: &mut Tx,
+    now: Millis,
+    pause: Pause,
+    status: Status,
+    by: &str,
+    comment: Option<String>,
+    actor: &Actor,
+) -> Result<Pause> {
+    if !db::pauses::resolve(tx, pause.id, status, now, by, comment.as_deref())? {
+        // Another process changed it between our read and our write.
+        let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
+        return Err(Error::AlreadyResolved(current));
+    }
+    audit(
+        tx,
+        now,
+        actor,
+        &format!("pause.{status}"),
+        Some(&pause.watch_id),
+        json!({ "by": by, "comment": comment }),
+    )?;
+    tx.emit(Event::PauseResolved {
+        watch_id: pause.watch_id.clone(),
+        status,
+    });
+    Ok(Pause {
+        status,
+        resolved_at: Some(now),
+        resolved_by: Some(by.to_string()),
+        comment,
+        ..pause
+    })
+}
+
+/// Approves or rejects a pending pause. The one path for every way of deciding: the
+/// web page, reviewer keys and mail links all end here. Exactly one decision wins.
+pub fn decide(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    decision: Decision,
+    comment: Option<String>,
+) -> Result<Pause> {
+    let Some(reviewer) = principal.reviewer() else {
+        return Err(Error::Forbidden(
+            "agent keys cannot decide pauses; use a reviewer key or the web page".into(),
+        ));
+    };
+    let comment = clean_comment(comment)?;
+    let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    let by = reviewer.email.clone();
+    finish(
+        tx,
+        now,
+        pause,
+        decision.status(),
+        &by,
+        comment,
+        &principal.actor(),
+    )
+}
+
+/// Withdraws a pending pause: by the agent key that created it, or by an admin.
+pub fn cancel(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    reason: Option<String>,
+) -> Result<Pause> {
+    let reason = clean_comment(reason)?;
+    if principal.reviewer().is_some() && !principal.is_admin() {
+        return Err(Error::Forbidden(
+            "only the agent key that created a pause, or an admin, can cancel it".into(),
+        ));
+    }
+    let pause = pending_for_change(tx, now, watch_id, |p| {
+        principal.scope().is_none_or(|k| k == p.key_id)
+    })?;
+    let by = match principal {
+        Principal::Agent(KeyRef { name, .. }) => name.clone(),
+        _ => principal
+            .reviewer()
+            .map(|r| r.email.clone())
+            .unwrap_or_default(),
+    };
+    finish(
+        tx,
+        now,
+        pause,
+        Status::Cancelled,
+        &by,
+        reason,
+        &principal.actor(),
+    )
+}
+
+fn expire_one(tx: &mut Tx, pause: &Pause, at: Millis) -> Result<()> {
+    finish(
+        tx,
+        at,
+        pause.clone(),
+        Status::Expired,
+        "system",
+        None,
+        &Actor::System,
+    )
+    .map(|_| ())
+}
+
+/// Expires every pending pause whose time has come (at most `batch` of them) and
+/// returns how many it expired.
+pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32) -> Result<usize> {
+    let due = db::pauses::due_for_expiry(tx, now, batch)?;
+    for pause in &due {
+        let at = pause.expires_at.unwrap_or(now);
+        expire_one(tx, pause, at)?;
+    }
+    Ok(due.len())
+}
+
+/// Forgets Idempotency-Keys older than `cutoff` (their 24 hours are over).
+pub fn forget_idempotency_before(tx: &mut Tx, cutoff: Millis) -> Result<()> {
+    db::pauses::idempotency_prune(tx, cutoff)
+}
+
+/// When the next pending pause expires, if any does.
+pub fn next_expiry(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
+    db::pauses::next_expiry(conn)
+}
+
+pub fn ser_time<S: Serializer>(ms: &Millis, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&clock::rfc3339(*ms))
+}
+
+pub fn ser_opt_time<S: Serializer>(
+    ms: &Option<Millis>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_str(&clock::rfc3339(*ms)),
+        None => s.serialize_none(),
+    }
+}

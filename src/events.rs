@@ -1,0 +1,22 @@
+//! What a committed write tells the rest of the process: waiters to wake, the expiry
+//! timer to re-arm. Events are collected in the write's transaction and published only
+//! after it commits, so nobody hears of a change that did not happen.
+
+use crate::clock::Millis;
+use crate::domain::Status;
+
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // every field is for the live queue of the web page
+pub enum Event {
+    PauseCreated {
+        watch_id: String,
+        expires_at: Option<Millis>,
+    },
+    PauseResolved {
+        watch_id: String,
+        status: Status,
+    },
+}
+
+/// Receives the events of every committed write.
+pub type Sink = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;

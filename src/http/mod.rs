@@ -1,0 +1,182 @@
+//! The HTTP server: shared state, one module per resource, error mapping.
+
+mod body;
+pub mod error;
+mod health;
+mod pause;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use rusqlite::Connection;
+
+use crate::clock::{self, Millis};
+use crate::db::{Pool, Tx, Writer};
+use crate::domain::keys::{self, Authenticated};
+use crate::domain::{Error, Principal, Result};
+use crate::waiters::Waiters;
+use error::ApiError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub reads: Pool,
+    pub writer: Writer,
+    pub waiters: Arc<Waiters>,
+    /// The base of every URL hitl hands out, without a trailing slash.
+    pub public_url: String,
+    pub limits: crate::domain::pauses::Limits,
+}
+
+impl AppState {
+    /// Runs `f` on a pooled read connection on a blocking thread.
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let pool = self.reads.clone();
+        web::block(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    /// Authenticates a bearer key and runs `f` as it, on one pooled read connection.
+    pub async fn read_as<R, F>(&self, token: String, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &Principal) -> Result<R> + Send + 'static,
+    {
+        let (result, touch) = self
+            .read(move |conn| {
+                let auth = keys::authenticate(conn, &token, clock::now())?;
+                let touch = auth
+                    .needs_touch
+                    .then(|| auth.principal.key_id().map(str::to_string))
+                    .flatten();
+                Ok((f(conn, &auth.principal), touch))
+            })
+            .await?;
+        if let Some(key_id) = touch {
+            self.writer
+                .spawn(move |tx| keys::touch(tx, &key_id, clock::now()));
+        }
+        result
+    }
+
+    /// Authenticates a bearer key and runs `f` as it, in the writer's next commit.
+    pub async fn write_as<R, F>(&self, token: String, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx, &Authenticated, Millis) -> Result<R> + Send + 'static,
+    {
+        self.writer
+            .run(move |tx| {
+                let now = clock::now();
+                let auth = keys::authenticate(tx, &token, now)?;
+                if auth.needs_touch {
+                    if let Some(id) = auth.principal.key_id() {
+                        keys::touch(tx, id, now)?;
+                    }
+                }
+                f(tx, &auth, now)
+            })
+            .await
+    }
+
+    pub fn status_url(&self, watch_id: &str) -> String {
+        format!("{}/api/pause/{watch_id}", self.public_url)
+    }
+
+    pub fn review_url(&self, watch_id: &str) -> String {
+        format!("{}/review/{watch_id}", self.public_url)
+    }
+}
+
+/// The bearer key of a request, or `unauthorized`.
+pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Error::Unauthorized)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(Error::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Error::Unauthorized.into());
+    }
+    Ok(token.trim().to_string())
+}
+
+async fn api_not_found(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError(Error::NotFound(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.path()
+    ))))
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let message = format!("{} is not allowed on {}", req.method(), req.path());
+    HttpResponse::MethodNotAllowed().json(serde_json::json!({
+        "error": { "code": "method_not_allowed", "message": message }
+    }))
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    error::json_error(Error::validation(format!(
+        "the query string is not valid: {err}"
+    )))
+}
+
+fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    error::json_error(Error::validation(format!("the path is not valid: {err}")))
+}
+
+pub fn app_config(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(health::configure)
+        .configure(pause::configure)
+        .service(web::scope("/api").default_service(web::to(api_not_found)));
+}
+
+/// Serves until a stop signal; `on_stop` runs first (it wakes long-polls).
+pub async fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    on_stop: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
+        .backlog(8192)
+        .max_connections(100_000)
+        .shutdown_timeout(10)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stopping: finishing requests in flight");
+        on_stop();
+        handle.stop(true).await;
+    });
+    server.await
+}
+
+async fn wait_for_stop_signal() {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for stop signals; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,322 @@
+//! `/api/pause`: create, status (with long-poll), list, decide, cancel.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::body::read_json;
+use super::error::ApiError;
+use super::{bearer, method_not_allowed, AppState};
+use crate::clock;
+use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
+use crate::domain::{Error, Status};
+
+const MAX_WAIT_SECS: u64 = 60;
+/// Room for everything in a request body besides the context.
+const BODY_OVERHEAD: usize = 64 * 1024;
+const SMALL_BODY: usize = 16 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/pause")
+            .route(web::post().to(create))
+            .route(web::get().to(list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/pause/{watch_id}")
+            .route(web::get().to(status))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/pause/{watch_id}/approve")
+            .route(web::post().to(decide))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/pause/{watch_id}/cancel")
+            .route(web::post().to(cancel))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// The pause object of the API.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseBody<'a> {
+    watch_id: &'a str,
+    status: Status,
+    action: &'a str,
+    context: Option<&'a RawValue>,
+    tags: &'a [String],
+    created_at: String,
+    expires_at: Option<String>,
+    resolved_at: Option<String>,
+    resolved_by: Option<&'a str>,
+    comment: Option<&'a str>,
+    status_url: String,
+    review_url: String,
+}
+
+impl<'a> PauseBody<'a> {
+    pub fn new(p: &'a Pause, state: &AppState) -> Self {
+        PauseBody {
+            watch_id: &p.watch_id,
+            status: p.status,
+            action: &p.action,
+            // Stored context is always JSON we serialised ourselves.
+            context: p
+                .context
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+            tags: &p.tags,
+            created_at: clock::rfc3339(p.created_at),
+            expires_at: p.expires_at.map(clock::rfc3339),
+            resolved_at: p.resolved_at.map(clock::rfc3339),
+            resolved_by: p.resolved_by.as_deref(),
+            comment: p.comment.as_deref(),
+            status_url: state.status_url(&p.watch_id),
+            review_url: state.review_url(&p.watch_id),
+        }
+    }
+}
+
+fn pause_response(
+    mut builder: actix_web::HttpResponseBuilder,
+    p: &Pause,
+    state: &AppState,
+) -> HttpResponse {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(PauseBody::new(p, state))
+}
+
+async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req)?;
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::validation("Idempotency-Key must be printable ASCII"))
+                .and_then(pauses::validate_idempotency_key)
+        })
+        .transpose()?;
+    let limits = state.limits;
+    let request: CreateRequest =
+        read_json(payload, limits.max_context_bytes + BODY_OVERHEAD, false)
+            .await?
+            .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let new = request.validate(limits)?;
+    let created = state
+        .write_as(token, move |tx, auth, now| {
+            pauses::create(
+                tx,
+                now,
+                &auth.principal,
+                auth.monthly_limit,
+                new,
+                idempotency_key,
+            )
+        })
+        .await?;
+    let builder = if created.replayed {
+        HttpResponse::Ok()
+    } else {
+        let mut b = HttpResponse::Created();
+        b.insert_header((header::LOCATION, state.status_url(&created.pause.watch_id)));
+        b
+    };
+    Ok(pause_response(builder, &created.pause, &state))
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    wait: Option<String>,
+}
+
+fn parse_wait(raw: Option<&str>) -> Result<u64, Error> {
+    match raw {
+        None | Some("") => Ok(0),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_SECS)
+            .ok_or_else(|| {
+                Error::validation(format!(
+                    "wait must be a whole number of seconds from 0 to {MAX_WAIT_SECS}"
+                ))
+            }),
+    }
+}
+
+/// The pause; with `?wait=N`, held until it leaves `pending` or N seconds pass.
+async fn status(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<StatusQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req)?;
+    let wait = parse_wait(query.wait.as_deref())?;
+    let watch_id = path.into_inner();
+    let read = |token: String, watch_id: String| {
+        state.read_as(token, move |conn, principal| {
+            pauses::get(conn, principal, &watch_id)
+        })
+    };
+    if wait == 0 {
+        let pause = read(token, watch_id).await?;
+        return Ok(pause_response(HttpResponse::Ok(), &pause, &state));
+    }
+
+    // Register first, then read: a decision committed in between still wakes us.
+    let registration = state.waiters.register(&watch_id);
+    let changed = registration.changed();
+    let pause = read(token.clone(), watch_id.clone()).await?;
+    if pause.status.is_terminal() {
+        return Ok(pause_response(HttpResponse::Ok(), &pause, &state));
+    }
+    let pause = match tokio::time::timeout(Duration::from_secs(wait), changed).await {
+        Ok(()) => read(token, watch_id).await?,
+        Err(_) => pause,
+    };
+    Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    tag: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl ListParams {
+    fn into_query(self) -> Result<ListQuery, Error> {
+        let status = match self.status.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                Error::validation(
+                    "status must be one of pending, approved, rejected, expired, cancelled",
+                )
+            })?),
+        };
+        let limit = match self.limit.as_deref() {
+            None | Some("") => pauses::DEFAULT_LIST_LIMIT,
+            Some(l) => l
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=pauses::MAX_LIST_LIMIT).contains(l))
+                .ok_or_else(|| {
+                    Error::validation(format!(
+                        "limit must be from 1 to {}",
+                        pauses::MAX_LIST_LIMIT
+                    ))
+                })?,
+        };
+        let before_id = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(pauses::decode_cursor(c)?),
+        };
+        Ok(ListQuery {
+            status,
+            tag: self.tag.filter(|t| !t.is_empty()),
+            limit,
+            before_id,
+        })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    items: Vec<PauseBody<'a>>,
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    req: HttpRequest,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req)?;
+    let query = params.into_inner().into_query()?;
+    let page = state
+        .read_as(token, move |conn, principal| {
+            pauses::list(conn, principal, &query)
+        })
+        .await?;
+    let body = ListBody {
+        items: page
+            .items
+            .iter()
+            .map(|p| PauseBody::new(p, &state))
+            .collect(),
+        next_cursor: page.next_cursor,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    decision: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+async fn decide(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req)?;
+    let body: DecideBody = read_json(payload, SMALL_BODY, false)
+        .await?
+        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let decision = Decision::parse(&body.decision)?;
+    let watch_id = path.into_inner();
+    let pause = state
+        .write_as(token, move |tx, auth, now| {
+            pauses::decide(tx, now, &auth.principal, &watch_id, decision, body.comment)
+        })
+        .await?;
+    Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn cancel(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req)?;
+    let body: CancelBody = read_json(payload, SMALL_BODY, true)
+        .await?
+        .unwrap_or_default();
+    let watch_id = path.into_inner();
+    let pause = state
+        .write_as(token, move |tx, auth, now| {
+            pauses::cancel(tx, now, &auth.principal, &watch_id, body.reason)
+        })
+        .await?;
+    Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}

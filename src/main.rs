@@ -1,0 +1,26 @@
+//! hitl: a self-hosted human approval gate for AI agents and automation.
+//! Wiring only: parse the command line and hand over to a command.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod clock;
+mod commands;
+mod config;
+mod db;
+mod domain;
+mod events;
+mod expiry;
+mod http;
+mod secret;
+mod waiters;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    commands::init_logging(&cli.log);
+    commands::run(cli)
+}

@@ -1,0 +1,134 @@
+//! Long-poll waiters: a map from watchId to a notification. A waiting request costs
+//! one map entry and one timer; a committed change to the pause wakes every waiter
+//! on it at once. No database work happens while waiting.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Waiters {
+    slots: Mutex<HashMap<String, Slot>>,
+    /// Woken at shutdown so every long-poll answers at once.
+    closing: Notify,
+}
+
+struct Slot {
+    notify: Arc<Notify>,
+    count: usize,
+}
+
+impl Waiters {
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers interest in `watch_id`. Register before reading the pause's status,
+    /// then await `changed()`: a change committed in between is not missed.
+    pub fn register(self: &Arc<Self>, watch_id: &str) -> Registration {
+        let mut slots = self.slots();
+        let slot = slots.entry(watch_id.to_string()).or_insert_with(|| Slot {
+            notify: Arc::new(Notify::new()),
+            count: 0,
+        });
+        slot.count += 1;
+        Registration {
+            waiters: Arc::clone(self),
+            watch_id: watch_id.to_string(),
+            notify: Arc::clone(&slot.notify),
+        }
+    }
+
+    /// Wakes everyone waiting on `watch_id`.
+    pub fn wake(&self, watch_id: &str) {
+        if let Some(slot) = self.slots().get(watch_id) {
+            slot.notify.notify_waiters();
+        }
+    }
+
+    /// Wakes every waiter (the server is stopping).
+    pub fn wake_all(&self) {
+        self.closing.notify_waiters();
+        for slot in self.slots().values() {
+            slot.notify.notify_waiters();
+        }
+    }
+
+    /// How many pauses have someone waiting on them.
+    #[cfg(test)]
+    pub fn watched(&self) -> usize {
+        self.slots().len()
+    }
+}
+
+/// One waiting request's interest in one pause; dropping it unregisters.
+pub struct Registration {
+    waiters: Arc<Waiters>,
+    watch_id: String,
+    notify: Arc<Notify>,
+}
+
+impl Registration {
+    /// A future that completes when the pause changes or the server stops. Create it
+    /// before reading the status.
+    pub fn changed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let changed = self.notify.notified();
+        let closing = self.waiters.closing.notified();
+        async move {
+            tokio::select! {
+                () = changed => {}
+                () = closing => {}
+            }
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut slots = self.waiters.slots();
+        if let Some(slot) = slots.get_mut(&self.watch_id) {
+            slot.count -= 1;
+            if slot.count == 0 {
+                slots.remove(&self.watch_id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn wake_reaches_a_waiter_registered_before_it() {
+        let waiters = Arc::new(Waiters::default());
+        let reg = waiters.register("wch_a");
+        let changed = reg.changed();
+        // The change happens before the waiter is polled: it must not be missed.
+        waiters.wake("wch_a");
+        tokio::time::timeout(Duration::from_secs(1), changed)
+            .await
+            .unwrap_or_else(|_| panic!("waiter missed the wake-up"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn registrations_are_removed_when_dropped() {
+        let waiters = Arc::new(Waiters::default());
+        let a = waiters.register("wch_a");
+        let b = waiters.register("wch_a");
+        assert_eq!(waiters.watched(), 1);
+        drop(a);
+        assert_eq!(waiters.watched(), 1);
+        drop(b);
+        assert_eq!(waiters.watched(), 0);
+        let other = waiters.register("wch_b");
+        let changed = other.changed();
+        waiters.wake("wch_a");
+        assert!(tokio::time::timeout(Duration::from_millis(50), changed)
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! `hitl ask`: the gate for shell scripts and CI.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+fn ask(server_url: &str, key: &str, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("ask")
+        .args(args)
+        .env("HITL_URL", server_url)
+        .env("HITL_API_KEY", key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hitl ask")
+}
+
+fn finish(mut child: Child) -> (i32, String, String) {
+    let status = child.wait().expect("wait");
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+/// Waits for the single pending pause that `hitl ask` created.
+fn pending_pause(server: &Server, reviewer: &str) -> Value {
+    eventually(Duration::from_secs(20), "the pause of hitl ask", || {
+        let items = server.get("/api/pause?status=pending", reviewer).json["items"].clone();
+        items.as_array().and_then(|a| a.first().cloned())
+    })
+}
+
+#[test]
+fn approved_exits_0_and_prints_the_decision() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("alice@example.com");
+    let server = hitl.serve(&[]);
+    let child = ask(
+        &server.url,
+        &agent,
+        &[
+            "Deploy v2.4.1 to prod",
+            "--context",
+            r#"{"commit":"a3f9b2e"}"#,
+            "--timeout",
+            "30m",
+            "--tag",
+            "deploy",
+            "--tag",
+            "prod",
+        ],
+    );
+    let pause = pending_pause(&server, &reviewer);
+    assert_eq!(pause["action"], "Deploy v2.4.1 to prod");
+    assert_eq!(pause["context"]["commit"], "a3f9b2e");
+    assert_eq!(pause["tags"], serde_json::json!(["deploy", "prod"]));
+    assert!(pause["expiresAt"].is_string());
+    let id = pause["watchId"].as_str().unwrap();
+    assert_eq!(
+        server.decide(&reviewer, id, "approved", "ship it").status,
+        200
+    );
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "approved by alice@example.com: ship it");
+    assert!(
+        err.contains(&format!("{}/review/{id}", server.url)),
+        "the review URL goes to stderr: {err}"
+    );
+}
+
+#[test]
+fn rejected_exits_1_and_stops_the_next_command() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("bob@example.com");
+    let server = hitl.serve(&[]);
+    let marker = hitl.path().join("dropped");
+    let script = format!(
+        "'{BIN}' ask 'Drop table users' && touch '{}'",
+        marker.display()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .env("HITL_URL", &server.url)
+        .env("HITL_API_KEY", &agent)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pause = pending_pause(&server, &reviewer);
+    server.decide(
+        &reviewer,
+        pause["watchId"].as_str().unwrap(),
+        "rejected",
+        "never",
+    );
+    let (code, out, _) = finish(child);
+    assert_eq!(code, 1);
+    assert_eq!(out.trim(), "rejected by bob@example.com: never");
+    assert!(
+        !marker.exists(),
+        "the guarded command ran after a rejection"
+    );
+}
+
+#[test]
+fn expired_exits_2() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let server = hitl.serve(&[]);
+    let (code, out, err) = finish(ask(
+        &server.url,
+        &agent,
+        &["Nobody answers", "--timeout", "1s"],
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(out.starts_with("expired"), "{out}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_pause_and_exits_2() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let server = hitl.serve(&[]);
+    let child = ask(&server.url, &agent, &["Interrupt me"]);
+    let pause = pending_pause(&server, &reviewer);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.starts_with("cancelled"), "{out}");
+    let id = pause["watchId"].as_str().unwrap();
+    let now = server.status(&reviewer, id);
+    assert_eq!(now["status"], "cancelled");
+    assert_eq!(now["resolvedBy"], "ci");
+}
+
+#[test]
+fn errors_exit_3_with_a_clear_line() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let server = hitl.serve(&[]);
+    let cases: Vec<(Vec<&str>, String, &str)> = vec![
+        (vec!["x"], String::new(), "HITL_API_KEY"),
+        (vec!["x"], "hitl_wrong".into(), "API key"),
+        (
+            vec!["x", "--context", "{not json"],
+            agent.clone(),
+            "--context is not valid JSON",
+        ),
+        (vec!["x", "--timeout", "soon"], agent.clone(), "--timeout"),
+        (vec!["x", "--timeout", "31d"], agent.clone(), "30 days"),
+        (vec![""], agent.clone(), "action must not be empty"),
+        (vec!["x"], reviewer.clone(), "only agent keys"),
+    ];
+    for (args, key, expected) in cases {
+        let (code, _, err) = finish(ask(&server.url, &key, &args));
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    // Nothing was created by any of them.
+    assert_eq!(
+        server.get("/api/pause", &reviewer).json["items"],
+        serde_json::json!([])
+    );
+
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    drop(server);
+    let (code, _, err) = finish(ask(&format!("http://127.0.0.1:{port}"), &agent, &["x"]));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("could not reach"), "{err}");
+}

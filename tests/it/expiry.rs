@@ -1,0 +1,70 @@
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::*;
+
+#[test]
+fn a_pending_pause_expires_on_time_and_wakes_its_waiters() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("a");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let server = hitl.serve(&[]);
+    let created = server.post(
+        "/api/pause",
+        &agent,
+        &json!({ "action": "soon gone", "timeoutSeconds": 1 }),
+    );
+    let id = created.json["watchId"].as_str().unwrap().to_string();
+
+    let started = Instant::now();
+    let r = server.get(&format!("/api/pause/{id}?wait=20"), &agent);
+    let waited = started.elapsed();
+    assert_eq!(r.json["status"], "expired", "{}", r.text);
+    assert!(
+        waited < Duration::from_secs(10),
+        "the waiter was not woken by the expiry ({waited:?})"
+    );
+    assert_eq!(r.json["resolvedBy"], "system");
+    assert_eq!(r.json["resolvedAt"], created.json["expiresAt"]);
+
+    // Expired is terminal, and never reported as rejected.
+    let d = server.decide(&reviewer, &id, "approved", "too late");
+    assert_eq!((d.status, d.code()), (409, "already_resolved"));
+    assert_eq!(d.json["error"]["status"], "expired");
+    assert_eq!(server.status(&agent, &id)["status"], "expired");
+    let events: Vec<_> = hitl.audit_events(&id).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events, ["pause.created", "pause.expired"]);
+}
+
+#[test]
+fn expiry_works_across_a_restart() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("a");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let mut server = hitl.serve(&[]);
+    let soon = server.create(
+        &agent,
+        &json!({ "action": "expires while down", "timeoutSeconds": 2 }),
+    );
+    let later = server.create(
+        &agent,
+        &json!({ "action": "expires after restart", "timeoutSeconds": 6 }),
+    );
+    let never = server.create(&agent, &json!({ "action": "no timeout" }));
+    server.kill9();
+    thread::sleep(Duration::from_millis(2500));
+    server.restart();
+
+    // Expired while the server was down: expired as soon as it is back.
+    let r = server.get(&format!("/api/pause/{soon}?wait=5"), &agent);
+    assert_eq!(r.json["status"], "expired", "{}", r.text);
+    assert_eq!(r.json["resolvedAt"], r.json["expiresAt"]);
+    // Still pending, and expires on its own time after the restart.
+    assert_eq!(server.status(&agent, &later)["status"], "pending");
+    let r = server.get(&format!("/api/pause/{later}?wait=20"), &agent);
+    assert_eq!(r.json["status"], "expired");
+    assert_eq!(server.status(&agent, &never)["status"], "pending");
+    assert_eq!(server.decide(&reviewer, &never, "approved", "").status, 200);
+}

@@ -1,0 +1,186 @@
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+#[test]
+fn key_create_prints_the_key_alone_on_line_one() {
+    let hitl = Hitl::new();
+    let out = hitl.ok(&["key", "create", "--name", "deploy-bot"]);
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("hitl_") && first.len() >= 37, "{first:?}");
+    assert!(first[5..].chars().all(|c| c.is_ascii_alphanumeric()));
+    assert!(out.contains("whsec_"));
+
+    let j = hitl.key_json(&[
+        "--name",
+        "ci",
+        "--webhook-url",
+        "http://127.0.0.1:9/hook",
+        "--monthly-limit",
+        "50",
+    ]);
+    for field in ["id", "name", "key", "webhookSecret"] {
+        assert!(j[field].is_string(), "{field} missing: {j}");
+    }
+    assert!(j["id"].as_str().unwrap().starts_with("key_"));
+    assert!(j["webhookSecret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(j["name"], "ci");
+    assert_eq!(j["kind"], "agent");
+    assert_eq!(j["monthlyLimit"], 50);
+}
+
+#[test]
+fn key_list_never_shows_a_secret_and_hashes_are_stored() {
+    let hitl = Hitl::new();
+    let j = hitl.key_json(&["--name", "deploy-bot"]);
+    let key = j["key"].as_str().unwrap();
+    let secret = j["webhookSecret"].as_str().unwrap();
+    for args in [&["key", "list"][..], &["key", "list", "--json"][..]] {
+        let out = hitl.ok(args);
+        assert!(out.contains("deploy-bot"));
+        assert!(
+            out.contains(&key[..13]),
+            "the visible prefix identifies the key"
+        );
+        assert!(!out.contains(key), "key list shows the key");
+        assert!(!out.contains(secret), "key list shows the webhook secret");
+        assert!(!out.contains("whsec_"));
+    }
+    // The database holds a hash, never the key.
+    let db = hitl.db();
+    let hash: Vec<u8> = db
+        .query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(hash.len(), 32);
+    let dump: String = db
+        .query_row("SELECT group_concat(id || name || prefix || coalesce(webhook_url, ''), ' ') FROM api_keys", [], |r| r.get(0))
+        .unwrap();
+    assert!(!dump.contains(key));
+}
+
+#[test]
+fn revoking_a_key_takes_effect_at_once_while_serving() {
+    let hitl = Hitl::new();
+    let server = hitl.serve(&[]);
+    // Created while the server runs: usable at once.
+    let j = hitl.key_json(&["--name", "late"]);
+    let key = j["key"].as_str().unwrap();
+    assert_eq!(server.get("/api/pause", key).status, 200);
+    server.create(key, &json!({ "action": "x" }));
+    let out = hitl.ok(&["key", "revoke", j["id"].as_str().unwrap()]);
+    assert!(out.contains("revoked"));
+    let r = server.get("/api/pause", key);
+    assert_eq!((r.status, r.code()), (401, "unauthorized"));
+
+    let again = hitl.cmd(&["key", "revoke", j["id"].as_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already revoked"));
+    let unknown = hitl.cmd(&["key", "revoke", "key_nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("key_nope") && err.lines().count() == 1,
+        "{err}"
+    );
+
+    let list: Value = serde_json::from_str(&hitl.ok(&["key", "list", "--json"])).unwrap();
+    assert!(list[0]["revokedAt"].is_string());
+    assert!(
+        list[0]["lastUsedAt"].is_string(),
+        "last use is recorded: {list}"
+    );
+}
+
+#[test]
+fn reviewer_keys_need_an_existing_user_and_die_with_it() {
+    let hitl = Hitl::new();
+    let out = hitl.cmd(&[
+        "key",
+        "create",
+        "--name",
+        "x",
+        "--user",
+        "nobody@example.com",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user with email nobody@example.com"));
+
+    hitl.add_user("root@example.com", "admin");
+    let reviewer = hitl.reviewer_key("Carol@Example.com");
+    let agent = hitl.agent_key("a");
+    let server = hitl.serve(&[]);
+    let id = server.create(&agent, &json!({ "action": "x" }));
+    assert_eq!(server.status(&reviewer, &id)["status"], "pending");
+    hitl.ok(&["user", "remove", "carol@example.com"]);
+    let r = server.get("/api/pause", &reviewer);
+    assert_eq!(r.status, 401, "a removed user's key still works");
+    let list: Value = serde_json::from_str(&hitl.ok(&["key", "list", "--json"])).unwrap();
+    let k = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "reviewer")
+        .unwrap();
+    assert!(k["revokedAt"].is_string());
+}
+
+#[test]
+fn users_are_validated_case_folded_and_hashed() {
+    let hitl = Hitl::new();
+    hitl.add_user("Alice@Example.COM", "admin");
+    let list: Value = serde_json::from_str(&hitl.ok(&["user", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["email"], "alice@example.com");
+    assert_eq!(list[0]["role"], "admin");
+    assert_eq!(list[0]["notifyEmail"], true);
+
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["user", "add", "alice@example.com", "--password-stdin"],
+            "long enough password\n",
+            "already exists",
+        ),
+        (
+            &["user", "add", "ALICE@example.com", "--password-stdin"],
+            "long enough password\n",
+            "already exists",
+        ),
+        (
+            &["user", "add", "not-an-email", "--password-stdin"],
+            "long enough password\n",
+            "not a valid email",
+        ),
+        (
+            &["user", "add", "bob@example.com", "--password-stdin"],
+            "short\n",
+            "too short",
+        ),
+        (&["user", "add", "bob@example.com"], "", "--password-stdin"),
+        (&["user", "remove", "nobody@example.com"], "", "no user"),
+        (&["user", "remove", "alice@example.com"], "", "last admin"),
+    ];
+    for (args, stdin, expected) in cases {
+        let out = hitl.cmd_stdin(args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let list: Value = serde_json::from_str(&hitl.ok(&["user", "list", "--json"])).unwrap();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "a failed add changed the users"
+    );
+
+    let hash: String = hitl
+        .db()
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("pbkdf2-sha256$600000$"), "{hash}");
+    assert!(!hash.contains(PASSWORD));
+
+    hitl.add_user("bob@example.com", "approver");
+    hitl.ok(&["user", "remove", "bob@example.com"]);
+    let out = hitl.ok(&["user", "list"]);
+    assert!(out.contains("alice@example.com") && !out.contains("bob@"));
+}

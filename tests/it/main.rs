@@ -1,0 +1,18 @@
+//! hitl's integration tests: every test starts the real binary with its own data
+//! directory on a free port and talks to it over HTTP on 127.0.0.1.
+
+mod harness;
+
+mod api_errors;
+mod api_flow;
+mod ask;
+mod audit;
+mod cli;
+mod durability;
+mod expiry;
+mod idempotency;
+mod keys_users;
+mod listing;
+mod long_poll;
+mod migration;
+mod race;
