@@ -46,7 +46,6 @@ CREATE TABLE pauses (
 );
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);
-CREATE INDEX pauses_key_status ON pauses (key_id, status, id);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
 
@@ -73,6 +72,30 @@ CREATE TABLE key_usage (
     count  INTEGER NOT NULL,
     PRIMARY KEY (key_id, month)
 ) WITHOUT ROWID;
+
+-- Small counters. auth_generation changes whenever a key or a user changes, by any
+-- process: the server trusts a cached authentication only while it stays the same.
+CREATE TABLE meta (
+    name  TEXT    PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (name, value) VALUES ('auth_generation', 0);
+CREATE TRIGGER api_keys_changed AFTER UPDATE OF name, prefix, key_hash, kind, user_id, monthly_limit, revoked_at ON api_keys
+BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'auth_generation';
+END;
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'auth_generation';
+END;
+CREATE TRIGGER users_changed AFTER UPDATE OF email, role ON users
+BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'auth_generation';
+END;
+CREATE TRIGGER users_deleted AFTER DELETE ON users
+BEGIN
+    UPDATE meta SET value = value + 1 WHERE name = 'auth_generation';
+END;
 
 -- Append-only: every state change and every key or user change, written in the same
 -- transaction as the change itself.

@@ -6,10 +6,10 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::TryRngCore;
 use ring::{digest, hmac};
 
-/// `len` random base62 characters from the operating system's generator.
+/// `len` random base62 characters from rand's thread-local CSPRNG (ChaCha, seeded
+/// and periodically reseeded from the operating system).
 pub fn base62(len: usize) -> String {
-    let mut rng = rand::rngs::OsRng.unwrap_err();
-    Alphanumeric.sample_string(&mut rng, len)
+    Alphanumeric.sample_string(&mut rand::rng(), len)
 }
 
 /// `n` random bytes from the operating system's generator.

@@ -69,12 +69,13 @@ fn start(config: &Config) -> Result<(), String> {
     };
 
     let write_conn = store
-        .connect()
+        .connect_writer()
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let (writer, _writer_thread) = Writer::start(write_conn, sink)
         .map_err(|e| format!("cannot start the database writer: {e}"))?;
+    let read_connections = read_pool_size();
     let reads = store
-        .read_pool(read_pool_size())
+        .read_pool(read_connections)
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone())
         .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
@@ -82,8 +83,10 @@ fn start(config: &Config) -> Result<(), String> {
 
     let state = web::Data::new(AppState {
         reads,
+        read_permits: tokio::sync::Semaphore::new(read_connections as usize),
         writer: writer.clone(),
         waiters: Arc::clone(&waiters),
+        auth: Arc::default(),
         public_url: public_url.clone(),
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
@@ -127,7 +130,7 @@ fn describe_bind_error(e: &std::io::Error) -> String {
 
 fn read_pool_size() -> u32 {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    (cpus * 2 + 2).clamp(4, 32) as u32
+    (cpus * 2).clamp(4, 16) as u32
 }
 
 /// Long-polls hold a socket each: take all the open files the hard limit allows.

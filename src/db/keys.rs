@@ -138,6 +138,13 @@ pub fn revoke_for_user(conn: &Connection, user_id: i64, now: Millis) -> Result<V
     Ok(ids)
 }
 
+/// Bumped by triggers whenever a key or a user changes (see schema.sql).
+pub fn auth_generation(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE name = 'auth_generation'")?
+        .query_row([], |r| r.get(0))?)
+}
+
 pub fn touch(conn: &Connection, id: &str, now: Millis) -> Result<()> {
     conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;

@@ -129,6 +129,16 @@ impl Store {
         Ok(conn)
     }
 
+    /// The writer thread's connection: as `connect`, with a larger page cache, since
+    /// every write of the server goes through it.
+    pub fn connect_writer(&self) -> Result<Connection, crate::domain::Error> {
+        let conn = self.connect()?;
+        conn.pragma_update(None, "cache_size", -16_384)?;
+        // Each write runs in a savepoint; keep its journal in memory, not a temp file.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(conn)
+    }
+
     /// The pool of read-only connections used by request handlers.
     pub fn read_pool(&self, size: u32) -> Result<Pool, crate::domain::Error> {
         let manager = SqliteConnectionManager::file(&self.db_path)
@@ -137,6 +147,8 @@ impl Store {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
+            // A local SQLite connection does not go stale; skip the check-out query.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(15))
             .build(manager)?;
         Ok(pool)
@@ -240,6 +252,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
         }
     }
     tx.commit().map_err(err)
+}
+
+/// Runs `f` in one read transaction: one snapshot, and one round of file locking for
+/// all its statements instead of one per statement.
+pub fn read_tx<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> crate::domain::Result<R>,
+) -> crate::domain::Result<R> {
+    conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+    let result = f(conn);
+    conn.prepare_cached(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?
+        .execute([])?;
+    result
 }
 
 /// Runs `f` in one immediate transaction on `conn` (the CLI's way to write).

@@ -202,19 +202,13 @@ pub fn idempotency_prune(conn: &Connection, cutoff: Millis) -> Result<()> {
     Ok(())
 }
 
-pub fn usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> {
+/// Adds one to the key's count for `month` and returns the new count.
+pub fn count_usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> {
     Ok(conn
-        .prepare_cached("SELECT count FROM key_usage WHERE key_id = ?1 AND month = ?2")?
-        .query_row(params![key_id, month], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
-}
-
-pub fn set_usage(conn: &Connection, key_id: &str, month: &str, count: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO key_usage (key_id, month, count) VALUES (?1, ?2, ?3)
-         ON CONFLICT (key_id, month) DO UPDATE SET count = excluded.count",
-    )?
-    .execute(params![key_id, month, count])?;
-    Ok(())
+        .prepare_cached(
+            "INSERT INTO key_usage (key_id, month, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (key_id, month) DO UPDATE SET count = count + 1
+             RETURNING count",
+        )?
+        .query_row(params![key_id, month], |r| r.get(0))?)
 }

@@ -5,7 +5,8 @@
 //! only after the commit is on disk.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use rusqlite::Connection;
@@ -27,6 +28,16 @@ type Job = Box<dyn FnOnce(Option<&mut Tx>) -> (bool, Reply) + Send>;
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Marks the writer dead when its thread ends, however it ends.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl Writer {
@@ -38,10 +49,20 @@ impl Writer {
         sink: Sink,
     ) -> std::io::Result<(Writer, thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let alive = Arc::new(AtomicBool::new(true));
+        let guard = AliveGuard(Arc::clone(&alive));
         let handle = thread::Builder::new()
             .name("hitl-writer".into())
-            .spawn(move || run(conn, rx, sink))?;
-        Ok((Writer { jobs }, handle))
+            .spawn(move || {
+                let _guard = guard;
+                run(conn, rx, sink);
+            })?;
+        Ok((Writer { jobs, alive }, handle))
+    }
+
+    /// False once the writer thread has ended: nothing can be written any more.
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
     }
 
     fn submit<R, F>(&self, f: F) -> oneshot::Receiver<Result<R>>
@@ -114,8 +135,13 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, sink: Sink) {
     }
 }
 
+/// Runs one statement without parameters, prepared once per connection.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not start a write transaction");
         for job in batch.drain(..) {
             let (_, reply) = job(None);
@@ -128,7 +154,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
     let mut replies: Vec<(Reply, Option<Error>)> = Vec::with_capacity(batch.len());
     let mut events: Vec<Event> = Vec::new();
     for job in batch.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec(conn, "SAVEPOINT job") {
             let (_, reply) = job(None);
             replies.push((reply, Some(Error::internal(format!("savepoint: {e}")))));
             continue;
@@ -137,9 +163,9 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
         let (ok, reply) = job(Some(&mut tx));
         let job_events = tx.into_events();
         let settled = if ok {
-            conn.execute_batch("RELEASE job")
+            exec(conn, "RELEASE job")
         } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
         };
         match settled {
             Ok(()) => {
@@ -152,7 +178,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
         }
     }
 
-    match conn.execute_batch("COMMIT") {
+    match exec(conn, "COMMIT") {
         Ok(()) => {
             for event in &events {
                 sink(event);
@@ -163,7 +189,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = exec(conn, "ROLLBACK");
             for (reply, _) in replies {
                 reply(Err(Error::internal(format!("commit: {e}"))));
             }

@@ -2,6 +2,9 @@
 //! and may list and decide every pause. A key is shown once; only its SHA-256 hash and
 //! a short visible prefix are kept.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -179,28 +182,81 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
     })
 }
 
-/// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all
-/// `Unauthorized`; the hash comparison is constant-time.
-pub fn authenticate(
-    conn: &rusqlite::Connection,
-    token: &str,
-    now: Millis,
-) -> Result<Authenticated> {
-    let unauthorized = || Error::Unauthorized;
-    if !token.is_ascii()
-        || token.len() != TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
-        || !token.starts_with(TOKEN_PREFIX)
-    {
-        return Err(unauthorized());
+/// Keys that authenticated recently, so that a request costs one tiny read instead of
+/// a key lookup. An entry is trusted only while the database's auth generation is the
+/// one it was cached under: triggers bump it on every change to a key or a user, made
+/// by any process (the CLI included), so a revocation takes effect on the next request.
+#[derive(Default)]
+pub struct AuthCache {
+    entries: Mutex<HashMap<Vec<u8>, CachedAuth>>,
+}
+
+struct CachedAuth {
+    generation: i64,
+    principal: Principal,
+    monthly_limit: Option<i64>,
+    last_used_at: Option<Millis>,
+}
+
+/// Beyond this many keys the cache starts over; it only ever holds valid keys.
+const AUTH_CACHE_CAPACITY: usize = 10_000;
+
+impl AuthCache {
+    /// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all
+    /// `Unauthorized`; the first lookup of a key compares hashes in constant time.
+    pub fn authenticate(
+        &self,
+        conn: &rusqlite::Connection,
+        token: &str,
+        now: Millis,
+    ) -> Result<Authenticated> {
+        if !token.is_ascii()
+            || token.len() != TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
+            || !token.starts_with(TOKEN_PREFIX)
+        {
+            return Err(Error::Unauthorized);
+        }
+        let hash = secret::sha256(token.as_bytes());
+        let generation = db::keys::auth_generation(conn)?;
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = match entries.get_mut(&hash) {
+            Some(entry) if entry.generation == generation => entry,
+            _ => {
+                drop(entries);
+                let fresh = lookup(conn, &token[..VISIBLE_LEN], &hash)?;
+                entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+                if entries.len() >= AUTH_CACHE_CAPACITY {
+                    entries.clear();
+                }
+                entries
+                    .entry(hash)
+                    .insert_entry(CachedAuth {
+                        generation,
+                        ..fresh
+                    })
+                    .into_mut()
+            }
+        };
+        let needs_touch = entry.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS);
+        if needs_touch {
+            entry.last_used_at = Some(now);
+        }
+        Ok(Authenticated {
+            principal: entry.principal.clone(),
+            monthly_limit: entry.monthly_limit,
+            needs_touch,
+        })
     }
-    let hash = secret::sha256(token.as_bytes());
-    let candidates = db::keys::by_prefix(conn, &token[..VISIBLE_LEN])?;
-    let found = candidates
+}
+
+/// The key whose visible prefix is `prefix` and whose hash is `hash`, from the database.
+fn lookup(conn: &rusqlite::Connection, prefix: &str, hash: &[u8]) -> Result<CachedAuth> {
+    let found = db::keys::by_prefix(conn, prefix)?
         .into_iter()
-        .find(|c| secret::constant_time_eq(&c.key_hash, &hash))
-        .ok_or_else(unauthorized)?;
+        .find(|c| secret::constant_time_eq(&c.key_hash, hash))
+        .ok_or(Error::Unauthorized)?;
     if found.revoked {
-        return Err(unauthorized());
+        return Err(Error::Unauthorized);
     }
     let key = KeyRef {
         id: found.id,
@@ -210,12 +266,13 @@ pub fn authenticate(
         (Kind::Agent, _) => Principal::Agent(key),
         (Kind::Reviewer, Some(user)) => Principal::ReviewerKey(key, user),
         // A reviewer key whose user is gone acts for nobody.
-        (Kind::Reviewer, None) => return Err(unauthorized()),
+        (Kind::Reviewer, None) => return Err(Error::Unauthorized),
     };
-    Ok(Authenticated {
+    Ok(CachedAuth {
+        generation: 0,
         principal,
         monthly_limit: found.monthly_limit,
-        needs_touch: found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS),
+        last_used_at: found.last_used_at,
     })
 }
 

@@ -64,6 +64,15 @@ pub struct NewPause {
     webhook_url: Option<String>,
     timeout_seconds: Option<i64>,
     tags: Vec<String>,
+    #[serde(skip)]
+    idempotency: Option<Idempotency>,
+}
+
+/// An `Idempotency-Key` and the digest of the request it was sent with.
+#[derive(Debug, Clone)]
+struct Idempotency {
+    key: String,
+    fingerprint: Vec<u8>,
 }
 
 /// The configurable limits of a create request.
@@ -114,7 +123,8 @@ fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
 }
 
 impl CreateRequest {
-    pub fn validate(self, limits: Limits) -> Result<NewPause> {
+    /// Checks the request; `idempotency_key` is the header, if sent.
+    pub fn validate(self, limits: Limits, idempotency_key: Option<&str>) -> Result<NewPause> {
         if self.action.trim().is_empty() {
             return Err(Error::validation("action must not be empty"));
         }
@@ -144,7 +154,7 @@ impl CreateRequest {
                 )));
             }
         }
-        Ok(NewPause {
+        let mut new = NewPause {
             action: self.action,
             context,
             webhook_url: self
@@ -154,19 +164,22 @@ impl CreateRequest {
                 .transpose()?,
             timeout_seconds: self.timeout_seconds,
             tags: validate_tags(self.tags.unwrap_or_default())?,
-        })
+            idempotency: None,
+        };
+        if let Some(key) = idempotency_key {
+            // The digest of the request as understood, so that whitespace or an
+            // explicit `null` does not make a retry look like a different request.
+            let canonical = serde_json::to_vec(&new).map_err(Error::internal)?;
+            new.idempotency = Some(Idempotency {
+                key: validate_idempotency_key(key)?,
+                fingerprint: secret::sha256(&canonical),
+            });
+        }
+        Ok(new)
     }
 }
 
-impl NewPause {
-    /// A digest of the request for `Idempotency-Key` comparisons.
-    fn fingerprint(&self) -> Vec<u8> {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        secret::sha256(&canonical)
-    }
-}
-
-pub fn validate_idempotency_key(raw: &str) -> Result<String> {
+fn validate_idempotency_key(raw: &str) -> Result<String> {
     if raw.is_empty()
         || raw.len() > MAX_IDEMPOTENCY_KEY_BYTES
         || !raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
@@ -176,6 +189,12 @@ pub fn validate_idempotency_key(raw: &str) -> Result<String> {
         )));
     }
     Ok(raw.to_string())
+}
+
+/// `wch_`, the creation time in hex, then 22 random base62 characters: unguessable,
+/// and roughly time-ordered so the unique index grows at its end.
+fn new_watch_id(now: Millis) -> String {
+    format!("wch_{:011x}{}", now.max(0), secret::base62(22))
 }
 
 /// The outcome of a create: the pause, and whether it is an earlier one returned again
@@ -193,18 +212,16 @@ pub fn create(
     principal: &Principal,
     monthly_limit: Option<i64>,
     new: NewPause,
-    idempotency_key: Option<String>,
 ) -> Result<Created> {
     let Principal::Agent(key) = principal else {
         return Err(Error::Forbidden(
             "only agent keys create pauses; a reviewer key could approve its own requests".into(),
         ));
     };
-    let fingerprint = new.fingerprint();
-    if let Some(idem) = idempotency_key.as_deref() {
-        if let Some(prior) = db::pauses::idempotency_get(tx, &key.id, idem)? {
+    if let Some(idem) = &new.idempotency {
+        if let Some(prior) = db::pauses::idempotency_get(tx, &key.id, &idem.key)? {
             if now - prior.created_at < IDEMPOTENCY_WINDOW_MS {
-                if !secret::constant_time_eq(&prior.request_hash, &fingerprint) {
+                if !secret::constant_time_eq(&prior.request_hash, &idem.fingerprint) {
                     return Err(Error::IdempotencyConflict);
                 }
                 let pause = db::pauses::by_id(tx, prior.pause_id)?
@@ -217,22 +234,20 @@ pub fn create(
         }
     }
 
-    let month = clock::month_of(now);
-    let used = db::pauses::usage(tx, &key.id, &month)?;
-    if let Some(limit) = monthly_limit {
-        if used >= limit {
-            let wait_ms = clock::start_of_next_month(now) - now;
-            return Err(Error::QuotaExceeded {
-                limit,
-                retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
-            });
-        }
+    // Count first; over the limit, the refusal rolls the count back with the rest.
+    let used = db::pauses::count_usage(tx, &key.id, &clock::month_of(now))?;
+    if let Some(limit) = monthly_limit.filter(|limit| used > *limit) {
+        let wait_ms = clock::start_of_next_month(now) - now;
+        return Err(Error::QuotaExceeded {
+            limit,
+            retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
+        });
     }
-    db::pauses::set_usage(tx, &key.id, &month, used + 1)?;
 
+    let new_idempotency = new.idempotency;
     let pause = Pause {
         id: 0,
-        watch_id: format!("wch_{}", secret::base62(24)),
+        watch_id: new_watch_id(now),
         key_id: key.id.clone(),
         key_name: key.name.clone(),
         status: Status::Pending,
@@ -247,8 +262,8 @@ pub fn create(
         comment: None,
     };
     let id = db::pauses::insert(tx, &pause)?;
-    if let Some(idem) = idempotency_key.as_deref() {
-        db::pauses::idempotency_put(tx, &key.id, idem, &fingerprint, id, now)?;
+    if let Some(idem) = &new_idempotency {
+        db::pauses::idempotency_put(tx, &key.id, &idem.key, &idem.fingerprint, id, now)?;
     }
     audit(
         tx,

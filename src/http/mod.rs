@@ -12,8 +12,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use rusqlite::Connection;
 
 use crate::clock::{self, Millis};
-use crate::db::{Pool, Tx, Writer};
-use crate::domain::keys::{self, Authenticated};
+use crate::db::{self, Pool, Tx, Writer};
+use crate::domain::keys::{self, AuthCache, Authenticated};
 use crate::domain::{Error, Principal, Result};
 use crate::waiters::Waiters;
 use error::ApiError;
@@ -21,8 +21,12 @@ use error::ApiError;
 /// What every handler can reach.
 pub struct AppState {
     pub reads: Pool,
+    /// One permit per pooled read connection: requests wait their turn here, on the
+    /// async side, instead of parking blocking threads on the pool.
+    pub read_permits: tokio::sync::Semaphore,
     pub writer: Writer,
     pub waiters: Arc<Waiters>,
+    pub auth: Arc<AuthCache>,
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
     pub limits: crate::domain::pauses::Limits,
@@ -35,6 +39,7 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
+        let _permit = self.read_permits.acquire().await.map_err(Error::internal)?;
         let pool = self.reads.clone();
         web::block(move || {
             let conn = pool.get()?;
@@ -50,14 +55,17 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&Connection, &Principal) -> Result<R> + Send + 'static,
     {
+        let cache = Arc::clone(&self.auth);
         let (result, touch) = self
             .read(move |conn| {
-                let auth = keys::authenticate(conn, &token, clock::now())?;
-                let touch = auth
-                    .needs_touch
-                    .then(|| auth.principal.key_id().map(str::to_string))
-                    .flatten();
-                Ok((f(conn, &auth.principal), touch))
+                db::read_tx(conn, |conn| {
+                    let auth = cache.authenticate(conn, &token, clock::now())?;
+                    let touch = auth
+                        .needs_touch
+                        .then(|| auth.principal.key_id().map(str::to_string))
+                        .flatten();
+                    Ok((f(conn, &auth.principal), touch))
+                })
             })
             .await?;
         if let Some(key_id) = touch {
@@ -73,10 +81,11 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&mut Tx, &Authenticated, Millis) -> Result<R> + Send + 'static,
     {
+        let cache = Arc::clone(&self.auth);
         self.writer
             .run(move |tx| {
                 let now = clock::now();
-                let auth = keys::authenticate(tx, &token, now)?;
+                let auth = cache.authenticate(tx, &token, now)?;
                 if auth.needs_touch {
                     if let Some(id) = auth.principal.key_id() {
                         keys::touch(tx, id, now)?;

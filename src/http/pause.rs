@@ -106,7 +106,6 @@ async fn create(
         .map(|v| {
             v.to_str()
                 .map_err(|_| Error::validation("Idempotency-Key must be printable ASCII"))
-                .and_then(pauses::validate_idempotency_key)
         })
         .transpose()?;
     let limits = state.limits;
@@ -114,17 +113,10 @@ async fn create(
         read_json(payload, limits.max_context_bytes + BODY_OVERHEAD, false)
             .await?
             .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
-    let new = request.validate(limits)?;
+    let new = request.validate(limits, idempotency_key)?;
     let created = state
         .write_as(token, move |tx, auth, now| {
-            pauses::create(
-                tx,
-                now,
-                &auth.principal,
-                auth.monthly_limit,
-                new,
-                idempotency_key,
-            )
+            pauses::create(tx, now, &auth.principal, auth.monthly_limit, new)
         })
         .await?;
     let builder = if created.replayed {
