@@ -19,7 +19,7 @@ fn open(dir: &Path) -> Result<rusqlite::Connection, String> {
 
 fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => say!("{text}"),
         Err(e) => eprintln!("error: {e}"),
     }
 }
@@ -38,7 +38,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        say!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
     for row in rows {
@@ -80,14 +80,14 @@ fn key_inner(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
             if json {
                 print_json(&created);
             } else {
-                println!("{}", created.key);
-                println!("id:             {}", created.id);
-                println!("name:           {}", created.name);
+                say!("{}", created.key);
+                say!("id:             {}", created.id);
+                say!("name:           {}", created.name);
                 match &created.user {
-                    Some(email) => println!("kind:           reviewer key for {email}"),
-                    None => println!("kind:           agent key"),
+                    Some(email) => say!("kind:           reviewer key for {email}"),
+                    None => say!("kind:           agent key"),
                 }
-                println!("webhook secret: {}", created.webhook_secret);
+                say!("webhook secret: {}", created.webhook_secret);
                 eprintln!("Store the key and the webhook secret now: they are not shown again.");
             }
         }
@@ -143,7 +143,7 @@ fn key_inner(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
                 keys::revoke(tx, clock::now(), &Actor::Cli, &id)
             })
             .map_err(|e| e.to_string())?;
-            println!("revoked {} ({})", key.id, key.name);
+            say!("revoked {} ({})", key.id, key.name);
         }
     }
     Ok(())
@@ -175,7 +175,7 @@ fn user_inner(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                 users::add(tx, clock::now(), &Actor::Cli, &email, role, &password)
             })
             .map_err(|e| e.to_string())?;
-            println!("added {} ({})", user.email, user.role);
+            say!("added {} ({})", user.email, user.role);
         }
         UserCommand::List { json } => {
             let conn = open(dir)?;
@@ -205,7 +205,7 @@ fn user_inner(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                 users::remove(tx, clock::now(), &Actor::Cli, &email)
             })
             .map_err(|e| e.to_string())?;
-            println!("removed {}", user.email);
+            say!("removed {}", user.email);
         }
     }
     Ok(())

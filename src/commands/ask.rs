@@ -219,20 +219,20 @@ fn cancel(base: &str, auth: &str, watch_id: &str, json: bool) -> ExitCode {
 fn report(pause: &Value, json: bool) -> ExitCode {
     let status = pause["status"].as_str().unwrap_or("unknown");
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(pause).unwrap_or_default()
         );
     } else if status == "expired" {
-        println!("expired: nobody decided in time");
+        say!("expired: nobody decided in time");
     } else {
         let by = pause["resolvedBy"]
             .as_str()
             .map(|b| format!(" by {b}"))
             .unwrap_or_default();
         match pause["comment"].as_str() {
-            Some(comment) => println!("{status}{by}: {comment}"),
-            None => println!("{status}{by}"),
+            Some(comment) => say!("{status}{by}: {comment}"),
+            None => say!("{status}{by}"),
         }
     }
     match status {

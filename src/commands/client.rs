@@ -60,7 +60,7 @@ pub fn healthcheck(args: &ClientArgs) -> ExitCode {
     let url = format!("{base}/healthz");
     match agent(Duration::from_secs(5)).get(&url).call() {
         Ok(response) if response.status().is_success() => {
-            println!("ok: {url}");
+            say!("ok: {url}");
             ExitCode::SUCCESS
         }
         Ok(response) => super::fail(format!(

@@ -1,5 +1,14 @@
 //! The subcommands. Each prints one clear line on failure and returns a non-zero code.
 
+/// Prints a line on standard output. A closed pipe is not an error: in
+/// `hitl key create | head -1` the reader already has what it wanted.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod admin;
 mod ask;
 mod client;

@@ -32,7 +32,7 @@ fn start(config: &Config) -> Result<(), String> {
     let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
     raise_open_file_limit();
 
-    let listener = TcpListener::bind(config.listen).map_err(|e| {
+    let listener = listen(config.listen).map_err(|e| {
         format!(
             "cannot listen on {}: {}",
             config.listen,
@@ -73,6 +73,9 @@ fn start(config: &Config) -> Result<(), String> {
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let (writer, _writer_thread) = Writer::start(write_conn, sink)
         .map_err(|e| format!("cannot start the database writer: {e}"))?;
+    let checkpointer = store
+        .start_checkpointer()
+        .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
     let read_connections = read_pool_size();
     let reads = store
         .read_pool(read_connections)
@@ -108,9 +111,21 @@ fn start(config: &Config) -> Result<(), String> {
     expiry.stop();
     let _ = expiry_thread.join();
     drop(writer);
+    checkpointer.stop();
     served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the listening socket with a deep accept queue: a burst of thousands of
+/// long-polls must not overflow the default queue of 128.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
 }
 
 fn describe_bind_error(e: &std::io::Error) -> String {

@@ -2,6 +2,7 @@
 //! the queries. Functions here take a connection and return domain types.
 
 pub mod audit;
+mod checkpoint;
 pub mod keys;
 pub mod pauses;
 pub mod users;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::events::Event;
 
+pub use checkpoint::Checkpointer;
 pub use writer::Writer;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -136,7 +138,16 @@ impl Store {
         conn.pragma_update(None, "cache_size", -16_384)?;
         // Each write runs in a savepoint; keep its journal in memory, not a temp file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // The checkpointer thread copies the WAL back; commits only append to it.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Once checkpointed, a WAL that grew during a burst is cut back to this size.
+        conn.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
         Ok(conn)
+    }
+
+    /// Starts the thread that checkpoints the WAL for the writer.
+    pub fn start_checkpointer(&self) -> Result<Checkpointer, crate::domain::Error> {
+        Checkpointer::start(self.connect()?).map_err(crate::domain::Error::internal)
     }
 
     /// The pool of read-only connections used by request handlers.

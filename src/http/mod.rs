@@ -159,7 +159,6 @@ pub async fn serve(
     on_stop: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
     let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
-        .backlog(8192)
         .max_connections(100_000)
         .shutdown_timeout(10)
         .disable_signals()

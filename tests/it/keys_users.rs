@@ -184,3 +184,26 @@ fn users_are_validated_case_folded_and_hashed() {
     let out = hitl.ok(&["user", "list"]);
     assert!(out.contains("alice@example.com") && !out.contains("bob@"));
 }
+
+#[test]
+fn key_create_into_head_is_not_a_broken_pipe() {
+    let hitl = Hitl::new();
+    // `head -1` closes the pipe after the key: hitl must not panic or fail.
+    let script = format!(
+        "set -o pipefail; for i in 1 2 3 4 5; do '{BIN}' --data-dir '{}' key create --name k$i | head -1 || exit 9; done; \
+         '{BIN}' --data-dir '{0}' key create --name unread | true || exit 8",
+        hitl.path().display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let keys: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(keys.len(), 5);
+    assert!(keys.iter().all(|k| k.starts_with("hitl_")));
+    // Nobody read the last key at all; it was still created.
+    assert!(hitl.ok(&["key", "list"]).contains("unread"));
+}
