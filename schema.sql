@@ -48,6 +48,7 @@ CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
+CREATE INDEX pauses_created ON pauses (created_at);
 
 CREATE TABLE pause_tags (
     tag      TEXT    NOT NULL,
@@ -108,6 +109,9 @@ CREATE TABLE audit (
     details  TEXT    NOT NULL DEFAULT '{}'           -- JSON
 );
 CREATE INDEX audit_watch ON audit (watch_id) WHERE watch_id IS NOT NULL;
+CREATE INDEX audit_event ON audit (event, id);
+CREATE INDEX audit_actor ON audit (actor, id);
+CREATE INDEX audit_at ON audit (at);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
@@ -116,3 +120,19 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- Signed-in browsers. The cookie holds a random 256-bit id; only its hash is kept.
+CREATE TABLE sessions (
+    id_hash      BLOB    PRIMARY KEY,              -- SHA-256 of the cookie value
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions (user_id);
+
+-- One-time links that create the first admin.
+CREATE TABLE setup_tokens (
+    token_hash BLOB    PRIMARY KEY,                -- SHA-256 of the token in the link
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) WITHOUT ROWID;

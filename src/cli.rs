@@ -83,6 +83,11 @@ pub struct ServeArgs {
         value_name = "BYTES"
     )]
     pub max_context_bytes: usize,
+
+    /// Behind a reverse proxy: take the client address (for the sign-in throttle and
+    /// the audit log) from its X-Forwarded-For / Forwarded header
+    #[arg(long, env = "HITL_TRUST_PROXY")]
+    pub trust_proxy: bool,
 }
 
 #[derive(Debug, Subcommand)]

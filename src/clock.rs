@@ -30,11 +30,22 @@ pub fn rfc3339(ms: Millis) -> String {
 }
 
 /// Parses an RFC 3339 timestamp (any offset) into milliseconds.
-#[allow(dead_code)] // for the web page's date filters
+#[cfg(test)]
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     Some((t.unix_timestamp_nanos() / 1_000_000) as Millis)
 }
+
+const DATE: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+/// The UTC midnight that starts a `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Option<Millis> {
+    let date = time::Date::parse(text, DATE).ok()?;
+    let start = date.midnight().assume_utc();
+    Some((start.unix_timestamp_nanos() / 1_000_000) as Millis)
+}
+
+pub const DAY_MS: Millis = 86_400_000;
 
 /// `2026-03` for the calendar month (UTC) that contains `ms`: the unit of key quotas.
 pub fn month_of(ms: Millis) -> String {
@@ -76,6 +87,12 @@ mod tests {
             Some(1_774_904_292_345)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            parse_date("2026-03-30").map(rfc3339).as_deref(),
+            Some("2026-03-30T00:00:00.000Z")
+        );
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("30/03/2026"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub struct Config {
     /// Set by `--public-url`; otherwise derived from the bound address at start-up.
     pub public_url: Option<String>,
     pub max_context_bytes: usize,
+    pub trust_proxy: bool,
 }
 
 /// The data directory: `--data-dir`, else the platform's (e.g. ~/.local/share/hitl).
@@ -44,6 +45,20 @@ pub fn base_url(raw: &str, what: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// The settings as the About page shows them (nothing here is secret yet).
+    pub fn describe(&self, public_url: &str) -> Vec<(String, String)> {
+        vec![
+            ("data directory".into(), self.data_dir.display().to_string()),
+            ("listen".into(), self.listen.to_string()),
+            ("public URL".into(), public_url.to_string()),
+            (
+                "max context bytes".into(),
+                self.max_context_bytes.to_string(),
+            ),
+            ("trust proxy".into(), self.trust_proxy.to_string()),
+        ]
+    }
+
     pub fn from_args(args: &ServeArgs, data_dir: PathBuf) -> Result<Config, String> {
         let listen: SocketAddr = args.listen.trim().parse().map_err(|_| {
             format!(
@@ -64,6 +79,7 @@ impl Config {
             listen,
             public_url,
             max_context_bytes: args.max_context_bytes,
+            trust_proxy: args.trust_proxy,
         })
     }
 }

@@ -6,7 +6,6 @@ use crate::clock::Millis;
 use crate::domain::Status;
 
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // every field is for the live queue of the web page
 pub enum Event {
     PauseCreated {
         watch_id: String,

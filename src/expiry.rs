@@ -1,7 +1,8 @@
 //! The expiry timer: one thread that sleeps until the earliest pending pause's
 //! `expiresAt`, then marks every due pause `expired` through the writer (which wakes
 //! its waiters). It runs at start-up too, so pauses that expired while the server was
-//! down are expired at once. Once an hour it also forgets old Idempotency-Keys.
+//! down are expired at once. Once an hour it also forgets old Idempotency-Keys and
+//! sessions that can no longer be used.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use crate::clock::{self, Millis};
 use crate::db::{Pool, Writer};
-use crate::domain::{self, pauses};
+use crate::domain::{self, pauses, sessions};
 
 const BATCH: u32 = 500;
 const IDLE_CHECK: Duration = Duration::from_secs(60);
@@ -58,10 +59,12 @@ fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>) {
         if now - last_housekeeping >= HOUSEKEEPING_EVERY_MS {
             last_housekeeping = now;
             let cutoff = now - pauses::IDEMPOTENCY_WINDOW_MS;
-            if let Err(e) =
-                writer.run_blocking(move |tx| pauses::forget_idempotency_before(tx, cutoff))
-            {
-                tracing::warn!(error = %e, "could not prune old idempotency keys");
+            let pruned = writer.run_blocking(move |tx| {
+                pauses::forget_idempotency_before(tx, cutoff)?;
+                sessions::prune(tx, now)
+            });
+            if let Err(e) = pruned {
+                tracing::warn!(error = %e, "could not forget old idempotency keys and sessions");
             }
         }
         let due = match next {

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod assets;
 mod cli;
 mod clock;
 mod commands;
@@ -13,6 +14,7 @@ mod events;
 mod expiry;
 mod http;
 mod secret;
+mod views;
 mod waiters;
 
 use std::process::ExitCode;

@@ -9,12 +9,16 @@ use actix_web::web;
 
 use super::fail;
 use crate::cli::ServeArgs;
+use crate::clock;
 use crate::config::Config;
 use crate::db::{Store, Writer};
 use crate::domain::pauses::Limits;
+use crate::domain::throttle::Throttle;
+use crate::domain::{setup, Status};
 use crate::events::{Event, Sink};
 use crate::expiry::Expiry;
-use crate::http::{self, AppState};
+use crate::http::web::LiveEvent;
+use crate::http::{self, AppState, WebSettings};
 use crate::waiters::Waiters;
 
 pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
@@ -48,23 +52,37 @@ fn start(config: &Config) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{bound}"));
 
     let waiters = Arc::new(Waiters::default());
+    let (live, _) = tokio::sync::broadcast::channel::<LiveEvent>(1024);
     // The expiry timer needs the writer and the writer's events need the timer: the
     // sink reaches the timer through a slot that is filled once the timer exists.
     let expiry_slot: Arc<std::sync::OnceLock<Expiry>> = Arc::default();
     let sink: Sink = {
         let waiters = Arc::clone(&waiters);
         let expiry_slot = Arc::clone(&expiry_slot);
+        let live = live.clone();
         Arc::new(move |event: &Event| match event {
             Event::PauseCreated {
-                expires_at: Some(at),
-                ..
+                watch_id,
+                expires_at,
             } => {
-                if let Some(expiry) = expiry_slot.get() {
+                if let (Some(at), Some(expiry)) = (expires_at, expiry_slot.get()) {
                     expiry.deadline(*at);
                 }
+                // Nobody listening is fine.
+                let _ = live.send(LiveEvent {
+                    kind: "created",
+                    watch_id: watch_id.clone(),
+                    status: Status::Pending,
+                });
             }
-            Event::PauseCreated { .. } => {}
-            Event::PauseResolved { watch_id, .. } => waiters.wake(watch_id),
+            Event::PauseResolved { watch_id, status } => {
+                waiters.wake(watch_id);
+                let _ = live.send(LiveEvent {
+                    kind: "resolved",
+                    watch_id: watch_id.clone(),
+                    status: *status,
+                });
+            }
         })
     };
 
@@ -83,6 +101,10 @@ fn start(config: &Config) -> Result<(), String> {
     let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone())
         .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
     let _ = expiry_slot.set(expiry.clone());
+    let setup_token = writer
+        .run_blocking(|tx| setup::issue(tx, clock::now()))
+        .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
+    let (stop_tx, stopping) = tokio::sync::watch::channel(false);
 
     let state = web::Data::new(AppState {
         reads,
@@ -93,6 +115,14 @@ fn start(config: &Config) -> Result<(), String> {
         public_url: public_url.clone(),
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
+        },
+        throttle: Throttle::default(),
+        live,
+        stopping,
+        web: WebSettings {
+            secure_cookies: public_url.starts_with("https://"),
+            trust_proxy: config.trust_proxy,
+            settings: config.describe(&public_url),
         },
     });
 
@@ -105,9 +135,17 @@ fn start(config: &Config) -> Result<(), String> {
         tracing::warn!("listening on all interfaces without --public-url: links will say {public_url}; set --public-url to the address reviewers use");
     }
     tracing::info!("listening on http://{bound} (public URL {public_url})");
+    match setup_token {
+        Some(token) => tracing::warn!(
+            "no users yet: open this link within an hour to create the first admin (it works once): {public_url}/setup/{token}"
+        ),
+        None => tracing::info!("reviewers sign in at {public_url}/"),
+    }
 
-    let served = actix_web::rt::System::new()
-        .block_on(http::serve(listener, state, move || waiters.wake_all()));
+    let served = actix_web::rt::System::new().block_on(http::serve(listener, state, move || {
+        let _ = stop_tx.send(true);
+        waiters.wake_all();
+    }));
     expiry.stop();
     let _ = expiry_thread.join();
     drop(writer);

@@ -119,6 +119,19 @@ pub fn by_id(conn: &Connection, id: &str, month: &str) -> Result<Option<ApiKey>>
         .optional()?)
 }
 
+pub fn update(
+    conn: &Connection,
+    id: &str,
+    webhook_url: Option<&str>,
+    monthly_limit: Option<i64>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE api_keys SET webhook_url = ?2, monthly_limit = ?3 WHERE id = ?1",
+        params![id, webhook_url, monthly_limit],
+    )?;
+    Ok(())
+}
+
 pub fn revoke(conn: &Connection, id: &str, now: Millis) -> Result<()> {
     conn.execute(
         "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",

@@ -5,6 +5,8 @@ pub mod audit;
 mod checkpoint;
 pub mod keys;
 pub mod pauses;
+pub mod sessions;
+pub mod setup;
 pub mod users;
 pub mod writer;
 
@@ -29,7 +31,7 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// Upgrade steps. `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0002-web-page.sql")];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;

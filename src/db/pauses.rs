@@ -2,7 +2,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
-use crate::domain::pauses::{ListQuery, Pause};
+use crate::domain::pauses::{Cursor, ListQuery, Pause};
 use crate::domain::{Result, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
@@ -78,43 +78,110 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Pause>> {
         .optional()?)
 }
 
-/// Newest first. `scope` limits to one key's pauses.
-pub fn list(
-    conn: &Connection,
-    scope: Option<&str>,
-    q: &ListQuery,
-    limit: u32,
-) -> Result<Vec<Pause>> {
+/// Limits of a listing that the rules work out before the query.
+pub struct Bounds<'a> {
+    /// Only this key's pauses.
+    pub scope: Option<&'a str>,
+    /// Only ids at or above this one.
+    pub min_id: Option<i64>,
+    /// Only ids below this one.
+    pub end_id: Option<i64>,
+}
+
+/// A page of pauses matching every filter: newest first, or for `Cursor::After`
+/// oldest first (the caller turns it around).
+pub fn list(conn: &Connection, bounds: &Bounds, q: &ListQuery, limit: u32) -> Result<Vec<Pause>> {
     let mut sql = format!("SELECT {COLUMNS} FROM {FROM}");
     let mut args: Vec<SqlValue> = Vec::new();
-    let mut conditions: Vec<&str> = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
     if let Some(tag) = &q.tag {
         sql.push_str(" JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
         args.push(SqlValue::Text(tag.clone()));
     }
-    if let Some(key_id) = scope {
-        conditions.push("p.key_id = ?");
-        args.push(SqlValue::Text(key_id.to_string()));
+    for (column, value) in [
+        ("p.key_id", bounds.scope),
+        ("p.key_id", q.key_id.as_deref()),
+    ] {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = ?"));
+            args.push(SqlValue::Text(value.to_string()));
+        }
     }
-    if let Some(status) = q.status {
-        conditions.push("p.status = ?");
-        args.push(SqlValue::Text(status.as_str().to_string()));
+    if !q.statuses.is_empty() {
+        let marks = vec!["?"; q.statuses.len()].join(", ");
+        conditions.push(format!("p.status IN ({marks})"));
+        args.extend(
+            q.statuses
+                .iter()
+                .map(|s| SqlValue::Text(s.as_str().to_string())),
+        );
     }
-    if let Some(before) = q.before_id {
-        conditions.push("p.id < ?");
-        args.push(SqlValue::Integer(before));
+    if let Some(text) = &q.text {
+        conditions.push("instr(lower(p.action), lower(?)) > 0".to_string());
+        args.push(SqlValue::Text(text.clone()));
     }
+    if let Some(min) = bounds.min_id {
+        conditions.push("p.id >= ?".to_string());
+        args.push(SqlValue::Integer(min));
+    }
+    if let Some(end) = bounds.end_id {
+        conditions.push("p.id < ?".to_string());
+        args.push(SqlValue::Integer(end));
+    }
+    let ascending = match q.cursor {
+        Some(Cursor::Before(id)) => {
+            conditions.push("p.id < ?".to_string());
+            args.push(SqlValue::Integer(id));
+            false
+        }
+        Some(Cursor::After(id)) => {
+            conditions.push("p.id > ?".to_string());
+            args.push(SqlValue::Integer(id));
+            true
+        }
+        None => false,
+    };
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(" ORDER BY p.id DESC LIMIT ?");
+    sql.push_str(if ascending {
+        " ORDER BY p.id ASC LIMIT ?"
+    } else {
+        " ORDER BY p.id DESC LIMIT ?"
+    });
     args.push(SqlValue::Integer(i64::from(limit)));
     let mut stmt = conn.prepare_cached(&sql)?;
     let items = stmt
         .query_map(params_from_iter(args), row_to_pause)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(items)
+}
+
+/// The id of the first pause created at or after `at`.
+pub fn first_id_created_from(conn: &Connection, at: Millis) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM pauses WHERE created_at >= ?1 ORDER BY created_at, id LIMIT 1",
+        )?
+        .query_row([at], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE p.status = 'pending' ORDER BY p.id LIMIT ?1"
+    ))?;
+    let items = stmt
+        .query_map([limit], row_to_pause)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(items)
+}
+
+pub fn count_pending(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM pauses WHERE status = 'pending'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Moves a pending pause to a terminal status; false if it was not pending any more.

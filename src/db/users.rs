@@ -61,6 +61,49 @@ pub fn list(conn: &Connection) -> Result<Vec<User>> {
     Ok(users)
 }
 
+pub fn count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], row_to_user)
+        .optional()?)
+}
+
+pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
+    Ok(())
+}
+
+pub fn set_role(conn: &Connection, id: i64, role: Role) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET role = ?2 WHERE id = ?1",
+        params![id, role.as_str()],
+    )?;
+    Ok(())
+}
+
+pub fn set_notify_email(conn: &Connection, id: i64, on: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET notify_email = ?2 WHERE id = ?1",
+        params![id, on],
+    )?;
+    Ok(())
+}
+
 pub fn count_admins(conn: &Connection) -> Result<i64> {
     Ok(
         conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| {

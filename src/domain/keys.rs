@@ -160,7 +160,7 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
         },
     )?;
     let user_email = user.map(|u| u.email);
-    audit(
+    audit::record(
         tx,
         now,
         actor,
@@ -285,6 +285,44 @@ pub fn list(conn: &rusqlite::Connection, now: Millis) -> Result<Vec<ApiKey>> {
     db::keys::list(conn, &clock::month_of(now))
 }
 
+/// Changes a live key's webhook URL and monthly limit (`None` clears them).
+pub fn update(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    id: &str,
+    webhook_url: Option<&str>,
+    monthly_limit: Option<i64>,
+) -> Result<ApiKey> {
+    let key = db::keys::by_id(tx, id, &clock::month_of(now))?
+        .ok_or_else(|| Error::NotFound(format!("no API key with id {id}")))?;
+    if key.revoked_at.is_some() {
+        return Err(Error::Conflict(format!("key {id} is revoked")));
+    }
+    let webhook_url = webhook_url
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(super::pauses::validate_webhook_url)
+        .transpose()?;
+    if monthly_limit.is_some_and(|l| l < 1) {
+        return Err(Error::validation("the monthly limit must be at least 1"));
+    }
+    db::keys::update(tx, id, webhook_url.as_deref(), monthly_limit)?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "key.updated",
+        None,
+        json!({ "id": id, "name": key.name, "webhookUrl": webhook_url, "monthlyLimit": monthly_limit }),
+    )?;
+    Ok(ApiKey {
+        webhook_url,
+        monthly_limit,
+        ..key
+    })
+}
+
 pub fn revoke(tx: &mut Tx, now: Millis, actor: &Actor, id: &str) -> Result<ApiKey> {
     let id = id.trim();
     let key = db::keys::by_id(tx, id, &clock::month_of(now))?
@@ -293,7 +331,7 @@ pub fn revoke(tx: &mut Tx, now: Millis, actor: &Actor, id: &str) -> Result<ApiKe
         return Err(Error::Conflict(format!("key {id} is already revoked")));
     }
     db::keys::revoke(tx, id, now)?;
-    audit(
+    audit::record(
         tx,
         now,
         actor,

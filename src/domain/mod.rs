@@ -2,16 +2,18 @@
 //! that changes state (API, web page, CLI, mail links) calls these functions; the rules
 //! are never re-checked elsewhere. No actix, no maud and no SQL text lives here.
 
+pub mod audit;
 pub mod keys;
 pub mod password;
 pub mod pauses;
+pub mod sessions;
+pub mod setup;
+pub mod throttle;
 pub mod users;
 
 use std::fmt;
 
 use serde::Serialize;
-
-use crate::db::Tx;
 
 /// Everything that can go wrong in a rule. The HTTP layer maps each variant to one
 /// status and one stable error code.
@@ -142,7 +144,6 @@ impl fmt::Display for Role {
 /// A person who may decide: a signed-in user, or the user behind a reviewer key.
 #[derive(Debug, Clone)]
 pub struct Reviewer {
-    #[allow(dead_code)] // for web sessions and mail links
     pub user_id: i64,
     pub email: String,
     pub role: Role,
@@ -161,7 +162,6 @@ pub struct KeyRef {
 pub enum Principal {
     Agent(KeyRef),
     ReviewerKey(KeyRef, Reviewer),
-    #[allow(dead_code)] // a signed-in user of the web page
     User(Reviewer),
 }
 
@@ -209,6 +209,8 @@ pub enum Actor {
     User(String),
     Cli,
     System,
+    /// Someone not signed in (a failed sign-in).
+    Anonymous,
 }
 
 impl Actor {
@@ -219,18 +221,7 @@ impl Actor {
             Actor::User(email) => format!("user:{email}"),
             Actor::Cli => "cli".to_string(),
             Actor::System => "system".to_string(),
+            Actor::Anonymous => "anonymous".to_string(),
         }
     }
-}
-
-/// Appends one entry to the audit log, in the caller's transaction.
-pub fn audit(
-    tx: &Tx,
-    now: crate::clock::Millis,
-    actor: &Actor,
-    event: &str,
-    watch_id: Option<&str>,
-    details: serde_json::Value,
-) -> Result<()> {
-    crate::db::audit::append(tx, now, &actor.label(), event, watch_id, &details)
 }

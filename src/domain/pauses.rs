@@ -26,7 +26,6 @@ pub struct Pause {
     pub id: i64,
     pub watch_id: String,
     pub key_id: String,
-    #[allow(dead_code)] // shown in the web page
     pub key_name: String,
     pub status: Status,
     pub action: String,
@@ -265,7 +264,7 @@ pub fn create(
     if let Some(idem) = &new_idempotency {
         db::pauses::idempotency_put(tx, &key.id, &idem.key, &idem.fingerprint, id, now)?;
     }
-    audit(
+    audit::record(
         tx,
         now,
         &principal.actor(),
@@ -290,44 +289,123 @@ pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -
         .ok_or_else(|| Error::NotFound(format!("no pause with watchId {watch_id}")))
 }
 
-/// Filters of `GET /api/pause`.
+/// Filters of `GET /api/pause` and of the history page. All given filters apply.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    pub status: Option<Status>,
+    /// Any of these statuses (none: all).
+    pub statuses: Vec<Status>,
     pub tag: Option<String>,
+    pub key_id: Option<String>,
+    /// Created at or after this time.
+    pub created_from: Option<Millis>,
+    /// Created before this time.
+    pub created_before: Option<Millis>,
+    /// Text the action contains (case-insensitive for ASCII).
+    pub text: Option<String>,
     pub limit: u32,
-    /// Exclusive: list pauses older than this one.
-    pub before_id: Option<i64>,
+    pub cursor: Option<Cursor>,
+}
+
+/// Where a page starts: just older, or just newer, than a pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Before(i64),
+    After(i64),
 }
 
 pub struct Page {
+    /// Newest first.
     pub items: Vec<Pause>,
+    /// The next page of older pauses.
     pub next_cursor: Option<String>,
+    /// The page of newer pauses before this one.
+    pub prev_cursor: Option<String>,
 }
 
-pub fn encode_cursor(id: i64) -> String {
-    secret::b64url(format!("p{id}").as_bytes())
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<i64> {
-    secret::b64url_decode(cursor)
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix('p').and_then(|n| n.parse().ok()))
-        .ok_or_else(|| {
-            Error::validation("cursor is not valid; pass the nextCursor of a previous page")
-        })
-}
-
-/// Newest first, `limit` at a time; the cursor stays valid as new pauses arrive.
-pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -> Result<Page> {
-    let mut items = db::pauses::list(conn, principal.scope(), q, q.limit + 1)?;
-    let next_cursor = if items.len() > q.limit as usize {
-        items.truncate(q.limit as usize);
-        items.last().map(|p| encode_cursor(p.id))
-    } else {
-        None
+pub fn encode_cursor(cursor: Cursor) -> String {
+    let text = match cursor {
+        Cursor::Before(id) => format!("p{id}"),
+        Cursor::After(id) => format!("n{id}"),
     };
-    Ok(Page { items, next_cursor })
+    secret::b64url(text.as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<Cursor> {
+    let text = secret::b64url_decode(cursor).and_then(|b| String::from_utf8(b).ok());
+    let parsed = text.as_deref().and_then(|t| {
+        let (kind, id) = t.split_at_checked(1)?;
+        let id: i64 = id.parse().ok()?;
+        match kind {
+            "p" => Some(Cursor::Before(id)),
+            "n" => Some(Cursor::After(id)),
+            _ => None,
+        }
+    });
+    parsed.ok_or_else(|| {
+        Error::validation("cursor is not valid; pass the nextCursor of a previous page")
+    })
+}
+
+/// Newest first, `limit` at a time; cursors stay valid as new pauses arrive.
+pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -> Result<Page> {
+    // Creation times rise with ids, so a date range is an id range: two index probes
+    // instead of a sort.
+    let min_id = match q.created_from {
+        Some(from) => match db::pauses::first_id_created_from(conn, from)? {
+            Some(id) => Some(id),
+            None => {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                    prev_cursor: None,
+                })
+            }
+        },
+        None => None,
+    };
+    let end_id = match q.created_before {
+        Some(before) => db::pauses::first_id_created_from(conn, before)?,
+        None => None,
+    };
+    let bounds = db::pauses::Bounds {
+        scope: principal.scope(),
+        min_id,
+        end_id,
+    };
+    let limit = q.limit as usize;
+    let mut items = db::pauses::list(conn, &bounds, q, q.limit + 1)?;
+    let (has_older, has_newer) = match q.cursor {
+        Some(Cursor::After(_)) => {
+            let more = items.len() > limit;
+            items.truncate(limit);
+            items.reverse();
+            (true, more)
+        }
+        before => {
+            let more = items.len() > limit;
+            items.truncate(limit);
+            (more, before.is_some())
+        }
+    };
+    let next_cursor = has_older
+        .then(|| items.last().map(|p| encode_cursor(Cursor::Before(p.id))))
+        .flatten();
+    let prev_cursor = has_newer
+        .then(|| items.first().map(|p| encode_cursor(Cursor::After(p.id))))
+        .flatten();
+    Ok(Page {
+        items,
+        next_cursor,
+        prev_cursor,
+    })
+}
+
+/// The queue: pending pauses, oldest waiting first, and how many are pending in all.
+pub fn queue(conn: &rusqlite::Connection, limit: u32) -> Result<(Vec<Pause>, i64)> {
+    Ok((
+        db::pauses::pending_oldest_first(conn, limit)?,
+        db::pauses::count_pending(conn)?,
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,7 +482,7 @@ fn finish(
         let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
         return Err(Error::AlreadyResolved(current));
     }
-    audit(
+    audit::record(
         tx,
         now,
         actor,

@@ -39,18 +39,16 @@ pub fn add(
     actor: &Actor,
     email: &str,
     role: Role,
-    pw: &str,
+    password: &password::Hashed,
 ) -> Result<User> {
     let email = normalize_email(email)?;
-    password::check_policy(pw).map_err(Error::Validation)?;
     if db::users::by_email(tx, &email)?.is_some() {
         return Err(Error::Conflict(format!(
             "a user with email {email} already exists"
         )));
     }
-    let hash = password::hash(pw);
-    let id = db::users::insert(tx, &email, role, &hash, now)?;
-    audit(
+    let id = db::users::insert(tx, &email, role, password.as_str(), now)?;
+    audit::record(
         tx,
         now,
         actor,
@@ -84,7 +82,7 @@ pub fn remove(tx: &mut Tx, now: Millis, actor: &Actor, email: &str) -> Result<Us
     }
     let revoked = db::keys::revoke_for_user(tx, user.id, now)?;
     db::users::delete(tx, user.id)?;
-    audit(
+    audit::record(
         tx,
         now,
         actor,
@@ -93,4 +91,122 @@ pub fn remove(tx: &mut Tx, now: Millis, actor: &Actor, email: &str) -> Result<Us
         json!({ "email": email, "revokedKeys": revoked }),
     )?;
     Ok(user)
+}
+
+pub fn by_id(conn: &rusqlite::Connection, id: i64) -> Result<User> {
+    db::users::by_id(conn, id)?.ok_or_else(|| Error::NotFound("no such user".into()))
+}
+
+/// A hash of a password nobody has, checked when the email is unknown so that a wrong
+/// email costs as long as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| password::hash(&crate::secret::base62(32)))
+}
+
+/// The user with this email and their stored password hash, for `check_password`.
+pub fn credentials(conn: &rusqlite::Connection, email: &str) -> Result<Option<(User, String)>> {
+    let email = email.trim().to_lowercase();
+    let Some(user) = db::users::by_email(conn, &email)? else {
+        return Ok(None);
+    };
+    let hash = db::users::password_hash(conn, user.id)?.unwrap_or_default();
+    Ok(Some((user, hash)))
+}
+
+/// The user if `password` matches, else `Unauthorized`. One PBKDF2 run (~0.2 s)
+/// whether or not the email exists, so timing does not tell which emails are users.
+/// CPU-heavy: run it on a blocking thread, never on the writer.
+pub fn check_password(found: Option<(User, String)>, pw: &str) -> Result<User> {
+    let matches = password::verify(pw, found.as_ref().map_or(decoy_hash(), |(_, hash)| hash));
+    match found {
+        Some((user, _)) if matches => Ok(user),
+        _ => Err(Error::Unauthorized),
+    }
+}
+
+impl User {
+    pub fn reviewer(&self) -> super::Reviewer {
+        super::Reviewer {
+            user_id: self.id,
+            email: self.email.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// Sets a user's new password (the caller checked the current one with
+/// `check_password`) and ends their other sessions.
+pub fn change_password(
+    tx: &mut Tx,
+    now: Millis,
+    user_id: i64,
+    new_password: &password::Hashed,
+    keep_session: &[u8],
+) -> Result<()> {
+    let user = by_id(tx, user_id)?;
+    db::users::set_password_hash(tx, user_id, new_password.as_str())?;
+    let ended = db::sessions::delete_others(tx, user_id, keep_session)?;
+    audit::record(
+        tx,
+        now,
+        &Actor::User(user.email.clone()),
+        "user.password_changed",
+        None,
+        json!({ "email": user.email, "otherSessionsEnded": ended }),
+    )
+}
+
+/// Sets a user's role; the last admin stays an admin.
+pub fn set_role(tx: &mut Tx, now: Millis, actor: &Actor, user_id: i64, role: Role) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    if user.role == role {
+        return Ok(user);
+    }
+    if user.role == Role::Admin && db::users::count_admins(tx)? <= 1 {
+        return Err(Error::Conflict(format!(
+            "{} is the last admin; make another user an admin first",
+            user.email
+        )));
+    }
+    db::users::set_role(tx, user_id, role)?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "user.role_changed",
+        None,
+        json!({ "email": user.email, "role": role }),
+    )?;
+    Ok(User { role, ..user })
+}
+
+/// Turns email notifications of new pauses on or off for a user.
+pub fn set_notify_email(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    on: bool,
+) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    db::users::set_notify_email(tx, user_id, on)?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "user.notifications_changed",
+        None,
+        json!({ "email": user.email, "emailNotifications": on }),
+    )?;
+    Ok(User {
+        notify_email: on,
+        ..user
+    })
+}
+
+/// Removes a user by id (the web page's way; the CLI's goes by email).
+pub fn remove_by_id(tx: &mut Tx, now: Millis, actor: &Actor, user_id: i64) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    remove(tx, now, actor, &user.email)
 }

@@ -4,11 +4,13 @@ mod body;
 pub mod error;
 mod health;
 mod pause;
+pub mod web;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web as aweb, App, HttpRequest, HttpResponse, HttpServer};
 use rusqlite::Connection;
 
 use crate::clock::{self, Millis};
@@ -30,6 +32,22 @@ pub struct AppState {
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
     pub limits: crate::domain::pauses::Limits,
+    pub throttle: crate::domain::throttle::Throttle,
+    /// Pauses arriving and being decided, for open pages (Server-Sent Events).
+    pub live: tokio::sync::broadcast::Sender<web::LiveEvent>,
+    /// Becomes true when the server is stopping; event streams end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    pub web: WebSettings,
+}
+
+/// Settings of the web page.
+pub struct WebSettings {
+    /// The public URL is https: cookies are `Secure` (and `__Host-`).
+    pub secure_cookies: bool,
+    /// Client addresses come from `X-Forwarded-For` / `Forwarded` (behind a proxy).
+    pub trust_proxy: bool,
+    /// Shown on the About page, secrets redacted.
+    pub settings: Vec<(String, String)>,
 }
 
 impl AppState {
@@ -41,7 +59,7 @@ impl AppState {
     {
         let _permit = self.read_permits.acquire().await.map_err(Error::internal)?;
         let pool = self.reads.clone();
-        web::block(move || {
+        aweb::block(move || {
             let conn = pool.get()?;
             f(&conn)
         })
@@ -119,6 +137,17 @@ pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_string())
 }
 
+/// Anything else: a JSON 404 under /api, an HTML page elsewhere.
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    if req.path().starts_with("/api/") {
+        return api_not_found(req).await;
+    }
+    web::html_status(
+        actix_web::http::StatusCode::NOT_FOUND,
+        crate::views::signin::error(None, 404, "Not found", "There is no page at this address."),
+    )
+}
+
 async fn api_not_found(req: HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError(Error::NotFound(format!(
         "no such endpoint: {} {}",
@@ -140,30 +169,70 @@ fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> act
     )))
 }
 
-fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    error::json_error(Error::validation(format!("the path is not valid: {err}")))
+fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    let e = Error::validation(format!("the path is not valid: {err}"));
+    if req.path().starts_with("/api/") {
+        error::json_error(e)
+    } else {
+        web::PageError::Domain(e).into()
+    }
 }
 
-pub fn app_config(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error))
+fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_web::Error {
+    web::PageError::Domain(Error::validation(format!(
+        "the form could not be read: {err}"
+    )))
+    .into()
+}
+
+/// Every response: a strict Content-Security-Policy (no inline script or style, no
+/// framing, nothing from elsewhere) and the usual hardening headers.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+             object-src 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+pub fn app_config(cfg: &mut aweb::ServiceConfig) {
+    cfg.app_data(aweb::QueryConfig::default().error_handler(query_error))
+        .app_data(aweb::PathConfig::default().error_handler(path_error))
+        .app_data(
+            aweb::FormConfig::default()
+                .limit(64 * 1024)
+                .error_handler(form_error),
+        )
         .configure(health::configure)
         .configure(pause::configure)
-        .service(web::scope("/api").default_service(web::to(api_not_found)));
+        .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
+        .configure(web::configure)
+        .default_service(aweb::to(not_found));
 }
 
 /// Serves until a stop signal; `on_stop` runs first (it wakes long-polls).
 pub async fn serve(
     listener: TcpListener,
-    state: web::Data<AppState>,
+    state: aweb::Data<AppState>,
     on_stop: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
-        .max_connections(100_000)
-        .shutdown_timeout(10)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(security_headers())
+            .app_data(state.clone())
+            .configure(app_config)
+    })
+    .max_connections(100_000)
+    .shutdown_timeout(10)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         wait_for_stop_signal().await;

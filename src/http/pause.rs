@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::{bearer, method_not_allowed, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
-use crate::domain::{Error, Status};
+use crate::domain::{Error, Principal, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
@@ -214,15 +214,16 @@ impl ListParams {
                     ))
                 })?,
         };
-        let before_id = match self.cursor.as_deref() {
+        let cursor = match self.cursor.as_deref() {
             None | Some("") => None,
             Some(c) => Some(pauses::decode_cursor(c)?),
         };
         Ok(ListQuery {
-            status,
+            statuses: status.into_iter().collect(),
             tag: self.tag.filter(|t| !t.is_empty()),
             limit,
-            before_id,
+            cursor,
+            ..ListQuery::default()
         })
     }
 }
@@ -273,18 +274,62 @@ async fn decide(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req)?;
+    // A reviewer key, or the web page's session with its CSRF token.
+    let caller = match req.headers().contains_key(header::AUTHORIZATION) {
+        true => Ok(bearer(&req)?),
+        false => Err(session_principal(&req, &state).await?),
+    };
     let body: DecideBody = read_json(payload, SMALL_BODY, false)
         .await?
         .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let decision = Decision::parse(&body.decision)?;
     let watch_id = path.into_inner();
-    let pause = state
-        .write_as(token, move |tx, auth, now| {
-            pauses::decide(tx, now, &auth.principal, &watch_id, decision, body.comment)
-        })
-        .await?;
+    let pause = match caller {
+        Ok(token) => {
+            state
+                .write_as(token, move |tx, auth, now| {
+                    pauses::decide(tx, now, &auth.principal, &watch_id, decision, body.comment)
+                })
+                .await?
+        }
+        Err(principal) => {
+            state
+                .writer
+                .run(move |tx| {
+                    pauses::decide(
+                        tx,
+                        clock::now(),
+                        &principal,
+                        &watch_id,
+                        decision,
+                        body.comment,
+                    )
+                })
+                .await?
+        }
+    };
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}
+
+/// The signed-in user of a web page request: it must carry the page's CSRF token in
+/// `X-CSRF-Token` and come from this server's origin.
+async fn session_principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
+    let Some((session, _)) = super::web::current_session(req, state).await? else {
+        return Err(Error::Unauthorized.into());
+    };
+    let token = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !session.csrf_ok(token) || !super::web::same_origin(req, &state.public_url) {
+        return Err(Error::Forbidden(
+            "a signed-in request must carry its page's X-CSRF-Token and come from this server"
+                .into(),
+        )
+        .into());
+    }
+    Ok(Principal::User(session.user))
 }
 
 #[derive(Deserialize, Default)]

@@ -295,6 +295,52 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// A request with exactly these headers (no key, no content type added).
+pub fn request_raw(method: &str, url: &str, body: &str, headers: &[(&str, &str)]) -> Resp {
+    let agent = agent();
+    let result = if method == "GET" {
+        let mut req = agent.get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.call()
+    } else {
+        let mut req = agent.post(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send(body)
+    };
+    read_response(method, url, result)
+}
+
+fn read_response(
+    method: &str,
+    url: &str,
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Resp {
+    let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        text,
+        json,
+        headers,
+    }
+}
+
 pub fn request(
     method: &str,
     url: &str,
@@ -334,26 +380,7 @@ pub fn request(
             req.send(body.unwrap_or(""))
         }
     };
-    let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp {
-        status,
-        text,
-        json,
-        headers,
-    }
+    read_response(method, url, result)
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout`.

@@ -216,7 +216,10 @@ fn user_add_prompts_on_a_terminal() {
     use std::process::{Command, Stdio};
     let hitl = Hitl::new();
     let run = |email: &str, first: &str, second: &str| {
-        let cmd = format!("'{BIN}' --data-dir '{}' user add {email}", hitl.path().display());
+        let cmd = format!(
+            "'{BIN}' --data-dir '{}' user add {email}",
+            hitl.path().display()
+        );
         let mut child = Command::new("script")
             .args(["-q", "-e", "-c", &cmd, "/dev/null"])
             .stdin(Stdio::piped())
@@ -232,15 +235,27 @@ fn user_add_prompts_on_a_terminal() {
         std::thread::sleep(std::time::Duration::from_millis(300));
         drop(stdin);
         let out = child.wait_with_output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let (code, out) = run("tty@example.com", "typed password 1", "typed password 1");
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("Password:") && out.contains("Repeat it:"), "{out}");
-    assert!(!out.contains("typed password 1"), "the password was echoed: {out}");
+    assert!(
+        out.contains("Password:") && out.contains("Repeat it:"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("typed password 1"),
+        "the password was echoed: {out}"
+    );
     let (code, out) = run("other@example.com", "typed password 1", "typed password 2");
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("differ"), "{out}");
     let users = hitl.ok(&["user", "list"]);
-    assert!(users.contains("tty@example.com") && !users.contains("other@"), "{users}");
+    assert!(
+        users.contains("tty@example.com") && !users.contains("other@"),
+        "{users}"
+    );
 }

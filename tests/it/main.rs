@@ -1,6 +1,7 @@
 //! hitl's integration tests: every test starts the real binary with its own data
 //! directory on a free port and talks to it over HTTP on 127.0.0.1.
 
+mod browser;
 mod harness;
 
 mod api_errors;
@@ -16,3 +17,5 @@ mod listing;
 mod long_poll;
 mod migration;
 mod race;
+mod web_http;
+mod web_pages;

@@ -1,0 +1,133 @@
+//! Sessions of the web page: a random 256-bit id in an HttpOnly cookie, kept in the
+//! database only as its SHA-256 hash. Idle sessions end after 12 hours, every
+//! session after 7 days. The CSRF token is a MAC of the session id, so it is never
+//! stored and dies with the session.
+
+use ring::hmac;
+use serde_json::json;
+
+use super::{audit, Actor, Result, Reviewer};
+use crate::clock::Millis;
+use crate::db::{self, Tx};
+use crate::secret;
+
+pub const IDLE_MS: Millis = 12 * 3600 * 1000;
+pub const ABSOLUTE_MS: Millis = 7 * 24 * 3600 * 1000;
+/// "Last seen" is written at most this often per session.
+const TOUCH_EVERY_MS: Millis = 60_000;
+const CSRF_CONTEXT: &[u8] = b"hitl csrf token";
+
+/// A signed-in browser, as a request sees it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: Vec<u8>,
+    pub user: Reviewer,
+    pub notify_email: bool,
+    /// The token every form and state-changing request of this session must carry.
+    pub csrf: String,
+    pub needs_touch: bool,
+}
+
+/// The row as stored.
+pub struct Row {
+    pub user: Reviewer,
+    pub notify_email: bool,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+}
+
+fn csrf_for(cookie: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, cookie.as_bytes());
+    secret::b64url(hmac::sign(&key, CSRF_CONTEXT).as_ref())
+}
+
+impl Session {
+    /// True when `submitted` is this session's CSRF token (constant-time).
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        secret::constant_time_eq(self.csrf.as_bytes(), submitted.as_bytes())
+    }
+}
+
+/// Starts a session for a user who just proved who they are; returns the cookie value.
+pub fn create(tx: &mut Tx, now: Millis, user: &Reviewer, client: &str) -> Result<String> {
+    let cookie = secret::b64url(&secret::bytes(32));
+    db::sessions::insert(tx, &secret::sha256(cookie.as_bytes()), user.user_id, now)?;
+    audit::record(
+        tx,
+        now,
+        &Actor::User(user.email.clone()),
+        "session.created",
+        None,
+        json!({ "client": client }),
+    )?;
+    Ok(cookie)
+}
+
+/// The live session behind a cookie value, if any.
+pub fn lookup(conn: &rusqlite::Connection, cookie: &str, now: Millis) -> Result<Option<Session>> {
+    if cookie.len() != 43 {
+        return Ok(None);
+    }
+    let id_hash = secret::sha256(cookie.as_bytes());
+    let Some(row) = db::sessions::get(conn, &id_hash)? else {
+        return Ok(None);
+    };
+    if now - row.last_seen_at >= IDLE_MS || now - row.created_at >= ABSOLUTE_MS {
+        return Ok(None);
+    }
+    Ok(Some(Session {
+        id_hash,
+        user: row.user,
+        notify_email: row.notify_email,
+        csrf: csrf_for(cookie),
+        needs_touch: now - row.last_seen_at >= TOUCH_EVERY_MS,
+    }))
+}
+
+pub fn touch(tx: &mut Tx, id_hash: &[u8], now: Millis) -> Result<()> {
+    db::sessions::touch(tx, id_hash, now)
+}
+
+/// Signs out: the session row is deleted.
+pub fn end(tx: &mut Tx, now: Millis, session: &Session) -> Result<()> {
+    db::sessions::delete(tx, &session.id_hash)?;
+    audit::record(
+        tx,
+        now,
+        &Actor::User(session.user.email.clone()),
+        "session.ended",
+        None,
+        json!({}),
+    )
+}
+
+/// Forgets sessions that can no longer be used.
+pub fn prune(tx: &mut Tx, now: Millis) -> Result<()> {
+    db::sessions::prune(tx, now - IDLE_MS, now - ABSOLUTE_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_tokens_differ_per_session_and_verify() {
+        let a = csrf_for("a".repeat(43).as_str());
+        let b = csrf_for("b".repeat(43).as_str());
+        assert_ne!(a, b);
+        let session = Session {
+            id_hash: vec![],
+            user: Reviewer {
+                user_id: 1,
+                email: "x@example.com".into(),
+                role: crate::domain::Role::Admin,
+            },
+            notify_email: true,
+            csrf: a.clone(),
+            needs_touch: false,
+        };
+        assert!(session.csrf_ok(&a));
+        assert!(!session.csrf_ok(&b));
+        assert!(!session.csrf_ok(""));
+    }
+}

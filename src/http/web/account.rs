@@ -1,0 +1,347 @@
+//! Getting in and out: sign-in, sign-out, first-run setup, and the account page.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    clear_cookie, client_address, html, html_status, redirect, safe_next, session_cookie,
+    PageError, SignedIn,
+};
+use crate::clock;
+use crate::domain::{audit, sessions, setup, users, Actor, Error};
+use crate::http::AppState;
+use crate::views::signin::{self, Account};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/signin", web::get().to(signin_page))
+        .route("/signin", web::post().to(signin_post))
+        .route("/signout", web::post().to(signout))
+        .route("/setup/{token}", web::get().to(setup_page))
+        .route("/setup/{token}", web::post().to(setup_post))
+        .route("/account", web::get().to(account_page))
+        .route("/account/password", web::post().to(change_password))
+        .route("/account/notify", web::post().to(set_notify));
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn signin_page(
+    req: HttpRequest,
+    q: web::Query<NextQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let next = safe_next(q.next.as_deref().unwrap_or("/")).to_string();
+    if super::current_session(&req, &state).await?.is_some() {
+        return Ok(redirect(&next));
+    }
+    Ok(html(signin::signin(None, "", &next)))
+}
+
+#[derive(Deserialize)]
+struct SigninForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn signin_post(
+    req: HttpRequest,
+    form: web::Form<SigninForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let next = safe_next(&form.next).to_string();
+    let email = form.email.trim().to_lowercase();
+    let address = client_address(&req, state.web.trust_proxy);
+    let refuse = |status: StatusCode, message: &str| {
+        html_status(status, signin::signin(Some(message), &form.email, &next))
+    };
+    if !super::same_origin(&req, &state.public_url) {
+        return Err(PageError::CrossSite);
+    }
+
+    let wait = state.throttle.wait_ms(&email, &address, clock::now());
+    if wait > 0 {
+        tracing::warn!(email, address, "sign-in refused: too many failures");
+        let secs = (wait as u64).div_ceil(1000);
+        return Ok(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed sign-ins. Try again in {secs} seconds."),
+        ));
+    }
+
+    let lookup_email = email.clone();
+    let found = state
+        .read(move |conn| users::credentials(conn, &lookup_email))
+        .await?;
+    let password = form.password.clone();
+    let checked = web::block(move || users::check_password(found, &password))
+        .await
+        .map_err(Error::internal)?;
+    let user = match checked {
+        Ok(user) => user,
+        Err(Error::Unauthorized) => {
+            state.throttle.failed(&email, &address, clock::now());
+            let details = json!({ "email": email, "address": address });
+            state
+                .writer
+                .run(move |tx| {
+                    audit::record(
+                        tx,
+                        clock::now(),
+                        &Actor::Anonymous,
+                        "signin.failed",
+                        None,
+                        details,
+                    )
+                })
+                .await?;
+            return Ok(refuse(StatusCode::UNAUTHORIZED, "Wrong email or password."));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.throttle.succeeded(&email);
+    let reviewer = user.reviewer();
+    let client = format!("{address} {}", user_agent(&req));
+    let cookie = state
+        .writer
+        .run(move |tx| sessions::create(tx, clock::now(), &reviewer, &client))
+        .await?;
+    let mut response = redirect(&next);
+    response
+        .add_cookie(&session_cookie(cookie, state.web.secure_cookies))
+        .map_err(Error::internal)?;
+    Ok(response)
+}
+
+fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn signout(
+    req: HttpRequest,
+    who: SignedIn,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, &state.public_url)?;
+    let session = who.session.clone();
+    state
+        .writer
+        .run(move |tx| sessions::end(tx, clock::now(), &session))
+        .await?;
+    let mut response = redirect("/signin");
+    response
+        .add_cookie(&clear_cookie(state.web.secure_cookies))
+        .map_err(Error::internal)?;
+    Ok(response)
+}
+
+async fn setup_page(
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let token = token.into_inner();
+    let check = token.clone();
+    if state
+        .read(move |conn| setup::is_valid(conn, &check, clock::now()))
+        .await?
+    {
+        Ok(html(signin::setup(&token, None, "")))
+    } else {
+        Ok(html_status(
+            StatusCode::NOT_FOUND,
+            signin::setup_gone("It was used already, it expired (links last an hour), or a newer link replaced it. Restart hitl serve for a new link, or add a user with: hitl user add EMAIL --role admin"),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    email: String,
+    password: String,
+    password_again: String,
+}
+
+async fn setup_post(
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<SetupForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let token = token.into_inner();
+    let form = form.into_inner();
+    if !super::same_origin(&req, &state.public_url) {
+        return Err(PageError::CrossSite);
+    }
+    if form.password != form.password_again {
+        return Ok(html_status(
+            StatusCode::BAD_REQUEST,
+            signin::setup(&token, Some("The two passwords differ."), &form.email),
+        ));
+    }
+    let client = format!(
+        "{} {}",
+        client_address(&req, state.web.trust_proxy),
+        user_agent(&req)
+    );
+    let (email, token_used) = (form.email.clone(), token.clone());
+    let result = match super::hash_password(form.password.clone()).await? {
+        Ok(hashed) => {
+            state
+                .writer
+                .run(move |tx| {
+                    let now = clock::now();
+                    let user = setup::complete(tx, now, &token_used, &email, &hashed)?;
+                    sessions::create(tx, now, &user.reviewer(), &client)
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(cookie) => {
+            let mut response = redirect("/");
+            response
+                .add_cookie(&session_cookie(cookie, state.web.secure_cookies))
+                .map_err(Error::internal)?;
+            Ok(response)
+        }
+        Err(Error::Validation(message)) => Ok(html_status(
+            StatusCode::BAD_REQUEST,
+            signin::setup(&token, Some(&message), &form.email),
+        )),
+        Err(Error::NotFound(message)) => Ok(html_status(
+            StatusCode::NOT_FOUND,
+            signin::setup_gone(&message),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Flash {
+    done: Option<String>,
+}
+
+async fn account_page(who: SignedIn, q: web::Query<Flash>) -> HttpResponse {
+    let notice = match q.done.as_deref() {
+        Some("password") => {
+            Some("Your password is changed. Your other sessions were signed out.".to_string())
+        }
+        Some("notify") => Some("Saved.".to_string()),
+        _ => None,
+    };
+    html(signin::account(
+        &who.viewer,
+        &Account {
+            notify_email: who.session.notify_email,
+            error: None,
+            notice,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current: String,
+    new: String,
+    new_again: String,
+}
+
+async fn change_password(
+    req: HttpRequest,
+    who: SignedIn,
+    form: web::Form<PasswordForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, &state.public_url)?;
+    let form = form.into_inner();
+    let fail = |message: &str| {
+        html_status(
+            StatusCode::BAD_REQUEST,
+            signin::account(
+                &who.viewer,
+                &Account {
+                    notify_email: who.session.notify_email,
+                    error: Some(message.to_string()),
+                    notice: None,
+                },
+            ),
+        )
+    };
+    if form.new != form.new_again {
+        return Ok(fail("The two new passwords differ."));
+    }
+    let email = who.session.user.email.clone();
+    let found = state
+        .read(move |conn| users::credentials(conn, &email))
+        .await?;
+    let current = form.current.clone();
+    let checked = web::block(move || users::check_password(found, &current))
+        .await
+        .map_err(Error::internal)?;
+    if checked.is_err() {
+        return Ok(fail("The current password is wrong."));
+    }
+    let hashed = match super::hash_password(form.new.clone()).await? {
+        Ok(hashed) => hashed,
+        Err(e) => return Ok(fail(&e.to_string())),
+    };
+    let (user_id, keep) = (who.session.user.user_id, who.session.id_hash.clone());
+    match state
+        .writer
+        .run(move |tx| users::change_password(tx, clock::now(), user_id, &hashed, &keep))
+        .await
+    {
+        Ok(()) => Ok(redirect("/account?done=password")),
+        Err(Error::Validation(message)) => Ok(fail(&message)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct NotifyForm {
+    #[serde(default)]
+    csrf: String,
+    on: String,
+}
+
+async fn set_notify(
+    req: HttpRequest,
+    who: SignedIn,
+    form: web::Form<NotifyForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, &state.public_url)?;
+    let (user_id, on, actor) = (
+        who.session.user.user_id,
+        form.on == "true",
+        who.principal().actor(),
+    );
+    state
+        .writer
+        .run(move |tx| users::set_notify_email(tx, clock::now(), &actor, user_id, on))
+        .await?;
+    Ok(redirect("/account?done=notify"))
+}

@@ -1,0 +1,200 @@
+//! Users (admin): add, remove, set role, turn email notifications on or off.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{html_status, redirect, Admin, PageError};
+use crate::clock;
+use crate::domain::{users, Error, Role};
+use crate::http::AppState;
+use crate::views::admin::{self, Users};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/users", web::get().to(page))
+        .route("/users", web::post().to(add))
+        .route("/users/{id}/role", web::post().to(set_role))
+        .route("/users/{id}/notify", web::post().to(set_notify))
+        .route("/users/{id}/remove", web::post().to(remove));
+}
+
+async fn render(
+    admin: &Admin,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    form_email: String,
+) -> Result<HttpResponse, PageError> {
+    let users = state.read(users::list).await?;
+    Ok(html_status(
+        status,
+        admin::users(
+            &admin.0.viewer,
+            &Users {
+                users,
+                self_id: admin.0.session.user.user_id,
+                error,
+                notice,
+                form_email,
+                now: clock::now(),
+            },
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Flash {
+    done: Option<String>,
+}
+
+async fn page(
+    admin: Admin,
+    q: web::Query<Flash>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let notice = match q.done.as_deref() {
+        Some("added") => Some("User added. They can sign in now.".to_string()),
+        Some("removed") => Some("User removed; their reviewer keys are revoked.".to_string()),
+        Some("saved") => Some("Saved.".to_string()),
+        _ => None,
+    };
+    render(&admin, &state, StatusCode::OK, None, notice, String::new()).await
+}
+
+/// Shows the page again with the error for what users can fix; other errors are pages.
+async fn outcome<T>(
+    admin: &Admin,
+    state: &AppState,
+    result: Result<T, Error>,
+    done: &str,
+    form_email: String,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(_) => Ok(redirect(&format!("/users?done={done}"))),
+        Err(e @ (Error::Validation(_) | Error::Conflict(_))) => {
+            render(
+                admin,
+                state,
+                StatusCode::BAD_REQUEST,
+                Some(e.to_string()),
+                None,
+                form_email,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+    role: String,
+    password: String,
+}
+
+async fn add(
+    req: HttpRequest,
+    admin: Admin,
+    form: web::Form<AddForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    let form = form.into_inner();
+    let actor = admin.0.principal().actor();
+    let email = form.email.clone();
+    let result = match (
+        Role::parse(&form.role),
+        super::hash_password(form.password).await?,
+    ) {
+        (None, _) => Err(Error::validation("role must be admin or approver")),
+        (_, Err(e)) => Err(e),
+        (Some(role), Ok(hashed)) => {
+            state
+                .writer
+                .run(move |tx| users::add(tx, clock::now(), &actor, &form.email, role, &hashed))
+                .await
+        }
+    };
+    outcome(&admin, &state, result, "added", email).await
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    role: String,
+}
+
+async fn set_role(
+    req: HttpRequest,
+    admin: Admin,
+    path: web::Path<i64>,
+    form: web::Form<RoleForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    let (id, actor) = (path.into_inner(), admin.0.principal().actor());
+    let result = match Role::parse(&form.role) {
+        Some(role) => {
+            state
+                .writer
+                .run(move |tx| users::set_role(tx, clock::now(), &actor, id, role))
+                .await
+        }
+        None => Err(Error::validation("role must be admin or approver")),
+    };
+    outcome(&admin, &state, result, "saved", String::new()).await
+}
+
+#[derive(Deserialize)]
+struct NotifyForm {
+    #[serde(default)]
+    csrf: String,
+    on: String,
+}
+
+async fn set_notify(
+    req: HttpRequest,
+    admin: Admin,
+    path: web::Path<i64>,
+    form: web::Form<NotifyForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    let (id, on, actor) = (
+        path.into_inner(),
+        form.on == "true",
+        admin.0.principal().actor(),
+    );
+    let result = state
+        .writer
+        .run(move |tx| users::set_notify_email(tx, clock::now(), &actor, id, on))
+        .await;
+    outcome(&admin, &state, result, "saved", String::new()).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn remove(
+    req: HttpRequest,
+    admin: Admin,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    let (id, actor) = (path.into_inner(), admin.0.principal().actor());
+    let result = state
+        .writer
+        .run(move |tx| users::remove_by_id(tx, clock::now(), &actor, id))
+        .await;
+    outcome(&admin, &state, result, "removed", String::new()).await
+}

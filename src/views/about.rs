@@ -1,0 +1,31 @@
+//! About: version, data directory and the effective settings (secrets redacted).
+
+use maud::{html, Markup};
+
+use super::layout::{page, Nav};
+use super::Viewer;
+
+pub struct About {
+    pub version: &'static str,
+    pub schema_version: i64,
+    /// (setting, value) pairs, secrets already redacted.
+    pub settings: Vec<(String, String)>,
+    /// (what, how many).
+    pub counts: Vec<(String, i64)>,
+}
+
+pub fn view(viewer: &Viewer, a: &About) -> Markup {
+    let content = html! {
+        div.page-head { h1 { "About hitl" } }
+        p { "hitl " (a.version) " · database schema version " (a.schema_version) }
+        h2 { "Settings in effect" }
+        dl.settings {
+            @for (name, value) in &a.settings { dt { (name) } dd { code { (value) } } }
+        }
+        h2 { "Contents" }
+        dl.settings {
+            @for (name, n) in &a.counts { dt { (name) } dd { (n) } }
+        }
+    };
+    page("About", viewer, Nav::About, content)
+}

@@ -1,0 +1,134 @@
+//! History: every pause, with filters and search.
+
+use maud::{html, Markup};
+
+use super::layout::{page, Nav};
+use super::{agent_text, query_value, status_badge, tags, time_ago, Viewer};
+use crate::clock::Millis;
+use crate::domain::pauses::Pause;
+use crate::domain::Status;
+
+/// The filter form's values, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub statuses: Vec<Status>,
+    pub tag: String,
+    pub key: String,
+    pub from: String,
+    pub to: String,
+    pub q: String,
+}
+
+impl Filters {
+    /// The filters as a query string, for links that keep them.
+    pub fn query(&self) -> String {
+        let mut parts: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|s| format!("status={s}"))
+            .collect();
+        for (name, value) in [
+            ("tag", &self.tag),
+            ("key", &self.key),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+        ] {
+            if !value.is_empty() {
+                parts.push(format!("{name}={}", query_value(value)));
+            }
+        }
+        parts.join("&")
+    }
+}
+
+pub struct History {
+    pub filters: Filters,
+    /// (id, name) of every key, for the key filter.
+    pub keys: Vec<(String, String)>,
+    pub items: Vec<Pause>,
+    pub next_cursor: Option<String>,
+    pub prev_cursor: Option<String>,
+    pub now: Millis,
+    pub error: Option<String>,
+}
+
+fn page_link(filters: &Filters, cursor: &str) -> String {
+    let q = filters.query();
+    if q.is_empty() {
+        format!("/history?cursor={cursor}")
+    } else {
+        format!("/history?{q}&cursor={cursor}")
+    }
+}
+
+pub fn pager(prev: Option<String>, next: Option<String>) -> Markup {
+    html! {
+        nav.pager aria-label="Pages" {
+            @if let Some(href) = prev { a.button.secondary href=(href) rel="prev" { "← Newer" } } @else { span {} }
+            @if let Some(href) = next { a.button.secondary href=(href) rel="next" { "Older →" } }
+        }
+    }
+}
+
+pub fn view(viewer: &Viewer, h: &History) -> Markup {
+    let f = &h.filters;
+    let content = html! {
+        div.page-head { h1 { "History" } }
+        form.filters method="get" action="/history" role="search" {
+            fieldset.chips {
+                legend.visually-hidden { "Status" }
+                @for status in Status::ALL {
+                    label class=(format!("chip chip-{status}")) {
+                        input type="checkbox" name="status" value=(status.as_str()) checked[f.statuses.contains(&status)];
+                        " " (status.as_str())
+                    }
+                }
+            }
+            div.filter-fields {
+                label { span { "Search" } input type="search" name="q" value=(f.q) placeholder="words in the action"; }
+                label { span { "Tag" } input type="text" name="tag" value=(f.tag); }
+                label { span { "Key" }
+                    select name="key" {
+                        option value="" { "any key" }
+                        @for (id, name) in &h.keys {
+                            option value=(id) selected[*id == f.key] { (agent_text(name)) }
+                        }
+                    }
+                }
+                label { span { "From" } input type="date" name="from" value=(f.from); }
+                label { span { "To" } input type="date" name="to" value=(f.to); }
+                div.filter-actions {
+                    button type="submit" { "Filter" }
+                    a.button.secondary href="/history" { "Clear" }
+                }
+            }
+        }
+        @if let Some(error) = &h.error { div.notice.error role="alert" { (error) } }
+        @if h.items.is_empty() {
+            p.empty { "No pauses match." }
+        } @else {
+            table.list {
+                thead { tr { th { "Status" } th { "Action" } th { "Key" } th { "Created" } th { "Decided" } } }
+                tbody {
+                    @for p in &h.items {
+                        tr {
+                            td data-label="Status" { (status_badge(p.status)) }
+                            td.action-cell data-label="Action" {
+                                a href=(format!("/review/{}", p.watch_id)) { (agent_text(&p.action)) }
+                                @if !p.tags.is_empty() { div { (tags(&p.tags)) } }
+                            }
+                            td data-label="Key" { span.key-name { (agent_text(&p.key_name)) } }
+                            td data-label="Created" { (time_ago(p.created_at, h.now)) }
+                            td data-label="Decided" {
+                                @if let Some(by) = &p.resolved_by { (agent_text(by)) } @else { span.muted { "—" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (pager(h.prev_cursor.as_deref().map(|c| page_link(f, c)), h.next_cursor.as_deref().map(|c| page_link(f, c))))
+    };
+    page("History", viewer, Nav::History, content)
+}

@@ -1,0 +1,166 @@
+//! A pause's page: what the agent wants to do, its context, and the decision.
+
+use maud::{html, Markup};
+use serde_json::Value;
+
+use super::layout::{page, Nav};
+use super::{agent_text, expiry, json_tree, status_badge, tags, time_ago, Viewer};
+use crate::assets;
+use crate::clock::{self, Millis};
+use crate::domain::audit::Entry;
+use crate::domain::pauses::Pause;
+use crate::domain::Status;
+
+/// A message above the decision panel after a POST.
+pub enum Notice {
+    /// Someone else decided (or it expired) first.
+    TooLate,
+    Error(String),
+}
+
+pub struct Review {
+    pub pause: Pause,
+    pub context: Option<Value>,
+    pub context_pretty: Option<String>,
+    pub history: Vec<Entry>,
+    pub now: Millis,
+    pub notice: Option<Notice>,
+    pub comment: String,
+}
+
+fn decided_banner(p: &Pause, now: Millis) -> Markup {
+    let verb = match p.status {
+        Status::Approved => "Approved",
+        Status::Rejected => "Rejected",
+        Status::Expired => "Expired",
+        Status::Cancelled => "Cancelled",
+        Status::Pending => "Pending",
+    };
+    html! {
+        div class=(format!("banner banner-{}", p.status)) role="status" {
+            strong { (verb) }
+            @if p.status == Status::Expired {
+                " · nobody decided in time"
+            } @else if let Some(by) = &p.resolved_by {
+                " by " (agent_text(by))
+            }
+            @if let Some(at) = p.resolved_at { " · " (time_ago(at, now)) }
+            @if let Some(comment) = &p.comment {
+                " · " q.comment { (agent_text(comment)) }
+            }
+        }
+    }
+}
+
+fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
+    let id = &r.pause.watch_id;
+    html! {
+        form.decide method="post" action=(format!("/review/{id}/decide")) data-decide {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            label for="comment" { "Comment for the agent " span.muted { "(optional)" } }
+            textarea #comment name="comment" rows="3" maxlength="4000" { (r.comment) }
+            div.decide-buttons {
+                button.approve type="submit" name="decision" value="approved" data-busy="Approving…" {
+                    span aria-hidden="true" { "✓ " } "Approve"
+                }
+                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" {
+                    span aria-hidden="true" { "✕ " } "Reject"
+                }
+            }
+        }
+    }
+}
+
+/// One line of the history, worded for people.
+fn history_line(e: &Entry, p: &Pause) -> Markup {
+    let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
+    let by = details["by"].as_str().unwrap_or("");
+    let comment = details["comment"].as_str();
+    html! {
+        @match e.event.as_str() {
+            "pause.created" => { "created by " span.key-name { (agent_text(&p.key_name)) } }
+            "pause.approved" => { "approved by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
+            "pause.rejected" => { "rejected by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
+            "pause.cancelled" => { "cancelled by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
+            "pause.expired" => { "expired: nobody decided in time" }
+            other => { (other) }
+        }
+    }
+}
+
+pub fn view(viewer: &Viewer, r: &Review) -> Markup {
+    let p = &r.pause;
+    let short_id = format!("{}…", p.watch_id.chars().take(12).collect::<String>());
+    let content = html! {
+        a.back href="/" { "← Queue" }
+        article.review data-watch-id=(p.watch_id) data-status=(p.status.as_str()) {
+            div.review-head {
+                (status_badge(p.status))
+                h1.action { (agent_text(&p.action)) }
+            }
+            p.meta {
+                "requested by " span.key-name { (agent_text(&p.key_name)) }
+                " · " (time_ago(p.created_at, r.now))
+                @if p.status == Status::Pending { " · " (expiry(p.expires_at, r.now)) }
+                " · " code.watch-id title=(p.watch_id) { (short_id) }
+                " " button.icon-button type="button" data-copy=(p.watch_id) aria-label="Copy the watchId" { (assets::icon("copy")) }
+            }
+            @if !p.tags.is_empty() { p.tags { (tags(&p.tags)) } }
+
+            section.context aria-labelledby="context-title" {
+                div.section-head {
+                    h2 #context-title { "Context" }
+                    @if let Some(raw) = &r.context_pretty {
+                        div.tools {
+                            button.link type="button" data-toggle-raw hidden { "Raw" }
+                            button.link type="button" data-copy=(raw) { "Copy" }
+                        }
+                    }
+                }
+                @match &r.context {
+                    Some(value) => {
+                        div.context-box data-tree { (json_tree::tree(value)) }
+                        details.raw data-raw {
+                            summary { "Raw JSON" }
+                            pre.context-box { (r.context_pretty.as_deref().unwrap_or("")) }
+                        }
+                    }
+                    None => { p.muted { "The agent sent no context." } }
+                }
+            }
+
+            @match &r.notice {
+                Some(Notice::TooLate) => {
+                    div.notice.warn role="alert" { "Someone else decided first, or the pause expired. This is what happened:" }
+                }
+                Some(Notice::Error(message)) => { div.notice.error role="alert" { (message) } }
+                None => {}
+            }
+            @if p.status == Status::Pending {
+                section.decision aria-label="Decision" { (decision_form(r, viewer)) }
+            } @else {
+                (decided_banner(p, r.now))
+            }
+
+            section.history aria-labelledby="history-title" {
+                h2 #history-title { "History" }
+                ol.events {
+                    @for e in &r.history {
+                        li {
+                            time datetime=(clock::rfc3339(e.at)) title=(clock::rfc3339(e.at)) {
+                                (clock::rfc3339(e.at).get(11..19).unwrap_or(""))
+                            }
+                            " " (history_line(e, p))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(
+        &format!("Review: {}", super::plain_preview(&p.action, 60)),
+        viewer,
+        Nav::None,
+        content,
+    )
+}

@@ -1,0 +1,105 @@
+//! Sign-in, first-run setup, the account page, and error pages.
+
+use maud::{html, Markup};
+
+use super::layout::{bare, page, Nav};
+use super::Viewer;
+use crate::domain::password;
+
+pub fn signin(error: Option<&str>, email: &str, next: &str) -> Markup {
+    bare(
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error { div.notice.error role="alert" { (error) } }
+            form.stack method="post" action="/signin" {
+                input type="hidden" name="next" value=(next);
+                label { span { "Email" } input type="email" name="email" required autocomplete="username" value=(email) autofocus; }
+                label { span { "Password" } input type="password" name="password" required autocomplete="current-password"; }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub fn setup(token: &str, error: Option<&str>, email: &str) -> Markup {
+    bare(
+        "Set up hitl",
+        html! {
+            h1 { "Create the first admin" }
+            p.muted { "This link works once. The account you create here manages keys and users." }
+            @if let Some(error) = error { div.notice.error role="alert" { (error) } }
+            form.stack method="post" action=(format!("/setup/{token}")) {
+                label { span { "Email" } input type="email" name="email" required autocomplete="username" value=(email) autofocus; }
+                p.rule #password-rule { "The password needs " (password::RULE) "." }
+                label { span { "Password" } input type="password" name="password" required minlength="10" autocomplete="new-password" aria-describedby="password-rule"; }
+                label { span { "Password again" } input type="password" name="password_again" required minlength="10" autocomplete="new-password"; }
+                button type="submit" { "Create admin and sign in" }
+            }
+        },
+    )
+}
+
+pub fn setup_gone(message: &str) -> Markup {
+    bare(
+        "Setup link not valid",
+        html! {
+            h1 { "This setup link does not work" }
+            p { (message) }
+            p { a href="/signin" { "Go to sign-in" } }
+        },
+    )
+}
+
+pub struct Account {
+    pub notify_email: bool,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+pub fn account(viewer: &Viewer, a: &Account) -> Markup {
+    let content = html! {
+        div.page-head { h1 { "Your account" } }
+        p { "Signed in as " strong { (viewer.email) } "." }
+        @if let Some(notice) = &a.notice { div.notice role="status" { (notice) } }
+        @if let Some(error) = &a.error { div.notice.error role="alert" { (error) } }
+        section {
+            h2 { "Email notifications" }
+            form.inline method="post" action="/account/notify" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                input type="hidden" name="on" value=(if a.notify_email { "false" } else { "true" });
+                p {
+                    "New pauses are " strong { @if a.notify_email { "mailed to you" } @else { "not mailed to you" } } ". "
+                    button.small.secondary type="submit" { @if a.notify_email { "Turn off" } @else { "Turn on" } }
+                }
+            }
+        }
+        section {
+            h2 { "Change password" }
+            form.stack method="post" action="/account/password" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                label { span { "Current password" } input type="password" name="current" required autocomplete="current-password"; }
+                label { span { "New password " span.muted { "(" (password::RULE) ")" } } input type="password" name="new" required minlength="10" autocomplete="new-password"; }
+                label { span { "New password again" } input type="password" name="new_again" required minlength="10" autocomplete="new-password"; }
+                div { button type="submit" { "Change password" } }
+            }
+        }
+    };
+    page("Account", viewer, Nav::Account, content)
+}
+
+/// An error page: `viewer` when signed in keeps the navigation.
+pub fn error(viewer: Option<&Viewer>, status: u16, title: &str, message: &str) -> Markup {
+    let content = html! {
+        div.error-page {
+            p.status-code { (status) }
+            h1 { (title) }
+            p { (message) }
+            p { a href="/" { "Back to the queue" } }
+        }
+    };
+    match viewer {
+        Some(v) => page(title, v, Nav::None, content),
+        None => bare(title, content),
+    }
+}
