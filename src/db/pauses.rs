@@ -88,55 +88,69 @@ pub struct Bounds<'a> {
     pub end_id: Option<i64>,
 }
 
-/// A page of pauses matching every filter: newest first, or for `Cursor::After`
-/// oldest first (the caller turns it around).
-pub fn list(conn: &Connection, bounds: &Bounds, q: &ListQuery, limit: u32) -> Result<Vec<Pause>> {
+/// `text` as a LIKE pattern that finds it anywhere (`%`, `_` and `\\` escaped).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A page of pauses matching every filter, with at most one status: newest first,
+/// or for `Cursor::After` oldest first (the caller turns it around).
+pub fn list(
+    conn: &Connection,
+    bounds: &Bounds,
+    q: &ListQuery,
+    status: Option<Status>,
+    limit: u32,
+) -> Result<Vec<Pause>> {
     let mut sql = format!("SELECT {COLUMNS} FROM {FROM}");
     let mut args: Vec<SqlValue> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();
-    if let Some(tag) = &q.tag {
-        sql.push_str(" JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
-        args.push(SqlValue::Text(tag.clone()));
-    }
-    for (column, value) in [
-        ("p.key_id", bounds.scope),
-        ("p.key_id", q.key_id.as_deref()),
-    ] {
-        if let Some(value) = value {
-            conditions.push(format!("{column} = ?"));
-            args.push(SqlValue::Text(value.to_string()));
+    // Order by the column an index already holds in order: with a tag, the tag's
+    // own (tag, pause_id) key; otherwise the pause id.
+    let order = match &q.tag {
+        Some(tag) => {
+            sql.push_str(" JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
+            args.push(SqlValue::Text(tag.clone()));
+            "t.pause_id"
         }
+        None => "p.id",
+    };
+    let mut condition = |sql: String, value: SqlValue| {
+        conditions.push(sql);
+        args.push(value);
+    };
+    for key_id in [bounds.scope, q.key_id.as_deref()].into_iter().flatten() {
+        condition("p.key_id = ?".into(), SqlValue::Text(key_id.to_string()));
     }
-    if !q.statuses.is_empty() {
-        let marks = vec!["?"; q.statuses.len()].join(", ");
-        conditions.push(format!("p.status IN ({marks})"));
-        args.extend(
-            q.statuses
-                .iter()
-                .map(|s| SqlValue::Text(s.as_str().to_string())),
-        );
+    if let Some(status) = status {
+        condition("p.status = ?".into(), SqlValue::Text(status.as_str().to_string()));
     }
     if let Some(text) = &q.text {
-        conditions.push("instr(lower(p.action), lower(?)) > 0".to_string());
-        args.push(SqlValue::Text(text.clone()));
+        // LIKE is case-insensitive for ASCII and needs no copy of each action.
+        condition("p.action LIKE ? ESCAPE '\\'".into(), SqlValue::Text(contains_pattern(text)));
     }
     if let Some(min) = bounds.min_id {
-        conditions.push("p.id >= ?".to_string());
-        args.push(SqlValue::Integer(min));
+        condition(format!("{order} >= ?"), SqlValue::Integer(min));
     }
     if let Some(end) = bounds.end_id {
-        conditions.push("p.id < ?".to_string());
-        args.push(SqlValue::Integer(end));
+        condition(format!("{order} < ?"), SqlValue::Integer(end));
     }
     let ascending = match q.cursor {
         Some(Cursor::Before(id)) => {
-            conditions.push("p.id < ?".to_string());
-            args.push(SqlValue::Integer(id));
+            condition(format!("{order} < ?"), SqlValue::Integer(id));
             false
         }
         Some(Cursor::After(id)) => {
-            conditions.push("p.id > ?".to_string());
-            args.push(SqlValue::Integer(id));
+            condition(format!("{order} > ?"), SqlValue::Integer(id));
             true
         }
         None => false,
@@ -145,11 +159,8 @@ pub fn list(conn: &Connection, bounds: &Bounds, q: &ListQuery, limit: u32) -> Re
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(if ascending {
-        " ORDER BY p.id ASC LIMIT ?"
-    } else {
-        " ORDER BY p.id DESC LIMIT ?"
-    });
+    let direction = if ascending { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY {order} {direction} LIMIT ?"));
     args.push(SqlValue::Integer(i64::from(limit)));
     let mut stmt = conn.prepare_cached(&sql)?;
     let items = stmt

@@ -373,7 +373,21 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
         end_id,
     };
     let limit = q.limit as usize;
-    let mut items = db::pauses::list(conn, &bounds, q, q.limit + 1)?;
+    // One query per status, each walking its own (status, id) index in order, merged
+    // here: SQLite would otherwise collect every match of `status IN (...)` and sort.
+    let mut items = Vec::new();
+    if q.statuses.is_empty() {
+        items = db::pauses::list(conn, &bounds, q, None, q.limit + 1)?;
+    } else {
+        for status in &q.statuses {
+            items.extend(db::pauses::list(conn, &bounds, q, Some(*status), q.limit + 1)?);
+        }
+        match q.cursor {
+            Some(Cursor::After(_)) => items.sort_by_key(|p| p.id),
+            _ => items.sort_by_key(|p| std::cmp::Reverse(p.id)),
+        }
+        items.truncate(limit + 1);
+    }
     let (has_older, has_newer) = match q.cursor {
         Some(Cursor::After(_)) => {
             let more = items.len() > limit;

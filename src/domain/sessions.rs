@@ -131,3 +131,36 @@ mod tests {
         assert!(!session.csrf_ok(""));
     }
 }
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::*;
+    use crate::db::{self, Store};
+    use crate::domain::{password, users, Role};
+
+    #[test]
+    fn sessions_end_after_12_idle_hours_or_7_days() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = store.connect().unwrap_or_else(|e| panic!("{e}"));
+        let t0: Millis = 1_800_000_000_000;
+        let hashed = password::Hashed::new("long enough password").unwrap_or_else(|e| panic!("{e}"));
+        let user = db::with_tx(&mut conn, |tx| users::add(tx, t0, &Actor::Cli, "s@example.com", Role::Admin, &hashed))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cookie = db::with_tx(&mut conn, |tx| create(tx, t0, &user.reviewer(), "test")).unwrap_or_else(|e| panic!("{e}"));
+        let live = |conn: &rusqlite::Connection, at| lookup(conn, &cookie, at).unwrap_or_else(|e| panic!("{e}")).is_some();
+        assert!(live(&conn, t0));
+        assert!(live(&conn, t0 + IDLE_MS - 1));
+        assert!(!live(&conn, t0 + IDLE_MS), "idle for 12 hours");
+        // Used every few hours, it still ends after 7 days.
+        let mut at = t0;
+        while at < t0 + ABSOLUTE_MS - 3_600_000 {
+            at += 3 * 3_600_000;
+            let hash = secret::sha256(cookie.as_bytes());
+            db::with_tx(&mut conn, |tx| touch(tx, &hash, at)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(live(&conn, at.min(t0 + ABSOLUTE_MS - 1)));
+        assert!(!live(&conn, t0 + ABSOLUTE_MS), "7 days old");
+        assert!(lookup(&conn, "not-a-cookie", t0).unwrap_or_else(|e| panic!("{e}")).is_none());
+    }
+}

@@ -169,6 +169,11 @@ impl Browser {
         self.rt.block_on(e.send_keys(text)).unwrap();
     }
 
+    /// Sends keys (WebDriver key codes allowed, e.g. "\u{E004}" for Tab) to an element.
+    pub fn send_keys(&self, element: &Element, keys: &str) {
+        self.rt.block_on(element.send_keys(keys)).unwrap();
+    }
+
     pub fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.rt.block_on(e.text()).unwrap()

@@ -641,3 +641,26 @@ fn the_audit_log_lists_the_decision_and_exports_csv() {
         }
     }
 }
+
+#[test]
+fn deciding_works_from_the_keyboard_alone() {
+    let hitl = Hitl::new();
+    let browser = Browser::new();
+    let server = setup_admin(&hitl, &browser);
+    let agent = hitl.agent_key("ci");
+    let id = server.create(&agent, &json!({ "action": "Keyboard only" }));
+    browser.goto(&format!("{}/review/{id}", server.url));
+    browser.click("textarea[name=comment]");
+    let active = |b: &Browser| b.js("return document.activeElement.className + '|' + document.activeElement.name", vec![]);
+    browser.js("document.activeElement.value = 'typed without a mouse'", vec![]);
+    // Tab from the comment reaches Approve, which shows a visible focus ring.
+    let focused = browser.find("textarea[name=comment]");
+    browser.send_keys(&focused, "\u{E004}");
+    assert_eq!(active(&browser), json!("approve|decision"));
+    let outline = browser.js("const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]", vec![]);
+    assert_ne!(outline[0], json!("none"), "no visible focus: {outline}");
+    let approve = browser.find("button.approve");
+    browser.send_keys(&approve, "\u{E007}");
+    browser.wait_until("the decided banner", "document.querySelector('.banner-approved')", Duration::from_secs(5));
+    assert_eq!(server.status(&agent, &id)["comment"], "typed without a mouse");
+}
