@@ -132,11 +132,17 @@ pub fn list(
         condition("p.key_id = ?".into(), SqlValue::Text(key_id.to_string()));
     }
     if let Some(status) = status {
-        condition("p.status = ?".into(), SqlValue::Text(status.as_str().to_string()));
+        condition(
+            "p.status = ?".into(),
+            SqlValue::Text(status.as_str().to_string()),
+        );
     }
     if let Some(text) = &q.text {
         // LIKE is case-insensitive for ASCII and needs no copy of each action.
-        condition("p.action LIKE ? ESCAPE '\\'".into(), SqlValue::Text(contains_pattern(text)));
+        condition(
+            "p.action LIKE ? ESCAPE '\\'".into(),
+            SqlValue::Text(contains_pattern(text)),
+        );
     }
     if let Some(min) = bounds.min_id {
         condition(format!("{order} >= ?"), SqlValue::Integer(min));

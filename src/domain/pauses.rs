@@ -380,7 +380,13 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
         items = db::pauses::list(conn, &bounds, q, None, q.limit + 1)?;
     } else {
         for status in &q.statuses {
-            items.extend(db::pauses::list(conn, &bounds, q, Some(*status), q.limit + 1)?);
+            items.extend(db::pauses::list(
+                conn,
+                &bounds,
+                q,
+                Some(*status),
+                q.limit + 1,
+            )?);
         }
         match q.cursor {
             Some(Cursor::After(_)) => items.sort_by_key(|p| p.id),

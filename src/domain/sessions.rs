@@ -144,11 +144,19 @@ mod lifetime_tests {
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let mut conn = store.connect().unwrap_or_else(|e| panic!("{e}"));
         let t0: Millis = 1_800_000_000_000;
-        let hashed = password::Hashed::new("long enough password").unwrap_or_else(|e| panic!("{e}"));
-        let user = db::with_tx(&mut conn, |tx| users::add(tx, t0, &Actor::Cli, "s@example.com", Role::Admin, &hashed))
+        let hashed =
+            password::Hashed::new("long enough password").unwrap_or_else(|e| panic!("{e}"));
+        let user = db::with_tx(&mut conn, |tx| {
+            users::add(tx, t0, &Actor::Cli, "s@example.com", Role::Admin, &hashed)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cookie = db::with_tx(&mut conn, |tx| create(tx, t0, &user.reviewer(), "test"))
             .unwrap_or_else(|e| panic!("{e}"));
-        let cookie = db::with_tx(&mut conn, |tx| create(tx, t0, &user.reviewer(), "test")).unwrap_or_else(|e| panic!("{e}"));
-        let live = |conn: &rusqlite::Connection, at| lookup(conn, &cookie, at).unwrap_or_else(|e| panic!("{e}")).is_some();
+        let live = |conn: &rusqlite::Connection, at| {
+            lookup(conn, &cookie, at)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_some()
+        };
         assert!(live(&conn, t0));
         assert!(live(&conn, t0 + IDLE_MS - 1));
         assert!(!live(&conn, t0 + IDLE_MS), "idle for 12 hours");
@@ -161,6 +169,8 @@ mod lifetime_tests {
         }
         assert!(live(&conn, at.min(t0 + ABSOLUTE_MS - 1)));
         assert!(!live(&conn, t0 + ABSOLUTE_MS), "7 days old");
-        assert!(lookup(&conn, "not-a-cookie", t0).unwrap_or_else(|e| panic!("{e}")).is_none());
+        assert!(lookup(&conn, "not-a-cookie", t0)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none());
     }
 }

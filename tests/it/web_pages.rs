@@ -242,7 +242,9 @@ fn pages_fit_desktop_and_phone() {
         Duration::from_secs(5),
     );
     shot(&browser, "queue.png");
+    browser.set_viewport(1280, 1250);
     browser.goto(&format!("{}/review/{id}", server.url));
+    browser.js("document.querySelectorAll('details.json-node').forEach((d, i) => { if (d.querySelector(':scope > summary > .json-key')?.textContent === 'changes') d.open = false; })", vec![]);
     shot(&browser, "review.png");
 
     browser.set_viewport(390, 844);
@@ -651,8 +653,16 @@ fn deciding_works_from_the_keyboard_alone() {
     let id = server.create(&agent, &json!({ "action": "Keyboard only" }));
     browser.goto(&format!("{}/review/{id}", server.url));
     browser.click("textarea[name=comment]");
-    let active = |b: &Browser| b.js("return document.activeElement.className + '|' + document.activeElement.name", vec![]);
-    browser.js("document.activeElement.value = 'typed without a mouse'", vec![]);
+    let active = |b: &Browser| {
+        b.js(
+            "return document.activeElement.className + '|' + document.activeElement.name",
+            vec![],
+        )
+    };
+    browser.js(
+        "document.activeElement.value = 'typed without a mouse'",
+        vec![],
+    );
     // Tab from the comment reaches Approve, which shows a visible focus ring.
     let focused = browser.find("textarea[name=comment]");
     browser.send_keys(&focused, "\u{E004}");
@@ -661,6 +671,13 @@ fn deciding_works_from_the_keyboard_alone() {
     assert_ne!(outline[0], json!("none"), "no visible focus: {outline}");
     let approve = browser.find("button.approve");
     browser.send_keys(&approve, "\u{E007}");
-    browser.wait_until("the decided banner", "document.querySelector('.banner-approved')", Duration::from_secs(5));
-    assert_eq!(server.status(&agent, &id)["comment"], "typed without a mouse");
+    browser.wait_until(
+        "the decided banner",
+        "document.querySelector('.banner-approved')",
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        server.status(&agent, &id)["comment"],
+        "typed without a mouse"
+    );
 }
