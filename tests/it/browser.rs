@@ -35,7 +35,16 @@ impl Browser {
         Self::with_size(1280, 900)
     }
 
+    /// A browser with JavaScript turned off.
+    pub fn without_javascript() -> Browser {
+        Self::launch(1280, 900, &["--blink-settings=scriptEnabled=false"])
+    }
+
     pub fn with_size(width: u32, height: u32) -> Browser {
+        Self::launch(width, height, &[])
+    }
+
+    fn launch(width: u32, height: u32, extra: &[&str]) -> Browser {
         for tool in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(tool).exists(),
@@ -55,18 +64,25 @@ impl Browser {
             .enable_all()
             .build()
             .unwrap();
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-quic", "--no-first-run", "--disable-extensions",
-                    format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
-        });
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-extensions",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(format!("--window-size={width},{height}"));
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let caps = json!({ "goog:chromeOptions": { "binary": CHROMIUM, "args": args } });
         let caps = match caps {
             Value::Object(map) => map,
             _ => unreachable!(),

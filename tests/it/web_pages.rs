@@ -681,3 +681,38 @@ fn deciding_works_from_the_keyboard_alone() {
         "typed without a mouse"
     );
 }
+
+#[test]
+fn the_page_works_with_javascript_off() {
+    let hitl = Hitl::new();
+    hitl.add_user("nojs@example.com", "approver");
+    let agent = hitl.agent_key("ci");
+    let server = hitl.serve(&[]);
+    let id = server.create(
+        &agent,
+        &json!({ "action": "Decide me without scripts", "context": { "a": { "b": [1, 2] } } }),
+    );
+    let browser = Browser::without_javascript();
+    browser.sign_in(&server.url, "nojs@example.com", PASSWORD);
+    assert!(browser
+        .text(&format!("li.row[data-watch-id='{id}']"))
+        .contains("Decide me without scripts"));
+    browser.click(&format!("li.row[data-watch-id='{id}'] a"));
+    // The context still folds (plain <details>), and the raw JSON is there.
+    assert!(browser.exists("details.json-node[open]"));
+    assert!(browser.exists("details.raw"));
+    // Proof that the page's script did not run: it would have shown the Raw toggle.
+    assert_eq!(browser.js("return document.querySelector('[data-toggle-raw]').hidden", vec![]), json!(true));
+    browser.fill("textarea[name=comment]", "no scripts needed");
+    browser.click("button.reject");
+    browser.wait_until(
+        "the decided banner",
+        "document.querySelector('.banner-rejected')",
+        Duration::from_secs(5),
+    );
+    let status = server.status(&agent, &id);
+    assert_eq!(
+        (status["status"].as_str(), status["comment"].as_str()),
+        (Some("rejected"), Some("no scripts needed"))
+    );
+}
