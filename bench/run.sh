@@ -3,6 +3,7 @@
 #   - throughput of creates, status reads and /healthz (wrk, one run each)
 #   - decision -> long-poll wake latency (p50, p99)
 #   - idle memory and the memory held by 10,000 concurrent long-polls
+#   - decision -> webhook received latency (a receiver on 127.0.0.1)
 # Usage: bench/run.sh            (DURATION=10s CONNECTIONS=64 WAITERS=10000 to change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,4 +58,5 @@ printf '%-22s %10s req/s   p99 %s   (%s%% of /healthz; target >= 40%%)\n' "POST 
   "$(python3 -c "print(round(100*$CREATE/$HEALTH))")"
 echo "idle RSS: $((IDLE_KIB / 1024)) MiB ($IDLE_KIB KiB; target <= 20 MB)"
 python3 bench/longpoll.py --port "$PORT" --agent "$AGENT" --reviewer "$REVIEWER" --pid "$PID" --waiters "$WAITERS"
+python3 bench/webhook_latency.py --port "$PORT" --agent "$AGENT" --reviewer "$REVIEWER"
 echo "database after the run: $(du -h "$DIR/hitl.db" | cut -f1)"

@@ -29,6 +29,22 @@ pub struct Cli {
     #[arg(long, global = true, env = "HITL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Refuse webhooks to loopback and private addresses too (link-local, metadata,
+    /// broadcast and multicast addresses are always refused)
+    #[arg(long, global = true, env = "HITL_WEBHOOK_DENY_PRIVATE")]
+    pub webhook_deny_private: bool,
+
+    /// Allow webhooks to this CIDR range or host name whatever the rules above say
+    /// (repeat, or separate with commas)
+    #[arg(
+        long,
+        global = true,
+        env = "HITL_WEBHOOK_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR|HOST"
+    )]
+    pub webhook_allow: Vec<String>,
+
     /// Log filter, e.g. info, debug, hitl=debug
     #[arg(
         long,
@@ -57,6 +73,30 @@ pub enum Command {
     Ask(AskArgs),
     /// Exit 0 when the server at --url answers its health check
     Healthcheck(ClientArgs),
+    /// Send a test mail with the SMTP settings, and explain what fails
+    SendTestEmail {
+        /// Where to send it
+        address: String,
+        #[command(flatten)]
+        smtp: SmtpArgs,
+    },
+}
+
+/// Mail settings (for `serve` and `send-test-email`).
+#[derive(Debug, Clone, Args)]
+pub struct SmtpArgs {
+    /// SMTP server: smtps://user:pass@host:465 (implicit TLS), smtp://host:587
+    /// (STARTTLS if offered), smtp://…?tls=required, or smtp://…?tls=none
+    #[arg(long, env = "HITL_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+
+    /// The address mail comes from
+    #[arg(long, env = "HITL_SMTP_FROM", value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
+
+    /// Read the SMTP password from this file instead of the URL
+    #[arg(long, env = "HITL_SMTP_PASSWORD_FILE", value_name = "FILE")]
+    pub smtp_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +128,22 @@ pub struct ServeArgs {
     /// the audit log) from its X-Forwarded-For / Forwarded header
     #[arg(long, env = "HITL_TRUST_PROXY")]
     pub trust_proxy: bool,
+
+    /// Threads that send webhooks, mail and Slack messages
+    #[arg(long, env = "HITL_WORKERS", default_value_t = 4, value_name = "N")]
+    pub workers: usize,
+
+    /// Waits between attempts of a failing webhook (or mail, or Slack message);
+    /// after the last, the delivery is marked failed
+    #[arg(long, env = "HITL_WEBHOOK_RETRY_SCHEDULE", default_value = crate::notify::DEFAULT_SCHEDULE, value_name = "LIST")]
+    pub webhook_retry_schedule: String,
+
+    /// A Slack incoming-webhook URL: a message per new pause and per decision
+    #[arg(long, env = "HITL_SLACK_WEBHOOK_URL", value_name = "URL")]
+    pub slack_webhook_url: Option<String>,
+
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, SmtpArgs};
+use crate::notify::email::Smtp;
+use crate::notify::policy::Policy;
 
 /// The settings of `hitl serve`.
 #[derive(Debug, Clone)]
@@ -14,6 +16,11 @@ pub struct Config {
     pub public_url: Option<String>,
     pub max_context_bytes: usize,
     pub trust_proxy: bool,
+    pub workers: usize,
+    pub retry_schedule: Vec<std::time::Duration>,
+    pub policy: Policy,
+    pub smtp: Option<Smtp>,
+    pub slack_url: Option<String>,
 }
 
 /// The data directory: `--data-dir`, else the platform's (e.g. ~/.local/share/hitl).
@@ -47,6 +54,11 @@ pub fn base_url(raw: &str, what: &str) -> Result<String, String> {
 impl Config {
     /// The settings as the About page shows them (nothing here is secret yet).
     pub fn describe(&self, public_url: &str) -> Vec<(String, String)> {
+        let schedule: Vec<String> = self
+            .retry_schedule
+            .iter()
+            .map(|d| humantime::format_duration(*d).to_string())
+            .collect();
         vec![
             ("data directory".into(), self.data_dir.display().to_string()),
             ("listen".into(), self.listen.to_string()),
@@ -56,10 +68,27 @@ impl Config {
                 self.max_context_bytes.to_string(),
             ),
             ("trust proxy".into(), self.trust_proxy.to_string()),
+            ("notifier workers".into(), self.workers.to_string()),
+            ("webhook retries after".into(), schedule.join(", ")),
+            ("webhook addresses".into(), self.policy.describe()),
+            (
+                "email (SMTP)".into(),
+                self.smtp.as_ref().map_or("off".to_string(), Smtp::describe),
+            ),
+            (
+                "Slack".into(),
+                self.slack_url
+                    .as_deref()
+                    .map_or("off".to_string(), redact_url),
+            ),
         ]
     }
 
-    pub fn from_args(args: &ServeArgs, data_dir: PathBuf) -> Result<Config, String> {
+    pub fn from_args(
+        args: &ServeArgs,
+        data_dir: PathBuf,
+        policy: Policy,
+    ) -> Result<Config, String> {
         let listen: SocketAddr = args.listen.trim().parse().map_err(|_| {
             format!(
                 "--listen {:?} is not an address and port such as 127.0.0.1:8080 or [::]:8080",
@@ -80,7 +109,45 @@ impl Config {
             public_url,
             max_context_bytes: args.max_context_bytes,
             trust_proxy: args.trust_proxy,
+            workers: match args.workers {
+                1..=64 => args.workers,
+                _ => return Err("--workers must be from 1 to 64".into()),
+            },
+            retry_schedule: crate::notify::parse_schedule(&args.webhook_retry_schedule)?,
+            policy,
+            smtp: smtp_settings(&args.smtp)?,
+            slack_url: args
+                .slack_webhook_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| base_url(u, "--slack-webhook-url"))
+                .transpose()?,
         })
+    }
+}
+
+/// The SMTP settings, if mail is on.
+pub fn smtp_settings(args: &SmtpArgs) -> Result<Option<Smtp>, String> {
+    match args.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(url) => Smtp::from_settings(
+            url,
+            args.smtp_from.as_deref(),
+            args.smtp_password_file.as_deref(),
+        )
+        .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A URL with everything after the host hidden (a Slack webhook URL is a secret).
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}/… (redacted)",
+            u.scheme(),
+            u.host_str().unwrap_or("")
+        ),
+        Err(_) => "(redacted)".to_string(),
     }
 }
 

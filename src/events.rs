@@ -15,6 +15,8 @@ pub enum Event {
         watch_id: String,
         status: Status,
     },
+    /// Rows were added to the outbox (or made due again).
+    OutboxReady,
 }
 
 /// Receives the events of every committed write.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::clock::{self, Millis};
 use crate::db::{Pool, Writer};
+use crate::domain::outbox::Channels;
 use crate::domain::{self, pauses, sessions};
 
 const BATCH: u32 = 500;
@@ -28,11 +29,15 @@ pub struct Expiry {
 }
 
 impl Expiry {
-    pub fn start(reads: Pool, writer: Writer) -> std::io::Result<(Expiry, thread::JoinHandle<()>)> {
+    pub fn start(
+        reads: Pool,
+        writer: Writer,
+        channels: Channels,
+    ) -> std::io::Result<(Expiry, thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel();
         let handle = thread::Builder::new()
             .name("hitl-expiry".into())
-            .spawn(move || run(&reads, &writer, &rx))?;
+            .spawn(move || run(&reads, &writer, &rx, channels))?;
         Ok((Expiry { tx }, handle))
     }
 
@@ -50,7 +55,7 @@ fn next_from_db(reads: &Pool) -> domain::Result<Option<Millis>> {
     pauses::next_expiry(&conn)
 }
 
-fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>) {
+fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>, channels: Channels) {
     // `None` means "ask the database".
     let mut next: Option<Option<Millis>> = None;
     let mut last_housekeeping = 0;
@@ -81,7 +86,9 @@ fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>) {
             },
         };
         if due.is_some_and(|at| at <= now) {
-            match writer.run_blocking(|tx| pauses::expire_due(tx, clock::now(), BATCH)) {
+            match writer
+                .run_blocking(move |tx| pauses::expire_due(tx, clock::now(), BATCH, &channels))
+            {
                 Ok(n) if n > 0 => tracing::debug!(count = n, "expired pauses"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "expiring pauses failed"),

@@ -13,6 +13,7 @@ mod domain;
 mod events;
 mod expiry;
 mod http;
+mod notify;
 mod secret;
 mod views;
 mod waiters;

@@ -11,6 +11,8 @@ use crate::clock;
 use crate::db::{self, Store};
 use crate::domain::keys::{self, NewKey};
 use crate::domain::{password, users, Actor, Role};
+use crate::notify::dns::Dns;
+use crate::notify::policy::Policy;
 
 fn open(dir: &Path) -> Result<rusqlite::Connection, String> {
     let store = Store::open(dir).map_err(|e| e.to_string())?;
@@ -50,14 +52,14 @@ fn when(ms: Option<clock::Millis>) -> String {
     ms.map_or_else(|| "-".to_string(), clock::rfc3339)
 }
 
-pub fn key(cmd: KeyCommand, dir: &Path) -> ExitCode {
-    match key_inner(cmd, dir) {
+pub fn key(cmd: KeyCommand, dir: &Path, policy: &Policy) -> ExitCode {
+    match key_inner(cmd, dir, policy) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-fn key_inner(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
+fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String> {
     let mut conn = open(dir)?;
     match cmd {
         KeyCommand::Create {
@@ -67,6 +69,11 @@ fn key_inner(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
             monthly_limit,
             json,
         } => {
+            if let Some(url) = &webhook_url {
+                Dns::new()?
+                    .check_url(url, policy)
+                    .map_err(|e| format!("--webhook-url {url}: {e}"))?;
+            }
             let new = NewKey {
                 name,
                 user_email: user,

@@ -1,24 +1,37 @@
 //! The HTTP client side of the CLI: `hitl healthcheck`, and what `hitl ask` shares.
 
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::cli::ClientArgs;
 use crate::config;
+use crate::notify::dns::{self, Dns};
 
-/// An HTTP client that never follows redirects, never uses a proxy from the
-/// environment, and hands back every status as a response.
+/// An HTTP client that resolves names in pure Rust, never follows redirects, never
+/// uses a proxy from the environment, and hands back every status as a response.
 pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .proxy(None)
-        .user_agent(concat!("hitl/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    static DNS: OnceLock<Option<Arc<Dns>>> = OnceLock::new();
+    let dns = DNS.get_or_init(|| match Dns::new() {
+        Ok(dns) => Some(Arc::new(dns)),
+        Err(e) => {
+            eprintln!("warning: {e}");
+            None
+        }
+    });
+    match dns {
+        Some(dns) => dns::agent(dns, None, timeout),
+        // Without our resolver, the system's still works for addresses and most names.
+        None => ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(None)
+            .build()
+            .into(),
+    }
 }
 
 /// A response: its status and its body parsed as JSON (`Null` when it is not JSON).

@@ -12,11 +12,13 @@ macro_rules! say {
 mod admin;
 mod ask;
 mod client;
+mod mail;
 mod serve;
 
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::notify::policy::Policy;
 
 /// Logs go to standard error; the actix server's own start-up chatter is kept to
 /// warnings unless the filter names it.
@@ -45,22 +47,25 @@ pub fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    let data_dir = cli.data_dir;
-    let data_dir = || crate::config::data_dir(data_dir.clone());
+    let policy = match Policy::new(cli.webhook_deny_private, &cli.webhook_allow) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let dir = match &cli.command {
+        Command::Serve(_) | Command::Key(_) | Command::User(_) => {
+            match crate::config::data_dir(cli.data_dir) {
+                Ok(dir) => dir,
+                Err(e) => return fail(e),
+            }
+        }
+        _ => std::path::PathBuf::new(),
+    };
     match cli.command {
-        Command::Serve(args) => match data_dir() {
-            Ok(dir) => serve::run(&args, dir),
-            Err(e) => fail(e),
-        },
-        Command::Key(cmd) => match data_dir() {
-            Ok(dir) => admin::key(cmd, &dir),
-            Err(e) => fail(e),
-        },
-        Command::User(cmd) => match data_dir() {
-            Ok(dir) => admin::user(cmd, &dir),
-            Err(e) => fail(e),
-        },
+        Command::Serve(args) => serve::run(&args, dir, policy),
+        Command::Key(cmd) => admin::key(cmd, &dir, &policy),
+        Command::User(cmd) => admin::user(cmd, &dir),
         Command::Ask(args) => ask::run(args),
         Command::Healthcheck(args) => client::healthcheck(&args),
+        Command::SendTestEmail { address, smtp } => mail::send_test(&address, &smtp),
     }
 }

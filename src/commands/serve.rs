@@ -14,15 +14,18 @@ use crate::config::Config;
 use crate::db::{Store, Writer};
 use crate::domain::pauses::Limits;
 use crate::domain::throttle::Throttle;
-use crate::domain::{setup, Status};
+use crate::domain::{outbox, setup, Status};
 use crate::events::{Event, Sink};
 use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
+use crate::notify::dns::Dns;
+use crate::notify::policy::Policy;
+use crate::notify::{self, Notifier, Waker};
 use crate::waiters::Waiters;
 
-pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
-    let config = match Config::from_args(args, data_dir) {
+pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
+    let config = match Config::from_args(args, data_dir, policy) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -53,6 +56,7 @@ fn start(config: &Config) -> Result<(), String> {
 
     let waiters = Arc::new(Waiters::default());
     let (live, _) = tokio::sync::broadcast::channel::<LiveEvent>(1024);
+    let outbox_waker = Waker::default();
     // The expiry timer needs the writer and the writer's events need the timer: the
     // sink reaches the timer through a slot that is filled once the timer exists.
     let expiry_slot: Arc<std::sync::OnceLock<Expiry>> = Arc::default();
@@ -60,6 +64,7 @@ fn start(config: &Config) -> Result<(), String> {
         let waiters = Arc::clone(&waiters);
         let expiry_slot = Arc::clone(&expiry_slot);
         let live = live.clone();
+        let outbox_waker = outbox_waker.clone();
         Arc::new(move |event: &Event| match event {
             Event::PauseCreated {
                 watch_id,
@@ -83,6 +88,7 @@ fn start(config: &Config) -> Result<(), String> {
                     status: *status,
                 });
             }
+            Event::OutboxReady => outbox_waker.wake(),
         })
     };
 
@@ -98,7 +104,32 @@ fn start(config: &Config) -> Result<(), String> {
     let reads = store
         .read_pool(read_connections)
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone())
+    let settings = notify::Settings {
+        workers: config.workers,
+        schedule: config.retry_schedule.clone(),
+        policy: Arc::new(config.policy.clone()),
+        smtp: config.smtp.clone(),
+        slack_url: config.slack_url.clone(),
+        public_url: public_url.clone(),
+    };
+    let channels = settings.channels();
+    let policy = Arc::clone(&settings.policy);
+    tracing::info!("{}", settings.describe());
+    let dns = Arc::new(Dns::new()?);
+    let link_key = Arc::new(
+        writer
+            .run_blocking(outbox::link_key)
+            .map_err(|e| format!("cannot prepare the mail link key: {e}"))?,
+    );
+    let notifier = Notifier::start(
+        settings,
+        writer.clone(),
+        reads.clone(),
+        Arc::clone(&dns),
+        outbox_waker,
+        Arc::clone(&link_key),
+    )?;
+    let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone(), channels)
         .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
     let _ = expiry_slot.set(expiry.clone());
     let setup_token = writer
@@ -116,6 +147,10 @@ fn start(config: &Config) -> Result<(), String> {
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
         },
+        channels,
+        dns,
+        policy,
+        link_key,
         throttle: Throttle::default(),
         live,
         stopping,
@@ -148,6 +183,7 @@ fn start(config: &Config) -> Result<(), String> {
     }));
     expiry.stop();
     let _ = expiry_thread.join();
+    notifier.stop();
     drop(writer);
     checkpointer.stop();
     served.map_err(|e| format!("the HTTP server failed: {e}"))?;

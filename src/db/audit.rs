@@ -1,5 +1,5 @@
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, Row};
 
 use crate::clock::Millis;
 use crate::domain::audit::{Entry, Filter};
@@ -108,10 +108,7 @@ pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Entry>> {
 }
 
 pub fn first_id_at_or_after(conn: &Connection, at: Millis) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM audit WHERE at >= ?1 ORDER BY at, id LIMIT 1")?
-        .query_row([at], |r| r.get(0))
-        .optional()?)
+    super::first_id_at_or_after(conn, "audit", "at", at)
 }
 
 pub fn event_names(conn: &Connection) -> Result<Vec<String>> {

@@ -158,6 +158,21 @@ pub fn auth_generation(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
+pub fn webhook_url(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT webhook_url FROM api_keys WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn webhook_secret(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT webhook_secret FROM api_keys WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
 pub fn touch(conn: &Connection, id: &str, now: Millis) -> Result<()> {
     conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;

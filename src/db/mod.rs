@@ -4,6 +4,7 @@
 pub mod audit;
 mod checkpoint;
 pub mod keys;
+pub mod outbox;
 pub mod pauses;
 pub mod sessions;
 pub mod setup;
@@ -31,7 +32,10 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// Upgrade steps. `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0002-web-page.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0002-web-page.sql"),
+    include_str!("migrations/0003-notifier.sql"),
+];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -267,6 +271,48 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
     tx.commit().map_err(err)
 }
 
+/// The first id of an append-only `table` whose time `column` is at or after `at`.
+/// Rows arrive in time order, so the ids are in time order too: a binary search of
+/// about log2(rows) primary-key lookups finds it, with no index on the time.
+pub fn first_id_at_or_after(
+    conn: &Connection,
+    table: &'static str,
+    column: &'static str,
+    at: crate::clock::Millis,
+) -> crate::domain::Result<Option<i64>> {
+    let mut at_or_after = conn.prepare_cached(&format!(
+        "SELECT id, {column} FROM {table} WHERE id >= ?1 ORDER BY id LIMIT 1"
+    ))?;
+    let mut row_from = |id: i64| -> rusqlite::Result<Option<(i64, i64)>> {
+        use rusqlite::OptionalExtension;
+        at_or_after
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    };
+    let (lo, hi): (Option<i64>, Option<i64>) =
+        conn.query_row(&format!("SELECT min(id), max(id) FROM {table}"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(mut lo), Some(mut hi)) = (lo, hi) else {
+        return Ok(None);
+    };
+    if row_from(hi)?.is_none_or(|(_, t)| t < at) {
+        return Ok(None);
+    }
+    // The smallest x in [lo, hi] whose first row at or after x is late enough: the
+    // rows seen from x only get later as x grows, and hi's is late enough.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match row_from(mid)? {
+            Some((_, t)) if t >= at => hi = mid,
+            // Every x up to this row's id finds the same, too early, row.
+            Some((id, _)) => lo = id + 1,
+            None => break,
+        }
+    }
+    Ok(row_from(lo)?.map(|(id, _)| id))
+}
+
 /// Runs `f` in one read transaction: one snapshot, and one round of file locking for
 /// all its statements instead of one per statement.
 pub fn read_tx<R>(
@@ -292,4 +338,49 @@ pub fn with_tx<R>(
     };
     txn.commit()?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_search_finds_the_first_row_at_or_after_a_time() {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            first_id_at_or_after(&conn, "t", "at", 5).ok(),
+            Some(None),
+            "empty"
+        );
+        // Ids with gaps; times rising, with repeats.
+        for (id, at) in [
+            (1, 10),
+            (2, 10),
+            (5, 20),
+            (6, 30),
+            (9, 30),
+            (10, 40),
+            (17, 50),
+        ] {
+            conn.execute("INSERT INTO t VALUES (?1, ?2)", [id, at])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let find =
+            |at| first_id_at_or_after(&conn, "t", "at", at).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(find(0), Some(1));
+        assert_eq!(find(10), Some(1));
+        assert_eq!(find(11), Some(5));
+        assert_eq!(find(30), Some(6));
+        assert_eq!(find(31), Some(10));
+        assert_eq!(find(50), Some(17));
+        assert_eq!(find(51), None);
+        for at in 0..60 {
+            let linear: Option<i64> = conn
+                .query_row("SELECT min(id) FROM t WHERE at >= ?1", [at], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(find(at), linear, "at {at}");
+        }
+    }
 }

@@ -177,12 +177,7 @@ pub fn list(
 
 /// The id of the first pause created at or after `at`.
 pub fn first_id_created_from(conn: &Connection, at: Millis) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM pauses WHERE created_at >= ?1 ORDER BY created_at, id LIMIT 1",
-        )?
-        .query_row([at], |r| r.get(0))
-        .optional()?)
+    super::first_id_at_or_after(conn, "pauses", "created_at", at)
 }
 
 pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>> {

@@ -276,6 +276,11 @@ fn lookup(conn: &rusqlite::Connection, prefix: &str, hash: &[u8]) -> Result<Cach
     })
 }
 
+/// The `whsec_` secret that signs a key's webhooks.
+pub fn webhook_secret(conn: &rusqlite::Connection, key_id: &str) -> Result<Option<String>> {
+    db::keys::webhook_secret(conn, key_id)
+}
+
 /// Records that a key was used (at most once a minute per key; see `TOUCH_EVERY_MS`).
 pub fn touch(tx: &mut Tx, key_id: &str, now: Millis) -> Result<()> {
     db::keys::touch(tx, key_id, now)

@@ -4,6 +4,8 @@
 
 pub mod audit;
 pub mod keys;
+pub mod links;
+pub mod outbox;
 pub mod password;
 pub mod pauses;
 pub mod sessions;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 
+use super::outbox::{self, Channels};
 use super::{audit, Actor, Error, KeyRef, Principal, Result, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
@@ -178,6 +179,12 @@ impl CreateRequest {
     }
 }
 
+impl NewPause {
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.webhook_url.as_deref()
+    }
+}
+
 fn validate_idempotency_key(raw: &str) -> Result<String> {
     if raw.is_empty()
         || raw.len() > MAX_IDEMPOTENCY_KEY_BYTES
@@ -211,6 +218,7 @@ pub fn create(
     principal: &Principal,
     monthly_limit: Option<i64>,
     new: NewPause,
+    channels: &Channels,
 ) -> Result<Created> {
     let Principal::Agent(key) = principal else {
         return Err(Error::Forbidden(
@@ -276,8 +284,10 @@ pub fn create(
         watch_id: pause.watch_id.clone(),
         expires_at: pause.expires_at,
     });
+    let pause = Pause { id, ..pause };
+    outbox::pause_created(tx, now, &pause, channels)?;
     Ok(Created {
-        pause: Pause { id, ..pause },
+        pause,
         replayed: false,
     })
 }
@@ -488,15 +498,23 @@ fn pending_for_change(
     Ok(pause)
 }
 
-fn finish(
-    tx: &mut Tx,
-    now: Millis,
-    pause: Pause,
+/// How a pending pause ends: who, what, and which channels hear of it.
+struct Ending<'a> {
     status: Status,
-    by: &str,
+    by: &'a str,
     comment: Option<String>,
-    actor: &Actor,
-) -> Result<Pause> {
+    actor: &'a Actor,
+    channels: &'a Channels,
+}
+
+fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> {
+    let Ending {
+        status,
+        by,
+        comment,
+        actor,
+        channels,
+    } = end;
     if !db::pauses::resolve(tx, pause.id, status, now, by, comment.as_deref())? {
         // Another process changed it between our read and our write.
         let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
@@ -514,13 +532,15 @@ fn finish(
         watch_id: pause.watch_id.clone(),
         status,
     });
-    Ok(Pause {
+    let pause = Pause {
         status,
         resolved_at: Some(now),
         resolved_by: Some(by.to_string()),
         comment,
         ..pause
-    })
+    };
+    outbox::pause_resolved(tx, now, &pause, channels)?;
+    Ok(pause)
 }
 
 /// Approves or rejects a pending pause. The one path for every way of deciding: the
@@ -532,6 +552,7 @@ pub fn decide(
     watch_id: &str,
     decision: Decision,
     comment: Option<String>,
+    channels: &Channels,
 ) -> Result<Pause> {
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
@@ -541,15 +562,15 @@ pub fn decide(
     let comment = clean_comment(comment)?;
     let pause = pending_for_change(tx, now, watch_id, |_| true)?;
     let by = reviewer.email.clone();
-    finish(
-        tx,
-        now,
-        pause,
-        decision.status(),
-        &by,
+    let actor = principal.actor();
+    let end = Ending {
+        status: decision.status(),
+        by: &by,
         comment,
-        &principal.actor(),
-    )
+        actor: &actor,
+        channels,
+    };
+    finish(tx, now, pause, end)
 }
 
 /// Withdraws a pending pause: by the agent key that created it, or by an admin.
@@ -559,6 +580,7 @@ pub fn cancel(
     principal: &Principal,
     watch_id: &str,
     reason: Option<String>,
+    channels: &Channels,
 ) -> Result<Pause> {
     let reason = clean_comment(reason)?;
     if principal.reviewer().is_some() && !principal.is_admin() {
@@ -576,37 +598,35 @@ pub fn cancel(
             .map(|r| r.email.clone())
             .unwrap_or_default(),
     };
-    finish(
-        tx,
-        now,
-        pause,
-        Status::Cancelled,
-        &by,
-        reason,
-        &principal.actor(),
-    )
+    let actor = principal.actor();
+    let end = Ending {
+        status: Status::Cancelled,
+        by: &by,
+        comment: reason,
+        actor: &actor,
+        channels,
+    };
+    finish(tx, now, pause, end)
 }
 
-fn expire_one(tx: &mut Tx, pause: &Pause, at: Millis) -> Result<()> {
-    finish(
-        tx,
-        at,
-        pause.clone(),
-        Status::Expired,
-        "system",
-        None,
-        &Actor::System,
-    )
-    .map(|_| ())
+fn expire_one(tx: &mut Tx, pause: &Pause, at: Millis, channels: &Channels) -> Result<()> {
+    let end = Ending {
+        status: Status::Expired,
+        by: "system",
+        comment: None,
+        actor: &Actor::System,
+        channels,
+    };
+    finish(tx, at, pause.clone(), end).map(|_| ())
 }
 
 /// Expires every pending pause whose time has come (at most `batch` of them) and
 /// returns how many it expired.
-pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32) -> Result<usize> {
+pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32, channels: &Channels) -> Result<usize> {
     let due = db::pauses::due_for_expiry(tx, now, batch)?;
     for pause in &due {
         let at = pause.expires_at.unwrap_or(now);
-        expire_one(tx, pause, at)?;
+        expire_one(tx, pause, at, channels)?;
     }
     Ok(due.len())
 }

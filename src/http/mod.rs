@@ -1,6 +1,7 @@
 //! The HTTP server: shared state, one module per resource, error mapping.
 
 mod body;
+mod deliveries;
 pub mod error;
 mod health;
 mod pause;
@@ -9,7 +10,6 @@ pub mod web;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::middleware::DefaultHeaders;
 use actix_web::{web as aweb, App, HttpRequest, HttpResponse, HttpServer};
 use rusqlite::Connection;
 
@@ -32,6 +32,13 @@ pub struct AppState {
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
     pub limits: crate::domain::pauses::Limits,
+    /// The notification channels in effect (SMTP and Slack configured or not).
+    pub channels: crate::domain::outbox::Channels,
+    pub dns: Arc<crate::notify::dns::Dns>,
+    /// Where webhooks may go.
+    pub policy: Arc<crate::notify::policy::Policy>,
+    /// Signs and checks the Approve and Reject links in mail.
+    pub link_key: Arc<Vec<u8>>,
     pub throttle: crate::domain::throttle::Throttle,
     /// Pauses arriving and being decided, for open pages (Server-Sent Events).
     pub live: tokio::sync::broadcast::Sender<web::LiveEvent>,
@@ -114,6 +121,41 @@ impl AppState {
             .await
     }
 
+    /// Runs `f` as whoever makes the request (key or session), in the next commit.
+    pub async fn write_as_caller<R, F>(&self, caller: Caller, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx, &Principal, Millis) -> Result<R> + Send + 'static,
+    {
+        match caller {
+            Caller::Key(token) => {
+                self.write_as(token, move |tx, auth, now| f(tx, &auth.principal, now))
+                    .await
+            }
+            Caller::Session(principal) => {
+                self.writer
+                    .run(move |tx| f(tx, &principal, clock::now()))
+                    .await
+            }
+        }
+    }
+
+    /// Refuses a webhook URL whose address the policy refuses (checked as it is set;
+    /// every delivery checks again). A name that does not resolve yet passes.
+    pub async fn check_webhook_url(&self, url: &str) -> Result<()> {
+        let (dns, policy, url) = (
+            Arc::clone(&self.dns),
+            Arc::clone(&self.policy),
+            url.to_string(),
+        );
+        aweb::block(move || {
+            dns.check_url(&url, &policy)
+                .map_err(|e| Error::validation(format!("webhookUrl {url}: {e}")))
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
     pub fn status_url(&self, watch_id: &str) -> String {
         format!("{}/api/pause/{watch_id}", self.public_url)
     }
@@ -121,6 +163,41 @@ impl AppState {
     pub fn review_url(&self, watch_id: &str) -> String {
         format!("{}/review/{watch_id}", self.public_url)
     }
+}
+
+/// Who makes an API request that the web page may also make.
+pub enum Caller {
+    /// A bearer key, checked in the transaction that uses it.
+    Key(String),
+    /// A signed-in user of the web page (CSRF token and origin already checked).
+    Session(Principal),
+}
+
+/// A bearer key if the request has one; else the web page's session, which must carry
+/// its page's `X-CSRF-Token` and come from this server.
+pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    if req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+    {
+        return Ok(Caller::Key(bearer(req)?));
+    }
+    let Some((session, _)) = web::current_session(req, state).await? else {
+        return Err(Error::Unauthorized.into());
+    };
+    let token = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !session.csrf_ok(token) || !web::same_origin(req, &state.public_url) {
+        return Err(Error::Forbidden(
+            "a signed-in request must carry its page's X-CSRF-Token and come from this server"
+                .into(),
+        )
+        .into());
+    }
+    Ok(Caller::Session(Principal::User(session.user)))
 }
 
 /// The bearer key of a request, or `unauthorized`.
@@ -185,22 +262,6 @@ fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_
     .into()
 }
 
-/// Every response: a strict Content-Security-Policy (no inline script or style, no
-/// framing, nothing from elsewhere) and the usual hardening headers.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
-             object-src 'none'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "no-referrer"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
-}
-
 pub fn app_config(cfg: &mut aweb::ServiceConfig) {
     cfg.app_data(aweb::QueryConfig::default().error_handler(query_error))
         .app_data(aweb::PathConfig::default().error_handler(path_error))
@@ -211,6 +272,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         )
         .configure(health::configure)
         .configure(pause::configure)
+        .configure(deliveries::configure)
         .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
         .configure(web::configure)
         .default_service(aweb::to(not_found));
@@ -222,17 +284,12 @@ pub async fn serve(
     state: aweb::Data<AppState>,
     on_stop: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(security_headers())
-            .app_data(state.clone())
-            .configure(app_config)
-    })
-    .max_connections(100_000)
-    .shutdown_timeout(10)
-    .disable_signals()
-    .listen(listener)?
-    .run();
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
+        .max_connections(100_000)
+        .shutdown_timeout(10)
+        .disable_signals()
+        .listen(listener)?
+        .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         wait_for_stop_signal().await;

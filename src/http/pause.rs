@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::{bearer, method_not_allowed, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
-use crate::domain::{Error, Principal, Status};
+use crate::domain::{Error, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
@@ -114,9 +114,13 @@ async fn create(
             .await?
             .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let new = request.validate(limits, idempotency_key)?;
+    if let Some(url) = new.webhook_url() {
+        state.check_webhook_url(url).await?;
+    }
+    let channels = state.channels;
     let created = state
         .write_as(token, move |tx, auth, now| {
-            pauses::create(tx, now, &auth.principal, auth.monthly_limit, new)
+            pauses::create(tx, now, &auth.principal, auth.monthly_limit, new, &channels)
         })
         .await?;
     let builder = if created.replayed {
@@ -275,61 +279,27 @@ async fn decide(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     // A reviewer key, or the web page's session with its CSRF token.
-    let caller = match req.headers().contains_key(header::AUTHORIZATION) {
-        true => Ok(bearer(&req)?),
-        false => Err(session_principal(&req, &state).await?),
-    };
+    let caller = super::caller(&req, &state).await?;
     let body: DecideBody = read_json(payload, SMALL_BODY, false)
         .await?
         .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let decision = Decision::parse(&body.decision)?;
     let watch_id = path.into_inner();
-    let pause = match caller {
-        Ok(token) => {
-            state
-                .write_as(token, move |tx, auth, now| {
-                    pauses::decide(tx, now, &auth.principal, &watch_id, decision, body.comment)
-                })
-                .await?
-        }
-        Err(principal) => {
-            state
-                .writer
-                .run(move |tx| {
-                    pauses::decide(
-                        tx,
-                        clock::now(),
-                        &principal,
-                        &watch_id,
-                        decision,
-                        body.comment,
-                    )
-                })
-                .await?
-        }
-    };
+    let channels = state.channels;
+    let pause = state
+        .write_as_caller(caller, move |tx, principal, now| {
+            pauses::decide(
+                tx,
+                now,
+                principal,
+                &watch_id,
+                decision,
+                body.comment,
+                &channels,
+            )
+        })
+        .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
-}
-
-/// The signed-in user of a web page request: it must carry the page's CSRF token in
-/// `X-CSRF-Token` and come from this server's origin.
-async fn session_principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
-    let Some((session, _)) = super::web::current_session(req, state).await? else {
-        return Err(Error::Unauthorized.into());
-    };
-    let token = req
-        .headers()
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !session.csrf_ok(token) || !super::web::same_origin(req, &state.public_url) {
-        return Err(Error::Forbidden(
-            "a signed-in request must carry its page's X-CSRF-Token and come from this server"
-                .into(),
-        )
-        .into());
-    }
-    Ok(Principal::User(session.user))
 }
 
 #[derive(Deserialize, Default)]
@@ -350,9 +320,10 @@ async fn cancel(
         .await?
         .unwrap_or_default();
     let watch_id = path.into_inner();
+    let channels = state.channels;
     let pause = state
         .write_as(token, move |tx, auth, now| {
-            pauses::cancel(tx, now, &auth.principal, &watch_id, body.reason)
+            pauses::cancel(tx, now, &auth.principal, &watch_id, body.reason, &channels)
         })
         .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))

@@ -6,6 +6,7 @@ use super::layout::{page, Nav};
 use super::{agent_text, time_ago, Viewer};
 use crate::clock::Millis;
 use crate::domain::keys::{ApiKey, CreatedKey};
+use crate::domain::outbox::Delivery;
 use crate::domain::users::User;
 use crate::domain::{password, Role};
 
@@ -20,6 +21,8 @@ pub struct KeyForm {
 
 pub struct Keys {
     pub keys: Vec<ApiKey>,
+    /// The latest test webhook, when one was just sent: (key name, delivery).
+    pub tested: Option<(String, Delivery)>,
     pub users: Vec<User>,
     pub created: Option<CreatedKey>,
     pub form: KeyForm,
@@ -56,6 +59,24 @@ fn created_box(k: &CreatedKey) -> Markup {
     }
 }
 
+fn test_result(name: &str, d: &Delivery) -> Markup {
+    let s = &d.stored;
+    let last = d.attempts.last();
+    html! {
+        div.notice.test-result role="status" data-state=(s.state) {
+            "Test webhook for " strong { (agent_text(name)) } " to " code { (agent_text(&s.target)) } ": "
+            @match (s.state.as_str(), last) {
+                ("delivered", Some(a)) => { "✓ delivered" @if let Some(code) = a.http_status { " (HTTP " (code) ")" } " in " (a.duration_ms) " ms." }
+                (_, None) => { "sending… reload this page to see the result." }
+                (state, Some(a)) => {
+                    "✕ " (agent_text(a.error.as_deref().unwrap_or("failed")))
+                    @if state == "pending" { " · it will be retried." } @else { "." }
+                }
+            }
+        }
+    }
+}
+
 pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
     let f = &m.form;
     let content = html! {
@@ -63,6 +84,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
         @if let Some(created) = &m.created { (created_box(created)) }
         @if let Some(notice) = &m.notice { div.notice role="status" { (notice) } }
         @if let Some(error) = &m.error { div.notice.error role="alert" { (error) } }
+        @if let Some((name, d)) = &m.tested { (test_result(name, d)) }
         details.create open[m.error.is_some() || m.keys.is_empty()] {
             summary.button { "Create a key" }
             form.stack method="post" action="/keys" {
@@ -115,6 +137,13 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                                             label { span { "Monthly limit" } input type="number" name="monthly_limit" min="1" value=(k.monthly_limit.map(|l| l.to_string()).unwrap_or_default()); }
                                             button type="submit" { "Save" }
                                         }
+                                    }
+                                    @if k.webhook_url.is_some() {
+                                        form.inline method="post" action=(format!("/keys/{}/test-webhook", k.id)) {
+                                            (csrf(viewer))
+                                            button.small.secondary type="submit" { "Send test webhook" }
+                                        }
+                                        " "
                                     }
                                     form.inline method="post" action=(format!("/keys/{}/revoke", k.id)) data-confirm=(format!("Revoke the key “{}”? Agents using it stop working at once.", k.name)) {
                                         (csrf(viewer))

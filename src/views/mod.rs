@@ -11,6 +11,7 @@ pub mod audit;
 pub mod history;
 pub mod json_tree;
 pub mod layout;
+pub mod mail;
 pub mod queue;
 pub mod review;
 pub mod signin;

@@ -8,6 +8,7 @@ use super::{agent_text, expiry, json_tree, status_badge, tags, time_ago, Viewer}
 use crate::assets;
 use crate::clock::{self, Millis};
 use crate::domain::audit::Entry;
+use crate::domain::outbox::{Delivery, Kind};
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
 
@@ -23,6 +24,7 @@ pub struct Review {
     pub context: Option<Value>,
     pub context_pretty: Option<String>,
     pub history: Vec<Entry>,
+    pub deliveries: Vec<Delivery>,
     pub now: Millis,
     pub notice: Option<Notice>,
     pub comment: String,
@@ -84,6 +86,66 @@ fn history_line(e: &Entry, p: &Pause) -> Markup {
             "pause.cancelled" => { "cancelled by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.expired" => { "expired: nobody decided in time" }
             other => { (other) }
+        }
+    }
+}
+
+/// A reviewer may send a webhook again at any time once tried, and anything else
+/// that did not go through.
+fn can_retry(d: &Delivery) -> bool {
+    let tried = !d.attempts.is_empty();
+    let through = matches!(d.stored.state.as_str(), "delivered" | "skipped");
+    tried && (d.stored.kind == Kind::Webhook || !through)
+}
+
+/// One delivery: what, where, and how its last attempt went.
+fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> Markup {
+    let s = &d.stored;
+    let what = match s.kind {
+        Kind::Webhook => "webhook to",
+        Kind::Email => "mail to",
+        Kind::Slack => "Slack message",
+    };
+    let last = d.attempts.last();
+    html! {
+        li.delivery data-state=(s.state) {
+            @match (s.state.as_str(), last) {
+                ("delivered", Some(a)) => {
+                    span.ok { "✓ " }
+                    (what) " " @if s.kind != Kind::Slack { code { (agent_text(&s.target)) } " " }
+                    span.muted {
+                        @if let Some(code) = a.http_status { (code) " " }
+                        "in " (a.duration_ms) " ms"
+                        @if d.attempts.len() > 1 { " · after " (d.attempts.len()) " attempts" }
+                    }
+                }
+                ("skipped", a) => {
+                    span.muted { "– " (what) " " @if s.kind != Kind::Slack { (agent_text(&s.target)) " " }
+                        (a.and_then(|a| a.error.as_deref()).unwrap_or("not sent")) }
+                }
+                (state, a) => {
+                    span.bad { @if state == "pending" && a.is_none() { "… " } @else { "✕ " } }
+                    (what) " " @if s.kind != Kind::Slack { code { (agent_text(&s.target)) } " " }
+                    span.muted {
+                        @if let Some(a) = a {
+                            @if let Some(code) = a.http_status { (code) " · " }
+                            (agent_text(a.error.as_deref().unwrap_or(""))) " · "
+                        }
+                        @match state {
+                            "pending" if a.is_none() => { "sending" }
+                            "pending" => { "retry " (super::relative(s.next_attempt_at, now)) }
+                            "gone" => { "the receiver said never again" }
+                            _ => { "failed after " (d.attempts.len()) " attempts" }
+                        }
+                    }
+                }
+            }
+            @if can_retry(d) {
+                form.inline method="post" action=(format!("/review/{watch_id}/deliveries/{}/retry", s.id)) {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    " " button.small.secondary type="submit" { @if s.state == "delivered" { "Send again" } @else { "Retry now" } }
+                }
+            }
         }
     }
 }
@@ -152,6 +214,12 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                             }
                             " " (history_line(e, p))
                         }
+                    }
+                }
+                @if !r.deliveries.is_empty() {
+                    h2 { "Deliveries" }
+                    ul.deliveries {
+                        @for d in &r.deliveries { (delivery_line(d, &p.watch_id, viewer, r.now)) }
                     }
                 }
             }

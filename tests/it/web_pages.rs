@@ -702,7 +702,13 @@ fn the_page_works_with_javascript_off() {
     assert!(browser.exists("details.json-node[open]"));
     assert!(browser.exists("details.raw"));
     // Proof that the page's script did not run: it would have shown the Raw toggle.
-    assert_eq!(browser.js("return document.querySelector('[data-toggle-raw]').hidden", vec![]), json!(true));
+    assert_eq!(
+        browser.js(
+            "return document.querySelector('[data-toggle-raw]').hidden",
+            vec![]
+        ),
+        json!(true)
+    );
     browser.fill("textarea[name=comment]", "no scripts needed");
     browser.click("button.reject");
     browser.wait_until(

@@ -16,7 +16,5 @@ CREATE TABLE setup_tokens (
     used_at    INTEGER
 ) WITHOUT ROWID;
 
-CREATE INDEX pauses_created ON pauses (created_at);
 CREATE INDEX audit_event ON audit (event, id);
 CREATE INDEX audit_actor ON audit (actor, id);
-CREATE INDEX audit_at ON audit (at);

@@ -1,6 +1,6 @@
 //! Embedded assets with ETags: a versioned URL (`?v=hash`) is cached for a year.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::assets::Assets;
@@ -22,7 +22,7 @@ fn content_type(path: &str) -> &'static str {
 
 fn serve(req: &HttpRequest, path: &str) -> HttpResponse {
     let Some(file) = Assets::get(path) else {
-        return HttpResponse::NotFound()
+        return super::hardened(StatusCode::NOT_FOUND)
             .content_type("text/plain; charset=utf-8")
             .body("no such asset\n");
     };
@@ -44,11 +44,11 @@ fn serve(req: &HttpRequest, path: &str) -> HttpResponse {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if matches {
-        HttpResponse::NotModified()
+    let mut response = super::hardened(if matches {
+        StatusCode::NOT_MODIFIED
     } else {
-        HttpResponse::Ok()
-    };
+        StatusCode::OK
+    });
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache));

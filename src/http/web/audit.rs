@@ -120,7 +120,7 @@ async fn export(
             w.into_inner().map_err(Error::internal)
         })
         .await?;
-    Ok(HttpResponse::Ok()
+    Ok(super::hardened(actix_web::http::StatusCode::OK)
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{html_status, redirect, Admin, PageError};
 use crate::clock;
 use crate::domain::keys::{self, CreatedKey, NewKey};
-use crate::domain::{users, Error};
+use crate::domain::{outbox, users, Error};
 use crate::http::AppState;
 use crate::views::admin::{self, KeyForm, Keys};
 
@@ -15,10 +15,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/keys", web::get().to(page))
         .route("/keys", web::post().to(create))
         .route("/keys/{id}", web::post().to(update))
-        .route("/keys/{id}/revoke", web::post().to(revoke));
+        .route("/keys/{id}/revoke", web::post().to(revoke))
+        .route("/keys/{id}/test-webhook", web::post().to(test_webhook));
 }
 
+#[derive(Default)]
 struct Shown {
+    /// The key whose latest test webhook to show.
+    tested: Option<String>,
     created: Option<CreatedKey>,
     form: KeyForm,
     error: Option<String>,
@@ -31,8 +35,26 @@ async fn render(
     status: StatusCode,
     shown: Shown,
 ) -> Result<HttpResponse, PageError> {
-    let (keys, users) = state
-        .read(|conn| Ok((keys::list(conn, clock::now())?, users::list(conn)?)))
+    let tested_key = shown.tested.clone();
+    let (keys, users, tested) = state
+        .read(move |conn| {
+            let keys = keys::list(conn, clock::now())?;
+            let tested = match tested_key {
+                Some(id) => {
+                    let name = keys
+                        .iter()
+                        .find(|k| k.id == id)
+                        .map(|k| k.name.clone())
+                        .unwrap_or_default();
+                    outbox::tests_of_key(conn, &id)?
+                        .into_iter()
+                        .next()
+                        .map(|d| (name, d))
+                }
+                None => None,
+            };
+            Ok((keys, users::list(conn)?, tested))
+        })
         .await?;
     Ok(html_status(
         status,
@@ -40,6 +62,7 @@ async fn render(
             &admin.0.viewer,
             &Keys {
                 keys,
+                tested,
                 users,
                 created: shown.created,
                 form: shown.form,
@@ -54,6 +77,7 @@ async fn render(
 #[derive(Deserialize)]
 struct Flash {
     done: Option<String>,
+    tested: Option<String>,
 }
 
 async fn page(
@@ -71,10 +95,9 @@ async fn page(
         &state,
         StatusCode::OK,
         Shown {
-            created: None,
-            form: KeyForm::default(),
-            error: None,
+            tested: q.tested.clone(),
             notice,
+            ..Shown::default()
         },
     )
     .await
@@ -118,7 +141,11 @@ async fn create(
         monthly_limit: form.monthly_limit.clone(),
     };
     let actor = admin.0.principal().actor();
-    let created = match parse_limit(&form.monthly_limit) {
+    let url_check = match form.webhook_url.trim() {
+        "" => Ok(()),
+        url => state.check_webhook_url(url).await,
+    };
+    let created = match url_check.and_then(|()| parse_limit(&form.monthly_limit)) {
         Ok(monthly_limit) => {
             let new = NewKey {
                 name: form.name,
@@ -142,9 +169,7 @@ async fn create(
                 StatusCode::OK,
                 Shown {
                     created: Some(created),
-                    form: KeyForm::default(),
-                    error: None,
-                    notice: None,
+                    ..Shown::default()
                 },
             )
             .await
@@ -155,10 +180,9 @@ async fn create(
                 &state,
                 StatusCode::BAD_REQUEST,
                 Shown {
-                    created: None,
                     form: sticky,
                     error: Some(e.to_string()),
-                    notice: None,
+                    ..Shown::default()
                 },
             )
             .await
@@ -188,7 +212,11 @@ async fn update(
     let id = path.into_inner();
     let form = form.into_inner();
     let actor = admin.0.principal().actor();
-    let result = match parse_limit(&form.monthly_limit) {
+    let url_check = match form.webhook_url.trim() {
+        "" => Ok(()),
+        url => state.check_webhook_url(url).await,
+    };
+    let result = match url_check.and_then(|()| parse_limit(&form.monthly_limit)) {
         Ok(limit) => {
             state
                 .writer
@@ -214,10 +242,8 @@ async fn update(
                 &state,
                 StatusCode::BAD_REQUEST,
                 Shown {
-                    created: None,
-                    form: KeyForm::default(),
                     error: Some(e.to_string()),
-                    notice: None,
+                    ..Shown::default()
                 },
             )
             .await
@@ -254,10 +280,48 @@ async fn revoke(
                 &state,
                 StatusCode::CONFLICT,
                 Shown {
-                    created: None,
-                    form: KeyForm::default(),
                     error: Some(e.to_string()),
-                    notice: None,
+                    ..Shown::default()
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Queues a test webhook to the key's URL and shows how it went.
+async fn test_webhook(
+    req: HttpRequest,
+    admin: Admin,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    let id = path.into_inner();
+    let (actor, key_id) = (admin.0.principal().actor(), id.clone());
+    match state
+        .writer
+        .run(move |tx| outbox::test_webhook(tx, clock::now(), &actor, &key_id))
+        .await
+    {
+        Ok(_) => {
+            // Give a quick receiver the moment it needs, so the page can say how it went.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Ok(redirect(&format!(
+                "/keys?tested={}",
+                crate::views::query_value(&id)
+            )))
+        }
+        Err(e @ Error::Validation(_)) => {
+            render(
+                &admin,
+                &state,
+                StatusCode::BAD_REQUEST,
+                Shown {
+                    error: Some(e.to_string()),
+                    ..Shown::default()
                 },
             )
             .await

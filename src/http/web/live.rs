@@ -66,7 +66,7 @@ async fn events(_who: SignedIn, state: web::Data<AppState>) -> HttpResponse {
         stopping: state.stopping.clone(),
         first: true,
     };
-    HttpResponse::Ok()
+    super::hardened(actix_web::http::StatusCode::OK)
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))

@@ -7,13 +7,17 @@ use serde::Deserialize;
 use super::{html, html_status, redirect, PageError, SignedIn};
 use crate::clock;
 use crate::domain::pauses::{self, Decision};
-use crate::domain::{audit, Error, Principal};
+use crate::domain::{audit, outbox, Error, Principal};
 use crate::http::AppState;
 use crate::views::review::{self, Notice, Review};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/review/{watch_id}", web::get().to(page))
-        .route("/review/{watch_id}/decide", web::post().to(decide));
+        .route("/review/{watch_id}/decide", web::post().to(decide))
+        .route(
+            "/review/{watch_id}/deliveries/{id}/retry",
+            web::post().to(retry),
+        );
 }
 
 async fn load(
@@ -21,11 +25,12 @@ async fn load(
     principal: Principal,
     watch_id: String,
 ) -> Result<Review, PageError> {
-    let (pause, history) = state
+    let (pause, history, deliveries) = state
         .read(move |conn| {
             let pause = pauses::get(conn, &principal, &watch_id)?;
             let history = audit::for_pause(conn, &watch_id)?;
-            Ok((pause, history))
+            let deliveries = outbox::deliveries(conn, &principal, &watch_id)?;
+            Ok((pause, history, deliveries))
         })
         .await?;
     let context: Option<serde_json::Value> = pause
@@ -40,6 +45,7 @@ async fn load(
         context,
         context_pretty,
         history,
+        deliveries,
         now: clock::now(),
         notice: None,
         comment: String::new(),
@@ -79,10 +85,12 @@ async fn decide(
         Ok(decision) => {
             let (id, comment, principal) =
                 (watch_id.clone(), form.comment.clone(), principal.clone());
+            let channels = state.channels;
             state
                 .writer
                 .run(move |tx| {
-                    pauses::decide(tx, clock::now(), &principal, &id, decision, Some(comment))
+                    let now = clock::now();
+                    pauses::decide(tx, now, &principal, &id, decision, Some(comment), &channels)
                 })
                 .await
         }
@@ -109,4 +117,28 @@ async fn decide(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// "Retry now" / "Send again" on a delivery.
+async fn retry(
+    req: HttpRequest,
+    who: SignedIn,
+    path: web::Path<(String, i64)>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, &state.public_url)?;
+    let (watch_id, id) = path.into_inner();
+    let (principal, w) = (who.principal(), watch_id.clone());
+    state
+        .writer
+        .run(move |tx| outbox::retry(tx, clock::now(), &principal, &w, id))
+        .await?;
+    Ok(redirect(&format!("/review/{watch_id}")))
 }

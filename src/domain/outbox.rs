@@ -1,0 +1,440 @@
+//! The outbox: every webhook, mail and Slack message is first a row, written in the
+//! same transaction as the change that caused it, and each attempt to send it is
+//! recorded. Workers claim due rows with a lease, send, and record.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::pauses::Pause;
+use super::{audit, keys, pauses, Error, Principal, Result};
+use crate::clock::{self, Millis};
+use crate::db::{self, Tx};
+use crate::events::Event;
+use crate::secret;
+
+/// Which channels are configured (webhooks always are).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Channels {
+    pub email: bool,
+    pub slack: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Webhook,
+    Email,
+    Slack,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::Email => "email",
+            Kind::Slack => "slack",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "webhook" => Some(Kind::Webhook),
+            "email" => Some(Kind::Email),
+            "slack" => Some(Kind::Slack),
+            _ => None,
+        }
+    }
+}
+
+/// A row to add.
+pub struct NewRow {
+    pub kind: Kind,
+    pub watch_id: String,
+    pub event_id: String,
+    pub target: String,
+    pub key_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub payload: String,
+    pub at: Millis,
+}
+
+/// A row as stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stored {
+    pub id: i64,
+    pub kind: Kind,
+    #[serde(skip)]
+    pub watch_id: String,
+    /// The `webhook-id` every attempt of this delivery carries.
+    #[serde(rename = "webhookId")]
+    pub event_id: String,
+    pub target: String,
+    #[serde(skip)]
+    pub key_id: Option<String>,
+    #[serde(skip)]
+    pub user_id: Option<i64>,
+    #[serde(skip)]
+    pub payload: String,
+    pub state: String,
+    #[serde(skip)]
+    pub attempts: i64,
+    #[serde(serialize_with = "super::pauses::ser_time")]
+    pub next_attempt_at: Millis,
+    #[serde(serialize_with = "super::pauses::ser_time")]
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRow {
+    #[serde(serialize_with = "super::pauses::ser_time")]
+    pub at: Millis,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub ok: bool,
+}
+
+/// A delivery and its attempts, as the API and the review page show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    #[serde(flatten)]
+    pub stored: Stored,
+    pub attempts: Vec<AttemptRow>,
+}
+
+/// What happens after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// The retry schedule's next step.
+    Schedule,
+    /// The receiver asked for this wait (`Retry-After`).
+    After(Duration),
+    /// Never again (410 Gone).
+    Stop,
+}
+
+/// The outcome of one attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub ok: bool,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub next: Next,
+}
+
+fn event_id() -> String {
+    format!("msg_{}", secret::base62(24))
+}
+
+fn add(tx: &mut Tx, row: NewRow) -> Result<i64> {
+    let id = db::outbox::insert(tx, &row)?;
+    tx.emit(Event::OutboxReady);
+    Ok(id)
+}
+
+/// The webhook payload of a decided (or expired, or cancelled) pause.
+pub fn webhook_payload(p: &Pause) -> String {
+    let context: serde_json::Value = p
+        .context
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or(serde_json::Value::Null);
+    json!({
+        "watchId": p.watch_id,
+        "status": p.status,
+        "resolvedAt": p.resolved_at.map(clock::rfc3339),
+        "resolvedBy": p.resolved_by,
+        "comment": p.comment,
+        "agentContext": { "action": p.action, "context": context },
+    })
+    .to_string()
+}
+
+/// A pause reached its final status: a webhook to its own URL, else its key's; and a
+/// Slack follow-up.
+pub fn pause_resolved(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
+    let url = match &p.webhook_url {
+        Some(url) => Some(url.clone()),
+        None => db::keys::webhook_url(tx, &p.key_id)?,
+    };
+    if let Some(url) = url {
+        add(
+            tx,
+            NewRow {
+                kind: Kind::Webhook,
+                watch_id: p.watch_id.clone(),
+                event_id: event_id(),
+                target: url,
+                key_id: Some(p.key_id.clone()),
+                user_id: None,
+                payload: webhook_payload(p),
+                at: now,
+            },
+        )?;
+    }
+    if channels.slack {
+        add(tx, slack_row(p, "resolved", now))?;
+    }
+    Ok(())
+}
+
+fn slack_row(p: &Pause, event: &str, now: Millis) -> NewRow {
+    NewRow {
+        kind: Kind::Slack,
+        watch_id: p.watch_id.clone(),
+        event_id: event_id(),
+        target: "slack".into(),
+        key_id: None,
+        user_id: None,
+        payload: json!({ "event": event }).to_string(),
+        at: now,
+    }
+}
+
+/// A new pause: mail to every reviewer who wants it, and a Slack message.
+pub fn pause_created(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
+    if channels.email {
+        for (user_id, email) in db::outbox::notified_users(tx)? {
+            add(
+                tx,
+                NewRow {
+                    kind: Kind::Email,
+                    watch_id: p.watch_id.clone(),
+                    event_id: event_id(),
+                    target: email,
+                    key_id: None,
+                    user_id: Some(user_id),
+                    payload: json!({ "event": "created" }).to_string(),
+                    at: now,
+                },
+            )?;
+        }
+    }
+    if channels.slack {
+        add(tx, slack_row(p, "created", now))?;
+    }
+    Ok(())
+}
+
+/// Queues a test webhook to a key's URL; returns the delivery's id.
+pub fn test_webhook(tx: &mut Tx, now: Millis, actor: &super::Actor, key_id: &str) -> Result<i64> {
+    let key = db::keys::by_id(tx, key_id, &clock::month_of(now))?
+        .ok_or_else(|| Error::NotFound(format!("no API key with id {key_id}")))?;
+    let url = key
+        .webhook_url
+        .clone()
+        .ok_or_else(|| Error::validation("this key has no webhook URL; set one first"))?;
+    let payload = json!({
+        "test": true,
+        "watchId": "wch_test",
+        "status": "approved",
+        "resolvedAt": clock::rfc3339(now),
+        "resolvedBy": "hitl",
+        "comment": "A test webhook from hitl: if you can read this, your receiver works.",
+        "agentContext": { "action": "Test webhook", "context": { "keyId": key.id, "keyName": key.name } },
+    })
+    .to_string();
+    let id = add(
+        tx,
+        NewRow {
+            kind: Kind::Webhook,
+            watch_id: "test".into(),
+            event_id: event_id(),
+            target: url.clone(),
+            key_id: Some(key.id.clone()),
+            user_id: None,
+            payload,
+            at: now,
+        },
+    )?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "key.webhook_tested",
+        None,
+        json!({ "id": key.id, "url": url }),
+    )?;
+    Ok(id)
+}
+
+/// A key's recent test webhooks.
+pub fn tests_of_key(conn: &rusqlite::Connection, key_id: &str) -> Result<Vec<Delivery>> {
+    db::outbox::tests_of_key(conn, key_id, 3)
+}
+
+/// The deliveries of a pause. The agent key that owns it sees its webhooks; reviewers
+/// see everything (mail and Slack too).
+pub fn deliveries(
+    conn: &rusqlite::Connection,
+    principal: &Principal,
+    watch_id: &str,
+) -> Result<Vec<Delivery>> {
+    pauses::get(conn, principal, watch_id)?;
+    let all = db::outbox::for_watch_id(conn, watch_id)?;
+    Ok(match principal {
+        Principal::Agent(_) => all
+            .into_iter()
+            .filter(|d| d.stored.kind == Kind::Webhook)
+            .collect(),
+        _ => all,
+    })
+}
+
+/// Sends a delivery again now, by hand (reviewers only). The webhook-id stays.
+pub fn retry(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    id: i64,
+) -> Result<Delivery> {
+    if principal.reviewer().is_none() {
+        return Err(Error::Forbidden(
+            "only reviewers can send a delivery again".into(),
+        ));
+    }
+    pauses::get(tx, principal, watch_id)?;
+    let stored = db::outbox::by_id(tx, id)?
+        .filter(|d| d.watch_id == watch_id)
+        .ok_or_else(|| Error::NotFound(format!("no delivery {id} for pause {watch_id}")))?;
+    db::outbox::requeue(tx, id, now)?;
+    audit::record(
+        tx,
+        now,
+        &principal.actor(),
+        "delivery.retried",
+        Some(watch_id),
+        json!({ "delivery": id, "kind": stored.kind, "target": stored.target }),
+    )?;
+    tx.emit(Event::OutboxReady);
+    let mut all = db::outbox::for_watch_id(tx, watch_id)?;
+    all.retain(|d| d.stored.id == id);
+    all.pop()
+        .ok_or_else(|| Error::internal("delivery vanished"))
+}
+
+/// What a worker needs to send one claimed row, read in the claim's transaction.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub row: Stored,
+    /// The pause (none for a test webhook).
+    pub pause: Option<Pause>,
+    /// The signing secret of a webhook.
+    pub secret: Option<String>,
+    /// The reviewer a mail goes to: (id, email, notifications still on).
+    pub user: Option<(i64, String, bool)>,
+}
+
+/// Claims the most overdue row for `lease`.
+pub fn claim(tx: &mut Tx, now: Millis, lease: Duration) -> Result<Option<Job>> {
+    let Some(row) = db::outbox::claim(tx, now, now + lease.as_millis() as Millis)? else {
+        return Ok(None);
+    };
+    let pause = if row.watch_id == "test" {
+        None
+    } else {
+        db::pauses::by_watch_id(tx, &row.watch_id)?
+    };
+    let secret = match &row.key_id {
+        Some(key_id) => keys::webhook_secret(tx, key_id)?,
+        None => None,
+    };
+    let user = match row.user_id {
+        Some(id) => db::users::by_id(tx, id)?.map(|u| (u.id, u.email, u.notify_email)),
+        None => None,
+    };
+    Ok(Some(Job {
+        row,
+        pause,
+        secret,
+        user,
+    }))
+}
+
+/// Records an attempt and decides what comes next: delivered; gone (410); failed once
+/// the schedule is used up; else due again after the schedule's wait (with jitter) or
+/// the receiver's `Retry-After`. A row that needed no sending is `skipped`.
+pub fn record(
+    tx: &mut Tx,
+    now: Millis,
+    job: &Job,
+    attempt: &Attempt,
+    schedule: &[Duration],
+    skipped: bool,
+) -> Result<()> {
+    let id = job.row.id;
+    db::outbox::add_attempt(
+        tx,
+        id,
+        &AttemptRow {
+            at: now,
+            duration_ms: attempt.duration_ms,
+            http_status: attempt.http_status,
+            error: attempt.error.clone(),
+            ok: attempt.ok,
+        },
+    )?;
+    let retries_used = (job.row.attempts - 1).max(0) as usize;
+    let (state, next) = if skipped {
+        ("skipped", now)
+    } else if attempt.ok {
+        ("delivered", now)
+    } else {
+        match attempt.next {
+            Next::Stop => ("gone", now),
+            _ if retries_used >= schedule.len() => ("failed", now),
+            Next::After(wait) => ("pending", now + wait.as_millis() as Millis),
+            Next::Schedule => ("pending", now + jittered(schedule[retries_used])),
+        }
+    };
+    db::outbox::settle(tx, id, state, next)
+}
+
+/// ±10 % so that many retries do not arrive together.
+fn jittered(wait: Duration) -> Millis {
+    let ms = wait.as_millis() as i64;
+    let spread = ms / 10;
+    if spread == 0 {
+        return ms;
+    }
+    let r = i64::from_le_bytes(secret::bytes(8).try_into().unwrap_or([0; 8]))
+        .rem_euclid(2 * spread + 1);
+    ms - spread + r
+}
+
+pub fn release_leases(tx: &mut Tx) -> Result<usize> {
+    db::outbox::release_leases(tx)
+}
+
+pub fn next_due(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
+    db::outbox::next_due(conn)
+}
+
+/// The server's key for signing mail links, made on first use.
+pub fn link_key(tx: &mut Tx) -> Result<Vec<u8>> {
+    if let Some(key) = db::outbox::secret(tx, "link_key")? {
+        return Ok(key);
+    }
+    db::outbox::set_secret(tx, "link_key", &secret::bytes(32))?;
+    db::outbox::secret(tx, "link_key")?.ok_or_else(|| Error::internal("link key not stored"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..200 {
+            let j = jittered(Duration::from_secs(30));
+            assert!((27_000..=33_000).contains(&j), "{j}");
+        }
+        assert_eq!(jittered(Duration::from_millis(5)), 5);
+    }
+}

@@ -1,0 +1,356 @@
+//! Mail through SMTP (lettre, rustls). A new pause mails each reviewer who wants mail:
+//! the action, a short view of the context, and their own Approve and Reject links.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{Message, SmtpTransport, Transport};
+use maud::{html, Markup, DOCTYPE};
+
+use super::dns::Dns;
+use crate::domain::outbox::{Attempt, Next};
+use crate::domain::pauses::Pause;
+use crate::views::plain_preview;
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// `smtps://`: TLS from the first byte (port 465).
+    Wrapper,
+    /// `smtp://…?tls=required`: STARTTLS, or no mail.
+    Required,
+    /// `smtp://` (the default): STARTTLS when the server offers it.
+    Opportunistic,
+    /// `smtp://…?tls=none`: never (a relay on the same host).
+    None,
+}
+
+#[derive(Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    credentials: Option<(String, String)>,
+    pub from: Mailbox,
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Smtp {
+    /// Reads `--smtp-url` (credentials in it, or the password from `password_file`)
+    /// and `--smtp-from`.
+    pub fn from_settings(
+        url: &str,
+        from: Option<&str>,
+        password_file: Option<&std::path::Path>,
+    ) -> Result<Smtp, String> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("--smtp-url is not a valid URL: {e}"))?;
+        let scheme = parsed.scheme();
+        let host = parsed
+            .host_str()
+            .ok_or("--smtp-url needs a host, as in smtp://mail.example.com:587")?
+            .to_string();
+        let tls_param = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let tls = match (scheme, tls_param.as_deref()) {
+            ("smtps", None) => TlsMode::Wrapper,
+            ("smtp", None | Some("opportunistic")) => TlsMode::Opportunistic,
+            ("smtp", Some("required")) => TlsMode::Required,
+            ("smtp", Some("none")) => TlsMode::None,
+            ("smtp" | "smtps", Some(other)) => {
+                return Err(format!("--smtp-url: tls={other} is not known; use tls=required, tls=opportunistic or tls=none with smtp://, or smtps:// for implicit TLS"))
+            }
+            (other, _) => return Err(format!("--smtp-url must start with smtp:// or smtps://, not {other}://")),
+        };
+        let port = parsed
+            .port()
+            .unwrap_or(if tls == TlsMode::Wrapper { 465 } else { 587 });
+        let decode = |s: &str| percent_encoding_decode(s);
+        let user = decode(parsed.username());
+        let mut password = parsed.password().map(decode);
+        if let Some(path) = password_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --smtp-password-file {}: {e}", path.display()))?;
+            password = Some(text.trim_end_matches(['\r', '\n']).to_string());
+        }
+        let credentials = match (user.is_empty(), password) {
+            (true, None) => None,
+            (false, Some(p)) => Some((user, p)),
+            (false, None) => return Err("--smtp-url has a user name but no password; add it to the URL or use --smtp-password-file".into()),
+            (true, Some(_)) => return Err("a password was given but --smtp-url has no user name (smtp://USER@host)".into()),
+        };
+        let from = from
+            .ok_or("--smtp-from is needed with --smtp-url: the address mail comes from")?
+            .parse::<Mailbox>()
+            .map_err(|e| format!("--smtp-from is not a valid address: {e}"))?;
+        Ok(Smtp {
+            host,
+            port,
+            tls,
+            credentials,
+            from,
+        })
+    }
+
+    /// The settings without the password, for logs and the About page.
+    pub fn describe(&self) -> String {
+        let scheme = if self.tls == TlsMode::Wrapper {
+            "smtps"
+        } else {
+            "smtp"
+        };
+        let user = self
+            .credentials
+            .as_ref()
+            .map(|(u, _)| format!("{u}:***@"))
+            .unwrap_or_default();
+        let tls = match self.tls {
+            TlsMode::Required => "?tls=required",
+            TlsMode::None => "?tls=none",
+            _ => "",
+        };
+        format!(
+            "{scheme}://{user}{}:{}{tls} from {}",
+            self.host, self.port, self.from
+        )
+    }
+
+    fn transport(&self, dns: &Dns) -> Result<SmtpTransport, String> {
+        // Resolve here (pure Rust) and connect to the address; TLS still checks the name.
+        let ip: IpAddr = *dns.lookup(&self.host)?.first().ok_or("no address")?;
+        let params =
+            || TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS setup: {e}"));
+        let tls = match self.tls {
+            TlsMode::Wrapper => Tls::Wrapper(params()?),
+            TlsMode::Required => Tls::Required(params()?),
+            TlsMode::Opportunistic => Tls::Opportunistic(params()?),
+            TlsMode::None => Tls::None,
+        };
+        let mut builder = SmtpTransport::builder_dangerous(ip.to_string())
+            .port(self.port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(20)));
+        if let Some((user, password)) = &self.credentials {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(builder.build())
+    }
+
+    /// Sends one message and says, in one line, what went wrong if it did.
+    pub fn send(&self, dns: &Dns, message: &Message) -> Attempt {
+        let started = Instant::now();
+        let result = self
+            .transport(dns)
+            .and_then(|t| t.send(message).map(|_| ()).map_err(|e| self.explain(&e)));
+        let duration_ms = started.elapsed().as_millis() as i64;
+        match result {
+            Ok(()) => Attempt {
+                ok: true,
+                http_status: None,
+                error: None,
+                duration_ms,
+                next: Next::Schedule,
+            },
+            Err(error) => {
+                // A refused recipient stays refused; anything else may pass later.
+                let next = if error.contains("(SMTP 55") {
+                    Next::Stop
+                } else {
+                    Next::Schedule
+                };
+                Attempt {
+                    ok: false,
+                    http_status: None,
+                    error: Some(error),
+                    duration_ms,
+                    next,
+                }
+            }
+        }
+    }
+
+    /// One line that says what to change.
+    pub fn explain(&self, e: &lettre::transport::smtp::Error) -> String {
+        let code = e.status().map(|c| c.to_string());
+        let text = e.to_string();
+        let wrong_mode = match self.tls {
+            TlsMode::Wrapper => format!(
+                "port {} may expect STARTTLS rather than implicit TLS: try smtp://{}:{}?tls=required",
+                self.port, self.host, self.port
+            ),
+            _ => format!(
+                "port {} may expect implicit TLS: try smtps://{}:{}",
+                self.port, self.host, self.port
+            ),
+        };
+        match code.as_deref() {
+            Some("535") | Some("534") => format!("the server refused the user name or password (SMTP {}): {text}", code.unwrap_or_default()),
+            Some("530") => "the server wants a user name and password (SMTP 530): put them in --smtp-url or use --smtp-password-file".to_string(),
+            Some(c @ ("550" | "551" | "553" | "554")) if text.to_lowercase().contains("sender") => {
+                format!("the server refused the sender address; check --smtp-from (SMTP {c}): {text}")
+            }
+            Some(c) => format!("the server answered SMTP {c}: {text}"),
+            None if e.is_tls() || text.contains("corrupt message") || text.contains("InvalidContentType") => {
+                format!("TLS failed ({text}); {wrong_mode}")
+            }
+            None if e.is_timeout() => format!("no answer in time; {wrong_mode}"),
+            None if text.contains("STARTTLS") || text.to_lowercase().contains("starttls") => {
+                format!("the server does not offer STARTTLS ({text}); use smtps:// for implicit TLS, or tls=none for a relay on this host")
+            }
+            None if text.to_lowercase().contains("refused") => {
+                format!("nothing accepts connections at {}:{} ({text})", self.host, self.port)
+            }
+            None => format!("{text}; if the connection closes at once, {wrong_mode}"),
+        }
+    }
+}
+
+fn percent_encoding_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The context, pretty-printed and cut short for a mail or chat message.
+pub fn context_preview(p: &Pause, max_chars: usize) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(p.context.as_deref()?).ok()?;
+    let pretty = serde_json::to_string_pretty(&value).ok()?;
+    if pretty.chars().count() <= max_chars {
+        Some(pretty)
+    } else {
+        Some(format!(
+            "{}\n…",
+            pretty.chars().take(max_chars).collect::<String>()
+        ))
+    }
+}
+
+pub struct Links {
+    pub approve: String,
+    pub reject: String,
+    pub review: String,
+}
+
+fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
+    let button = |href: &str, label: &str, colour: &str| {
+        html! {
+            a href=(href) style=(format!("display:inline-block;padding:12px 22px;margin:4px 16px 4px 0;border-radius:6px;background:{colour};color:#ffffff;font-weight:bold;text-decoration:none;")) { (label) }
+        }
+    };
+    html! {
+        (DOCTYPE)
+        html {
+            body style="font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1c1d1f;line-height:1.5;" {
+                p style="color:#5c6370;margin:0;" { "An agent is waiting for your decision" }
+                h1 style="font-size:20px;margin:6px 0 12px;" { (crate::views::agent_text(&p.action)) }
+                p style="color:#5c6370;" {
+                    "Requested by " (crate::views::agent_text(&p.key_name))
+                    @if !p.tags.is_empty() { " · tags: " (p.tags.join(", ")) }
+                }
+                @if let Some(context) = context {
+                    pre style="background:#f1f2f4;padding:12px;border-radius:6px;white-space:pre-wrap;font-size:13px;" { (context) }
+                }
+                p {
+                    (button(&links.approve, "Approve", "#15803d"))
+                    (button(&links.reject, "Reject", "#b91c1c"))
+                }
+                p style="color:#5c6370;font-size:13px;" {
+                    "Each button opens a page where you confirm; nothing is decided by opening it. "
+                    "The links work once and are yours alone. "
+                    a href=(links.review) { "Open the full review page" } "."
+                }
+            }
+        }
+    }
+}
+
+/// The mail for one reviewer about one new pause.
+pub fn new_pause_message(
+    from: &Mailbox,
+    to: &str,
+    p: &Pause,
+    links: &Links,
+) -> Result<Message, String> {
+    let to: Mailbox = to.parse().map_err(|e| format!("bad recipient {to}: {e}"))?;
+    let context = context_preview(p, 1500);
+    let mut text = format!(
+        "An agent is waiting for your decision:\n\n    {}\n\nRequested by {}{}\n",
+        p.action,
+        p.key_name,
+        if p.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" · tags: {}", p.tags.join(", "))
+        }
+    );
+    if let Some(c) = &context {
+        text.push_str(&format!("\nContext:\n{c}\n"));
+    }
+    text.push_str(&format!(
+        "\nApprove: {}\nReject:  {}\n\nEach link opens a page where you confirm; nothing is decided by opening it.\nThe links work once and are yours alone. The full review page: {}\n",
+        links.approve, links.reject, links.review
+    ));
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(format!("Approval needed: {}", plain_preview(&p.action, 80)))
+        .multipart(MultiPart::alternative_plain_html(
+            text,
+            html_body(p, context.as_deref(), links).into_string(),
+        ))
+        .map_err(|e| format!("cannot build the mail: {e}"))
+}
+
+/// The mail of `hitl send-test-email`.
+pub fn test_message(from: &Mailbox, to: &str) -> Result<Message, String> {
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| format!("{to:?} is not a valid address: {e}"))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject("hitl test email")
+        .body("This is a test message from hitl. Its mail settings work.\n".to_string())
+        .map_err(|e| format!("cannot build the mail: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_are_read() {
+        let s = Smtp::from_settings(
+            "smtps://me%40x.com:p%40ss@mail.example.com",
+            Some("hitl@example.com"),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("mail.example.com", 465, TlsMode::Wrapper)
+        );
+        assert_eq!(s.credentials, Some(("me@x.com".into(), "p@ss".into())));
+        assert!(!s.describe().contains("p@ss"));
+        let s = Smtp::from_settings("smtp://mail.example.com?tls=required", Some("a@b.co"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.port, s.tls), (587, TlsMode::Required));
+        let s = Smtp::from_settings("smtp://127.0.0.1:2525?tls=none", Some("a@b.co"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.port, s.tls), (2525, TlsMode::None));
+        assert!(Smtp::from_settings("http://x", Some("a@b.co"), None).is_err());
+        assert!(Smtp::from_settings("smtp://x?tls=maybe", Some("a@b.co"), None).is_err());
+        assert!(Smtp::from_settings("smtp://x", None, None).is_err());
+        assert!(Smtp::from_settings("smtp://user@x", Some("a@b.co"), None).is_err());
+    }
+}

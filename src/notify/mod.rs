@@ -1,0 +1,331 @@
+//! The notifier: a pool of worker threads that take due rows from the outbox (with a
+//! lease, so a crashed worker's row is taken over), send them (webhook, mail, Slack),
+//! and record every attempt. Nothing is lost in a crash: the row was written with the
+//! change that caused it, and stays due until an attempt is recorded.
+
+pub mod dns;
+pub mod email;
+pub mod policy;
+pub mod slack;
+pub mod webhook;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::clock::{self, Millis};
+use crate::db::{Pool, Writer};
+use crate::domain::links::{self, Link};
+use crate::domain::outbox::{self, Attempt, Channels, Job, Kind, Next};
+use crate::domain::pauses::Decision;
+use crate::domain::Status;
+use dns::Dns;
+use email::Smtp;
+use policy::Policy;
+
+/// Long enough for the slowest attempt (a 20 s SMTP timeout) with room to spare.
+const LEASE: Duration = Duration::from_secs(90);
+const IDLE_WAIT: Duration = Duration::from_secs(30);
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The retry schedule of the issue: about 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h,
+/// 6 h, 12 h, 24 h; then failed.
+pub const DEFAULT_SCHEDULE: &str = "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h";
+
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    let steps: Vec<Duration> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            humantime::parse_duration(s)
+                .map_err(|e| format!("--webhook-retry-schedule: {s:?}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if steps.len() > 50 || steps.iter().any(|d| *d > Duration::from_secs(7 * 86_400)) {
+        return Err("--webhook-retry-schedule: at most 50 steps of at most 7 days each".into());
+    }
+    Ok(steps)
+}
+
+/// Everything the workers need to know.
+pub struct Settings {
+    pub workers: usize,
+    pub schedule: Vec<Duration>,
+    pub policy: Arc<Policy>,
+    pub smtp: Option<Smtp>,
+    pub slack_url: Option<String>,
+    pub public_url: String,
+}
+
+impl Settings {
+    pub fn channels(&self) -> Channels {
+        Channels {
+            email: self.smtp.is_some(),
+            slack: self.slack_url.is_some(),
+        }
+    }
+
+    /// One line for the start-up log: which channels are on.
+    pub fn describe(&self) -> String {
+        format!(
+            "notifier: {} workers; webhooks on ({}); email {}; Slack {}",
+            self.workers,
+            self.policy.describe(),
+            self.smtp
+                .as_ref()
+                .map_or("off (no --smtp-url)".to_string(), |s| format!(
+                    "on via {}",
+                    s.describe()
+                )),
+            if self.slack_url.is_some() {
+                "on"
+            } else {
+                "off (no --slack-webhook-url)"
+            },
+        )
+    }
+}
+
+/// Wakes idle workers when rows are added.
+#[derive(Clone, Default)]
+pub struct Waker {
+    inner: Arc<(Mutex<u64>, Condvar)>,
+}
+
+impl Waker {
+    pub fn wake(&self) {
+        let (generation, condvar) = &*self.inner;
+        *generation.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        condvar.notify_all();
+    }
+
+    fn generation(&self) -> u64 {
+        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until woken after `seen`, or `timeout`.
+    fn wait(&self, seen: u64, timeout: Duration) {
+        let (generation, condvar) = &*self.inner;
+        let guard = generation.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = condvar.wait_timeout_while(guard, timeout, |g| *g == seen);
+    }
+}
+
+pub struct Notifier {
+    waker: Waker,
+    stop: Arc<AtomicBool>,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+struct Worker {
+    settings: Arc<Settings>,
+    writer: Writer,
+    reads: Pool,
+    dns: Arc<Dns>,
+    link_key: Arc<Vec<u8>>,
+    waker: Waker,
+    stop: Arc<AtomicBool>,
+}
+
+impl Notifier {
+    pub fn start(
+        settings: Settings,
+        writer: Writer,
+        reads: Pool,
+        dns: Arc<Dns>,
+        waker: Waker,
+        link_key: Arc<Vec<u8>>,
+    ) -> Result<Notifier, String> {
+        // A previous run's workers are gone: their leases are void.
+        let released = writer
+            .run_blocking(outbox::release_leases)
+            .map_err(|e| format!("cannot prepare the outbox: {e}"))?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "took over deliveries that were in flight when hitl last stopped"
+            );
+        }
+        let settings = Arc::new(settings);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut handles = Vec::new();
+        for n in 0..settings.workers.max(1) {
+            let worker = Worker {
+                settings: Arc::clone(&settings),
+                writer: writer.clone(),
+                reads: reads.clone(),
+                dns: Arc::clone(&dns),
+                link_key: Arc::clone(&link_key),
+                waker: waker.clone(),
+                stop: Arc::clone(&stop),
+            };
+            let handle = thread::Builder::new()
+                .name(format!("hitl-notify-{n}"))
+                .spawn(move || worker.run())
+                .map_err(|e| format!("cannot start a notifier worker: {e}"))?;
+            handles.push(handle);
+        }
+        Ok(Notifier {
+            waker,
+            stop,
+            handles,
+        })
+    }
+
+    /// Lets attempts in flight finish (and be recorded), then ends the workers.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.waker.wake();
+        for handle in self.handles {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Worker {
+    fn run(self) {
+        let hooks = dns::agent(&self.dns, Some(&self.settings.policy), WEBHOOK_TIMEOUT);
+        let slack = dns::agent(&self.dns, None, WEBHOOK_TIMEOUT);
+        while !self.stop.load(Ordering::SeqCst) {
+            let seen = self.waker.generation();
+            match self
+                .writer
+                .run_blocking(|tx| outbox::claim(tx, clock::now(), LEASE))
+            {
+                Ok(Some(job)) => {
+                    let (attempt, skipped) = self.send(&job, &hooks, &slack);
+                    if let Some(error) = &attempt.error {
+                        tracing::info!(kind = job.row.kind.as_str(), target = %job.row.target, attempt = job.row.attempts, error = %error, "delivery attempt failed");
+                    }
+                    let schedule = self.settings.schedule.clone();
+                    let recorded = self.writer.run_blocking(move |tx| {
+                        outbox::record(tx, clock::now(), &job, &attempt, &schedule, skipped)
+                    });
+                    if let Err(e) = recorded {
+                        tracing::error!(error = %e, "could not record a delivery attempt");
+                    }
+                }
+                Ok(None) => self.waker.wait(seen, self.idle_wait()),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim a delivery");
+                    self.waker.wait(seen, Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Until the next row falls due (at most `IDLE_WAIT`).
+    fn idle_wait(&self) -> Duration {
+        let next = self
+            .reads
+            .get()
+            .ok()
+            .and_then(|conn| outbox::next_due(&conn).ok().flatten());
+        match next {
+            Some(at) => Duration::from_millis(
+                (at - clock::now()).clamp(10, IDLE_WAIT.as_millis() as Millis) as u64,
+            ),
+            None => IDLE_WAIT,
+        }
+    }
+
+    fn review_url(&self, watch_id: &str) -> String {
+        format!("{}/review/{watch_id}", self.settings.public_url)
+    }
+
+    /// Sends a claimed row: the attempt, and whether there was nothing to send.
+    fn send(&self, job: &Job, hooks: &ureq::Agent, slack: &ureq::Agent) -> (Attempt, bool) {
+        let skip = |why: &str| {
+            (
+                Attempt {
+                    ok: true,
+                    http_status: None,
+                    error: Some(why.to_string()),
+                    duration_ms: 0,
+                    next: Next::Schedule,
+                },
+                true,
+            )
+        };
+        let fail = |why: String| {
+            (
+                Attempt {
+                    ok: false,
+                    http_status: None,
+                    error: Some(why),
+                    duration_ms: 0,
+                    next: Next::Stop,
+                },
+                false,
+            )
+        };
+        match job.row.kind {
+            Kind::Webhook => match &job.secret {
+                Some(secret) => {
+                    let now_secs = clock::now() / 1000;
+                    (
+                        webhook::send(
+                            hooks,
+                            &job.row.target,
+                            secret,
+                            &job.row.event_id,
+                            &job.row.payload,
+                            now_secs,
+                        ),
+                        false,
+                    )
+                }
+                None => fail("the key that signs this webhook no longer exists".into()),
+            },
+            Kind::Slack => {
+                let (Some(url), Some(pause)) = (&self.settings.slack_url, &job.pause) else {
+                    return skip("not sent: Slack is not configured any more");
+                };
+                let review = self.review_url(&pause.watch_id);
+                let event: serde_json::Value =
+                    serde_json::from_str(&job.row.payload).unwrap_or_default();
+                let message = if event["event"] == "resolved" {
+                    slack::resolved(pause, &review)
+                } else {
+                    slack::created(pause, &review)
+                };
+                (slack::send(slack, url, &message), false)
+            }
+            Kind::Email => {
+                let Some(smtp) = &self.settings.smtp else {
+                    return skip("not sent: mail is not configured any more");
+                };
+                let Some(pause) = job.pause.as_ref().filter(|p| p.status == Status::Pending) else {
+                    return skip("not sent: the pause was decided before the mail went out");
+                };
+                let Some((user_id, address, true)) = job.user.clone() else {
+                    return skip("not sent: the reviewer was removed or turned mail off");
+                };
+                let expires = links::expiry_for(pause, clock::now());
+                let link = |decision| {
+                    let token = links::sign(
+                        &self.link_key,
+                        &Link {
+                            watch_id: pause.watch_id.clone(),
+                            user_id,
+                            decision,
+                            expires,
+                        },
+                    );
+                    format!("{}/mail/{token}", self.settings.public_url)
+                };
+                let links = email::Links {
+                    approve: link(Decision::Approved),
+                    reject: link(Decision::Rejected),
+                    review: self.review_url(&pause.watch_id),
+                };
+                match email::new_pause_message(&smtp.from, &address, pause, &links) {
+                    Ok(message) => (smtp.send(&self.dns, &message), false),
+                    Err(e) => fail(e),
+                }
+            }
+        }
+    }
+}

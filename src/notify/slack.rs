@@ -1,0 +1,133 @@
+//! Slack through an incoming webhook: a message per new pause (the action, a short
+//! context, tags, and a button to the review page) and a follow-up when it is decided.
+//! Agent text goes into `plain_text` fields only, so it cannot mention @channel,
+//! format, or link.
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::email::context_preview;
+use super::webhook::judge;
+use crate::domain::outbox::Attempt;
+use crate::domain::pauses::Pause;
+use crate::domain::Status;
+use crate::views::plain_preview;
+
+fn plain(text: &str) -> Value {
+    json!({ "type": "plain_text", "text": text, "emoji": false })
+}
+
+/// The message for a new pause.
+pub fn created(p: &Pause, review_url: &str) -> Value {
+    let action = plain_preview(&p.action, 150);
+    let mut blocks = vec![
+        json!({ "type": "header", "text": plain(&action) }),
+        json!({ "type": "section", "text": plain(&format!("Requested by {}", plain_preview(&p.key_name, 100))) }),
+    ];
+    if let Some(context) = context_preview(p, 600) {
+        blocks.push(json!({ "type": "section", "text": plain(&context) }));
+    }
+    if !p.tags.is_empty() {
+        blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", p.tags.join(", ")))] }));
+    }
+    blocks.push(json!({
+        "type": "actions",
+        "elements": [{
+            "type": "button",
+            "text": plain("Review"),
+            "url": review_url,
+            "style": "primary",
+            "action_id": "review"
+        }]
+    }));
+    json!({ "text": format!("Approval needed: {action}"), "blocks": blocks })
+}
+
+/// The follow-up when a pause is decided, expires or is cancelled.
+pub fn resolved(p: &Pause, review_url: &str) -> Value {
+    let what = match p.status {
+        Status::Approved => "Approved",
+        Status::Rejected => "Rejected",
+        Status::Expired => "Expired",
+        Status::Cancelled => "Cancelled",
+        Status::Pending => "Still pending",
+    };
+    let by = match (&p.status, &p.resolved_by) {
+        (Status::Expired, _) => " (nobody decided in time)".to_string(),
+        (_, Some(by)) => format!(" by {}", plain_preview(by, 100)),
+        _ => String::new(),
+    };
+    let comment = p
+        .comment
+        .as_deref()
+        .map(|c| format!(": {}", plain_preview(c, 500)))
+        .unwrap_or_default();
+    let line = format!("{what}{by}{comment} · {}", plain_preview(&p.action, 150));
+    json!({
+        "text": line,
+        "blocks": [
+            { "type": "section", "text": plain(&line) },
+            { "type": "context", "elements": [{ "type": "mrkdwn", "text": format!("<{review_url}|Open in hitl>") }] }
+        ]
+    })
+}
+
+pub fn send(agent: &ureq::Agent, url: &str, message: &Value) -> Attempt {
+    let started = Instant::now();
+    let response = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(message.to_string());
+    judge(response, started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pause() -> Pause {
+        Pause {
+            id: 1,
+            watch_id: "wch_x".into(),
+            key_id: "key_x".into(),
+            key_name: "deploy-bot".into(),
+            status: Status::Pending,
+            action: "<!channel> *Deploy* <http://evil|click>".into(),
+            context: Some(r#"{"commit":"a3f9b2e"}"#.into()),
+            tags: vec!["deploy".into()],
+            webhook_url: None,
+            created_at: 0,
+            expires_at: None,
+            resolved_at: None,
+            resolved_by: None,
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn agent_text_stays_plain() {
+        let m = created(&pause(), "http://127.0.0.1:8080/review/wch_x");
+        assert_eq!(m["blocks"][0]["type"], "header");
+        assert_eq!(m["blocks"][0]["text"]["type"], "plain_text");
+        assert_eq!(
+            m["blocks"][0]["text"]["text"],
+            "<!channel> *Deploy* <http://evil|click>"
+        );
+        let button = m["blocks"]
+            .as_array()
+            .and_then(|b| b.last())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            button["elements"][0]["url"],
+            "http://127.0.0.1:8080/review/wch_x"
+        );
+        for block in m["blocks"].as_array().into_iter().flatten() {
+            assert_ne!(
+                block["text"]["type"], "mrkdwn",
+                "agent text in mrkdwn: {block}"
+            );
+        }
+    }
+}
