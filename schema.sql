@@ -1,6 +1,8 @@
 -- hitl: the whole current schema, for a fresh database.
--- Upgrades of older databases are numbered steps in src/db/mod.rs (MIGRATIONS); after
--- them an upgraded database must equal one created from this file.
+-- Upgrades of older databases are numbered steps in src/db/migrations (listed in
+-- MIGRATIONS in src/db/mod.rs); after them an upgraded database must equal one created
+-- from this file. Before changing it, copy it to tests/fixtures/schema-vN.sql (N = the
+-- current version): the migration test upgrades every such snapshot.
 -- Times are INTEGER milliseconds since the Unix epoch, UTC.
 
 CREATE TABLE users (

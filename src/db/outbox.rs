@@ -130,17 +130,10 @@ pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Delivery>> 
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o WHERE o.watch_id = ?1 ORDER BY o.id"
     ))?;
-    let rows: Vec<Stored> = stmt
+    let rows = stmt
         .query_map([watch_id], row_to_stored)?
         .collect::<rusqlite::Result<_>>()?;
-    rows.into_iter()
-        .map(|stored| {
-            Ok(Delivery {
-                attempts: attempts(conn, stored.id)?,
-                stored,
-            })
-        })
-        .collect()
+    with_attempts(conn, rows)
 }
 
 /// The test webhooks of a key, newest first.
@@ -148,9 +141,13 @@ pub fn tests_of_key(conn: &Connection, key_id: &str, limit: u32) -> Result<Vec<D
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o WHERE o.watch_id = 'test' AND o.key_id = ?1 ORDER BY o.id DESC LIMIT ?2"
     ))?;
-    let rows: Vec<Stored> = stmt
+    let rows = stmt
         .query_map(params![key_id, limit], row_to_stored)?
         .collect::<rusqlite::Result<_>>()?;
+    with_attempts(conn, rows)
+}
+
+fn with_attempts(conn: &Connection, rows: Vec<Stored>) -> Result<Vec<Delivery>> {
     rows.into_iter()
         .map(|stored| {
             Ok(Delivery {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    clear_cookie, client_address, html, html_status, redirect, safe_next, session_cookie,
+    clear_cookie, client_address, html, html_status, redirect, safe_next, session_cookie, CsrfForm,
     PageError, SignedIn,
 };
 use crate::clock;
@@ -128,12 +128,6 @@ fn user_agent(req: &HttpRequest) -> String {
         .chars()
         .take(200)
         .collect()
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn signout(

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{html_status, redirect, Admin, PageError};
+use super::{html_status, redirect, Admin, CsrfForm, PageError};
 use crate::clock;
 use crate::domain::keys::{self, CreatedKey, NewKey};
 use crate::domain::{outbox, users, Error};
@@ -72,6 +72,28 @@ async fn render(
             },
         ),
     ))
+}
+
+/// Shows the page again with an error the admin can fix (a 400 or 409); any other
+/// error is an error page.
+async fn refuse(
+    admin: &Admin,
+    state: &AppState,
+    e: Error,
+    form: KeyForm,
+) -> Result<HttpResponse, PageError> {
+    match e {
+        Error::Validation(_) | Error::Conflict(_) => {
+            let status = crate::http::error::classify(&e).0;
+            let shown = Shown {
+                form,
+                error: Some(e.to_string()),
+                ..Shown::default()
+            };
+            render(admin, state, status, shown).await
+        }
+        other => Err(other.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,20 +196,7 @@ async fn create(
             )
             .await
         }
-        Err(e @ (Error::Validation(_) | Error::Conflict(_))) => {
-            render(
-                &admin,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Shown {
-                    form: sticky,
-                    error: Some(e.to_string()),
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refuse(&admin, &state, e, sticky).await,
     }
 }
 
@@ -236,26 +245,8 @@ async fn update(
     };
     match result {
         Ok(_) => Ok(redirect("/keys?done=saved")),
-        Err(e @ (Error::Validation(_) | Error::Conflict(_))) => {
-            render(
-                &admin,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Shown {
-                    error: Some(e.to_string()),
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refuse(&admin, &state, e, KeyForm::default()).await,
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn revoke(
@@ -274,19 +265,7 @@ async fn revoke(
         .await
     {
         Ok(_) => Ok(redirect("/keys?done=revoked")),
-        Err(e @ Error::Conflict(_)) => {
-            render(
-                &admin,
-                &state,
-                StatusCode::CONFLICT,
-                Shown {
-                    error: Some(e.to_string()),
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refuse(&admin, &state, e, KeyForm::default()).await,
     }
 }
 
@@ -314,18 +293,6 @@ async fn test_webhook(
                 crate::views::query_value(&id)
             )))
         }
-        Err(e @ Error::Validation(_)) => {
-            render(
-                &admin,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Shown {
-                    error: Some(e.to_string()),
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refuse(&admin, &state, e, KeyForm::default()).await,
     }
 }

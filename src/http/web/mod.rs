@@ -321,6 +321,13 @@ impl FromRequest for Admin {
     }
 }
 
+/// A form that carries only its CSRF token (sign-out, revoke, remove, retry…).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// The session cookie for a new session.
 pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(cookie_name(secure), value)

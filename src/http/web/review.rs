@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{html, html_status, redirect, PageError, SignedIn};
+use super::{html, html_status, redirect, CsrfForm, PageError, SignedIn};
 use crate::clock;
 use crate::domain::pauses::{self, Decision};
 use crate::domain::{audit, outbox, Error, Principal};
@@ -117,12 +117,6 @@ async fn decide(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// "Retry now" / "Send again" on a delivery.

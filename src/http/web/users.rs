@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{html_status, redirect, Admin, PageError};
+use super::{html_status, redirect, Admin, CsrfForm, PageError};
 use crate::clock;
 use crate::domain::{users, Error, Role};
 use crate::http::AppState;
@@ -175,12 +175,6 @@ async fn set_notify(
         .run(move |tx| users::set_notify_email(tx, clock::now(), &actor, id, on))
         .await;
     outcome(&admin, &state, result, "saved", String::new()).await
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn remove(
