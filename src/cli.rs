@@ -87,7 +87,12 @@ pub enum Command {
 pub struct SmtpArgs {
     /// SMTP server: smtps://user:pass@host:465 (implicit TLS), smtp://host:587
     /// (STARTTLS if offered), smtp://…?tls=required, or smtp://…?tls=none
-    #[arg(long, env = "HITL_SMTP_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "HITL_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub smtp_url: Option<String>,
 
     /// The address mail comes from
@@ -139,7 +144,12 @@ pub struct ServeArgs {
     pub webhook_retry_schedule: String,
 
     /// A Slack incoming-webhook URL: a message per new pause and per decision
-    #[arg(long, env = "HITL_SLACK_WEBHOOK_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "HITL_SLACK_WEBHOOK_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub slack_webhook_url: Option<String>,
 
     #[command(flatten)]

@@ -100,6 +100,14 @@ impl Config {
             .as_deref()
             .map(|u| base_url(u, "--public-url"))
             .transpose()?;
+        // The page's links and redirects are absolute paths from the root.
+        if let Some(url) = &public_url {
+            if url::Url::parse(url).is_ok_and(|u| u.path() != "/") {
+                return Err(format!(
+                    "--public-url {url} has a path; hitl must be served at the root of its host (a proxy may put it on its own host name)"
+                ));
+            }
+        }
         if args.max_context_bytes < 1024 || args.max_context_bytes > 16 * 1024 * 1024 {
             return Err("--max-context-bytes must be from 1024 to 16777216".into());
         }

@@ -59,6 +59,7 @@ fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>, channels: Channe
     // `None` means "ask the database".
     let mut next: Option<Option<Millis>> = None;
     let mut last_housekeeping = 0;
+    let mut failures: u32 = 0;
     loop {
         let now = clock::now();
         if now - last_housekeeping >= HOUSEKEEPING_EVERY_MS {
@@ -89,9 +90,23 @@ fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>, channels: Channe
             match writer
                 .run_blocking(move |tx| pauses::expire_due(tx, clock::now(), BATCH, &channels))
             {
-                Ok(n) if n > 0 => tracing::debug!(count = n, "expired pauses"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "expiring pauses failed"),
+                Ok(n) => {
+                    failures = 0;
+                    if n > 0 {
+                        tracing::debug!(count = n, "expired pauses");
+                    }
+                }
+                Err(e) => {
+                    // Back off (up to a minute) rather than retry a failing write at once.
+                    failures += 1;
+                    tracing::error!(error = %e, "expiring pauses failed");
+                    let pause = Duration::from_secs(1 << failures.min(6)).min(IDLE_CHECK);
+                    if let Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) =
+                        rx.recv_timeout(pause)
+                    {
+                        return;
+                    }
+                }
             }
             next = None;
             continue;

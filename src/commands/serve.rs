@@ -95,7 +95,7 @@ fn start(config: &Config) -> Result<(), String> {
     let write_conn = store
         .connect_writer()
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let (writer, _writer_thread) = Writer::start(write_conn, sink)
+    let (writer, writer_thread) = Writer::start(write_conn, sink)
         .map_err(|e| format!("cannot start the database writer: {e}"))?;
     let checkpointer = store
         .start_checkpointer()
@@ -185,6 +185,7 @@ fn start(config: &Config) -> Result<(), String> {
     let _ = expiry_thread.join();
     notifier.stop();
     drop(writer);
+    wait_for_writer(writer_thread);
     checkpointer.stop();
     served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     tracing::info!("stopped");
@@ -200,6 +201,22 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(4096)?;
     Ok(socket.into())
+}
+
+/// Waits (a few seconds at most) for the writer to commit what is queued and end; it
+/// ends once the last handle to it is gone.
+fn wait_for_writer(thread: std::thread::JoinHandle<()>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !thread.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if thread.is_finished() {
+        let _ = thread.join();
+    } else {
+        tracing::warn!(
+            "the database writer did not stop in time; everything acknowledged is on disk already"
+        );
+    }
 }
 
 fn describe_bind_error(e: &std::io::Error) -> String {

@@ -115,12 +115,22 @@ impl Store {
         let mut conn = Connection::open(&db_path).map_err(open_err)?;
         configure(&conn, false).map_err(open_err)?;
         migrate(&mut conn, &db_path)?;
-        fs::set_permissions(&db_path, fs::Permissions::from_mode(0o600)).map_err(|source| {
-            OpenError::NotWritable {
-                path: dir.to_path_buf(),
-                source,
-            }
-        })?;
+        // The database holds webhook secrets and the mail-link key: owner only, for it,
+        // its WAL and shared-memory files, and the directory (whoever made it).
+        let private = |path: &Path, mode: u32| match fs::set_permissions(
+            path,
+            fs::Permissions::from_mode(mode),
+        ) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(OpenError::NotWritable {
+                path: path.to_path_buf(),
+                source: e,
+            }),
+            _ => Ok(()),
+        };
+        private(dir, 0o700)?;
+        for suffix in ["", "-wal", "-shm"] {
+            private(&dir.join(format!("{DB_FILE}{suffix}")), 0o600)?;
+        }
         Ok(Store {
             dir: dir.to_path_buf(),
             db_path,

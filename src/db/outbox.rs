@@ -100,13 +100,14 @@ pub fn settle(conn: &Connection, id: i64, state: &str, next_attempt_at: Millis) 
     Ok(())
 }
 
-/// Makes a row due now again (a retry by hand).
-pub fn requeue(conn: &Connection, id: i64, now: Millis) -> Result<()> {
-    conn.execute(
-        "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, lease_until = NULL WHERE id = ?1",
+/// Makes a row due now again (a retry by hand); false while a worker is sending it.
+pub fn requeue(conn: &Connection, id: i64, now: Millis) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?2
+         WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?2)",
         params![id, now],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// Frees every lease: at start-up no worker of a previous run is alive.

@@ -303,7 +303,11 @@ pub fn retry(
     let stored = db::outbox::by_id(tx, id)?
         .filter(|d| d.watch_id == watch_id)
         .ok_or_else(|| Error::NotFound(format!("no delivery {id} for pause {watch_id}")))?;
-    db::outbox::requeue(tx, id, now)?;
+    if !db::outbox::requeue(tx, id, now)? {
+        return Err(Error::Conflict(
+            "this delivery is being sent right now; try again in a moment".into(),
+        ));
+    }
     audit::record(
         tx,
         now,

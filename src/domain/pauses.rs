@@ -501,6 +501,8 @@ fn pending_for_change(
 /// How a pending pause ends: who, what, and which channels hear of it.
 struct Ending<'a> {
     status: Status,
+    /// When it ended: now, or for an expiry the deadline that passed.
+    at: Millis,
     by: &'a str,
     comment: Option<String>,
     actor: &'a Actor,
@@ -510,12 +512,13 @@ struct Ending<'a> {
 fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> {
     let Ending {
         status,
+        at,
         by,
         comment,
         actor,
         channels,
     } = end;
-    if !db::pauses::resolve(tx, pause.id, status, now, by, comment.as_deref())? {
+    if !db::pauses::resolve(tx, pause.id, status, at, by, comment.as_deref())? {
         // Another process changed it between our read and our write.
         let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
         return Err(Error::AlreadyResolved(current));
@@ -534,7 +537,7 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
     });
     let pause = Pause {
         status,
-        resolved_at: Some(now),
+        resolved_at: Some(at),
         resolved_by: Some(by.to_string()),
         comment,
         ..pause
@@ -565,6 +568,7 @@ pub fn decide(
     let actor = principal.actor();
     let end = Ending {
         status: decision.status(),
+        at: now,
         by: &by,
         comment,
         actor: &actor,
@@ -601,6 +605,7 @@ pub fn cancel(
     let actor = principal.actor();
     let end = Ending {
         status: Status::Cancelled,
+        at: now,
         by: &by,
         comment: reason,
         actor: &actor,
@@ -609,15 +614,24 @@ pub fn cancel(
     finish(tx, now, pause, end)
 }
 
-fn expire_one(tx: &mut Tx, pause: &Pause, at: Millis, channels: &Channels) -> Result<()> {
+/// Expires a pause as of its deadline; the audit log and the notifications carry
+/// `now`, the time it was recorded (the audit log only moves forward in time).
+fn expire_one(
+    tx: &mut Tx,
+    now: Millis,
+    pause: &Pause,
+    at: Millis,
+    channels: &Channels,
+) -> Result<()> {
     let end = Ending {
         status: Status::Expired,
+        at,
         by: "system",
         comment: None,
         actor: &Actor::System,
         channels,
     };
-    finish(tx, at, pause.clone(), end).map(|_| ())
+    finish(tx, now, pause.clone(), end).map(|_| ())
 }
 
 /// Expires every pending pause whose time has come (at most `batch` of them) and
@@ -626,7 +640,7 @@ pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32, channels: &Channels) -> 
     let due = db::pauses::due_for_expiry(tx, now, batch)?;
     for pause in &due {
         let at = pause.expires_at.unwrap_or(now);
-        expire_one(tx, pause, at, channels)?;
+        expire_one(tx, now, pause, at, channels)?;
     }
     Ok(due.len())
 }

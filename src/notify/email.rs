@@ -149,33 +149,24 @@ impl Smtp {
     /// Sends one message and says, in one line, what went wrong if it did.
     pub fn send(&self, dns: &Dns, message: &Message) -> Attempt {
         let started = Instant::now();
-        let result = self
-            .transport(dns)
-            .and_then(|t| t.send(message).map(|_| ()).map_err(|e| self.explain(&e)));
+        // `Err((why, permanent))`: a 5xx answer (a refused recipient, say) stays so.
+        let result = self.transport(dns).map_err(|e| (e, false)).and_then(|t| {
+            t.send(message)
+                .map(|_| ())
+                .map_err(|e| (self.explain(&e), e.is_permanent()))
+        });
         let duration_ms = started.elapsed().as_millis() as i64;
-        match result {
-            Ok(()) => Attempt {
-                ok: true,
-                http_status: None,
-                error: None,
-                duration_ms,
-                next: Next::Schedule,
-            },
-            Err(error) => {
-                // A refused recipient stays refused; anything else may pass later.
-                let next = if error.contains("(SMTP 55") {
-                    Next::Stop
-                } else {
-                    Next::Schedule
-                };
-                Attempt {
-                    ok: false,
-                    http_status: None,
-                    error: Some(error),
-                    duration_ms,
-                    next,
-                }
-            }
+        let (ok, error, next) = match result {
+            Ok(()) => (true, None, Next::Schedule),
+            Err((why, true)) => (false, Some(why), Next::Stop),
+            Err((why, false)) => (false, Some(why), Next::Schedule),
+        };
+        Attempt {
+            ok,
+            http_status: None,
+            error,
+            duration_ms,
+            next,
         }
     }
 

@@ -24,8 +24,9 @@ use dns::Dns;
 use email::Smtp;
 use policy::Policy;
 
-/// Long enough for the slowest attempt (a 20 s SMTP timeout) with room to spare.
-const LEASE: Duration = Duration::from_secs(90);
+/// Longer than the slowest attempt: an SMTP exchange has several steps of up to 20 s
+/// each. A lease only matters while this process runs; at start-up all are released.
+const LEASE: Duration = Duration::from_secs(300);
 const IDLE_WAIT: Duration = Duration::from_secs(30);
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -195,7 +196,23 @@ impl Worker {
                 .run_blocking(|tx| outbox::claim(tx, clock::now(), LEASE))
             {
                 Ok(Some(job)) => {
-                    let (attempt, skipped) = self.send(&job, &hooks, &slack);
+                    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.send(&job, &hooks, &slack)
+                    }));
+                    let (attempt, skipped) = sent.unwrap_or_else(|_| {
+                        let error =
+                            Some("hitl failed while sending (a bug; see the log)".to_string());
+                        (
+                            Attempt {
+                                ok: false,
+                                http_status: None,
+                                error,
+                                duration_ms: 0,
+                                next: Next::Schedule,
+                            },
+                            false,
+                        )
+                    });
                     if let Some(error) = &attempt.error {
                         tracing::info!(kind = job.row.kind.as_str(), target = %job.row.target, attempt = job.row.attempts, error = %error, "delivery attempt failed");
                     }

@@ -15,52 +15,84 @@ pub struct Policy {
     allow_hosts: Vec<String>,
 }
 
-/// Why an address is refused, worded for an operator.
-fn refusal(ip: IpAddr, deny_private: bool) -> Option<&'static str> {
-    // An IPv4 address written as IPv6 (::ffff:a.b.c.d) is judged as IPv4.
+/// Why an address is refused, worded for an operator, and whether `--webhook-allow`
+/// may lift the refusal (only the `--webhook-deny-private` ones).
+fn refusal(ip: IpAddr, deny_private: bool) -> Option<(&'static str, bool)> {
+    // An IPv4 address inside IPv6 (mapped ::ffff:a.b.c.d, the old compatible ::a.b.c.d,
+    // NAT64 64:ff9b::/96, 6to4 2002::/16) is judged as that IPv4 address too.
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => {
+            if let Some(reason) = refusal_v6(v6, deny_private) {
+                return Some(reason);
+            }
+            match embedded_v4(v6) {
+                Some(v4) => IpAddr::V4(v4),
+                None => return None,
+            }
+        }
         v4 => v4,
     };
     match ip {
         IpAddr::V4(v4) => refusal_v4(v4, deny_private),
-        IpAddr::V6(v6) => refusal_v6(v6, deny_private),
+        IpAddr::V6(_) => None,
     }
 }
 
-fn refusal_v4(ip: Ipv4Addr, deny_private: bool) -> Option<&'static str> {
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
     let o = ip.octets();
-    if ip.is_unspecified() || o[0] == 0 {
-        Some("unspecified")
-    } else if ip.is_link_local() {
-        Some("link-local (cloud metadata lives here)")
-    } else if ip.is_broadcast() {
-        Some("broadcast")
-    } else if ip.is_multicast() {
-        Some("multicast")
-    } else if deny_private && ip.is_loopback() {
-        Some("loopback (--webhook-deny-private)")
-    } else if deny_private && (ip.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64)) {
-        Some("private (--webhook-deny-private)")
+    // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry it last.
+    let compatible = s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified();
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        Some(v4)
+    } else if compatible || nat64 {
+        Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+    } else if s[0] == 0x2002 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
     } else {
         None
     }
 }
 
-fn refusal_v6(ip: Ipv6Addr, deny_private: bool) -> Option<&'static str> {
+const ALWAYS: bool = false;
+const UNLESS_ALLOWED: bool = true;
+
+fn refusal_v4(ip: Ipv4Addr, deny_private: bool) -> Option<(&'static str, bool)> {
+    let o = ip.octets();
+    if ip.is_unspecified() || o[0] == 0 {
+        Some(("unspecified", ALWAYS))
+    } else if ip.is_link_local() {
+        Some(("link-local (cloud metadata lives here)", ALWAYS))
+    } else if ip.is_broadcast() {
+        Some(("broadcast", ALWAYS))
+    } else if ip.is_multicast() {
+        Some(("multicast", ALWAYS))
+    } else if deny_private && ip.is_loopback() {
+        Some(("loopback (--webhook-deny-private)", UNLESS_ALLOWED))
+    } else if deny_private && (ip.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64)) {
+        Some(("private (--webhook-deny-private)", UNLESS_ALLOWED))
+    } else if deny_private && (o[0] >= 240 || (o[0] == 198 && (o[1] & 0xfe) == 18)) {
+        Some(("reserved (--webhook-deny-private)", UNLESS_ALLOWED))
+    } else {
+        None
+    }
+}
+
+fn refusal_v6(ip: Ipv6Addr, deny_private: bool) -> Option<(&'static str, bool)> {
     let first = ip.segments()[0];
     if ip.is_unspecified() {
-        Some("unspecified")
+        Some(("unspecified", ALWAYS))
     } else if (first & 0xffc0) == 0xfe80 {
-        Some("link-local")
+        Some(("link-local", ALWAYS))
     } else if ip.is_multicast() {
-        Some("multicast")
+        Some(("multicast", ALWAYS))
     } else if ip.segments() == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254] {
-        Some("a cloud metadata address")
+        Some(("a cloud metadata address", ALWAYS))
     } else if deny_private && ip.is_loopback() {
-        Some("loopback (--webhook-deny-private)")
-    } else if deny_private && (first & 0xfe00) == 0xfc00 {
-        Some("private (--webhook-deny-private)")
+        Some(("loopback (--webhook-deny-private)", UNLESS_ALLOWED))
+    } else if deny_private && ((first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfec0) {
+        Some(("private (--webhook-deny-private)", UNLESS_ALLOWED))
     } else {
         None
     }
@@ -99,11 +131,11 @@ impl Policy {
 
     /// `Err(reason)` when a webhook may not be sent to `ip` for `host`.
     pub fn check(&self, host: &str, ip: IpAddr) -> Result<(), String> {
-        let Some(reason) = refusal(ip, self.deny_private) else {
+        let Some((reason, liftable)) = refusal(ip, self.deny_private) else {
             return Ok(());
         };
-        let hard = matches!(reason, "unspecified" | "broadcast" | "multicast");
-        if !hard && (self.host_allowed(host) || self.allow_nets.iter().any(|n| n.contains(&ip))) {
+        if liftable && (self.host_allowed(host) || self.allow_nets.iter().any(|n| n.contains(&ip)))
+        {
             return Ok(());
         }
         Err(format!("{ip} is {reason}; webhooks may not go there"))

@@ -67,4 +67,14 @@ fn expiry_works_across_a_restart() {
     assert_eq!(r.json["status"], "expired");
     assert_eq!(server.status(&agent, &never)["status"], "pending");
     assert_eq!(server.decide(&reviewer, &never, "approved", "").status, 200);
+    // The audit log only moves forward in time, even for what expired while down.
+    let times: Vec<i64> = hitl
+        .db()
+        .prepare("SELECT at FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }

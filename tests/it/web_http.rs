@@ -406,8 +406,14 @@ fn setup_links_are_single_use_and_sign_in_redirects_stay_local() {
     // After sign-in, only local paths are followed.
     for (next, expected) in [
         ("%2Fhistory", "/history"),
+        ("%2Fhistory%3Fstatus%3Dpending", "/history?status=pending"),
         ("https%3A%2F%2Fevil.example", "/"),
         ("%2F%2Fevil.example", "/"),
+        ("%2F%09%2Fevil.example", "/"),
+        ("%2F%0A%2Fevil.example", "/"),
+        ("%2F%5Cevil.example", "/"),
+        ("%5C%5Cevil.example", "/"),
+        ("javascript%3Aalert(1)", "/"),
     ] {
         let r = form_post(
             &server,
@@ -757,4 +763,33 @@ fn changing_the_password_ends_other_sessions() {
     );
     assert!(sign_in(&server, "a@example.com", PASSWORD).is_err());
     assert!(sign_in(&server, "a@example.com", "a new passphrase").is_ok());
+}
+
+#[test]
+fn parallel_guesses_do_not_slip_past_the_throttle() {
+    let hitl = Hitl::new();
+    hitl.add_user("a@example.com", "admin");
+    let server = hitl.serve(&[]);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(|| {
+                    sign_in(&server, "a@example.com", "wrong password!")
+                        .unwrap_err()
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        15,
+        "{statuses:?}"
+    );
 }

@@ -35,7 +35,7 @@ async fn signin_page(
     q: web::Query<NextQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let next = safe_next(q.next.as_deref().unwrap_or("/")).to_string();
+    let next = safe_next(q.next.as_deref().unwrap_or("/"));
     if super::current_session(&req, &state).await?.is_some() {
         return Ok(redirect(&next));
     }
@@ -56,7 +56,7 @@ async fn signin_post(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    let next = safe_next(&form.next).to_string();
+    let next = safe_next(&form.next);
     let email = form.email.trim().to_lowercase();
     let address = client_address(&req, state.web.trust_proxy);
     let refuse = |status: StatusCode, message: &str| {
@@ -66,8 +66,7 @@ async fn signin_post(
         return Err(PageError::CrossSite);
     }
 
-    let wait = state.throttle.wait_ms(&email, &address, clock::now());
-    if wait > 0 {
+    if let Err(wait) = state.throttle.begin(&email, &address, clock::now()) {
         tracing::warn!(email, address, "sign-in refused: too many failures");
         let secs = (wait as u64).div_ceil(1000);
         return Ok(refuse(
@@ -87,7 +86,6 @@ async fn signin_post(
     let user = match checked {
         Ok(user) => user,
         Err(Error::Unauthorized) => {
-            state.throttle.failed(&email, &address, clock::now());
             let details = json!({ "email": email, "address": address });
             state
                 .writer
@@ -106,7 +104,7 @@ async fn signin_post(
         }
         Err(e) => return Err(e.into()),
     };
-    state.throttle.succeeded(&email);
+    state.throttle.succeeded(&email, &address);
     let reviewer = user.reviewer();
     let client = format!("{address} {}", user_agent(&req));
     let cookie = state
@@ -287,9 +285,18 @@ async fn change_password(
     if form.new != form.new_again {
         return Ok(fail("The two new passwords differ."));
     }
+    // Guessing the current password is slowed like guessing at sign-in.
     let email = who.session.user.email.clone();
+    let address = client_address(&req, state.web.trust_proxy);
+    if let Err(wait) = state.throttle.begin(&email, &address, clock::now()) {
+        let secs = (wait as u64).div_ceil(1000);
+        return Ok(fail(&format!(
+            "Too many wrong passwords. Try again in {secs} seconds."
+        )));
+    }
+    let lookup = email.clone();
     let found = state
-        .read(move |conn| users::credentials(conn, &email))
+        .read(move |conn| users::credentials(conn, &lookup))
         .await?;
     let current = form.current.clone();
     let checked = web::block(move || users::check_password(found, &current))
@@ -298,6 +305,7 @@ async fn change_password(
     if checked.is_err() {
         return Ok(fail("The current password is wrong."));
     }
+    state.throttle.succeeded(&email, &address);
     let hashed = match super::hash_password(form.new.clone()).await? {
         Ok(hashed) => hashed,
         Err(e) => return Ok(fail(&e.to_string())),

@@ -364,11 +364,23 @@ pub async fn hash_password(
 }
 
 /// Only a local path may be a redirect target after sign-in (no open redirects).
-pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
+/// The URL is read the way a browser reads it (tabs and newlines dropped, `\\` as
+/// `/`), and only a path on this server survives.
+pub fn safe_next(next: &str) -> String {
+    const BASE: &str = "http://hitl.invalid/";
+    let Ok(base) = url::Url::parse(BASE) else {
+        return "/".into();
+    };
+    match base.join(next) {
+        Ok(url) if next.starts_with('/') && url.origin() == base.origin() => {
+            let mut local = url.path().to_string();
+            if let Some(q) = url.query() {
+                local.push('?');
+                local.push_str(q);
+            }
+            local
+        }
+        _ => "/".into(),
     }
 }
 
