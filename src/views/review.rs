@@ -73,6 +73,22 @@ fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     }
 }
 
+/// Admins may withdraw a pause for its agent; folded away, as it is rarely right.
+fn cancel_form(watch_id: &str, viewer: &Viewer) -> Markup {
+    html! {
+        details.cancel {
+            summary { "Cancel this request…" }
+            form method="post" action=(format!("/review/{watch_id}/cancel")) data-confirm="Cancel this request? The agent will be told it was cancelled." {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                p.muted { "The agent learns the request was cancelled, not rejected." }
+                label for="cancel-reason" { "Reason " span.muted { "(optional)" } }
+                textarea #cancel-reason name="reason" rows="2" maxlength="4000" {}
+                button.secondary type="submit" { "Cancel the request" }
+            }
+        }
+    }
+}
+
 /// One line of the history, worded for people.
 fn history_line(e: &Entry, p: &Pause) -> Markup {
     let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
@@ -200,6 +216,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
             }
             @if p.status == Status::Pending {
                 section.decision aria-label="Decision" { (decision_form(r, viewer)) }
+                @if viewer.is_admin { (cancel_form(&p.watch_id, viewer)) }
             } @else {
                 (decided_banner(p, r.now))
             }

@@ -793,3 +793,63 @@ fn parallel_guesses_do_not_slip_past_the_throttle() {
         "{statuses:?}"
     );
 }
+
+#[test]
+fn admins_cancel_from_the_review_page_and_approvers_cannot() {
+    let hitl = Hitl::new();
+    hitl.add_user("admin@example.com", "admin");
+    hitl.add_user("a@example.com", "approver");
+    let agent = hitl.agent_key("deploy-bot");
+    let server = hitl.serve(&[]);
+    let watch = server.create(&agent, &json!({"action": "Rotate the keys"}));
+    let review = format!("/review/{watch}");
+    let cancel = format!("/review/{watch}/cancel");
+
+    let approver = sign_in(&server, "a@example.com", PASSWORD).unwrap();
+    let html = page(&server, &review, &approver).text;
+    assert!(!html.contains(&cancel), "no cancel form for an approver");
+    let csrf = csrf_of(&html);
+    let refused = form_post(
+        &server,
+        &cancel,
+        Some(&approver),
+        &format!("csrf={csrf}"),
+        &[],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(server.status(&agent, &watch)["status"], "pending");
+
+    let admin = sign_in(&server, "admin@example.com", PASSWORD).unwrap();
+    let html = page(&server, &review, &admin).text;
+    assert!(html.contains(&format!("action=\"{cancel}\"")), "{html}");
+    let csrf = csrf_of(&html);
+    let no_token = form_post(&server, &cancel, Some(&admin), "reason=x", &[]);
+    assert_eq!(no_token.status, 403);
+    assert_eq!(server.status(&agent, &watch)["status"], "pending");
+
+    let r = form_post(
+        &server,
+        &cancel,
+        Some(&admin),
+        &format!("csrf={csrf}&reason=Superseded+by+%23412"),
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.text);
+    let p = server.status(&agent, &watch);
+    assert_eq!(p["status"], "cancelled");
+    assert_eq!(p["resolvedBy"], "admin@example.com");
+    assert_eq!(p["comment"], "Superseded by #412");
+
+    let again = form_post(&server, &cancel, Some(&admin), &format!("csrf={csrf}"), &[]);
+    assert_eq!(again.status, 409);
+    assert!(again.text.contains("Someone else decided first"));
+    let events: Vec<String> = hitl.audit_events(&watch).into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.as_str() == "pause.cancelled")
+            .count(),
+        1,
+        "{events:?}"
+    );
+}

@@ -14,6 +14,7 @@ use crate::views::review::{self, Notice, Review};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/review/{watch_id}", web::get().to(page))
         .route("/review/{watch_id}/decide", web::post().to(decide))
+        .route("/review/{watch_id}/cancel", web::post().to(cancel))
         .route(
             "/review/{watch_id}/deliveries/{id}/retry",
             web::post().to(retry),
@@ -80,11 +81,10 @@ async fn decide(
     who.check_post(&req, &form.csrf, &state.public_url)?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
-    let principal = who.principal();
     let outcome = match Decision::parse(&form.decision) {
         Ok(decision) => {
             let (id, comment, principal) =
-                (watch_id.clone(), form.comment.clone(), principal.clone());
+                (watch_id.clone(), form.comment.clone(), who.principal());
             let channels = state.channels;
             state
                 .writer
@@ -96,27 +96,59 @@ async fn decide(
         }
         Err(e) => Err(e),
     };
-    match outcome {
-        Ok(_) => Ok(redirect(&format!("/review/{watch_id}"))),
-        Err(Error::AlreadyResolved(_)) => {
-            let mut r = load(&state, principal, watch_id).await?;
-            r.notice = Some(Notice::TooLate);
-            Ok(html_status(
-                StatusCode::CONFLICT,
-                review::view(&who.viewer, &r),
-            ))
-        }
-        Err(Error::Validation(message)) => {
-            let mut r = load(&state, principal, watch_id).await?;
-            r.notice = Some(Notice::Error(message));
-            r.comment = form.comment;
-            Ok(html_status(
-                StatusCode::BAD_REQUEST,
-                review::view(&who.viewer, &r),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
+    after_change(&who, &state, watch_id, outcome, form.comment).await
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// An admin withdraws a pending pause (the agent learns `cancelled`).
+async fn cancel(
+    req: HttpRequest,
+    who: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<CancelForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, &state.public_url)?;
+    let watch_id = path.into_inner();
+    let form = form.into_inner();
+    let (id, reason, principal) = (watch_id.clone(), form.reason.clone(), who.principal());
+    let channels = state.channels;
+    let outcome = state
+        .writer
+        .run(move |tx| {
+            let reason = Some(reason).filter(|r| !r.trim().is_empty());
+            pauses::cancel(tx, clock::now(), &principal, &id, reason, &channels)
+        })
+        .await;
+    after_change(&who, &state, watch_id, outcome, String::new()).await
+}
+
+/// Back to the pause after a decision or a cancellation; on a refusal, the page
+/// again with what went wrong and the reviewer's comment kept.
+async fn after_change(
+    who: &SignedIn,
+    state: &AppState,
+    watch_id: String,
+    outcome: Result<pauses::Pause, Error>,
+    comment: String,
+) -> Result<HttpResponse, PageError> {
+    let (status, notice) = match outcome {
+        Ok(_) => return Ok(redirect(&format!("/review/{watch_id}"))),
+        Err(Error::AlreadyResolved(_)) => (StatusCode::CONFLICT, Notice::TooLate),
+        Err(Error::Validation(message)) => (StatusCode::BAD_REQUEST, Notice::Error(message)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut r = load(state, who.principal(), watch_id).await?;
+    r.notice = Some(notice);
+    r.comment = comment;
+    Ok(html_status(status, review::view(&who.viewer, &r)))
 }
 
 /// "Retry now" / "Send again" on a delivery.
