@@ -15,6 +15,7 @@ mod expiry;
 mod http;
 mod notify;
 mod secret;
+mod text;
 mod views;
 mod waiters;
 

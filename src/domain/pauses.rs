@@ -128,6 +128,11 @@ impl CreateRequest {
         if self.action.trim().is_empty() {
             return Err(Error::validation("action must not be empty"));
         }
+        if crate::text::looks_empty(&self.action) {
+            return Err(Error::validation(
+                "action must contain visible text, not only invisible characters",
+            ));
+        }
         if self.action.len() > MAX_ACTION_BYTES {
             return Err(Error::validation(format!(
                 "action is longer than {MAX_ACTION_BYTES} bytes"

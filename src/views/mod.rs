@@ -18,6 +18,8 @@ pub mod signin;
 
 use maud::{html, Markup};
 
+use crate::text;
+
 use crate::clock::{self, Millis};
 use crate::domain::Status;
 
@@ -31,42 +33,15 @@ pub struct Viewer {
     pub pending: i64,
 }
 
-/// Characters that change how surrounding text is displayed or are invisible:
-/// bidi controls, zero-width characters, and other control characters.
-fn invisible_name(c: char) -> Option<&'static str> {
-    Some(match c {
-        '\u{202A}' => "LRE",
-        '\u{202B}' => "RLE",
-        '\u{202C}' => "PDF",
-        '\u{202D}' => "LRO",
-        '\u{202E}' => "RLO",
-        '\u{2066}' => "LRI",
-        '\u{2067}' => "RLI",
-        '\u{2068}' => "FSI",
-        '\u{2069}' => "PDI",
-        '\u{200E}' => "LRM",
-        '\u{200F}' => "RLM",
-        '\u{061C}' => "ALM",
-        '\u{200B}' => "ZWSP",
-        '\u{200C}' => "ZWNJ",
-        '\u{200D}' => "ZWJ",
-        '\u{2060}' => "WJ",
-        '\u{FEFF}' => "BOM",
-        '\u{00AD}' => "SHY",
-        c if c.is_control() && c != '\n' && c != '\t' => "CTRL",
-        _ => return None,
-    })
-}
-
 /// Agent-supplied text, escaped, with every invisible or direction-changing character
 /// shown as a visible marker (`⟨RLO⟩`) so it cannot disguise what the text says.
 pub fn agent_text(text: &str) -> Markup {
-    if !text.chars().any(|c| invisible_name(c).is_some()) {
+    if !text.chars().any(|c| text::invisible_name(c).is_some()) {
         return html! { (text) };
     }
     let mut parts: Vec<(bool, String)> = Vec::new();
     for c in text.chars() {
-        match invisible_name(c) {
+        match text::invisible_name(c) {
             Some(name) => parts.push((true, format!("{name} U+{:04X}", c as u32))),
             None => match parts.last_mut() {
                 Some((false, run)) => run.push(c),
@@ -90,7 +65,7 @@ pub fn agent_text(text: &str) -> Markup {
 pub fn plain_preview(text: &str, max: usize) -> String {
     let visible: String = text
         .chars()
-        .filter(|c| invisible_name(*c).is_none())
+        .filter(|c| text::invisible_name(*c).is_none())
         .collect();
     if visible.chars().count() <= max {
         visible

@@ -173,6 +173,16 @@ fn bad_requests_get_json_errors_and_change_nothing() {
             "action must not be empty",
         ),
         s(
+            "action of invisible characters only",
+            "POST",
+            "/api/pause",
+            a,
+            Some("{\"action\":\"\\u200b\\u202e \\ufeff\"}"),
+            400,
+            "validation_failed",
+            "visible text",
+        ),
+        s(
             "action too long",
             "POST",
             "/api/pause",
