@@ -568,6 +568,7 @@ fn admins_manage_users_and_keys_from_the_page() {
     assert_eq!(short.status, 400);
     assert!(short.text.contains("too short"));
     let dup = add("NEW@example.com", PASSWORD);
+    assert_eq!(dup.status, 409);
     assert!(dup.text.contains("already exists"));
     let users: serde_json::Value =
         serde_json::from_str(&hitl.ok(&["user", "list", "--json"])).unwrap();
@@ -636,7 +637,7 @@ fn admins_manage_users_and_keys_from_the_page() {
         &format!("csrf={csrf}&role=approver"),
         &[],
     );
-    assert_eq!(last.status, 400);
+    assert_eq!(last.status, 409);
     assert!(last.text.contains("last admin"));
 
     // Keys: create a reviewer key for the new user, edit, then remove the user.

@@ -76,7 +76,7 @@ async fn outcome<T>(
             render(
                 admin,
                 state,
-                StatusCode::BAD_REQUEST,
+                crate::http::error::classify(&e).0,
                 Some(e.to_string()),
                 None,
                 form_email,
