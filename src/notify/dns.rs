@@ -19,8 +19,19 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A resolver with its own small runtime, usable from any thread.
 pub struct Dns {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    rt: Option<tokio::runtime::Runtime>,
     resolver: TokioResolver,
+}
+
+impl Drop for Dns {
+    /// The last holder may be an async worker of the web server, where waiting for
+    /// the runtime's threads is not allowed: let them end on their own.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Dns {
@@ -47,7 +58,10 @@ impl Dns {
                 .build()
                 .map_err(|e| format!("cannot start the DNS resolver: {e}"))?
         };
-        Ok(Dns { rt, resolver })
+        Ok(Dns {
+            rt: Some(rt),
+            resolver,
+        })
     }
 
     /// The addresses of `host` (an address literal is returned as is).
@@ -56,7 +70,10 @@ impl Dns {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
-        let lookup = self.rt.block_on(async {
+        let Some(rt) = &self.rt else {
+            return Err("the resolver has stopped".into());
+        };
+        let lookup = rt.block_on(async {
             tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.lookup_ip(bare)).await
         });
         match lookup {

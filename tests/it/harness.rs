@@ -215,7 +215,12 @@ impl Server {
             .status()
             .expect("kill");
         assert!(status.success());
-        self.child.wait().expect("wait")
+        let exit = self.child.wait().expect("wait");
+        // stderr is read by another thread: give it a moment to see the end.
+        std::thread::sleep(Duration::from_millis(300));
+        let log = self.log();
+        assert!(!log.contains("panicked"), "the server panicked:\n{log}");
+        exit
     }
 
     /// Starts a new server process on the same data directory.
