@@ -6,9 +6,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::fail;
+use crate::authwatch;
 use crate::cli::{KeyCommand, RoleArg, UserCommand};
 use crate::clock;
-use crate::db::{self, Store};
+use crate::db::{self, Store, Tx};
 use crate::domain::keys::{self, NewKey};
 use crate::domain::{password, users, Actor, Role};
 use crate::notify::dns::Dns;
@@ -17,6 +18,22 @@ use crate::notify::policy::Policy;
 fn open(dir: &Path) -> Result<rusqlite::Connection, String> {
     let store = Store::open(dir).map_err(|e| e.to_string())?;
     store.connect().map_err(|e| e.to_string())
+}
+
+/// Changes keys or users in one transaction, then tells a `hitl serve` running on the
+/// same directory, which keeps authentications in memory, to check them again.
+fn change<R>(
+    conn: &mut rusqlite::Connection,
+    dir: &Path,
+    f: impl FnOnce(&mut Tx) -> crate::domain::Result<R>,
+) -> Result<R, String> {
+    let changed = db::with_tx(conn, f).map_err(|e| e.to_string())?;
+    if let Err(e) = authwatch::announce(dir) {
+        eprintln!(
+            "warning: cannot tell a running hitl serve about the change ({e}); it notices within a second"
+        );
+    }
+    Ok(changed)
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -80,10 +97,9 @@ fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String>
                 webhook_url,
                 monthly_limit,
             };
-            let created = db::with_tx(&mut conn, |tx| {
+            let created = change(&mut conn, dir, |tx| {
                 keys::create(tx, clock::now(), &Actor::Cli, new)
-            })
-            .map_err(|e| e.to_string())?;
+            })?;
             if json {
                 print_json(&created);
             } else {
@@ -146,10 +162,9 @@ fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String>
             }
         }
         KeyCommand::Revoke { id } => {
-            let key = db::with_tx(&mut conn, |tx| {
+            let key = change(&mut conn, dir, |tx| {
                 keys::revoke(tx, clock::now(), &Actor::Cli, &id)
-            })
-            .map_err(|e| e.to_string())?;
+            })?;
             say!("revoked {} ({})", key.id, key.name);
         }
     }
@@ -179,10 +194,9 @@ fn user_inner(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                 RoleArg::Approver => Role::Approver,
             };
             let mut conn = open(dir)?;
-            let user = db::with_tx(&mut conn, |tx| {
+            let user = change(&mut conn, dir, |tx| {
                 users::add(tx, clock::now(), &Actor::Cli, &email, role, &hashed)
-            })
-            .map_err(|e| e.to_string())?;
+            })?;
             say!("added {} ({})", user.email, user.role);
         }
         UserCommand::List { json } => {
@@ -209,10 +223,9 @@ fn user_inner(cmd: UserCommand, dir: &Path) -> Result<(), String> {
         }
         UserCommand::Remove { email } => {
             let mut conn = open(dir)?;
-            let user = db::with_tx(&mut conn, |tx| {
+            let user = change(&mut conn, dir, |tx| {
                 users::remove(tx, clock::now(), &Actor::Cli, &email)
-            })
-            .map_err(|e| e.to_string())?;
+            })?;
             say!("removed {}", user.email);
         }
     }

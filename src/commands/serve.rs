@@ -1,17 +1,20 @@
 //! `hitl serve`: open the store, start the writer, the expiry timer and the HTTP server.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix_web::web;
 
 use super::fail;
+use crate::authwatch::AuthWatch;
 use crate::cli::ServeArgs;
 use crate::clock;
 use crate::config::Config;
 use crate::db::{Store, Writer};
+use crate::domain::keys::AuthCache;
 use crate::domain::pauses::Limits;
 use crate::domain::throttle::Throttle;
 use crate::domain::{outbox, setup, Status};
@@ -22,6 +25,7 @@ use crate::http::{self, AppState, WebSettings};
 use crate::notify::dns::Dns;
 use crate::notify::policy::Policy;
 use crate::notify::{self, Notifier, Waker};
+use crate::pause_cache::PauseCache;
 use crate::waiters::Waiters;
 
 pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
@@ -37,6 +41,7 @@ pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
 
 fn start(config: &Config) -> Result<(), String> {
     let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let _lock = lock_data_dir(&store.dir)?;
     raise_open_file_limit();
 
     let listener = listen(config.listen).map_err(|e| {
@@ -55,6 +60,8 @@ fn start(config: &Config) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{bound}"));
 
     let waiters = Arc::new(Waiters::default());
+    let auth = Arc::new(AuthCache::new(AuthWatch::new(&store.dir)));
+    let pause_cache = Arc::new(PauseCache::default());
     let (live, _) = tokio::sync::broadcast::channel::<LiveEvent>(1024);
     let outbox_waker = Waker::default();
     // The expiry timer needs the writer and the writer's events need the timer: the
@@ -65,6 +72,7 @@ fn start(config: &Config) -> Result<(), String> {
         let expiry_slot = Arc::clone(&expiry_slot);
         let live = live.clone();
         let outbox_waker = outbox_waker.clone();
+        let (auth, pause_cache) = (Arc::clone(&auth), Arc::clone(&pause_cache));
         Arc::new(move |event: &Event| match event {
             Event::PauseCreated {
                 watch_id,
@@ -81,6 +89,7 @@ fn start(config: &Config) -> Result<(), String> {
                 });
             }
             Event::PauseResolved { watch_id, status } => {
+                pause_cache.forget(watch_id);
                 waiters.wake(watch_id);
                 let _ = live.send(LiveEvent {
                     kind: "resolved",
@@ -89,6 +98,9 @@ fn start(config: &Config) -> Result<(), String> {
                 });
             }
             Event::OutboxReady => outbox_waker.wake(),
+            Event::AuthChanged => {
+                auth.watch().bump();
+            }
         })
     };
 
@@ -142,7 +154,8 @@ fn start(config: &Config) -> Result<(), String> {
         read_permits: tokio::sync::Semaphore::new(read_connections as usize),
         writer: writer.clone(),
         waiters: Arc::clone(&waiters),
-        auth: Arc::default(),
+        auth,
+        pause_cache,
         public_url: public_url.clone(),
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
@@ -190,6 +203,28 @@ fn start(config: &Config) -> Result<(), String> {
     served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One `hitl serve` per data directory: a second one would not wake the first one's
+/// waiters and would keep pauses in memory that the first one changes. The lock ends
+/// with the process, however it ends.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, String> {
+    let path = dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another hitl serve is already using the data directory {}",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
 }
 
 /// Binds the listening socket with a deep accept queue: a burst of thousands of

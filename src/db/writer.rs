@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -120,18 +121,48 @@ impl Writer {
     }
 }
 
+/// How often an idle writer looks for key and user changes made by other processes.
+const AUTH_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 fn run(conn: Connection, rx: mpsc::Receiver<Job>, sink: Sink) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    // Block for the first write, then take every write already waiting.
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
+    let mut auth = AuthGeneration::read(&conn);
+    loop {
+        // Block for the first write, then take every write already waiting.
+        match rx.recv_timeout(AUTH_CHECK_EVERY) {
+            Ok(first) => batch.push(first),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                auth.check(&conn, &sink);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &mut batch, &sink);
+        commit_batch(&conn, &mut batch, &sink, &mut auth);
+    }
+}
+
+/// The database's auth generation as last seen: when it moves (a key or a user
+/// changed, here or in another process), `Event::AuthChanged` is published.
+struct AuthGeneration(Option<i64>);
+
+impl AuthGeneration {
+    fn read(conn: &Connection) -> AuthGeneration {
+        AuthGeneration(super::keys::auth_generation(conn).ok())
+    }
+
+    fn check(&mut self, conn: &Connection, sink: &Sink) {
+        let now = super::keys::auth_generation(conn).ok();
+        // Unreadable counts as changed: nothing cached is trusted until it reads again.
+        if now.is_none() || now != self.0 {
+            self.0 = now;
+            sink(&Event::AuthChanged);
+        }
     }
 }
 
@@ -140,7 +171,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink, auth: &mut AuthGeneration) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not start a write transaction");
         for job in batch.drain(..) {
@@ -180,6 +211,8 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink) {
 
     match exec(conn, "COMMIT") {
         Ok(()) => {
+            // Before anyone hears back: a revoked key fails from the next request on.
+            auth.check(conn, sink);
             for event in &events {
                 sink(event);
             }

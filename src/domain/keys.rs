@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{audit, users, Actor, Error, KeyRef, Principal, Result, Reviewer};
+use crate::authwatch::AuthWatch;
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::secret;
@@ -182,26 +183,75 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
     })
 }
 
-/// Keys that authenticated recently, so that a request costs one tiny read instead of
-/// a key lookup. An entry is trusted only while the database's auth generation is the
-/// one it was cached under: triggers bump it on every change to a key or a user, made
-/// by any process (the CLI included), so a revocation takes effect on the next request.
-#[derive(Default)]
+/// Keys that authenticated recently, so that a request costs no key lookup. An entry
+/// is trusted without reading the database while the auth epoch is the one it was
+/// checked under (see `crate::authwatch`), and otherwise while the database's auth
+/// generation is: triggers bump that on every change to a key or a user, made by any
+/// process, so a revocation takes effect on the next request.
 pub struct AuthCache {
     entries: Mutex<HashMap<Vec<u8>, CachedAuth>>,
+    watch: AuthWatch,
 }
 
 struct CachedAuth {
     generation: i64,
+    /// The auth epoch when the entry was last checked against the database.
+    epoch: u64,
     principal: Principal,
     monthly_limit: Option<i64>,
     last_used_at: Option<Millis>,
 }
 
+impl CachedAuth {
+    fn use_at(&mut self, now: Millis) -> Authenticated {
+        let needs_touch = self.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS);
+        if needs_touch {
+            self.last_used_at = Some(now);
+        }
+        Authenticated {
+            principal: self.principal.clone(),
+            monthly_limit: self.monthly_limit,
+            needs_touch,
+        }
+    }
+}
+
 /// Beyond this many keys the cache starts over; it only ever holds valid keys.
 const AUTH_CACHE_CAPACITY: usize = 10_000;
 
+/// The SHA-256 of a well-formed bearer token; anything else is `Unauthorized`.
+fn token_hash(token: &str) -> Result<Vec<u8>> {
+    if !token.is_ascii()
+        || token.len() != TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
+        || !token.starts_with(TOKEN_PREFIX)
+    {
+        return Err(Error::Unauthorized);
+    }
+    Ok(secret::sha256(token.as_bytes()))
+}
+
 impl AuthCache {
+    pub fn new(watch: AuthWatch) -> AuthCache {
+        AuthCache {
+            entries: Mutex::default(),
+            watch,
+        }
+    }
+
+    pub fn watch(&self) -> &AuthWatch {
+        &self.watch
+    }
+
+    /// The key behind a bearer token without reading the database, with the epoch it
+    /// holds for; `None` when the key must be looked up (`authenticate`).
+    pub fn cached(&self, token: &str, now: Millis) -> Option<(Authenticated, u64)> {
+        let hash = token_hash(token).ok()?;
+        let epoch = self.watch.current();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get_mut(&hash).filter(|e| e.epoch == epoch)?;
+        Some((entry.use_at(now), epoch))
+    }
+
     /// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all
     /// `Unauthorized`; the first lookup of a key compares hashes in constant time.
     pub fn authenticate(
@@ -210,17 +260,16 @@ impl AuthCache {
         token: &str,
         now: Millis,
     ) -> Result<Authenticated> {
-        if !token.is_ascii()
-            || token.len() != TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
-            || !token.starts_with(TOKEN_PREFIX)
-        {
-            return Err(Error::Unauthorized);
-        }
-        let hash = secret::sha256(token.as_bytes());
+        let hash = token_hash(token)?;
+        // The epoch before the generation: a change after this read moves the epoch on.
+        let epoch = self.watch.current();
         let generation = db::keys::auth_generation(conn)?;
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = match entries.get_mut(&hash) {
-            Some(entry) if entry.generation == generation => entry,
+            Some(entry) if entry.generation == generation => {
+                entry.epoch = entry.epoch.max(epoch);
+                entry
+            }
             _ => {
                 drop(entries);
                 let fresh = lookup(conn, &token[..VISIBLE_LEN], &hash)?;
@@ -232,20 +281,13 @@ impl AuthCache {
                     .entry(hash)
                     .insert_entry(CachedAuth {
                         generation,
+                        epoch,
                         ..fresh
                     })
                     .into_mut()
             }
         };
-        let needs_touch = entry.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS);
-        if needs_touch {
-            entry.last_used_at = Some(now);
-        }
-        Ok(Authenticated {
-            principal: entry.principal.clone(),
-            monthly_limit: entry.monthly_limit,
-            needs_touch,
-        })
+        Ok(entry.use_at(now))
     }
 }
 
@@ -270,6 +312,7 @@ fn lookup(conn: &rusqlite::Connection, prefix: &str, hash: &[u8]) -> Result<Cach
     };
     Ok(CachedAuth {
         generation: 0,
+        epoch: 0,
         principal,
         monthly_limit: found.monthly_limit,
         last_used_at: found.last_used_at,

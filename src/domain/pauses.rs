@@ -299,9 +299,23 @@ pub fn create(
 
 /// One pause, if the principal may see it (an agent key sees only its own).
 pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -> Result<Pause> {
-    db::pauses::by_watch_id(conn, watch_id)?
-        .filter(|p| principal.scope().is_none_or(|k| k == p.key_id))
-        .ok_or_else(|| Error::NotFound(format!("no pause with watchId {watch_id}")))
+    let pause = db::pauses::by_watch_id(conn, watch_id)?.ok_or_else(|| not_found(watch_id))?;
+    visible(principal, &pause)?;
+    Ok(pause)
+}
+
+/// Whether the principal may see the pause: an agent key sees only its own; to any
+/// other key a pause it may not see does not exist.
+pub fn visible(principal: &Principal, pause: &Pause) -> Result<()> {
+    if principal.scope().is_none_or(|k| k == pause.key_id) {
+        Ok(())
+    } else {
+        Err(not_found(&pause.watch_id))
+    }
+}
+
+fn not_found(watch_id: &str) -> Error {
+    Error::NotFound(format!("no pause with watchId {watch_id}"))
 }
 
 /// Filters of `GET /api/pause` and of the history page. All given filters apply.
@@ -487,11 +501,11 @@ fn pending_for_change(
     tx: &mut Tx,
     now: Millis,
     watch_id: &str,
-    visible: impl Fn(&Pause) -> bool,
+    may_see: impl Fn(&Pause) -> bool,
 ) -> Result<Pause> {
     let pause = db::pauses::by_watch_id(tx, watch_id)?
-        .filter(|p| visible(p))
-        .ok_or_else(|| Error::NotFound(format!("no pause with watchId {watch_id}")))?;
+        .filter(|p| may_see(p))
+        .ok_or_else(|| not_found(watch_id))?;
     if pause.status.is_terminal() {
         return Err(Error::AlreadyResolved(pause.status));
     }

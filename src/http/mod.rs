@@ -16,6 +16,7 @@ use rusqlite::Connection;
 use crate::clock::{self, Millis};
 use crate::db::{self, Pool, Tx, Writer};
 use crate::domain::keys::{self, AuthCache, Authenticated};
+use crate::domain::pauses::{self, Pause};
 use crate::domain::{Error, Principal, Result};
 use crate::waiters::Waiters;
 use error::ApiError;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub writer: Writer,
     pub waiters: Arc<Waiters>,
     pub auth: Arc<AuthCache>,
+    pub pause_cache: Arc<crate::pause_cache::PauseCache>,
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
     pub limits: crate::domain::pauses::Limits,
@@ -81,23 +83,47 @@ impl AppState {
         F: FnOnce(&Connection, &Principal) -> Result<R> + Send + 'static,
     {
         let cache = Arc::clone(&self.auth);
-        let (result, touch) = self
+        let (result, auth) = self
             .read(move |conn| {
                 db::read_tx(conn, |conn| {
                     let auth = cache.authenticate(conn, &token, clock::now())?;
-                    let touch = auth
-                        .needs_touch
-                        .then(|| auth.principal.key_id().map(str::to_string))
-                        .flatten();
-                    Ok((f(conn, &auth.principal), touch))
+                    Ok((f(conn, &auth.principal), auth))
                 })
             })
             .await?;
-        if let Some(key_id) = touch {
+        self.touch_later(&auth);
+        result
+    }
+
+    /// A pause as the bearer of `token` may see it: from memory when the key and the
+    /// pause are both kept under the current auth epoch, else from the database.
+    pub async fn pause_as(&self, token: String, watch_id: String) -> Result<Arc<Pause>> {
+        if let Some((auth, epoch)) = self.auth.cached(&token, clock::now()) {
+            if let Some(pause) = self.pause_cache.get(&watch_id, epoch) {
+                self.touch_later(&auth);
+                pauses::visible(&auth.principal, &pause)?;
+                return Ok(pause);
+            }
+        }
+        // Both taken before the read: a change committed after it is not kept.
+        let epoch = self.auth.watch().current();
+        let version = self.pause_cache.version();
+        let pause = self
+            .read_as(token, move |conn, principal| {
+                pauses::get(conn, principal, &watch_id)
+            })
+            .await?;
+        self.pause_cache.keep(&pause, epoch, version);
+        Ok(Arc::new(pause))
+    }
+
+    /// Records "last used" in a later commit when it is stale; nobody waits for it.
+    fn touch_later(&self, auth: &Authenticated) {
+        if let (true, Some(key_id)) = (auth.needs_touch, auth.principal.key_id()) {
+            let key_id = key_id.to_string();
             self.writer
                 .spawn(move |tx| keys::touch(tx, &key_id, clock::now()));
         }
-        result
     }
 
     /// Authenticates a bearer key and runs `f` as it, in the writer's next commit.
@@ -106,11 +132,16 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&mut Tx, &Authenticated, Millis) -> Result<R> + Send + 'static,
     {
+        // A key kept under the current auth epoch spares the single writer the lookup.
+        let known = self.auth.cached(&token, clock::now()).map(|(auth, _)| auth);
         let cache = Arc::clone(&self.auth);
         self.writer
             .run(move |tx| {
                 let now = clock::now();
-                let auth = cache.authenticate(tx, &token, now)?;
+                let auth = match known {
+                    Some(auth) => auth,
+                    None => cache.authenticate(tx, &token, now)?,
+                };
                 if auth.needs_touch {
                     if let Some(id) = auth.principal.key_id() {
                         keys::touch(tx, id, now)?;

@@ -163,11 +163,7 @@ async fn status(
     let token = bearer(&req)?;
     let wait = parse_wait(query.wait.as_deref())?;
     let watch_id = path.into_inner();
-    let read = |token: String, watch_id: String| {
-        state.read_as(token, move |conn, principal| {
-            pauses::get(conn, principal, &watch_id)
-        })
-    };
+    let read = |token: String, watch_id: String| state.pause_as(token, watch_id);
     if wait == 0 {
         let pause = read(token, watch_id).await?;
         return Ok(pause_response(HttpResponse::Ok(), &pause, &state));

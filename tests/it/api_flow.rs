@@ -68,6 +68,8 @@ fn create_poll_decide_poll() {
     assert_eq!(status["tags"], json!(["deploy", "prod"]));
     assert_eq!(status["resolvedAt"], serde_json::Value::Null);
 
+    assert_eq!(server.status(&agent, watch_id)["status"], "pending");
+
     // Decide with a reviewer key.
     let decided = server.decide(&reviewer, watch_id, "approved", "ship it");
     assert_eq!(decided.status, 200, "{}", decided.text);
@@ -111,6 +113,10 @@ fn cancel_by_its_agent_and_by_an_admin_only() {
     let server = hitl.serve(&[]);
 
     let id = server.create(&agent, &json!({ "action": "x" }));
+    // Read twice: from the second read on, the pause is served from memory.
+    for _ in 0..2 {
+        assert_eq!(server.status(&agent, &id)["status"], "pending");
+    }
     let r = server.post(&format!("/api/pause/{id}/cancel"), &other_agent, &json!({}));
     assert_eq!((r.status, r.code()), (404, "not_found"));
     let r = server.post(&format!("/api/pause/{id}/cancel"), &approver, &json!({}));
@@ -125,6 +131,7 @@ fn cancel_by_its_agent_and_by_an_admin_only() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["status"], "cancelled");
     assert_eq!(r.json["resolvedBy"], "a");
+    assert_eq!(server.status(&agent, &id)["status"], "cancelled");
     let r = server.post(&format!("/api/pause/{id}/cancel"), &agent, &json!({}));
     assert_eq!((r.status, r.code()), (409, "already_resolved"));
     let r = server.decide(&approver, &id, "approved", "");

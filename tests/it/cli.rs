@@ -172,6 +172,19 @@ fn busy_port_and_bad_flags_fail_cleanly() {
 }
 
 #[test]
+fn one_server_per_data_directory() {
+    let hitl = Hitl::new();
+    let _first = hitl.serve(&[]);
+    let d = hitl.path().to_str().unwrap();
+    assert_one_line_failure(
+        &run(&["--data-dir", d, "serve", "--listen", "127.0.0.1:0"]),
+        "another hitl serve is already using the data directory",
+    );
+    // Management commands still work beside it.
+    hitl.ok(&["key", "list"]);
+}
+
+#[test]
 fn a_database_from_a_newer_hitl_is_refused() {
     let hitl = Hitl::new();
     hitl.ok(&["key", "list"]);

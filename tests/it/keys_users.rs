@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 
 use crate::harness::*;
@@ -66,9 +68,15 @@ fn revoking_a_key_takes_effect_at_once_while_serving() {
     let j = hitl.key_json(&["--name", "late"]);
     let key = j["key"].as_str().unwrap();
     assert_eq!(server.get("/api/pause", key).status, 200);
-    server.create(key, &json!({ "action": "x" }));
+    let id = server.create(key, &json!({ "action": "x" }));
+    // Read twice: the key and the pause are now served from memory.
+    for _ in 0..2 {
+        assert_eq!(server.status(key, &id)["status"], "pending");
+    }
     let out = hitl.ok(&["key", "revoke", j["id"].as_str().unwrap()]);
     assert!(out.contains("revoked"));
+    let r = server.get(&format!("/api/pause/{id}"), key);
+    assert_eq!((r.status, r.code()), (401, "unauthorized"));
     let r = server.get("/api/pause", key);
     assert_eq!((r.status, r.code()), (401, "unauthorized"));
 
@@ -92,6 +100,29 @@ fn revoking_a_key_takes_effect_at_once_while_serving() {
 }
 
 #[test]
+fn a_key_revoked_behind_the_servers_back_stops_within_seconds() {
+    // Not through `hitl key revoke` (which tells the server at once): straight into
+    // the database, as a command that died before telling it would leave it.
+    let hitl = Hitl::new();
+    let key = hitl.agent_key("a");
+    let server = hitl.serve(&[]);
+    let id = server.create(&key, &json!({ "action": "x" }));
+    for _ in 0..2 {
+        assert_eq!(server.status(&key, &id)["status"], "pending");
+    }
+    let db = rusqlite::Connection::open(hitl.db_path()).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute("UPDATE api_keys SET revoked_at = 1", [])
+        .unwrap();
+    let started = Instant::now();
+    eventually(Duration::from_secs(5), "the revocation to hold", || {
+        (server.get(&format!("/api/pause/{id}"), &key).status == 401).then_some(())
+    });
+    println!("noticed after {:?}", started.elapsed());
+    assert_eq!(server.get("/api/pause", &key).status, 401);
+}
+
+#[test]
 fn reviewer_keys_need_an_existing_user_and_die_with_it() {
     let hitl = Hitl::new();
     let out = hitl.cmd(&[
@@ -110,8 +141,12 @@ fn reviewer_keys_need_an_existing_user_and_die_with_it() {
     let agent = hitl.agent_key("a");
     let server = hitl.serve(&[]);
     let id = server.create(&agent, &json!({ "action": "x" }));
-    assert_eq!(server.status(&reviewer, &id)["status"], "pending");
+    for _ in 0..2 {
+        assert_eq!(server.status(&reviewer, &id)["status"], "pending");
+    }
     hitl.ok(&["user", "remove", "carol@example.com"]);
+    let r = server.get(&format!("/api/pause/{id}"), &reviewer);
+    assert_eq!(r.status, 401, "a removed user's key still works");
     let r = server.get("/api/pause", &reviewer);
     assert_eq!(r.status, 401, "a removed user's key still works");
     let list: Value = serde_json::from_str(&hitl.ok(&["key", "list", "--json"])).unwrap();

@@ -1,0 +1,165 @@
+//! Pauses read recently, so that an agent polling its pause costs no database read.
+//!
+//! Only `hitl serve` changes pauses, only one `hitl serve` runs on a data directory
+//! (it holds a lock), and every change goes through its writer, which forgets the
+//! pause after the commit and before anyone hears of the change. Entries also carry
+//! the auth epoch they were read under, since a pause shows its key's name: renaming
+//! a key moves the epoch on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::domain::pauses::Pause;
+
+/// Beyond this many bytes of agent text the cache starts over.
+const BUDGET_BYTES: usize = 8 << 20;
+/// Larger pauses are read from the database every time.
+const MAX_ENTRY_BYTES: usize = 64 << 10;
+
+#[derive(Default)]
+pub struct PauseCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Entry>,
+    bytes: usize,
+    /// Moves on with every `forget`: a read that began before may not be kept.
+    version: u64,
+}
+
+struct Entry {
+    epoch: u64,
+    pause: Arc<Pause>,
+}
+
+fn size_of(p: &Pause) -> usize {
+    p.watch_id.len()
+        + p.key_id.len()
+        + p.key_name.len()
+        + p.action.len()
+        + p.context.as_ref().map_or(0, String::len)
+        + p.tags.iter().map(String::len).sum::<usize>()
+        + p.webhook_url.as_ref().map_or(0, String::len)
+        + p.resolved_by.as_ref().map_or(0, String::len)
+        + p.comment.as_ref().map_or(0, String::len)
+        + 128
+}
+
+impl PauseCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The pause, if it was kept under this auth epoch.
+    pub fn get(&self, watch_id: &str, epoch: u64) -> Option<Arc<Pause>> {
+        let inner = self.lock();
+        let entry = inner.entries.get(watch_id)?;
+        (entry.epoch == epoch).then(|| Arc::clone(&entry.pause))
+    }
+
+    /// Take this before reading a pause from the database, and hand it to `keep`.
+    pub fn version(&self) -> u64 {
+        self.lock().version
+    }
+
+    /// Keeps a pause read from the database under `epoch`, unless a pause was
+    /// forgotten since `version` (the read may predate that change).
+    pub fn keep(&self, pause: &Pause, epoch: u64, version: u64) {
+        let size = size_of(pause);
+        if size > MAX_ENTRY_BYTES {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.version != version {
+            return;
+        }
+        if inner.bytes + size > BUDGET_BYTES {
+            inner.entries.clear();
+            inner.bytes = 0;
+        }
+        let entry = Entry {
+            epoch,
+            pause: Arc::new(pause.clone()),
+        };
+        match inner.entries.insert(pause.watch_id.clone(), entry) {
+            Some(old) => inner.bytes = inner.bytes - size_of(&old.pause) + size,
+            None => inner.bytes += size,
+        }
+    }
+
+    /// A pause changed: read it from the database next time.
+    pub fn forget(&self, watch_id: &str) {
+        let mut inner = self.lock();
+        inner.version += 1;
+        if let Some(old) = inner.entries.remove(watch_id) {
+            inner.bytes -= size_of(&old.pause);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Status;
+
+    fn pause(watch_id: &str, status: Status) -> Pause {
+        Pause {
+            id: 1,
+            watch_id: watch_id.into(),
+            key_id: "key_1".into(),
+            key_name: "bot".into(),
+            status,
+            action: "deploy".into(),
+            context: None,
+            tags: vec![],
+            webhook_url: None,
+            created_at: 0,
+            expires_at: None,
+            resolved_at: None,
+            resolved_by: None,
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn kept_pauses_hold_for_their_epoch_until_forgotten() {
+        let cache = PauseCache::default();
+        let v = cache.version();
+        cache.keep(&pause("w1", Status::Pending), 3, v);
+        assert_eq!(cache.get("w1", 3).map(|p| p.status), Some(Status::Pending));
+        assert!(cache.get("w1", 4).is_none(), "another epoch");
+        cache.forget("w1");
+        assert!(cache.get("w1", 3).is_none());
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_change_is_not_kept() {
+        let cache = PauseCache::default();
+        let before = cache.version();
+        // The writer commits a decision while the read is under way.
+        cache.forget("w1");
+        cache.keep(&pause("w1", Status::Pending), 0, before);
+        assert!(cache.get("w1", 0).is_none());
+        let after = cache.version();
+        cache.keep(&pause("w1", Status::Approved), 0, after);
+        assert_eq!(cache.get("w1", 0).map(|p| p.status), Some(Status::Approved));
+    }
+
+    #[test]
+    fn the_budget_bounds_memory() {
+        let cache = PauseCache::default();
+        let mut big = pause("w0", Status::Pending);
+        big.context = Some("x".repeat(MAX_ENTRY_BYTES + 1));
+        cache.keep(&big, 0, cache.version());
+        assert!(cache.get("w0", 0).is_none(), "too large to keep");
+        let mut p = pause("w", Status::Pending);
+        p.context = Some("x".repeat(MAX_ENTRY_BYTES - 1024));
+        for i in 0..(2 * BUDGET_BYTES / MAX_ENTRY_BYTES) {
+            p.watch_id = format!("w{i}");
+            cache.keep(&p, 0, cache.version());
+            assert!(cache.lock().bytes <= BUDGET_BYTES);
+        }
+    }
+}
