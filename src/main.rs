@@ -3,11 +3,6 @@
 
 #![forbid(unsafe_code)]
 
-/// mimalloc: fewer cycles per request than the C library's allocator, and memory
-/// goes back to the system after a burst.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod assets;
 mod authwatch;
 mod cli;

@@ -106,20 +106,8 @@ mod tests {
 
     fn pause(watch_id: &str, status: Status) -> Pause {
         Pause {
-            id: 1,
-            watch_id: watch_id.into(),
-            key_id: "key_1".into(),
-            key_name: "bot".into(),
             status,
-            action: "deploy".into(),
-            context: None,
-            tags: vec![],
-            webhook_url: None,
-            created_at: 0,
-            expires_at: None,
-            resolved_at: None,
-            resolved_by: None,
-            comment: None,
+            ..Pause::example(watch_id, "deploy")
         }
     }
 

@@ -41,6 +41,29 @@ pub struct Pause {
     pub comment: Option<String>,
 }
 
+#[cfg(test)]
+impl Pause {
+    /// A pending pause for unit tests.
+    pub fn example(watch_id: &str, action: &str) -> Pause {
+        Pause {
+            id: 1,
+            watch_id: watch_id.into(),
+            key_id: "key_x".into(),
+            key_name: "deploy-bot".into(),
+            status: Status::Pending,
+            action: action.into(),
+            context: None,
+            tags: vec![],
+            webhook_url: None,
+            created_at: 0,
+            expires_at: None,
+            resolved_at: None,
+            resolved_by: None,
+            comment: None,
+        }
+    }
+}
+
 /// The body of `POST /api/pause`, as sent.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -88,20 +88,9 @@ mod tests {
 
     fn pause() -> Pause {
         Pause {
-            id: 1,
-            watch_id: "wch_x".into(),
-            key_id: "key_x".into(),
-            key_name: "deploy-bot".into(),
-            status: Status::Pending,
-            action: "<!channel> *Deploy* <http://evil|click>".into(),
             context: Some(r#"{"commit":"a3f9b2e"}"#.into()),
             tags: vec!["deploy".into()],
-            webhook_url: None,
-            created_at: 0,
-            expires_at: None,
-            resolved_at: None,
-            resolved_by: None,
-            comment: None,
+            ..Pause::example("wch_x", "<!channel> *Deploy* <http://evil|click>")
         }
     }
 
