@@ -67,42 +67,15 @@ fn start(config: &Config) -> Result<(), String> {
     // The expiry timer needs the writer and the writer's events need the timer: the
     // sink reaches the timer through a slot that is filled once the timer exists.
     let expiry_slot: Arc<std::sync::OnceLock<Expiry>> = Arc::default();
-    let sink: Sink = {
-        let waiters = Arc::clone(&waiters);
-        let expiry_slot = Arc::clone(&expiry_slot);
-        let live = live.clone();
-        let outbox_waker = outbox_waker.clone();
-        let (auth, pause_cache) = (Arc::clone(&auth), Arc::clone(&pause_cache));
-        Arc::new(move |event: &Event| match event {
-            Event::PauseCreated {
-                watch_id,
-                expires_at,
-            } => {
-                if let (Some(at), Some(expiry)) = (expires_at, expiry_slot.get()) {
-                    expiry.deadline(*at);
-                }
-                // Nobody listening is fine.
-                let _ = live.send(LiveEvent {
-                    kind: "created",
-                    watch_id: watch_id.clone(),
-                    status: Status::Pending,
-                });
-            }
-            Event::PauseResolved { watch_id, status } => {
-                pause_cache.forget(watch_id);
-                waiters.wake(watch_id);
-                let _ = live.send(LiveEvent {
-                    kind: "resolved",
-                    watch_id: watch_id.clone(),
-                    status: *status,
-                });
-            }
-            Event::OutboxReady => outbox_waker.wake(),
-            Event::AuthChanged => {
-                auth.watch().bump();
-            }
-        })
-    };
+    let sink = Listeners {
+        waiters: Arc::clone(&waiters),
+        expiry: Arc::clone(&expiry_slot),
+        live: live.clone(),
+        outbox: outbox_waker.clone(),
+        auth: Arc::clone(&auth),
+        pause_cache: Arc::clone(&pause_cache),
+    }
+    .into_sink();
 
     let write_conn = store
         .connect_writer()
@@ -174,21 +147,7 @@ fn start(config: &Config) -> Result<(), String> {
         },
     });
 
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        data_dir = %store.dir.display(),
-        "hitl starting"
-    );
-    if config.public_url.is_none() && bound.ip().is_unspecified() {
-        tracing::warn!("listening on all interfaces without --public-url: links will say {public_url}; set --public-url to the address reviewers use");
-    }
-    tracing::info!("listening on http://{bound} (public URL {public_url})");
-    match setup_token {
-        Some(token) => tracing::warn!(
-            "no users yet: open this link within an hour to create the first admin (it works once): {public_url}/setup/{token}"
-        ),
-        None => tracing::info!("reviewers sign in at {public_url}/"),
-    }
+    log_start(config, &store.dir, bound, &public_url, setup_token);
 
     let served = actix_web::rt::System::new().block_on(http::serve(listener, state, move || {
         let _ = stop_tx.send(true);
@@ -203,6 +162,76 @@ fn start(config: &Config) -> Result<(), String> {
     served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tells the operator where hitl listens, and how to create the first admin.
+fn log_start(
+    config: &Config,
+    dir: &Path,
+    bound: std::net::SocketAddr,
+    public_url: &str,
+    setup_token: Option<String>,
+) {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        data_dir = %dir.display(),
+        "hitl starting"
+    );
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        tracing::warn!("listening on all interfaces without --public-url: links will say {public_url}; set --public-url to the address reviewers use");
+    }
+    tracing::info!("listening on http://{bound} (public URL {public_url})");
+    match setup_token {
+        Some(token) => tracing::warn!(
+            "no users yet: open this link within an hour to create the first admin (it works once): {public_url}/setup/{token}"
+        ),
+        None => tracing::info!("reviewers sign in at {public_url}/"),
+    }
+}
+
+/// Everything in the process that hears of committed writes.
+struct Listeners {
+    waiters: Arc<Waiters>,
+    expiry: Arc<std::sync::OnceLock<Expiry>>,
+    live: tokio::sync::broadcast::Sender<LiveEvent>,
+    outbox: Waker,
+    auth: Arc<AuthCache>,
+    pause_cache: Arc<PauseCache>,
+}
+
+impl Listeners {
+    fn into_sink(self) -> Sink {
+        Arc::new(move |event: &Event| match event {
+            Event::PauseCreated {
+                watch_id,
+                expires_at,
+            } => {
+                if let (Some(at), Some(expiry)) = (expires_at, self.expiry.get()) {
+                    expiry.deadline(*at);
+                }
+                // Nobody listening is fine.
+                let _ = self.live.send(LiveEvent {
+                    kind: "created",
+                    watch_id: watch_id.clone(),
+                    status: Status::Pending,
+                });
+            }
+            Event::PauseResolved { watch_id, status } => {
+                // Forget before waking: a woken waiter reads the pause again.
+                self.pause_cache.forget(watch_id);
+                self.waiters.wake(watch_id);
+                let _ = self.live.send(LiveEvent {
+                    kind: "resolved",
+                    watch_id: watch_id.clone(),
+                    status: *status,
+                });
+            }
+            Event::OutboxReady => self.outbox.wake(),
+            Event::AuthChanged => {
+                self.auth.watch().bump();
+            }
+        })
+    }
 }
 
 /// One `hitl serve` per data directory: a second one would not wake the first one's

@@ -8,6 +8,7 @@ pub mod outbox;
 pub mod pauses;
 pub mod sessions;
 pub mod setup;
+pub mod stats;
 pub mod users;
 pub mod writer;
 

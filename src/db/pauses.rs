@@ -190,12 +190,6 @@ pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>>
     Ok(items)
 }
 
-pub fn count_pending(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT count(*) FROM pauses WHERE status = 'pending'")?
-        .query_row([], |r| r.get(0))?)
-}
-
 /// Moves a pending pause to a terminal status; false if it was not pending any more.
 pub fn resolve(
     conn: &Connection,

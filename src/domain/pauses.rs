@@ -327,6 +327,16 @@ pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -
     Ok(pause)
 }
 
+/// How many pauses wait for a decision (the page title and the nav show it).
+pub fn pending_count(conn: &rusqlite::Connection) -> Result<i64> {
+    db::stats::count_pending(conn)
+}
+
+/// What the About page counts: pauses, pending ones, active keys, users, audit entries.
+pub fn totals(conn: &rusqlite::Connection) -> Result<Vec<(&'static str, i64)>> {
+    db::stats::totals(conn)
+}
+
 /// Whether the principal may see the pause: an agent key sees only its own; to any
 /// other key a pause it may not see does not exist.
 pub fn visible(principal: &Principal, pause: &Pause) -> Result<()> {
@@ -476,7 +486,7 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
 pub fn queue(conn: &rusqlite::Connection, limit: u32) -> Result<(Vec<Pause>, i64)> {
     Ok((
         db::pauses::pending_oldest_first(conn, limit)?,
-        db::pauses::count_pending(conn)?,
+        pending_count(conn)?,
     ))
 }
 

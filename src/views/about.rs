@@ -11,7 +11,7 @@ pub struct About {
     /// (setting, value) pairs, secrets already redacted.
     pub settings: Vec<(String, String)>,
     /// (what, how many).
-    pub counts: Vec<(String, i64)>,
+    pub counts: Vec<(&'static str, i64)>,
 }
 
 pub fn view(viewer: &Viewer, a: &About) -> Markup {

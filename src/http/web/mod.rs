@@ -256,7 +256,7 @@ pub async fn current_session(
             let Some(session) = sessions::lookup(conn, &value, now)? else {
                 return Ok(None);
             };
-            let pending = crate::db::pauses::count_pending(conn)?;
+            let pending = crate::domain::pauses::pending_count(conn)?;
             Ok(Some((session, pending)))
         })
         .await?;

@@ -1,0 +1,30 @@
+//! Totals for the About page.
+
+use rusqlite::Connection;
+
+use crate::domain::Result;
+
+fn count(conn: &Connection, sql: &str) -> Result<i64> {
+    Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?)
+}
+
+/// `(what, how many)`, in the order the About page shows them.
+pub fn totals(conn: &Connection) -> Result<Vec<(&'static str, i64)>> {
+    Ok(vec![
+        ("pauses", count(conn, "SELECT count(*) FROM pauses")?),
+        ("pending", count_pending(conn)?),
+        (
+            "API keys (active)",
+            count(
+                conn,
+                "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
+            )?,
+        ),
+        ("users", count(conn, "SELECT count(*) FROM users")?),
+        ("audit entries", count(conn, "SELECT count(*) FROM audit")?),
+    ])
+}
+
+pub fn count_pending(conn: &Connection) -> Result<i64> {
+    count(conn, "SELECT count(*) FROM pauses WHERE status = 'pending'")
+}
