@@ -1,6 +1,8 @@
-//! What a committed write tells the rest of the process: waiters to wake, the expiry
-//! timer to re-arm, cached reads to forget. Events are collected in the write's transaction and published only
-//! after it commits, so nobody hears of a change that did not happen.
+//! What a write tells the rest of the process: waiters to wake, the expiry timer to
+//! re-arm, what memory may no longer trust. Events are collected in the write's
+//! transaction. Just before the commit they are published as `Committing` (stop
+//! trusting what they change), then as `Committed` or `Failed`: nobody hears that a
+//! change happened before it is on disk, or at all if it did not happen.
 
 use crate::clock::Millis;
 use crate::domain::Status;
@@ -21,5 +23,13 @@ pub enum Event {
     AuthChanged,
 }
 
-/// Receives the events of every committed write.
-pub type Sink = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
+/// Where the write of an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Committing,
+    Committed,
+    Failed,
+}
+
+/// Receives the events of every write, at each stage.
+pub type Sink = std::sync::Arc<dyn Fn(Stage, &Event) + Send + Sync>;

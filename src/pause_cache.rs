@@ -1,12 +1,13 @@
 //! Pauses read recently, so that an agent polling its pause costs no database read.
 //!
 //! Only `hitl serve` changes pauses, only one `hitl serve` runs on a data directory
-//! (it holds a lock), and every change goes through its writer, which forgets the
-//! pause after the commit and before anyone hears of the change. Entries also carry
+//! (it holds a lock), and every change goes through its writer, which marks the pause
+//! `changing` just before the commit (from then on it is neither served nor kept)
+//! and `changed` once the commit is done, before anyone hears of the change. Entries also carry
 //! the auth epoch they were read under, since a pause shows its key's name: renaming
 //! a key moves the epoch on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::domain::pauses::Pause;
@@ -25,7 +26,9 @@ pub struct PauseCache {
 struct Inner {
     entries: HashMap<String, Entry>,
     bytes: usize,
-    /// Moves on with every `forget`: a read that began before may not be kept.
+    /// Pauses whose change is being committed.
+    changing: HashSet<String>,
+    /// Moves on with every change: a read that began before may not be kept.
     version: u64,
 }
 
@@ -72,7 +75,7 @@ impl PauseCache {
             return;
         }
         let mut inner = self.lock();
-        if inner.version != version {
+        if inner.version != version || inner.changing.contains(&pause.watch_id) {
             return;
         }
         if inner.bytes + size > BUDGET_BYTES {
@@ -89,12 +92,26 @@ impl PauseCache {
         }
     }
 
-    /// A pause changed: read it from the database next time.
-    pub fn forget(&self, watch_id: &str) {
+    /// A change to the pause is about to commit: stop serving and keeping it.
+    pub fn changing(&self, watch_id: &str) {
         let mut inner = self.lock();
-        inner.version += 1;
-        if let Some(old) = inner.entries.remove(watch_id) {
-            inner.bytes -= size_of(&old.pause);
+        inner.forget(watch_id);
+        inner.changing.insert(watch_id.to_string());
+    }
+
+    /// The change committed (or failed): the pause may be read and kept again.
+    pub fn changed(&self, watch_id: &str) {
+        let mut inner = self.lock();
+        inner.forget(watch_id);
+        inner.changing.remove(watch_id);
+    }
+}
+
+impl Inner {
+    fn forget(&mut self, watch_id: &str) {
+        self.version += 1;
+        if let Some(old) = self.entries.remove(watch_id) {
+            self.bytes -= size_of(&old.pause);
         }
     }
 }
@@ -118,18 +135,29 @@ mod tests {
         cache.keep(&pause("w1", Status::Pending), 3, v);
         assert_eq!(cache.get("w1", 3).map(|p| p.status), Some(Status::Pending));
         assert!(cache.get("w1", 4).is_none(), "another epoch");
-        cache.forget("w1");
+        cache.changing("w1");
         assert!(cache.get("w1", 3).is_none());
     }
 
     #[test]
-    fn a_read_that_began_before_a_change_is_not_kept() {
+    fn nothing_read_around_a_commit_is_kept() {
         let cache = PauseCache::default();
+        // A read that began before the writer marked the pause changing.
         let before = cache.version();
-        // The writer commits a decision while the read is under way.
-        cache.forget("w1");
+        cache.changing("w1");
         cache.keep(&pause("w1", Status::Pending), 0, before);
         assert!(cache.get("w1", 0).is_none());
+        // A read that began while the commit was under way.
+        let during = cache.version();
+        cache.keep(&pause("w1", Status::Pending), 0, during);
+        assert!(cache.get("w1", 0).is_none());
+        cache.changed("w1");
+        cache.keep(&pause("w1", Status::Pending), 0, during);
+        assert!(
+            cache.get("w1", 0).is_none(),
+            "began before the commit ended"
+        );
+        // After: kept again.
         let after = cache.version();
         cache.keep(&pause("w1", Status::Approved), 0, after);
         assert_eq!(cache.get("w1", 0).map(|p| p.status), Some(Status::Approved));

@@ -1,7 +1,8 @@
 //! Facts about agent-supplied text shared by the rules and the pages.
 
 /// Characters that change how surrounding text is displayed or are invisible:
-/// bidi controls, zero-width characters, and other control characters.
+/// bidi controls, zero-width and other default-ignorable characters, blank fillers,
+/// tag characters, and control characters.
 pub fn invisible_name(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{202A}' => "LRE",
@@ -22,6 +23,21 @@ pub fn invisible_name(c: char) -> Option<&'static str> {
         '\u{2060}' => "WJ",
         '\u{FEFF}' => "BOM",
         '\u{00AD}' => "SHY",
+        '\u{034F}' => "CGJ",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => "FILLER",
+        '\u{17B4}' | '\u{17B5}' => "KIV",
+        '\u{180B}'..='\u{180F}' => "MVS",
+        '\u{2028}' => "LSEP",
+        '\u{2029}' => "PSEP",
+        '\u{2061}'..='\u{2064}' => "INV",
+        '\u{206A}'..='\u{206F}' => "DFMT",
+        '\u{2800}' => "BLANK",
+        // Variation selectors; U+FE0E and U+FE0F only pick text or emoji style.
+        '\u{FE00}'..='\u{FE0D}' | '\u{E0100}'..='\u{E01EF}' => "VS",
+        '\u{FFF9}'..='\u{FFFB}' => "IAA",
+        '\u{1BCA0}'..='\u{1BCA3}' => "SFMT",
+        // Tag characters can spell out hidden ASCII.
+        '\u{E0000}'..='\u{E007F}' => "TAG",
         c if c.is_control() && c != '\n' && c != '\t' => "CTRL",
         _ => return None,
     })
@@ -42,6 +58,7 @@ mod tests {
         assert!(looks_empty(""));
         assert!(looks_empty(" \n\t"));
         assert!(looks_empty("\u{200B}\u{202E} \u{FEFF}"));
+        assert!(looks_empty("\u{3164}\u{2800}\u{E0041}\u{E0042}"));
         assert!(!looks_empty("\u{202E}drop"));
         assert!(!looks_empty("x"));
     }

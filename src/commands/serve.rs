@@ -1,7 +1,6 @@
 //! `hitl serve`: open the store, start the writer, the expiry timer and the HTTP server.
 
 use std::net::TcpListener;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use crate::domain::keys::AuthCache;
 use crate::domain::pauses::Limits;
 use crate::domain::throttle::Throttle;
 use crate::domain::{outbox, setup, Status};
-use crate::events::{Event, Sink};
+use crate::events::{Event, Sink, Stage};
 use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
@@ -40,8 +39,8 @@ pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
 }
 
 fn start(config: &Config) -> Result<(), String> {
+    let _lock = Store::lock_for_serving(&config.data_dir).map_err(|e| e.to_string())?;
     let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
-    let _lock = lock_data_dir(&store.dir)?;
     raise_open_file_limit();
 
     let listener = listen(config.listen).map_err(|e| {
@@ -201,11 +200,21 @@ struct Listeners {
 
 impl Listeners {
     fn into_sink(self) -> Sink {
-        Arc::new(move |event: &Event| match event {
-            Event::PauseCreated {
-                watch_id,
-                expires_at,
-            } => {
+        Arc::new(move |stage: Stage, event: &Event| match (stage, event) {
+            (Stage::Committing, Event::PauseResolved { watch_id, .. }) => {
+                self.pause_cache.changing(watch_id);
+            }
+            (Stage::Failed, Event::PauseResolved { watch_id, .. }) => {
+                self.pause_cache.changed(watch_id);
+            }
+            (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.auth.reset(),
+            (
+                Stage::Committed,
+                Event::PauseCreated {
+                    watch_id,
+                    expires_at,
+                },
+            ) => {
                 if let (Some(at), Some(expiry)) = (expires_at, self.expiry.get()) {
                     expiry.deadline(*at);
                 }
@@ -216,9 +225,9 @@ impl Listeners {
                     status: Status::Pending,
                 });
             }
-            Event::PauseResolved { watch_id, status } => {
-                // Forget before waking: a woken waiter reads the pause again.
-                self.pause_cache.forget(watch_id);
+            (Stage::Committed, Event::PauseResolved { watch_id, status }) => {
+                // Before waking: a woken waiter reads the pause again.
+                self.pause_cache.changed(watch_id);
                 self.waiters.wake(watch_id);
                 let _ = self.live.send(LiveEvent {
                     kind: "resolved",
@@ -226,33 +235,9 @@ impl Listeners {
                     status: *status,
                 });
             }
-            Event::OutboxReady => self.outbox.wake(),
-            Event::AuthChanged => {
-                self.auth.watch().bump();
-            }
+            (Stage::Committed, Event::OutboxReady) => self.outbox.wake(),
+            _ => {}
         })
-    }
-}
-
-/// One `hitl serve` per data directory: a second one would not wake the first one's
-/// waiters and would keep pauses in memory that the first one changes. The lock ends
-/// with the process, however it ends.
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, String> {
-    let path = dir.join("serve.lock");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another hitl serve is already using the data directory {}",
-            dir.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }
 

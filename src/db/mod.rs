@@ -15,7 +15,7 @@ pub mod writer;
 use std::fs;
 use std::io;
 use std::ops::Deref;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -94,6 +94,15 @@ pub enum OpenError {
     },
     #[error("{path} is not a hitl database (it has tables but no hitl schema version)")]
     Foreign { path: PathBuf },
+    #[error("another hitl serve is already using the data directory {0}")]
+    Busy(PathBuf),
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: io::Error },
+}
+
+/// Held while `hitl serve` runs; the lock ends with the process, however it ends.
+pub struct ServeLock {
+    _file: fs::File,
 }
 
 /// The data directory and its database, migrated to the current schema.
@@ -104,6 +113,30 @@ pub struct Store {
 }
 
 impl Store {
+    /// One `hitl serve` per data directory: a second one would not wake the first
+    /// one's waiters and would keep pauses in memory that the first one changes.
+    /// Taken before the database is opened, so a second server upgrades nothing.
+    pub fn lock_for_serving(dir: &Path) -> Result<ServeLock, OpenError> {
+        prepare_dir(dir)?;
+        let path = dir.join("serve.lock");
+        let lock_err = |source| OpenError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(lock_err)?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServeLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(OpenError::Busy(dir.to_path_buf())),
+            Err(fs::TryLockError::Error(e)) => Err(lock_err(e)),
+        }
+    }
+
     /// Creates the data directory (mode 0700) if needed, then creates or upgrades the
     /// database in it.
     pub fn open(dir: &Path) -> Result<Store, OpenError> {

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::Tx;
 use crate::domain::{Error, Result};
-use crate::events::{Event, Sink};
+use crate::events::{Event, Sink, Stage};
 
 /// The most writes committed together.
 const MAX_BATCH: usize = 512;
@@ -161,7 +161,7 @@ impl AuthGeneration {
         // Unreadable counts as changed: nothing cached is trusted until it reads again.
         if now.is_none() || now != self.0 {
             self.0 = now;
-            sink(&Event::AuthChanged);
+            sink(Stage::Committed, &Event::AuthChanged);
         }
     }
 }
@@ -209,12 +209,15 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink, auth: &mut
         }
     }
 
+    for event in &events {
+        sink(Stage::Committing, event);
+    }
     match exec(conn, "COMMIT") {
         Ok(()) => {
             // Before anyone hears back: a revoked key fails from the next request on.
             auth.check(conn, sink);
             for event in &events {
-                sink(event);
+                sink(Stage::Committed, event);
             }
             for (reply, failure) in replies {
                 reply(failure.map_or(Ok(()), Err));
@@ -223,6 +226,11 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink, auth: &mut
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
             let _ = exec(conn, "ROLLBACK");
+            for event in &events {
+                sink(Stage::Failed, event);
+            }
+            // Keys were looked up inside this transaction: forget what it showed.
+            sink(Stage::Failed, &Event::AuthChanged);
             for (reply, _) in replies {
                 reply(Err(Error::internal(format!("commit: {e}"))));
             }

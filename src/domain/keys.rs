@@ -242,6 +242,16 @@ impl AuthCache {
         &self.watch
     }
 
+    /// A key or a user changed (or a write that looked keys up failed): forget every
+    /// key, and move the epoch on.
+    pub fn reset(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.watch.bump();
+    }
+
     /// The key behind a bearer token without reading the database, with the epoch it
     /// holds for; `None` when the key must be looked up (`authenticate`).
     pub fn cached(&self, token: &str, now: Millis) -> Option<(Authenticated, u64)> {

@@ -99,8 +99,8 @@ impl AppState {
     /// pause are both kept under the current auth epoch, else from the database.
     pub async fn pause_as(&self, token: String, watch_id: String) -> Result<Arc<Pause>> {
         if let Some((auth, epoch)) = self.auth.cached(&token, clock::now()) {
+            self.touch_later(&auth);
             if let Some(pause) = self.pause_cache.get(&watch_id, epoch) {
-                self.touch_later(&auth);
                 pauses::visible(&auth.principal, &pause)?;
                 return Ok(pause);
             }
@@ -132,16 +132,13 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&mut Tx, &Authenticated, Millis) -> Result<R> + Send + 'static,
     {
-        // A key kept under the current auth epoch spares the single writer the lookup.
-        let known = self.auth.cached(&token, clock::now()).map(|(auth, _)| auth);
+        // Checked in the writer's transaction: a key revoked by an earlier write, even
+        // one still queued when this request came, is refused.
         let cache = Arc::clone(&self.auth);
         self.writer
             .run(move |tx| {
                 let now = clock::now();
-                let auth = match known {
-                    Some(auth) => auth,
-                    None => cache.authenticate(tx, &token, now)?,
-                };
+                let auth = cache.authenticate(tx, &token, now)?;
                 if auth.needs_touch {
                     if let Some(id) = auth.principal.key_id() {
                         keys::touch(tx, id, now)?;

@@ -414,6 +414,9 @@ fn setup_links_are_single_use_and_sign_in_redirects_stay_local() {
         ("%2F%5Cevil.example", "/"),
         ("%5C%5Cevil.example", "/"),
         ("javascript%3Aalert(1)", "/"),
+        ("%2F.%2F%2Fevil.example", "/"),
+        ("%2Fx%2F..%2F%2Fevil.example", "/"),
+        ("%2Fx%2F..%2Fhistory", "/history"),
     ] {
         let r = form_post(
             &server,

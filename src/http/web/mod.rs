@@ -374,6 +374,10 @@ pub fn safe_next(next: &str) -> String {
     match base.join(next) {
         Ok(url) if next.starts_with('/') && url.origin() == base.origin() => {
             let mut local = url.path().to_string();
+            // `/.//evil.example` normalises to `//evil.example`: another site.
+            if local.starts_with("//") || local.starts_with("/\\") {
+                return "/".into();
+            }
             if let Some(q) = url.query() {
                 local.push('?');
                 local.push_str(q);
