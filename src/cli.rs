@@ -134,6 +134,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HITL_TRUST_PROXY")]
     pub trust_proxy: bool,
 
+    /// API requests per minute per key (0: no limit); beyond it, 429 `rate_limited`
+    /// with Retry-After. A key may use a minute's worth at once
+    #[arg(long, env = "HITL_RATE_LIMIT", default_value_t = 0, value_name = "N")]
+    pub rate_limit: u32,
+
     /// Threads that send webhooks, mail and Slack messages
     #[arg(long, env = "HITL_WORKERS", default_value_t = 4, value_name = "N")]
     pub workers: usize,

@@ -16,6 +16,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub max_context_bytes: usize,
     pub trust_proxy: bool,
+    /// API requests per minute per key; 0: no limit.
+    pub rate_limit: u32,
     pub workers: usize,
     pub retry_schedule: Vec<std::time::Duration>,
     pub policy: Policy,
@@ -68,6 +70,13 @@ impl Config {
                 self.max_context_bytes.to_string(),
             ),
             ("trust proxy".into(), self.trust_proxy.to_string()),
+            (
+                "API requests per key".into(),
+                match self.rate_limit {
+                    0 => "no limit".into(),
+                    n => format!("{n} a minute"),
+                },
+            ),
             ("notifier workers".into(), self.workers.to_string()),
             ("webhook retries after".into(), schedule.join(", ")),
             ("webhook addresses".into(), self.policy.describe()),
@@ -117,6 +126,7 @@ impl Config {
             public_url,
             max_context_bytes: args.max_context_bytes,
             trust_proxy: args.trust_proxy,
+            rate_limit: args.rate_limit,
             workers: match args.workers {
                 1..=64 => args.workers,
                 _ => return Err("--workers must be from 1 to 64".into()),

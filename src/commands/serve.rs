@@ -137,6 +137,7 @@ fn start(config: &Config) -> Result<(), String> {
         policy,
         link_key,
         throttle: Throttle::default(),
+        rate_limit: http::RateLimit::new(config.rate_limit),
         live,
         stopping,
         web: WebSettings {

@@ -41,6 +41,11 @@ pub enum Error {
     Conflict(String),
     #[error("this key's monthly limit of {limit} pauses is reached")]
     QuotaExceeded { limit: i64, retry_after_secs: u64 },
+    #[error("too many requests with this key (the limit is {per_minute} a minute); try again in {retry_after_secs}s")]
+    RateLimited {
+        per_minute: u32,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }

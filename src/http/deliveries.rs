@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::{bearer, method_not_allowed, AppState};
+use super::{api_key, method_not_allowed, AppState};
 use crate::domain::outbox;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,7 +27,7 @@ async fn list(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req)?;
+    let token = api_key(&req, &state)?;
     let watch_id = path.into_inner();
     let items = state
         .read_as(token, move |conn, principal| {

@@ -36,6 +36,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_conflict"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
+        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -65,6 +66,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match &self.0 {
             Error::QuotaExceeded {
+                retry_after_secs, ..
+            }
+            | Error::RateLimited {
                 retry_after_secs, ..
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

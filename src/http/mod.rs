@@ -5,6 +5,8 @@ mod deliveries;
 pub mod error;
 mod health;
 mod pause;
+mod rate;
+pub use rate::RateLimit;
 pub mod web;
 
 use std::net::TcpListener;
@@ -42,6 +44,8 @@ pub struct AppState {
     /// Signs and checks the Approve and Reject links in mail.
     pub link_key: Arc<Vec<u8>>,
     pub throttle: crate::domain::throttle::Throttle,
+    /// `--rate-limit`: API requests per minute per key.
+    pub rate_limit: rate::RateLimit,
     /// Pauses arriving and being decided, for open pages (Server-Sent Events).
     pub live: tokio::sync::broadcast::Sender<web::LiveEvent>,
     /// Becomes true when the server is stopping; event streams end.
@@ -208,7 +212,7 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiEr
         .headers()
         .contains_key(actix_web::http::header::AUTHORIZATION)
     {
-        return Ok(Caller::Key(bearer(req)?));
+        return Ok(Caller::Key(api_key(req, state)?));
     }
     let Some((session, _)) = web::current_session(req, state).await? else {
         return Err(Error::Unauthorized.into());
@@ -229,7 +233,20 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiEr
 }
 
 /// The bearer key of a request, or `unauthorized`.
-pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+/// The bearer key of an API request, within its rate limit.
+pub fn api_key(req: &HttpRequest, state: &AppState) -> Result<String, ApiError> {
+    let token = bearer(req)?;
+    state
+        .rate_limit
+        .take(&token, std::time::Instant::now())
+        .map_err(|retry_after_secs| Error::RateLimited {
+            per_minute: state.rate_limit.per_minute(),
+            retry_after_secs,
+        })?;
+    Ok(token)
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::{bearer, method_not_allowed, AppState};
+use super::{api_key, method_not_allowed, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
 use crate::domain::{Error, Status};
@@ -99,7 +99,7 @@ async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req)?;
+    let token = api_key(&req, &state)?;
     let idempotency_key = req
         .headers()
         .get("idempotency-key")
@@ -160,7 +160,7 @@ async fn status(
     query: web::Query<StatusQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req)?;
+    let token = api_key(&req, &state)?;
     let wait = parse_wait(query.wait.as_deref())?;
     let watch_id = path.into_inner();
     let read = |token: String, watch_id: String| state.pause_as(token, watch_id);
@@ -240,7 +240,7 @@ async fn list(
     params: web::Query<ListParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req)?;
+    let token = api_key(&req, &state)?;
     let query = params.into_inner().into_query()?;
     let page = state
         .read_as(token, move |conn, principal| {
@@ -311,7 +311,7 @@ async fn cancel(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req)?;
+    let token = api_key(&req, &state)?;
     let body: CancelBody = read_json(payload, SMALL_BODY, true)
         .await?
         .unwrap_or_default();
