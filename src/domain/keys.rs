@@ -219,12 +219,16 @@ impl CachedAuth {
 /// Beyond this many keys the cache starts over; it only ever holds valid keys.
 const AUTH_CACHE_CAPACITY: usize = 10_000;
 
+/// Whether a bearer token has the shape of a hitl key (it may still be unknown).
+pub fn well_formed(token: &str) -> bool {
+    token.is_ascii()
+        && token.len() == TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
+        && token.starts_with(TOKEN_PREFIX)
+}
+
 /// The SHA-256 of a well-formed bearer token; anything else is `Unauthorized`.
 fn token_hash(token: &str) -> Result<Vec<u8>> {
-    if !token.is_ascii()
-        || token.len() != TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN
-        || !token.starts_with(TOKEN_PREFIX)
-    {
+    if !well_formed(token) {
         return Err(Error::Unauthorized);
     }
     Ok(secret::sha256(token.as_bytes()))
@@ -264,11 +268,15 @@ impl AuthCache {
 
     /// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all
     /// `Unauthorized`; the first lookup of a key compares hashes in constant time.
+    /// `committed`: `conn` sees only committed data, so a key it finds may be kept. The
+    /// writer's transaction may hold key changes that never commit: it only uses keys
+    /// already kept.
     pub fn authenticate(
         &self,
         conn: &rusqlite::Connection,
         token: &str,
         now: Millis,
+        committed: bool,
     ) -> Result<Authenticated> {
         let hash = token_hash(token)?;
         // The epoch before the generation: a change after this read moves the epoch on.
@@ -282,7 +290,10 @@ impl AuthCache {
             }
             _ => {
                 drop(entries);
-                let fresh = lookup(conn, &token[..VISIBLE_LEN], &hash)?;
+                let mut fresh = lookup(conn, &token[..VISIBLE_LEN], &hash)?;
+                if !committed {
+                    return Ok(fresh.use_at(now));
+                }
                 entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
                 if entries.len() >= AUTH_CACHE_CAPACITY {
                     entries.clear();

@@ -90,7 +90,7 @@ impl AppState {
         let (result, auth) = self
             .read(move |conn| {
                 db::read_tx(conn, |conn| {
-                    let auth = cache.authenticate(conn, &token, clock::now())?;
+                    let auth = cache.authenticate(conn, &token, clock::now(), true)?;
                     Ok((f(conn, &auth.principal), auth))
                 })
             })
@@ -142,7 +142,7 @@ impl AppState {
         self.writer
             .run(move |tx| {
                 let now = clock::now();
-                let auth = cache.authenticate(tx, &token, now)?;
+                let auth = cache.authenticate(tx, &token, now, false)?;
                 if auth.needs_touch {
                     if let Some(id) = auth.principal.key_id() {
                         keys::touch(tx, id, now)?;
@@ -236,6 +236,10 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiEr
 /// The bearer key of an API request, within its rate limit.
 pub fn api_key(req: &HttpRequest, state: &AppState) -> Result<String, ApiError> {
     let token = bearer(req)?;
+    if !keys::well_formed(&token) {
+        // Not a key: refused without being counted (and without a bucket).
+        return Err(Error::Unauthorized.into());
+    }
     state
         .rate_limit
         .take(&token, std::time::Instant::now())

@@ -45,9 +45,11 @@ impl RateLimit {
         let capacity = f64::from(self.per_minute);
         let per_second = capacity / 60.0;
         let refill = |b: &mut Bucket| {
-            let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-            b.tokens = (b.tokens + elapsed * per_second).min(capacity);
-            b.at = now;
+            if now > b.at {
+                let elapsed = (now - b.at).as_secs_f64();
+                b.tokens = (b.tokens + elapsed * per_second).min(capacity);
+                b.at = now;
+            }
         };
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED {
@@ -55,6 +57,11 @@ impl RateLimit {
                 refill(b);
                 b.tokens < capacity
             });
+            // Many keys busy at once (or made-up keys): start over rather than scan
+            // again on the next request.
+            if buckets.len() > MAX_TRACKED / 2 {
+                buckets.clear();
+            }
         }
         let bucket = buckets
             .entry(self.hasher.hash_one(token))
@@ -89,6 +96,16 @@ mod tests {
         let later = t0 + Duration::from_millis(1_100);
         assert!(limit.take("hitl_a", later).is_ok());
         assert!(limit.take("hitl_a", later).is_err());
+    }
+
+    #[test]
+    fn many_tokens_stay_bounded() {
+        let limit = RateLimit::new(6);
+        let t0 = Instant::now();
+        for i in 0..(3 * MAX_TRACKED) {
+            assert!(limit.take(&format!("hitl_{i}"), t0).is_ok());
+            assert!(limit.buckets.lock().unwrap().len() <= MAX_TRACKED);
+        }
     }
 
     #[test]
