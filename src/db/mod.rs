@@ -333,10 +333,13 @@ pub fn first_id_at_or_after(
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     };
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row(&format!("SELECT min(id), max(id) FROM {table}"), [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    // Apart: SQLite answers a lone min() or max() from the end of the b-tree, but
+    // both in one query scan the whole table.
+    let end = |f: &str| -> rusqlite::Result<Option<i64>> {
+        conn.prepare_cached(&format!("SELECT {f}(id) FROM {table}"))?
+            .query_row([], |r| r.get(0))
+    };
+    let (lo, hi) = (end("min")?, end("max")?);
     let (Some(mut lo), Some(mut hi)) = (lo, hi) else {
         return Ok(None);
     };
