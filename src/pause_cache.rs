@@ -35,6 +35,8 @@ struct Inner {
 struct Entry {
     epoch: u64,
     pause: Arc<Pause>,
+    /// Counted against the budget.
+    size: usize,
 }
 
 fn size_of(p: &Pause) -> usize {
@@ -85,10 +87,11 @@ impl PauseCache {
         let entry = Entry {
             epoch,
             pause: Arc::new(pause.clone()),
+            size,
         };
-        match inner.entries.insert(pause.watch_id.clone(), entry) {
-            Some(old) => inner.bytes = inner.bytes - size_of(&old.pause) + size,
-            None => inner.bytes += size,
+        inner.bytes += size;
+        if let Some(old) = inner.entries.insert(pause.watch_id.clone(), entry) {
+            inner.bytes -= old.size;
         }
     }
 
@@ -111,7 +114,7 @@ impl Inner {
     fn forget(&mut self, watch_id: &str) {
         self.version += 1;
         if let Some(old) = self.entries.remove(watch_id) {
-            self.bytes -= size_of(&old.pause);
+            self.bytes -= old.size;
         }
     }
 }

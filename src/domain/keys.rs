@@ -242,10 +242,6 @@ impl AuthCache {
         }
     }
 
-    pub fn watch(&self) -> &AuthWatch {
-        &self.watch
-    }
-
     /// A key or a user changed (or a write that looked keys up failed): forget every
     /// key, and move the epoch on.
     pub fn reset(&self) {
@@ -256,14 +252,19 @@ impl AuthCache {
         self.watch.bump();
     }
 
-    /// The key behind a bearer token without reading the database, with the epoch it
-    /// holds for; `None` when the key must be looked up (`authenticate`).
-    pub fn cached(&self, token: &str, now: Millis) -> Option<(Authenticated, u64)> {
-        let hash = token_hash(token).ok()?;
+    /// The key behind a bearer token without reading the database, if it is kept
+    /// under the current auth epoch; and that epoch, taken before anything else.
+    pub fn cached(&self, token: &str, now: Millis) -> (Option<Authenticated>, u64) {
         let epoch = self.watch.current();
+        let Ok(hash) = token_hash(token) else {
+            return (None, epoch);
+        };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get_mut(&hash).filter(|e| e.epoch == epoch)?;
-        Some((entry.use_at(now), epoch))
+        let known = entries
+            .get_mut(&hash)
+            .filter(|e| e.epoch == epoch)
+            .map(|e| e.use_at(now));
+        (known, epoch)
     }
 
     /// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all

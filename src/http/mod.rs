@@ -102,15 +102,16 @@ impl AppState {
     /// A pause as the bearer of `token` may see it: from memory when the key and the
     /// pause are both kept under the current auth epoch, else from the database.
     pub async fn pause_as(&self, token: String, watch_id: String) -> Result<Arc<Pause>> {
-        if let Some((auth, epoch)) = self.auth.cached(&token, clock::now()) {
+        let (known, epoch) = self.auth.cached(&token, clock::now());
+        if let Some(auth) = known {
             self.touch_later(&auth);
             if let Some(pause) = self.pause_cache.get(&watch_id, epoch) {
                 pauses::visible(&auth.principal, &pause)?;
                 return Ok(pause);
             }
         }
-        // Both taken before the read: a change committed after it is not kept.
-        let epoch = self.auth.watch().current();
+        // Epoch and version both taken before the read: a change committed after it
+        // is not kept.
         let version = self.pause_cache.version();
         let pause = self
             .read_as(token, move |conn, principal| {

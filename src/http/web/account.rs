@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     clear_cookie, client_address, html, html_status, redirect, safe_next, session_cookie, CsrfForm,
-    PageError, SignedIn,
+    NotifyForm, PageError, SignedIn,
 };
 use crate::clock;
 use crate::domain::{audit, sessions, setup, users, Actor, Error};
@@ -320,13 +320,6 @@ async fn change_password(
         Err(Error::Validation(message)) => Ok(fail(&message)),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct NotifyForm {
-    #[serde(default)]
-    csrf: String,
-    on: String,
 }
 
 async fn set_notify(

@@ -328,6 +328,14 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// Email notifications on or off (a user's own, or an admin's for a user).
+#[derive(serde::Deserialize)]
+pub struct NotifyForm {
+    #[serde(default)]
+    pub csrf: String,
+    pub on: String,
+}
+
 /// The session cookie for a new session.
 pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(cookie_name(secure), value)

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{html_status, redirect, Admin, CsrfForm, PageError};
+use super::{html_status, redirect, Admin, CsrfForm, NotifyForm, PageError};
 use crate::clock;
 use crate::domain::{users, Error, Role};
 use crate::http::AppState;
@@ -148,13 +148,6 @@ async fn set_role(
         None => Err(Error::validation("role must be admin or approver")),
     };
     outcome(&admin, &state, result, "saved", String::new()).await
-}
-
-#[derive(Deserialize)]
-struct NotifyForm {
-    #[serde(default)]
-    csrf: String,
-    on: String,
 }
 
 async fn set_notify(
