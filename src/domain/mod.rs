@@ -3,6 +3,7 @@
 //! are never re-checked elsewhere. No actix, no maud and no SQL text lives here.
 
 pub mod audit;
+pub mod context;
 pub mod keys;
 pub mod links;
 pub mod outbox;
@@ -19,7 +20,7 @@ use serde::Serialize;
 
 /// Everything that can go wrong in a rule. The HTTP layer maps each variant to one
 /// status and one stable error code.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     Validation(String),
@@ -27,6 +28,9 @@ pub enum Error {
     InvalidJson(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request body did not arrive in time.
+    #[error("{0}")]
+    BodyTimeout(String),
     #[error("missing, unknown or revoked API key")]
     Unauthorized,
     #[error("{0}")]

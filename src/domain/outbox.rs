@@ -139,20 +139,34 @@ fn add(tx: &mut Tx, row: NewRow) -> Result<i64> {
 
 /// The webhook payload of a decided (or expired, or cancelled) pause.
 pub fn webhook_payload(p: &Pause) -> String {
-    let context: serde_json::Value = p
-        .context
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok())
-        .unwrap_or(serde_json::Value::Null);
-    json!({
-        "watchId": p.watch_id,
-        "status": p.status,
-        "resolvedAt": p.resolved_at.map(clock::rfc3339),
-        "resolvedBy": p.resolved_by,
-        "comment": p.comment,
-        "agentContext": { "action": p.action, "context": context },
-    })
-    .to_string()
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Payload<'a> {
+        watch_id: &'a str,
+        status: super::Status,
+        resolved_at: Option<String>,
+        resolved_by: Option<&'a str>,
+        comment: Option<&'a str>,
+        agent_context: AgentContext<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct AgentContext<'a> {
+        action: &'a str,
+        /// The stored context text as it is: digits and key order untouched.
+        context: Option<&'a serde_json::value::RawValue>,
+    }
+    let payload = Payload {
+        watch_id: &p.watch_id,
+        status: p.status,
+        resolved_at: p.resolved_at.map(clock::rfc3339),
+        resolved_by: p.resolved_by.as_deref(),
+        comment: p.comment.as_deref(),
+        agent_context: AgentContext {
+            action: &p.action,
+            context: p.context.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+        },
+    };
+    serde_json::to_string(&payload).unwrap_or_default()
 }
 
 /// A pause reached its final status: a webhook to its own URL, else its key's; and a

@@ -1,8 +1,10 @@
 //! Pauses: creating one, reading and listing them, deciding, cancelling and expiring.
 
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{json, Value};
+use serde_json::json;
+use serde_json::value::RawValue;
 
+use super::context;
 use super::outbox::{self, Channels};
 use super::{audit, Actor, Error, KeyRef, Principal, Result, Status};
 use crate::clock::{self, Millis};
@@ -69,8 +71,9 @@ impl Pause {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateRequest {
     pub action: String,
+    /// Kept as sent: [`context::normalise`] refuses duplicate keys and keeps digits.
     #[serde(default)]
-    pub context: Option<Value>,
+    pub context: Option<Box<RawValue>>,
     #[serde(default)]
     pub webhook_url: Option<String>,
     #[serde(default)]
@@ -161,20 +164,7 @@ impl CreateRequest {
                 "action is longer than {MAX_ACTION_BYTES} bytes"
             )));
         }
-        let context = match self.context {
-            None | Some(Value::Null) => None,
-            Some(value) => {
-                let text = value.to_string();
-                if text.len() > limits.max_context_bytes {
-                    return Err(Error::PayloadTooLarge(format!(
-                        "context is {} bytes; the limit is {} bytes",
-                        text.len(),
-                        limits.max_context_bytes
-                    )));
-                }
-                Some(text)
-            }
-        };
+        let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
                 return Err(Error::validation(format!(
