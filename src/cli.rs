@@ -139,6 +139,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HITL_RATE_LIMIT", default_value_t = 0, value_name = "N")]
     pub rate_limit: u32,
 
+    /// How long a request body may take to arrive, from the end of its headers
+    /// (e.g. 10s, 1m). A slower or stalled body is answered 408 and its connection closed
+    #[arg(
+        long,
+        env = "HITL_BODY_TIMEOUT",
+        default_value = "10s",
+        value_name = "DURATION"
+    )]
+    pub body_timeout: String,
+
     /// Threads that send webhooks, mail and Slack messages
     #[arg(long, env = "HITL_WORKERS", default_value_t = 4, value_name = "N")]
     pub workers: usize,

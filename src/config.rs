@@ -18,6 +18,8 @@ pub struct Config {
     pub trust_proxy: bool,
     /// API requests per minute per key; 0: no limit.
     pub rate_limit: u32,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
     pub workers: usize,
     pub retry_schedule: Vec<std::time::Duration>,
     pub policy: Policy,
@@ -36,6 +38,19 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, String> {
             "cannot find a home directory for the default data directory; pass --data-dir"
                 .to_string()
         })
+}
+
+/// `--body-timeout`: from 1 second to 10 minutes.
+fn body_timeout(raw: &str) -> Result<std::time::Duration, String> {
+    let timeout = humantime::parse_duration(raw.trim())
+        .map_err(|e| format!("--body-timeout {raw:?} is not a duration such as 10s or 1m: {e}"))?;
+    if timeout < std::time::Duration::from_secs(1) || timeout > std::time::Duration::from_secs(600)
+    {
+        return Err(format!(
+            "--body-timeout must be from 1s to 10m, not {raw:?}"
+        ));
+    }
+    Ok(timeout)
 }
 
 /// Checks a base URL (http or https, no query) and drops any trailing slash.
@@ -76,6 +91,10 @@ impl Config {
                     0 => "no limit".into(),
                     n => format!("{n} a minute"),
                 },
+            ),
+            (
+                "request body timeout".into(),
+                humantime::format_duration(self.body_timeout).to_string(),
             ),
             ("notifier workers".into(), self.workers.to_string()),
             ("webhook retries after".into(), schedule.join(", ")),
@@ -127,6 +146,7 @@ impl Config {
             max_context_bytes: args.max_context_bytes,
             trust_proxy: args.trust_proxy,
             rate_limit: args.rate_limit,
+            body_timeout: body_timeout(&args.body_timeout)?,
             workers: match args.workers {
                 1..=64 => args.workers,
                 _ => return Err("--workers must be from 1 to 64".into()),

@@ -132,6 +132,7 @@ fn start(config: &Config) -> Result<(), String> {
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
         },
+        body_timeout: config.body_timeout,
         channels,
         dns,
         policy,

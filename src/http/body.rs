@@ -1,6 +1,7 @@
 //! Reading a JSON request body with a size limit and clear errors.
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 
@@ -8,11 +9,21 @@ use crate::domain::Error;
 
 /// Reads at most `limit` bytes and parses them as `T`. Syntax errors are
 /// `invalid_json`; well-formed JSON of the wrong shape is `validation_failed`.
+/// A `Content-Length` over the limit is refused before anything is read.
 pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
     allow_empty: bool,
 ) -> Result<Option<T>, Error> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {

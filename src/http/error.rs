@@ -29,6 +29,7 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
         Error::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
         Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        Error::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
         Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

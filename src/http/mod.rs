@@ -1,6 +1,7 @@
 //! The HTTP server: shared state, one module per resource, error mapping.
 
 mod body;
+mod deadline;
 mod deliveries;
 pub mod error;
 mod health;
@@ -36,6 +37,8 @@ pub struct AppState {
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
     pub limits: crate::domain::pauses::Limits,
+    /// `--body-timeout`: how long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// The notification channels in effect (SMTP and Slack configured or not).
     pub channels: crate::domain::outbox::Channels,
     pub dns: Arc<crate::notify::dns::Dns>,
@@ -154,6 +157,27 @@ impl AppState {
             .await
     }
 
+    /// Runs `f` as the user of a web page session, in the writer's next commit. The
+    /// session and its user are checked again inside that transaction, as keys are: a
+    /// user removed, signed out or demoted after the request's first check cannot act
+    /// on the strength of it. `admin`: the change needs an admin.
+    pub async fn write_as_session<R, F>(&self, id_hash: Vec<u8>, admin: bool, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx, &Principal, Millis) -> Result<R> + Send + 'static,
+    {
+        self.writer
+            .run(move |tx| {
+                let now = clock::now();
+                let user = crate::domain::sessions::recheck(tx, &id_hash, now)?;
+                if admin && user.role != crate::domain::Role::Admin {
+                    return Err(Error::Forbidden("only admins can do this".into()));
+                }
+                f(tx, &Principal::User(user), now)
+            })
+            .await
+    }
+
     /// Runs `f` as whoever makes the request (key or session), in the next commit.
     pub async fn write_as_caller<R, F>(&self, caller: Caller, f: F) -> Result<R>
     where
@@ -165,11 +189,7 @@ impl AppState {
                 self.write_as(token, move |tx, auth, now| f(tx, &auth.principal, now))
                     .await
             }
-            Caller::Session(principal) => {
-                self.writer
-                    .run(move |tx| f(tx, &principal, clock::now()))
-                    .await
-            }
+            Caller::Session(id_hash) => self.write_as_session(id_hash, false, f).await,
         }
     }
 
@@ -202,8 +222,9 @@ impl AppState {
 pub enum Caller {
     /// A bearer key, checked in the transaction that uses it.
     Key(String),
-    /// A signed-in user of the web page (CSRF token and origin already checked).
-    Session(Principal),
+    /// A signed-in user of the web page (CSRF token and origin already checked): the
+    /// session's id hash, checked again in the transaction that uses it.
+    Session(Vec<u8>),
 }
 
 /// A bearer key if the request has one; else the web page's session, which must carry
@@ -230,7 +251,7 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiEr
         )
         .into());
     }
-    Ok(Caller::Session(Principal::User(session.user)))
+    Ok(Caller::Session(session.id_hash))
 }
 
 /// The bearer key of a request, or `unauthorized`.
@@ -312,12 +333,15 @@ fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_
     .into()
 }
 
+/// The largest form the web page takes.
+const FORM_LIMIT: usize = 64 * 1024;
+
 pub fn app_config(cfg: &mut aweb::ServiceConfig) {
     cfg.app_data(aweb::QueryConfig::default().error_handler(query_error))
         .app_data(aweb::PathConfig::default().error_handler(path_error))
         .app_data(
             aweb::FormConfig::default()
-                .limit(64 * 1024)
+                .limit(FORM_LIMIT)
                 .error_handler(form_error),
         )
         .configure(health::configure)
@@ -334,12 +358,22 @@ pub async fn serve(
     state: aweb::Data<AppState>,
     on_stop: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
-        .max_connections(100_000)
-        .shutdown_timeout(10)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let body_limits = deadline::BodyLimits {
+        timeout: state.body_timeout,
+        max_bytes: (state.limits.max_context_bytes + pause::BODY_OVERHEAD).max(FORM_LIMIT) as u64,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(body_limits)
+            .wrap(actix_web::middleware::from_fn(deadline::enforce))
+            .configure(app_config)
+    })
+    .max_connections(100_000)
+    .shutdown_timeout(10)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         wait_for_stop_signal().await;

@@ -16,7 +16,7 @@ use crate::domain::{Error, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
-const BODY_OVERHEAD: usize = 64 * 1024;
+pub(super) const BODY_OVERHEAD: usize = 64 * 1024;
 const SMALL_BODY: usize = 16 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -109,10 +109,14 @@ async fn create(
         })
         .transpose()?;
     let limits = state.limits;
-    let request: CreateRequest =
-        read_json(payload, limits.max_context_bytes + BODY_OVERHEAD, false)
-            .await?
-            .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let request: CreateRequest = read_json(
+        &req,
+        payload,
+        limits.max_context_bytes + BODY_OVERHEAD,
+        false,
+    )
+    .await?
+    .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let new = request.validate(limits, idempotency_key)?;
     if let Some(url) = new.webhook_url() {
         state.check_webhook_url(url).await?;
@@ -276,7 +280,7 @@ async fn decide(
 ) -> Result<HttpResponse, ApiError> {
     // A reviewer key, or the web page's session with its CSRF token.
     let caller = super::caller(&req, &state).await?;
-    let body: DecideBody = read_json(payload, SMALL_BODY, false)
+    let body: DecideBody = read_json(&req, payload, SMALL_BODY, false)
         .await?
         .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let decision = Decision::parse(&body.decision)?;
@@ -312,7 +316,7 @@ async fn cancel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
-    let body: CancelBody = read_json(payload, SMALL_BODY, true)
+    let body: CancelBody = read_json(&req, payload, SMALL_BODY, true)
         .await?
         .unwrap_or_default();
     let watch_id = path.into_inner();

@@ -23,7 +23,8 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use maud::Markup;
 
 use super::AppState;
-use crate::clock;
+use crate::clock::{self, Millis};
+use crate::db::Tx;
 use crate::domain::sessions::{self, Session};
 use crate::domain::{self, Error, Role};
 use crate::views::{self, Viewer};
@@ -146,6 +147,7 @@ impl ResponseError for PageError {
                     409 => "Conflict",
                     429 => "Too many requests",
                     400 | 413 => "Cannot do that",
+                    408 => "Too slow",
                     _ => "Something went wrong",
                 };
                 (status, title, super::error::public_message(e))
@@ -219,6 +221,18 @@ pub struct SignedIn {
 impl SignedIn {
     pub fn principal(&self) -> domain::Principal {
         domain::Principal::User(self.session.user.clone())
+    }
+
+    /// Runs a change as this session's user, checked again inside the writing
+    /// transaction (see [`AppState::write_as_session`]).
+    pub async fn write<R, F>(&self, state: &AppState, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx, &domain::Principal, Millis) -> Result<R, Error> + Send + 'static,
+    {
+        state
+            .write_as_session(self.session.id_hash.clone(), false, f)
+            .await
     }
 
     /// Refuses a state-changing request that lacks this session's CSRF token or comes
@@ -318,6 +332,20 @@ impl FromRequest for Admin {
                 )))
             }
         })
+    }
+}
+
+impl Admin {
+    /// Runs a change that needs an admin; the session's user must still be one inside
+    /// the writing transaction.
+    pub async fn write<R, F>(&self, state: &AppState, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx, &domain::Principal, Millis) -> Result<R, Error> + Send + 'static,
+    {
+        state
+            .write_as_session(self.0.session.id_hash.clone(), true, f)
+            .await
     }
 }
 
