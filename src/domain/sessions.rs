@@ -84,6 +84,21 @@ pub fn lookup(conn: &rusqlite::Connection, cookie: &str, now: Millis) -> Result<
     }))
 }
 
+/// The session's user as it is now, read inside the transaction about to act for it:
+/// a user removed or signed out since the request's first check cannot act, and a
+/// demoted admin acts as an approver. `Forbidden` when the session has ended.
+pub fn recheck(tx: &mut Tx, id_hash: &[u8], now: Millis) -> Result<Reviewer> {
+    match db::sessions::get(tx, id_hash)? {
+        Some(row) if now - row.last_seen_at < IDLE_MS && now - row.created_at < ABSOLUTE_MS => {
+            Ok(row.user)
+        }
+        _ => Err(super::Error::Forbidden(
+            "this session has ended (signed out, expired, or its user was removed); sign in again"
+                .into(),
+        )),
+    }
+}
+
 pub fn touch(tx: &mut Tx, id_hash: &[u8], now: Millis) -> Result<()> {
     db::sessions::touch(tx, id_hash, now)
 }

@@ -311,9 +311,10 @@ async fn change_password(
         Err(e) => return Ok(fail(&e.to_string())),
     };
     let (user_id, keep) = (who.session.user.user_id, who.session.id_hash.clone());
-    match state
-        .writer
-        .run(move |tx| users::change_password(tx, clock::now(), user_id, &hashed, &keep))
+    match who
+        .write(&state, move |tx, _, now| {
+            users::change_password(tx, now, user_id, &hashed, &keep)
+        })
         .await
     {
         Ok(()) => Ok(redirect("/account?done=password")),
@@ -329,14 +330,10 @@ async fn set_notify(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     who.check_post(&req, &form.csrf, &state.public_url)?;
-    let (user_id, on, actor) = (
-        who.session.user.user_id,
-        form.on == "true",
-        who.principal().actor(),
-    );
-    state
-        .writer
-        .run(move |tx| users::set_notify_email(tx, clock::now(), &actor, user_id, on))
-        .await?;
+    let (user_id, on) = (who.session.user.user_id, form.on == "true");
+    who.write(&state, move |tx, me, now| {
+        users::set_notify_email(tx, now, &me.actor(), user_id, on)
+    })
+    .await?;
     Ok(redirect("/account?done=notify"))
 }

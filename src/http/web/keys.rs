@@ -162,7 +162,6 @@ async fn create(
         webhook_url: form.webhook_url.clone(),
         monthly_limit: form.monthly_limit.clone(),
     };
-    let actor = admin.0.principal().actor();
     let url_check = match form.webhook_url.trim() {
         "" => Ok(()),
         url => state.check_webhook_url(url).await,
@@ -175,9 +174,10 @@ async fn create(
                 webhook_url: Some(form.webhook_url.trim().to_string()).filter(|u| !u.is_empty()),
                 monthly_limit,
             };
-            state
-                .writer
-                .run(move |tx| keys::create(tx, clock::now(), &actor, new))
+            admin
+                .write(&state, move |tx, who, now| {
+                    keys::create(tx, now, &who.actor(), new)
+                })
                 .await
         }
         Err(e) => Err(e),
@@ -220,24 +220,15 @@ async fn update(
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
     let id = path.into_inner();
     let form = form.into_inner();
-    let actor = admin.0.principal().actor();
     let url_check = match form.webhook_url.trim() {
         "" => Ok(()),
         url => state.check_webhook_url(url).await,
     };
     let result = match url_check.and_then(|()| parse_limit(&form.monthly_limit)) {
         Ok(limit) => {
-            state
-                .writer
-                .run(move |tx| {
-                    keys::update(
-                        tx,
-                        clock::now(),
-                        &actor,
-                        &id,
-                        Some(&form.webhook_url),
-                        limit,
-                    )
+            admin
+                .write(&state, move |tx, who, now| {
+                    keys::update(tx, now, &who.actor(), &id, Some(&form.webhook_url), limit)
                 })
                 .await
         }
@@ -258,10 +249,10 @@ async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
     let id = path.into_inner();
-    let actor = admin.0.principal().actor();
-    match state
-        .writer
-        .run(move |tx| keys::revoke(tx, clock::now(), &actor, &id))
+    match admin
+        .write(&state, move |tx, who, now| {
+            keys::revoke(tx, now, &who.actor(), &id)
+        })
         .await
     {
         Ok(_) => Ok(redirect("/keys?done=revoked")),
@@ -279,10 +270,11 @@ async fn test_webhook(
 ) -> Result<HttpResponse, PageError> {
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
     let id = path.into_inner();
-    let (actor, key_id) = (admin.0.principal().actor(), id.clone());
-    match state
-        .writer
-        .run(move |tx| outbox::test_webhook(tx, clock::now(), &actor, &key_id))
+    let key_id = id.clone();
+    match admin
+        .write(&state, move |tx, who, now| {
+            outbox::test_webhook(tx, now, &who.actor(), &key_id)
+        })
         .await
     {
         Ok(_) => {

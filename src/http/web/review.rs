@@ -83,16 +83,12 @@ async fn decide(
     let form = form.into_inner();
     let outcome = match Decision::parse(&form.decision) {
         Ok(decision) => {
-            let (id, comment, principal) =
-                (watch_id.clone(), form.comment.clone(), who.principal());
+            let (id, comment) = (watch_id.clone(), form.comment.clone());
             let channels = state.channels;
-            state
-                .writer
-                .run(move |tx| {
-                    let now = clock::now();
-                    pauses::decide(tx, now, &principal, &id, decision, Some(comment), &channels)
-                })
-                .await
+            who.write(&state, move |tx, principal, now| {
+                pauses::decide(tx, now, principal, &id, decision, Some(comment), &channels)
+            })
+            .await
         }
         Err(e) => Err(e),
     };
@@ -118,13 +114,12 @@ async fn cancel(
     who.check_post(&req, &form.csrf, &state.public_url)?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
-    let (id, reason, principal) = (watch_id.clone(), form.reason.clone(), who.principal());
+    let (id, reason) = (watch_id.clone(), form.reason.clone());
     let channels = state.channels;
-    let outcome = state
-        .writer
-        .run(move |tx| {
+    let outcome = who
+        .write(&state, move |tx, principal, now| {
             let reason = Some(reason).filter(|r| !r.trim().is_empty());
-            pauses::cancel(tx, clock::now(), &principal, &id, reason, &channels)
+            pauses::cancel(tx, now, principal, &id, reason, &channels)
         })
         .await;
     after_change(&who, &state, watch_id, outcome, String::new()).await
@@ -161,10 +156,10 @@ async fn retry(
 ) -> Result<HttpResponse, PageError> {
     who.check_post(&req, &form.csrf, &state.public_url)?;
     let (watch_id, id) = path.into_inner();
-    let (principal, w) = (who.principal(), watch_id.clone());
-    state
-        .writer
-        .run(move |tx| outbox::retry(tx, clock::now(), &principal, &w, id))
-        .await?;
+    let w = watch_id.clone();
+    who.write(&state, move |tx, principal, now| {
+        outbox::retry(tx, now, principal, &w, id)
+    })
+    .await?;
     Ok(redirect(&format!("/review/{watch_id}")))
 }

@@ -104,7 +104,6 @@ async fn add(
 ) -> Result<HttpResponse, PageError> {
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
     let form = form.into_inner();
-    let actor = admin.0.principal().actor();
     let email = form.email.clone();
     let result = match (
         Role::parse(&form.role),
@@ -113,9 +112,10 @@ async fn add(
         (None, _) => Err(Error::validation("role must be admin or approver")),
         (_, Err(e)) => Err(e),
         (Some(role), Ok(hashed)) => {
-            state
-                .writer
-                .run(move |tx| users::add(tx, clock::now(), &actor, &form.email, role, &hashed))
+            admin
+                .write(&state, move |tx, who, now| {
+                    users::add(tx, now, &who.actor(), &form.email, role, &hashed)
+                })
                 .await
         }
     };
@@ -137,12 +137,13 @@ async fn set_role(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
-    let (id, actor) = (path.into_inner(), admin.0.principal().actor());
+    let id = path.into_inner();
     let result = match Role::parse(&form.role) {
         Some(role) => {
-            state
-                .writer
-                .run(move |tx| users::set_role(tx, clock::now(), &actor, id, role))
+            admin
+                .write(&state, move |tx, who, now| {
+                    users::set_role(tx, now, &who.actor(), id, role)
+                })
                 .await
         }
         None => Err(Error::validation("role must be admin or approver")),
@@ -158,14 +159,11 @@ async fn set_notify(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
-    let (id, on, actor) = (
-        path.into_inner(),
-        form.on == "true",
-        admin.0.principal().actor(),
-    );
-    let result = state
-        .writer
-        .run(move |tx| users::set_notify_email(tx, clock::now(), &actor, id, on))
+    let (id, on) = (path.into_inner(), form.on == "true");
+    let result = admin
+        .write(&state, move |tx, who, now| {
+            users::set_notify_email(tx, now, &who.actor(), id, on)
+        })
         .await;
     outcome(&admin, &state, result, "saved", String::new()).await
 }
@@ -178,10 +176,11 @@ async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     admin.0.check_post(&req, &form.csrf, &state.public_url)?;
-    let (id, actor) = (path.into_inner(), admin.0.principal().actor());
-    let result = state
-        .writer
-        .run(move |tx| users::remove_by_id(tx, clock::now(), &actor, id))
+    let id = path.into_inner();
+    let result = admin
+        .write(&state, move |tx, who, now| {
+            users::remove_by_id(tx, now, &who.actor(), id)
+        })
         .await;
     outcome(&admin, &state, result, "removed", String::new()).await
 }
