@@ -1,7 +1,7 @@
 //! Slack through an incoming webhook: a message per new pause (the action, a short
 //! context, tags, and a button to the review page) and a follow-up when it is decided.
 //! Agent text goes into `plain_text` fields only, so it cannot mention @channel,
-//! format, or link.
+//! format, or link; its hidden characters are shown as markers.
 
 use std::time::Instant;
 
@@ -12,7 +12,12 @@ use super::webhook::judge;
 use crate::domain::outbox::Attempt;
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
-use crate::views::plain_preview;
+use crate::text::{marked, marked_preview};
+
+/// Agent text, marked and cut to `max` characters.
+fn agent(text: &str, max: usize) -> String {
+    marked_preview(text, max)
+}
 
 fn plain(text: &str) -> Value {
     json!({ "type": "plain_text", "text": text, "emoji": false })
@@ -20,16 +25,16 @@ fn plain(text: &str) -> Value {
 
 /// The message for a new pause.
 pub fn created(p: &Pause, review_url: &str) -> Value {
-    let action = plain_preview(&p.action, 150);
+    let action = agent(&p.action, 150);
     let mut blocks = vec![
         json!({ "type": "header", "text": plain(&action) }),
-        json!({ "type": "section", "text": plain(&format!("Requested by {}", plain_preview(&p.key_name, 100))) }),
+        json!({ "type": "section", "text": plain(&format!("Requested by {}", agent(&p.key_name, 100))) }),
     ];
     if let Some(context) = context_preview(p, 600) {
-        blocks.push(json!({ "type": "section", "text": plain(&context) }));
+        blocks.push(json!({ "type": "section", "text": plain(&marked(&context)) }));
     }
     if !p.tags.is_empty() {
-        blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", p.tags.join(", ")))] }));
+        blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", agent(&p.tags.join(", "), 600)))] }));
     }
     blocks.push(json!({
         "type": "actions",
@@ -55,15 +60,15 @@ pub fn resolved(p: &Pause, review_url: &str) -> Value {
     };
     let by = match (&p.status, &p.resolved_by) {
         (Status::Expired, _) => " (nobody decided in time)".to_string(),
-        (_, Some(by)) => format!(" by {}", plain_preview(by, 100)),
+        (_, Some(by)) => format!(" by {}", agent(by, 100)),
         _ => String::new(),
     };
     let comment = p
         .comment
         .as_deref()
-        .map(|c| format!(": {}", plain_preview(c, 500)))
+        .map(|c| format!(": {}", agent(c, 500)))
         .unwrap_or_default();
-    let line = format!("{what}{by}{comment} · {}", plain_preview(&p.action, 150));
+    let line = format!("{what}{by}{comment} · {}", agent(&p.action, 150));
     json!({
         "text": line,
         "blocks": [
