@@ -1,7 +1,9 @@
 //! Slack through an incoming webhook: a message per new pause (the action, a short
 //! context, tags, and a button to the review page) and a follow-up when it is decided.
-//! Agent text goes into `plain_text` fields only, so it cannot mention @channel,
-//! format, or link; its hidden characters are shown as markers.
+//! Agent text goes into `plain_text` fields only, and everywhere (the top-level
+//! `text` too, which Slack reads as mrkdwn) it is escaped by Slack's rules and its
+//! hidden characters are shown as markers, so it cannot mention @channel, format,
+//! link, or disguise itself.
 
 use std::time::Instant;
 
@@ -14,9 +16,17 @@ use crate::domain::pauses::Pause;
 use crate::domain::Status;
 use crate::text::{marked, marked_preview};
 
-/// Agent text, marked and cut to `max` characters.
+/// Text for Slack: `&`, `<` and `>` escaped, so `<!channel>` or `<http://x|label>`
+/// from an agent stays text.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Agent text, marked, cut to `max` characters and escaped.
 fn agent(text: &str, max: usize) -> String {
-    marked_preview(text, max)
+    escape(&marked_preview(text, max))
 }
 
 fn plain(text: &str) -> Value {
@@ -31,7 +41,7 @@ pub fn created(p: &Pause, review_url: &str) -> Value {
         json!({ "type": "section", "text": plain(&format!("Requested by {}", agent(&p.key_name, 100))) }),
     ];
     if let Some(context) = context_preview(p, 600) {
-        blocks.push(json!({ "type": "section", "text": plain(&marked(&context)) }));
+        blocks.push(json!({ "type": "section", "text": plain(&escape(&marked(&context))) }));
     }
     if !p.tags.is_empty() {
         blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", agent(&p.tags.join(", "), 600)))] }));
@@ -104,10 +114,9 @@ mod tests {
         let m = created(&pause(), "http://127.0.0.1:8080/review/wch_x");
         assert_eq!(m["blocks"][0]["type"], "header");
         assert_eq!(m["blocks"][0]["text"]["type"], "plain_text");
-        assert_eq!(
-            m["blocks"][0]["text"]["text"],
-            "<!channel> *Deploy* <http://evil|click>"
-        );
+        let escaped = "&lt;!channel&gt; *Deploy* &lt;http://evil|click&gt;";
+        assert_eq!(m["blocks"][0]["text"]["text"], escaped);
+        assert_eq!(m["text"], format!("Approval needed: {escaped}"));
         let button = m["blocks"]
             .as_array()
             .and_then(|b| b.last())
@@ -123,5 +132,28 @@ mod tests {
                 "agent text in mrkdwn: {block}"
             );
         }
+    }
+
+    #[test]
+    fn follow_ups_escape_and_keep_the_real_link() {
+        let p = Pause {
+            status: Status::Approved,
+            resolved_by: Some("a&b@example.com".into()),
+            comment: Some("<!here> \u{202E}ok".into()),
+            ..pause()
+        };
+        let m = resolved(&p, "http://127.0.0.1:8080/review/wch_x");
+        let text = m["text"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with(
+                "Approved by a&amp;b@example.com: &lt;!here&gt; ⟨RLO⟩ok · &lt;!channel&gt;"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('<') && !text.contains('\u{202E}'), "{text}");
+        assert_eq!(
+            m["blocks"][1]["elements"][0]["text"],
+            "<http://127.0.0.1:8080/review/wch_x|Open in hitl>"
+        );
     }
 }

@@ -93,3 +93,68 @@ fn hidden_characters_are_marked_in_raw_view_mail_and_slack() {
         "{body}"
     );
 }
+
+#[test]
+fn slack_markup_from_agents_stays_text() {
+    let smtp = SmtpServer::start(None);
+    let slack = Receiver::start();
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("bot");
+    let reviewer = hitl.reviewer_key("alice@example.com");
+    let server = serve(&hitl, &smtp, &slack);
+    let id = server.create(
+        &agent,
+        &json!({
+            "action": "<!channel> Deploy & <http://evil.example|Approve here>",
+            "context": { "note": "<!here> *bold* <@U123>" },
+            "tags": ["<!everyone>"]
+        }),
+    );
+    let created = slack.wait_for(1, Duration::from_secs(10))[0].body.clone();
+    assert!(
+        created.contains(
+            r#""text":"Approval needed: &lt;!channel&gt; Deploy &amp; &lt;http://evil.example|Approve here&gt;""#
+        ),
+        "{created}"
+    );
+    assert!(
+        created.contains(
+            r#""text":"&lt;!channel&gt; Deploy &amp; &lt;http://evil.example|Approve here&gt;""#
+        ),
+        "the header: {created}"
+    );
+    assert!(
+        created.contains("&lt;!here&gt; *bold* &lt;@U123&gt;")
+            && created.contains("Tags: &lt;!everyone&gt;"),
+        "{created}"
+    );
+    assert!(
+        !created.contains('<') && !created.contains('>'),
+        "no Slack markup at all in a new pause's message: {created}"
+    );
+    assert!(created.contains(&format!(r#""url":"{}/review/{id}""#, server.url)));
+
+    server.decide(
+        &reviewer,
+        &id,
+        "rejected",
+        "<!subteam^S1> no & <http://x|y>",
+    );
+    let follow_up = slack.wait_for(2, Duration::from_secs(10))[1].body.clone();
+    let link = format!("<{}/review/{id}|Open in hitl>", server.url);
+    assert!(
+        follow_up.contains(&link),
+        "hitl's own link stays a link: {follow_up}"
+    );
+    assert_eq!(
+        follow_up.matches('<').count(),
+        1,
+        "only hitl's link is markup: {follow_up}"
+    );
+    assert!(
+        follow_up.contains(
+            r#""text":"Rejected by alice@example.com: &lt;!subteam^S1&gt; no &amp; &lt;http://x|y&gt; · &lt;!channel&gt; Deploy"#
+        ),
+        "{follow_up}"
+    );
+}
