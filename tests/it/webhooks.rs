@@ -365,7 +365,12 @@ fn cloud_metadata_addresses_are_refused_with_and_without_deny_private() {
             &agent,
             &json!({ "action": "x", "webhookUrl": url }),
         );
-        assert_eq!((r.status, r.code()), (400, "validation_failed"), "{url}: {}", r.text);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "validation_failed"),
+            "{url}: {}",
+            r.text
+        );
         let message = r.json["error"]["message"].as_str().unwrap().to_string();
         assert!(message.contains("may not go there"), "{url}: {message}");
         message
@@ -403,7 +408,11 @@ fn cloud_metadata_addresses_are_refused_with_and_without_deny_private() {
     ]);
     assert!(refused(&server, "http://192.0.0.192/").contains("cloud metadata"));
     assert!(refused(&server, "http://100.100.100.200/").contains("cloud metadata"));
-    for url in ["http://198.51.100.7/x", "http://[2001:db8::1]/x", "http://240.0.0.1/x"] {
+    for url in [
+        "http://198.51.100.7/x",
+        "http://[2001:db8::1]/x",
+        "http://240.0.0.1/x",
+    ] {
         assert!(refused(&server, url).contains("deny-private"), "{url}");
     }
     assert_eq!(
