@@ -23,10 +23,13 @@ mod waiters;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return commands::ask::usage_error(e, cli::Cli::command()),
+    };
     commands::init_logging(&cli.log);
     commands::run(cli)
 }

@@ -43,6 +43,33 @@ pub fn invisible_name(c: char) -> Option<&'static str> {
     })
 }
 
+/// Agent text for plain-text places (mail, chat): every invisible or
+/// direction-changing character replaced by the visible marker the pages show
+/// (`⟨RLO⟩`), so a NUL or a bidi override never reaches the reader.
+pub fn marked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match invisible_name(c) {
+            Some(name) => {
+                out.push('⟨');
+                out.push_str(name);
+                out.push('⟩');
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// `marked`, of at most the first `max` characters of `text` (then `…`).
+pub fn marked_preview(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        marked(text)
+    } else {
+        format!("{}…", marked(&text.chars().take(max).collect::<String>()))
+    }
+}
+
 /// True when a person would see nothing: only whitespace and invisible characters.
 pub fn looks_empty(text: &str) -> bool {
     text.chars()
@@ -61,5 +88,16 @@ mod tests {
         assert!(looks_empty("\u{3164}\u{2800}\u{E0041}\u{E0042}"));
         assert!(!looks_empty("\u{202E}drop"));
         assert!(!looks_empty("x"));
+    }
+
+    #[test]
+    fn marked_text_shows_every_hidden_character() {
+        assert_eq!(marked("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(
+            marked("a\u{202E}b\u{200B}c\u{E0041}\0"),
+            "a⟨RLO⟩b⟨ZWSP⟩c⟨TAG⟩⟨CTRL⟩"
+        );
+        assert_eq!(marked_preview("\u{202E}abcdef", 3), "⟨RLO⟩ab…");
+        assert_eq!(marked_preview("abc", 3), "abc");
     }
 }

@@ -1,11 +1,15 @@
 //! `hitl ask`: the gate for shell scripts and CI. Creates a pause, prints the review
 //! URL, waits for the decision and exits 0 approved, 1 rejected, 2 expired or
-//! cancelled, 3 error. Ctrl-C cancels the pause.
+//! cancelled, 3 error (a usage error too). Ctrl-C or SIGTERM cancels the pause.
+//! While the server cannot be reached it says so, and keeps trying until the
+//! timeout (five minutes without one).
 
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::clock;
 
 use serde_json::{json, Value};
 
@@ -17,8 +21,10 @@ use crate::secret;
 const EXIT_ERROR: u8 = 3;
 /// Each long-poll asks the server to hold this long.
 const POLL_WAIT_SECS: u64 = 50;
-/// Give up when the server has been unreachable this long in a row.
+/// Without `--timeout`, give up when the server has been unreachable this long in a row.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+/// With one, keep trying this long after the pause expires, to learn that it did.
+const EXPIRY_GRACE: Duration = Duration::from_secs(30);
 
 enum Msg {
     Interrupted,
@@ -35,6 +41,66 @@ pub fn run(args: AskArgs) -> ExitCode {
     match prepare(&args) {
         Ok((base, key, body)) => ask(&args, &base, &key, &body),
         Err(e) => error(e),
+    }
+}
+
+/// Prints clap's message for a command line it refused. `hitl ask` then exits 3
+/// (its 2 means expired or cancelled); other commands keep clap's code.
+pub fn usage_error(e: clap::Error, command: clap::Command) -> ExitCode {
+    let _ = e.print();
+    let code = e.exit_code();
+    let is_ask = || {
+        command
+            .ignore_errors(true)
+            .try_get_matches()
+            .is_ok_and(|m| m.subcommand_name() == Some("ask"))
+    };
+    if e.use_stderr() && is_ask() {
+        ExitCode::from(EXIT_ERROR)
+    } else {
+        ExitCode::from(u8::try_from(code).unwrap_or(EXIT_ERROR))
+    }
+}
+
+/// Until when to keep trying while the server cannot be reached.
+struct Patience {
+    until: Instant,
+}
+
+impl Patience {
+    fn lasting(wait: Duration) -> Patience {
+        Patience {
+            until: Instant::now() + wait,
+        }
+    }
+
+    fn left(&self) -> Duration {
+        self.until.saturating_duration_since(Instant::now())
+    }
+
+    /// "until 16:05:12 UTC (10m left)"
+    fn describe(&self) -> String {
+        let left = Duration::from_secs(self.left().as_secs_f64().round() as u64);
+        let at = clock::now() + left.as_millis() as i64;
+        format!(
+            "until {} UTC ({} left)",
+            clock::rfc3339(at).get(11..19).unwrap_or(""),
+            humantime::format_duration(left)
+        )
+    }
+}
+
+/// Why a request did not reach the server, in a few words.
+fn unreachable(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+            std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+            std::io::ErrorKind::TimedOut => "timed out".into(),
+            _ => io.to_string(),
+        },
+        ureq::Error::Timeout(_) => "timed out".into(),
+        other => other.to_string(),
     }
 }
 
@@ -77,10 +143,16 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
     }
 
     let auth = format!("Bearer {key}");
-    let pause = match create(base, &auth, body) {
-        Ok(p) => p,
+    let timeout = body["timeoutSeconds"].as_u64().map(Duration::from_secs);
+    let pause = match create(base, &auth, body, timeout, &rx) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            eprintln!("Interrupted before the pause was created.");
+            return ExitCode::from(2);
+        }
         Err(e) => return error(e),
     };
+    let expires = timeout.map(|t| Instant::now() + t);
     let watch_id = pause["watchId"].as_str().unwrap_or_default().to_string();
     eprintln!("Waiting for a decision on: {}", args.action);
     eprintln!(
@@ -95,8 +167,9 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
 
     let status_url = format!("{base}/api/pause/{watch_id}?wait={POLL_WAIT_SECS}");
     let poll_auth = auth.clone();
+    let poll_base = base.to_string();
     let _poller = thread::spawn(move || {
-        let _ = tx.send(poll(&status_url, &poll_auth));
+        let _ = tx.send(poll(&poll_base, &status_url, &poll_auth, expires));
     });
 
     match rx.recv() {
@@ -108,17 +181,22 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
 }
 
 /// Creates the pause, retrying transport failures with the same Idempotency-Key so
-/// that a lost response never creates a second pause.
-fn create(base: &str, auth: &str, body: &Value) -> Result<Value, String> {
+/// that a lost response never creates a second pause, until the timeout (or five
+/// minutes). `Ok(None)`: interrupted while waiting to retry.
+fn create(
+    base: &str,
+    auth: &str,
+    body: &Value,
+    timeout: Option<Duration>,
+    interrupts: &mpsc::Receiver<Msg>,
+) -> Result<Option<Value>, String> {
     let agent = client::agent(Duration::from_secs(30));
     let idempotency_key = format!("ask-{}", secret::base62(24));
     let url = format!("{base}/api/pause");
-    let mut last_error = String::new();
-    for attempt in 0..4 {
-        if attempt > 0 {
-            thread::sleep(Duration::from_secs(1 << attempt));
-        }
-        match agent
+    let patience = Patience::lasting(timeout.unwrap_or(GIVE_UP_AFTER));
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let why = match agent
             .post(&url)
             .header("Authorization", auth)
             .header("Idempotency-Key", &idempotency_key)
@@ -127,23 +205,34 @@ fn create(base: &str, auth: &str, body: &Value) -> Result<Value, String> {
             Ok(response) => {
                 let answer = Answer::read(response);
                 return match answer.status {
-                    200 | 201 => Ok(answer.body),
+                    200 | 201 => Ok(Some(answer.body)),
                     _ => Err(format!(
                         "could not create the pause: {}",
                         answer.error_message()
                     )),
                 };
             }
-            Err(e) => last_error = format!("could not reach {url}: {e}"),
+            Err(e) => unreachable(&e),
+        };
+        if patience.left().is_zero() {
+            return Err(format!("could not reach {base} ({why}); gave up"));
+        }
+        eprintln!(
+            "hitl ask: cannot reach {base} ({why}); retrying {}",
+            patience.describe()
+        );
+        match interrupts.recv_timeout(backoff.min(patience.left())) {
+            Ok(Msg::Interrupted) => return Ok(None),
+            _ => backoff = (backoff * 2).min(Duration::from_secs(15)),
         }
     }
-    Err(last_error)
 }
 
-/// Long-polls until the pause is decided. Rides out server restarts for a while.
-fn poll(url: &str, auth: &str) -> Msg {
+/// Long-polls until the pause is decided. Rides out an unreachable server until the
+/// pause expires (or for five minutes in a row when it never does).
+fn poll(base: &str, url: &str, auth: &str, expires: Option<Instant>) -> Msg {
     let agent = client::agent(Duration::from_secs(POLL_WAIT_SECS + 20));
-    let mut failing_since: Option<Instant> = None;
+    let mut patience: Option<Patience> = None;
     let mut backoff = Duration::from_millis(500);
     loop {
         let failure = match agent.get(url).header("Authorization", auth).call() {
@@ -151,14 +240,14 @@ fn poll(url: &str, auth: &str) -> Msg {
                 let answer = Answer::read(response);
                 match answer.status {
                     200 => {
-                        failing_since = None;
+                        patience = None;
                         backoff = Duration::from_millis(500);
                         if answer.body["status"] != "pending" {
                             return Msg::Finished(answer.body);
                         }
                         continue;
                     }
-                    500..=599 => answer.error_message(),
+                    500..=599 => format!("{base} answered {}", answer.error_message()),
                     _ => {
                         return Msg::Failed(format!(
                             "could not read the pause: {}",
@@ -167,17 +256,19 @@ fn poll(url: &str, auth: &str) -> Msg {
                     }
                 }
             }
-            Err(e) => e.to_string(),
+            Err(e) => format!("cannot reach {base} ({})", unreachable(&e)),
         };
-        let since = *failing_since.get_or_insert_with(Instant::now);
-        if since.elapsed() > GIVE_UP_AFTER {
-            return Msg::Failed(format!(
-                "the server has not answered for {}s: {failure}",
-                GIVE_UP_AFTER.as_secs()
-            ));
+        let patience = patience.get_or_insert_with(|| match expires {
+            Some(at) => Patience {
+                until: at.max(Instant::now()) + EXPIRY_GRACE,
+            },
+            None => Patience::lasting(GIVE_UP_AFTER),
+        });
+        if patience.left().is_zero() {
+            return Msg::Failed(format!("{failure}; gave up"));
         }
-        eprintln!("warning: {failure}; retrying in {}s", backoff.as_secs_f32());
-        thread::sleep(backoff);
+        eprintln!("hitl ask: {failure}; retrying {}", patience.describe());
+        thread::sleep(backoff.min(patience.left()));
         backoff = (backoff * 2).min(Duration::from_secs(15));
     }
 }

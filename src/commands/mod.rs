@@ -10,7 +10,7 @@ macro_rules! say {
 }
 
 mod admin;
-mod ask;
+pub mod ask;
 mod client;
 mod mail;
 mod serve;

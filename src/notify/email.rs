@@ -13,7 +13,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::dns::Dns;
 use crate::domain::outbox::{Attempt, Next};
 use crate::domain::pauses::Pause;
-use crate::views::plain_preview;
+use crate::text::{marked, marked_preview};
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,10 +246,10 @@ fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
                 h1 style="font-size:20px;margin:6px 0 12px;" { (crate::views::agent_text(&p.action)) }
                 p style="color:#5c6370;" {
                     "Requested by " (crate::views::agent_text(&p.key_name))
-                    @if !p.tags.is_empty() { " · tags: " (p.tags.join(", ")) }
+                    @if !p.tags.is_empty() { " · tags: " (crate::views::agent_text(&p.tags.join(", "))) }
                 }
                 @if let Some(context) = context {
-                    pre style="background:#f1f2f4;padding:12px;border-radius:6px;white-space:pre-wrap;font-size:13px;" { (context) }
+                    pre style="background:#f1f2f4;padding:12px;border-radius:6px;white-space:pre-wrap;font-size:13px;" { (crate::views::agent_text(context)) }
                 }
                 p {
                     (button(&links.approve, "Approve", "#15803d"))
@@ -274,18 +274,19 @@ pub fn new_pause_message(
 ) -> Result<Message, String> {
     let to: Mailbox = to.parse().map_err(|e| format!("bad recipient {to}: {e}"))?;
     let context = context_preview(p, 1500);
+    // Agent text shows its hidden characters as markers, as on the pages.
     let mut text = format!(
         "An agent is waiting for your decision:\n\n    {}\n\nRequested by {}{}\n",
-        p.action,
-        p.key_name,
+        marked(&p.action),
+        marked(&p.key_name),
         if p.tags.is_empty() {
             String::new()
         } else {
-            format!(" · tags: {}", p.tags.join(", "))
+            format!(" · tags: {}", marked(&p.tags.join(", ")))
         }
     );
     if let Some(c) = &context {
-        text.push_str(&format!("\nContext:\n{c}\n"));
+        text.push_str(&format!("\nContext:\n{}\n", marked(c)));
     }
     text.push_str(&format!(
         "\nApprove: {}\nReject:  {}\n\nEach link opens a page where you confirm; nothing is decided by opening it.\nThe links work once and are yours alone. The full review page: {}\n",
@@ -294,7 +295,10 @@ pub fn new_pause_message(
     Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(format!("Approval needed: {}", plain_preview(&p.action, 80)))
+        .subject(format!(
+            "Approval needed: {}",
+            marked_preview(&p.action, 80)
+        ))
         .multipart(MultiPart::alternative_plain_html(
             text,
             html_body(p, context.as_deref(), links).into_string(),

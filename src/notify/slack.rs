@@ -1,7 +1,9 @@
 //! Slack through an incoming webhook: a message per new pause (the action, a short
 //! context, tags, and a button to the review page) and a follow-up when it is decided.
-//! Agent text goes into `plain_text` fields only, so it cannot mention @channel,
-//! format, or link.
+//! Agent text goes into `plain_text` fields only, and everywhere (the top-level
+//! `text` too, which Slack reads as mrkdwn) it is escaped by Slack's rules and its
+//! hidden characters are shown as markers, so it cannot mention @channel, format,
+//! link, or disguise itself.
 
 use std::time::Instant;
 
@@ -12,7 +14,20 @@ use super::webhook::judge;
 use crate::domain::outbox::Attempt;
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
-use crate::views::plain_preview;
+use crate::text::{marked, marked_preview};
+
+/// Text for Slack: `&`, `<` and `>` escaped, so `<!channel>` or `<http://x|label>`
+/// from an agent stays text.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Agent text, marked, cut to `max` characters and escaped.
+fn agent(text: &str, max: usize) -> String {
+    escape(&marked_preview(text, max))
+}
 
 fn plain(text: &str) -> Value {
     json!({ "type": "plain_text", "text": text, "emoji": false })
@@ -20,16 +35,16 @@ fn plain(text: &str) -> Value {
 
 /// The message for a new pause.
 pub fn created(p: &Pause, review_url: &str) -> Value {
-    let action = plain_preview(&p.action, 150);
+    let action = agent(&p.action, 150);
     let mut blocks = vec![
         json!({ "type": "header", "text": plain(&action) }),
-        json!({ "type": "section", "text": plain(&format!("Requested by {}", plain_preview(&p.key_name, 100))) }),
+        json!({ "type": "section", "text": plain(&format!("Requested by {}", agent(&p.key_name, 100))) }),
     ];
     if let Some(context) = context_preview(p, 600) {
-        blocks.push(json!({ "type": "section", "text": plain(&context) }));
+        blocks.push(json!({ "type": "section", "text": plain(&escape(&marked(&context))) }));
     }
     if !p.tags.is_empty() {
-        blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", p.tags.join(", ")))] }));
+        blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", agent(&p.tags.join(", "), 600)))] }));
     }
     blocks.push(json!({
         "type": "actions",
@@ -55,15 +70,15 @@ pub fn resolved(p: &Pause, review_url: &str) -> Value {
     };
     let by = match (&p.status, &p.resolved_by) {
         (Status::Expired, _) => " (nobody decided in time)".to_string(),
-        (_, Some(by)) => format!(" by {}", plain_preview(by, 100)),
+        (_, Some(by)) => format!(" by {}", agent(by, 100)),
         _ => String::new(),
     };
     let comment = p
         .comment
         .as_deref()
-        .map(|c| format!(": {}", plain_preview(c, 500)))
+        .map(|c| format!(": {}", agent(c, 500)))
         .unwrap_or_default();
-    let line = format!("{what}{by}{comment} · {}", plain_preview(&p.action, 150));
+    let line = format!("{what}{by}{comment} · {}", agent(&p.action, 150));
     json!({
         "text": line,
         "blocks": [
@@ -99,10 +114,9 @@ mod tests {
         let m = created(&pause(), "http://127.0.0.1:8080/review/wch_x");
         assert_eq!(m["blocks"][0]["type"], "header");
         assert_eq!(m["blocks"][0]["text"]["type"], "plain_text");
-        assert_eq!(
-            m["blocks"][0]["text"]["text"],
-            "<!channel> *Deploy* <http://evil|click>"
-        );
+        let escaped = "&lt;!channel&gt; *Deploy* &lt;http://evil|click&gt;";
+        assert_eq!(m["blocks"][0]["text"]["text"], escaped);
+        assert_eq!(m["text"], format!("Approval needed: {escaped}"));
         let button = m["blocks"]
             .as_array()
             .and_then(|b| b.last())
@@ -118,5 +132,28 @@ mod tests {
                 "agent text in mrkdwn: {block}"
             );
         }
+    }
+
+    #[test]
+    fn follow_ups_escape_and_keep_the_real_link() {
+        let p = Pause {
+            status: Status::Approved,
+            resolved_by: Some("a&b@example.com".into()),
+            comment: Some("<!here> \u{202E}ok".into()),
+            ..pause()
+        };
+        let m = resolved(&p, "http://127.0.0.1:8080/review/wch_x");
+        let text = m["text"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with(
+                "Approved by a&amp;b@example.com: &lt;!here&gt; ⟨RLO⟩ok · &lt;!channel&gt;"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('<') && !text.contains('\u{202E}'), "{text}");
+        assert_eq!(
+            m["blocks"][1]["elements"][0]["text"],
+            "<http://127.0.0.1:8080/review/wch_x|Open in hitl>"
+        );
     }
 }

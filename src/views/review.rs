@@ -200,7 +200,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                         div.context-box data-tree { (json_tree::tree(value)) }
                         details.raw data-raw {
                             summary { "Raw JSON" }
-                            pre.context-box { (r.context_pretty.as_deref().unwrap_or("")) }
+                            pre.context-box { (agent_text(r.context_pretty.as_deref().unwrap_or(""))) }
                         }
                     }
                     None => { p.muted { "The agent sent no context." } }

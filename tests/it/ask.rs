@@ -191,7 +191,120 @@ fn errors_exit_3_with_a_clear_line() {
 
     let port = server.url.rsplit(':').next().unwrap().to_string();
     drop(server);
-    let (code, _, err) = finish(ask(&format!("http://127.0.0.1:{port}"), &agent, &["x"]));
+    let (code, _, err) = finish(ask(
+        &format!("http://127.0.0.1:{port}"),
+        &agent,
+        &["x", "--timeout", "2s"],
+    ));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("could not reach"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_3() {
+    let hitl = Hitl::new();
+    for args in [
+        vec!["ask"],
+        vec!["ask", "x", "--no-such-flag"],
+        vec!["ask", "x", "--context"],
+        vec!["--log", "info", "ask", "x", "--tag"],
+    ] {
+        let out = hitl.cmd(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+    }
+    let help = hitl.cmd(&["ask", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    // Other commands keep clap's code.
+    assert_eq!(hitl.cmd(&["key", "create"]).status.code(), Some(2));
+    assert_eq!(hitl.cmd(&["no-such-command"]).status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_cancels_the_pause_and_exits_2() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let server = hitl.serve(&[]);
+    let child = ask(&server.url, &agent, &["Stop me like CI does"]);
+    let pause = pending_pause(&server, &reviewer);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.starts_with("cancelled"), "{out}");
+    let now = server.status(&reviewer, pause["watchId"].as_str().unwrap());
+    assert_eq!(now["status"], "cancelled");
+    assert_eq!(now["resolvedBy"], "ci");
+}
+
+#[test]
+fn an_unreachable_server_is_reported_and_retried_until_the_timeout() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let port = crate::peers::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = ask(
+        &base,
+        &agent,
+        &["Deploy once the server is up", "--timeout", "10m"],
+    );
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&lines);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let said = eventually(Duration::from_secs(20), "a line saying so", || {
+        let all = lines.lock().unwrap().clone();
+        all.contains("retrying until").then_some(all)
+    });
+    let line = said.lines().find(|l| l.contains("retrying until")).unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "hitl ask: cannot reach {base} (connection refused); retrying until "
+        )),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(" left)") && line.contains(" UTC ("),
+        "{line}"
+    );
+    assert!(
+        line.contains("(9m 5") || line.contains("(10m left)"),
+        "{line}"
+    );
+    // Still trying a few seconds later.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child.try_wait().unwrap().is_none(), "gave up early: {said}");
+
+    // The server comes up on that port; the pause is made and decided.
+    let server = hitl.serve(&["--listen", &format!("127.0.0.1:{port}")]);
+    let pause = pending_pause(&server, &reviewer);
+    let id = pause["watchId"].as_str().unwrap();
+    server.decide(&reviewer, id, "approved", "");
+    let status = child.wait().unwrap();
+    let log = lines.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(
+        server.get("/api/pause", &reviewer).json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "one pause, however many tries"
+    );
 }

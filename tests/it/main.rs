@@ -4,6 +4,7 @@
 mod browser;
 mod harness;
 
+mod agent_text;
 mod api_errors;
 mod api_flow;
 mod ask;

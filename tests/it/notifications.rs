@@ -318,12 +318,15 @@ fn slack_gets_a_message_per_pause_and_a_follow_up() {
     // The first try fails and is retried.
     let got = slack.wait_for(2, Duration::from_secs(10));
     let message = got[1].json();
-    assert_eq!(message["text"], "Approval needed: <!channel> Deploy v2.4.1");
+    assert_eq!(
+        message["text"],
+        "Approval needed: &lt;!channel&gt; Deploy v2.4.1"
+    );
     let blocks = message["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     assert_eq!(
         blocks[0]["text"],
-        json!({ "type": "plain_text", "text": "<!channel> Deploy v2.4.1", "emoji": false })
+        json!({ "type": "plain_text", "text": "&lt;!channel&gt; Deploy v2.4.1", "emoji": false })
     );
     let all = serde_json::to_string(blocks).unwrap();
     assert!(

@@ -356,6 +356,73 @@ fn forbidden_addresses_are_refused_when_set_and_when_sent() {
 }
 
 #[test]
+fn cloud_metadata_addresses_are_refused_with_and_without_deny_private() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("a");
+    let refused = |server: &Server, url: &str| {
+        let r = server.post(
+            "/api/pause",
+            &agent,
+            &json!({ "action": "x", "webhookUrl": url }),
+        );
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "validation_failed"),
+            "{url}: {}",
+            r.text
+        );
+        let message = r.json["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains("may not go there"), "{url}: {message}");
+        message
+    };
+    // Nothing here is ever connected to: the address is refused as it is set.
+    let server = hitl.serve(&[]);
+    for url in [
+        "http://100.100.100.200/x",
+        "http://192.0.0.192/x",
+        "http://[::ffff:100.100.100.200]/x",
+        "http://[fd00:ec2::254]/x",
+    ] {
+        assert!(refused(&server, url).contains("cloud metadata"), "{url}");
+    }
+    let out = hitl.cmd(&[
+        "key",
+        "create",
+        "--name",
+        "alibaba",
+        "--webhook-url",
+        "http://100.100.100.200/latest/meta-data",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cloud metadata"));
+    drop(server);
+
+    // Not even an exception for the range lets them through; the rest of the range
+    // is private.
+    let server = hitl.serve(&[
+        "--webhook-deny-private",
+        "--webhook-allow",
+        "192.0.0.0/24",
+        "--webhook-allow",
+        "100.64.0.0/10",
+    ]);
+    assert!(refused(&server, "http://192.0.0.192/").contains("cloud metadata"));
+    assert!(refused(&server, "http://100.100.100.200/").contains("cloud metadata"));
+    for url in [
+        "http://198.51.100.7/x",
+        "http://[2001:db8::1]/x",
+        "http://240.0.0.1/x",
+    ] {
+        assert!(refused(&server, url).contains("deny-private"), "{url}");
+    }
+    assert_eq!(
+        server.get("/api/pause", &agent).json["items"],
+        json!([]),
+        "a refused URL created nothing"
+    );
+}
+
+#[test]
 fn a_receiver_down_through_kill_9_gets_the_webhook_once_after_restart() {
     let hitl = Hitl::new();
     let port = crate::peers::free_port();
