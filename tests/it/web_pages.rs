@@ -459,7 +459,6 @@ fn a_cross_site_post_decides_nothing() {
     let agent = hitl.agent_key("ci");
     let id = server.create(&agent, &json!({ "action": "Target of a forged request" }));
     // The attacker's page: another origin on 127.0.0.1, so the SameSite cookie is sent.
-    let site = tempfile::tempdir().unwrap();
     let page = format!(
         r#"<!doctype html><html><body>
 <form id="f" method="post" action="{url}/review/{id}/decide">
@@ -475,29 +474,8 @@ fn a_cross_site_post_decides_nothing() {
 </script></body></html>"#,
         url = server.url
     );
-    std::fs::write(site.path().join("attack.html"), page).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut attacker = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(site.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 for the attacker's page");
-    eventually(Duration::from_secs(10), "the attacker's server", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let attacker = AttackerSite::serve(page);
+    let port = attacker.port;
     browser.goto(&format!("http://127.0.0.1:{port}/attack.html"));
     browser.wait_until(
         "the forged form to land",
@@ -509,8 +487,7 @@ fn a_cross_site_post_decides_nothing() {
         "{}",
         browser.text("body")
     );
-    let _ = attacker.kill();
-    let _ = attacker.wait();
+    drop(attacker);
     assert_eq!(
         server.status(&agent, &id)["status"],
         "pending",
@@ -721,4 +698,41 @@ fn the_page_works_with_javascript_off() {
         (status["status"].as_str(), status["comment"].as_str()),
         (Some("rejected"), Some("no scripts needed"))
     );
+}
+
+/// The attacker's site: one HTML page, whatever the path, on its own port of 127.0.0.1.
+struct AttackerSite {
+    port: u16,
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AttackerSite {
+    fn serve(page: String) -> AttackerSite {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let s = std::sync::Arc::clone(&server);
+        let thread = std::thread::spawn(move || {
+            for request in s.incoming_requests() {
+                let html =
+                    tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8")
+                        .unwrap();
+                let _ = request.respond(tiny_http::Response::from_string(&page).with_header(html));
+            }
+        });
+        AttackerSite {
+            port,
+            server,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for AttackerSite {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
