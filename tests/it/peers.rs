@@ -1,5 +1,5 @@
 //! Real peers on 127.0.0.1: an HTTP receiver for webhooks and Slack messages
-//! (tiny_http), and an SMTP server (mailin, in this process).
+//! (tiny_http), an SMTP server (mailin, in this process), and an attacker's site.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -352,5 +352,42 @@ impl mailin::Handler for MailSink {
 
     fn auth_login(&mut self, user: &str, password: &str) -> mailin::Response {
         self.check(user, password)
+    }
+}
+
+/// The attacker's site: one HTML page, whatever the path, on its own port of 127.0.0.1.
+pub struct AttackerSite {
+    pub port: u16,
+    server: Arc<tiny_http::Server>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl AttackerSite {
+    pub fn serve(page: String) -> AttackerSite {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let s = Arc::clone(&server);
+        let thread = thread::spawn(move || {
+            for request in s.incoming_requests() {
+                let html =
+                    tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8")
+                        .unwrap();
+                let _ = request.respond(tiny_http::Response::from_string(&page).with_header(html));
+            }
+        });
+        AttackerSite {
+            port,
+            server,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for AttackerSite {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

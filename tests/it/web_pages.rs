@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::browser::Browser;
 use crate::harness::*;
+use crate::peers::AttackerSite;
 
 /// A server whose first admin was created through the setup link in a browser.
 pub fn setup_admin(hitl: &Hitl, browser: &Browser) -> Server {
@@ -698,41 +699,4 @@ fn the_page_works_with_javascript_off() {
         (status["status"].as_str(), status["comment"].as_str()),
         (Some("rejected"), Some("no scripts needed"))
     );
-}
-
-/// The attacker's site: one HTML page, whatever the path, on its own port of 127.0.0.1.
-struct AttackerSite {
-    port: u16,
-    server: std::sync::Arc<tiny_http::Server>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl AttackerSite {
-    fn serve(page: String) -> AttackerSite {
-        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let s = std::sync::Arc::clone(&server);
-        let thread = std::thread::spawn(move || {
-            for request in s.incoming_requests() {
-                let html =
-                    tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8")
-                        .unwrap();
-                let _ = request.respond(tiny_http::Response::from_string(&page).with_header(html));
-            }
-        });
-        AttackerSite {
-            port,
-            server,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for AttackerSite {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
