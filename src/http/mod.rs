@@ -7,6 +7,7 @@ mod health;
 mod pause;
 mod rate;
 pub use rate::RateLimit;
+pub mod request_id;
 pub mod web;
 
 use std::net::TcpListener;
@@ -271,7 +272,13 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     }
     web::html_status(
         actix_web::http::StatusCode::NOT_FOUND,
-        crate::views::signin::error(None, 404, "Not found", "There is no page at this address."),
+        crate::views::signin::error(
+            None,
+            404,
+            "Not found",
+            "There is no page at this address.",
+            request_id::RequestId::of(&req).as_deref(),
+        ),
     )
 }
 
@@ -285,9 +292,11 @@ async fn api_not_found(req: HttpRequest) -> HttpResponse {
 
 pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let message = format!("{} is not allowed on {}", req.method(), req.path());
-    HttpResponse::MethodNotAllowed().json(serde_json::json!({
-        "error": { "code": "method_not_allowed", "message": message }
-    }))
+    let mut error = serde_json::json!({ "code": "method_not_allowed", "message": message });
+    if let Some(id) = request_id::RequestId::of(&req) {
+        error["requestId"] = serde_json::json!(id);
+    }
+    HttpResponse::MethodNotAllowed().json(serde_json::json!({ "error": error }))
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
@@ -334,12 +343,17 @@ pub async fn serve(
     state: aweb::Data<AppState>,
     on_stop: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
-        .max_connections(100_000)
-        .shutdown_timeout(10)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(request_id::middleware))
+            .app_data(state.clone())
+            .configure(app_config)
+    })
+    .max_connections(100_000)
+    .shutdown_timeout(10)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         wait_for_stop_signal().await;

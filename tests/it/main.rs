@@ -19,6 +19,7 @@ mod migration;
 mod notifications;
 mod peers;
 mod race;
+mod request_ids;
 mod web_http;
 mod web_pages;
 mod webhooks;
