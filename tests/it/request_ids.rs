@@ -221,3 +221,74 @@ fn the_log_has_the_request_id_of_a_failed_request() {
         "{other}"
     );
 }
+
+#[test]
+fn a_500_shows_only_the_request_id_and_the_log_has_the_cause() {
+    let hitl = Hitl::new();
+    hitl.add_user("admin@example.com", "admin");
+    let agent = hitl.agent_key("ci");
+    let server = hitl.serve(&[]);
+    // A fault the server cannot foresee: the database refuses new pauses and sessions.
+    let db = rusqlite::Connection::open(hitl.db_path()).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER fault_p BEFORE INSERT ON pauses BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
+         CREATE TRIGGER fault_s BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+    )
+    .unwrap();
+    drop(db);
+
+    let r = request(
+        "POST",
+        &format!("{}/api/pause", server.url),
+        Some(&agent),
+        Some("{\"action\":\"x\"}"),
+        &[("X-Request-Id", "api-500")],
+    );
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "internal");
+    assert_eq!(r.json["error"]["requestId"], "api-500");
+    assert_eq!(
+        r.json["error"]["message"],
+        "internal error (request id api-500)"
+    );
+    assert!(
+        !r.text.contains("disk on fire"),
+        "the cause stays in the log"
+    );
+
+    let page = crate::web_http::form_post(
+        &server,
+        "/signin",
+        None,
+        &format!(
+            "email=admin%40example.com&password={}&next=%2F",
+            crate::web_http::url_encode(PASSWORD)
+        ),
+        &[("X-Request-Id", "page-500")],
+    );
+    assert_eq!(page.status, 500, "{}", page.text);
+    assert!(
+        page.text.contains("Request id <code>page-500</code>"),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("disk on fire"));
+
+    let log = eventually(Duration::from_secs(5), "both causes in the log", || {
+        let log = server.log();
+        (log.contains("request_id=api-500") && log.contains("request_id=page-500")).then_some(log)
+    });
+    for id in ["api-500", "page-500"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("request_id={id}")) && l.contains("disk on fire")),
+            "no line with {id} and the cause:\n{log}"
+        );
+        assert!(
+            log.lines().any(|l| l.contains(&format!("request_id={id}"))
+                && l.contains("request failed")
+                && l.contains("status=500")),
+            "{log}"
+        );
+    }
+}
