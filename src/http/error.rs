@@ -1,10 +1,12 @@
 //! The one HTTP error type: every domain error maps to one status and one stable code,
-//! answered as JSON. A 500 shows only a request id; the cause goes to the log.
+//! answered as JSON with the request's id. A 500 shows only the request id; the cause
+//! goes to the log.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use super::request_id;
 use crate::domain::Error;
 use crate::secret;
 
@@ -43,11 +45,12 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
 }
 
 /// The message shown to the client: the error's own words, except for a 500, whose
-/// detail is logged under a request id instead.
+/// detail is logged under the request's id instead.
 pub fn public_message(e: &Error) -> String {
     match e {
         Error::Internal(detail) => {
-            let request_id = secret::base62(12);
+            // Outside a request (never in the server) a fresh id still ties the two.
+            let request_id = request_id::current().unwrap_or_else(|| secret::base62(16));
             tracing::error!(request_id, detail = %detail, "internal error");
             format!("internal error (request id {request_id})")
         }
@@ -63,6 +66,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (status, code) = classify(&self.0);
         let mut error = json!({ "code": code, "message": public_message(&self.0) });
+        if let Some(id) = request_id::current() {
+            error["requestId"] = json!(id);
+        }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match &self.0 {

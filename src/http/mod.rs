@@ -8,6 +8,7 @@ mod health;
 mod pause;
 mod rate;
 pub use rate::RateLimit;
+pub mod request_id;
 pub mod web;
 
 use std::net::TcpListener;
@@ -292,7 +293,13 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     }
     web::html_status(
         actix_web::http::StatusCode::NOT_FOUND,
-        crate::views::signin::error(None, 404, "Not found", "There is no page at this address."),
+        crate::views::signin::error(
+            None,
+            404,
+            "Not found",
+            "There is no page at this address.",
+            request_id::RequestId::of(&req).as_deref(),
+        ),
     )
 }
 
@@ -306,9 +313,11 @@ async fn api_not_found(req: HttpRequest) -> HttpResponse {
 
 pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let message = format!("{} is not allowed on {}", req.method(), req.path());
-    HttpResponse::MethodNotAllowed().json(serde_json::json!({
-        "error": { "code": "method_not_allowed", "message": message }
-    }))
+    let mut error = serde_json::json!({ "code": "method_not_allowed", "message": message });
+    if let Some(id) = request_id::RequestId::of(&req) {
+        error["requestId"] = serde_json::json!(id);
+    }
+    HttpResponse::MethodNotAllowed().json(serde_json::json!({ "error": error }))
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
@@ -362,11 +371,14 @@ pub async fn serve(
         timeout: state.body_timeout,
         max_bytes: (state.limits.max_context_bytes + pause::BODY_OVERHEAD).max(FORM_LIMIT) as u64,
     };
+    // The last `wrap` is the outermost: the request id is set before anything else
+    // runs, so even a body refused for its size or slowness carries it.
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(body_limits)
             .wrap(actix_web::middleware::from_fn(deadline::enforce))
+            .wrap(actix_web::middleware::from_fn(request_id::middleware))
             .configure(app_config)
     })
     .max_connections(100_000)

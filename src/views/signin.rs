@@ -88,13 +88,23 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
     page("Account", viewer, Nav::Account, content)
 }
 
-/// An error page: `viewer` when signed in keeps the navigation.
-pub fn error(viewer: Option<&Viewer>, status: u16, title: &str, message: &str) -> Markup {
+/// An error page: `viewer` when signed in keeps the navigation; the request id, when
+/// known, is there to quote (the log has it too).
+pub fn error(
+    viewer: Option<&Viewer>,
+    status: u16,
+    title: &str,
+    message: &str,
+    request_id: Option<&str>,
+) -> Markup {
     let content = html! {
         div.error-page {
             p.status-code { (status) }
             h1 { (title) }
             p { (message) }
+            @if let Some(id) = request_id {
+                p.request-id { "Request id " code { (id) } }
+            }
             p { a href="/" { "Back to the queue" } }
         }
     };

@@ -21,6 +21,7 @@ mod migration;
 mod notifications;
 mod peers;
 mod race;
+mod request_ids;
 mod slow_bodies;
 mod stale_session;
 mod web_http;

@@ -1,5 +1,5 @@
 //! Mail to reviewers with safe one-time links, Slack messages, and test webhooks:
-//! a real SMTP server (aiosmtpd) and a real HTTP receiver on 127.0.0.1.
+//! a real SMTP server (mailin) and a real HTTP receiver on 127.0.0.1.
 
 use std::time::Duration;
 

@@ -1,11 +1,10 @@
 //! Real peers on 127.0.0.1: an HTTP receiver for webhooks and Slack messages
-//! (tiny_http), and an SMTP server (Python's aiosmtpd, tests/fixtures/smtp_server.py).
+//! (tiny_http), an SMTP server (mailin, in this process), and an attacker's site.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -171,54 +170,64 @@ impl Drop for Receiver {
     }
 }
 
-/// aiosmtpd on a free port, writing each message it accepts as JSON.
+/// A real SMTP server on a free port of 127.0.0.1, in this process: mailin speaks
+/// the protocol (with AUTH PLAIN and LOGIN over plain SMTP when given credentials, and
+/// then required), mail-parser decodes what it accepts. Each message is kept as JSON:
+/// envelope `from` and `to`, `subject`, the decoded `text` and `html` parts, and
+/// whether it is `multipart`.
 pub struct SmtpServer {
     pub port: u16,
-    child: Child,
-    dir: tempfile::TempDir,
+    messages: Arc<Mutex<Vec<Value>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl SmtpServer {
     pub fn start(credentials: Option<(&str, &str)>) -> SmtpServer {
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_server.py");
-        let mut command = Command::new("python3");
-        command.arg(&script).arg(port.to_string()).arg(dir.path());
-        if let Some((user, password)) = credentials {
-            command.args([user, password]);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("SMTP port");
+        let port = listener.local_addr().unwrap().port();
+        let mut builder = mailin::SessionBuilder::new("hitl-test-smtp");
+        if credentials.is_some() {
+            builder
+                .enable_auth(mailin::AuthMechanism::Plain)
+                .enable_auth(mailin::AuthMechanism::Login)
+                .insecure_enable_plaintext_auth();
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 for the SMTP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "the SMTP test server did not start: install it with `pip install aiosmtpd`"
-        );
-        SmtpServer { port, child, dir }
+        let sink = MailSink {
+            credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
+            messages: Arc::default(),
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let messages = Arc::clone(&sink.messages);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (builder, sink) = (builder.clone(), sink.clone());
+                thread::spawn(move || {
+                    if let Err(e) = smtp_session(stream, &builder, sink) {
+                        eprintln!("test SMTP server: {e}");
+                    }
+                });
+            }
+        });
+        SmtpServer {
+            port,
+            messages,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// The messages received so far, in order.
     pub fn messages(&self) -> Vec<Value> {
-        let mut files: Vec<(u32, PathBuf)> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .filter_map(|p| Some((p.file_stem()?.to_str()?.parse().ok()?, p)))
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|(_, p)| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
+        self.messages.lock().unwrap().clone()
     }
 
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Value> {
@@ -240,7 +249,145 @@ impl SmtpServer {
 
 impl Drop for SmtpServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Wake the accept loop so that it sees the flag and ends.
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One SMTP connection: lines in, mailin's replies out.
+fn smtp_session(
+    stream: TcpStream,
+    builder: &mailin::SessionBuilder,
+    sink: MailSink,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let ip = stream.peer_addr()?.ip();
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let mut session = builder.build(ip, sink);
+    session.greeting().write_to(&mut writer)?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let response = session.process(&line);
+        match response.action {
+            mailin::Action::Reply => response.write_to(&mut writer)?,
+            mailin::Action::NoReply => {}
+            // Close, or a STARTTLS this server never offers.
+            mailin::Action::Close | mailin::Action::UpgradeTls => {
+                response.write_to(&mut writer)?;
+                return Ok(());
+            }
+        }
+        writer.flush()?;
+    }
+}
+
+/// Checks the credentials and keeps each message as JSON.
+#[derive(Clone)]
+struct MailSink {
+    credentials: Option<(String, String)>,
+    messages: Arc<Mutex<Vec<Value>>>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl MailSink {
+    fn check(&self, user: &str, password: &str) -> mailin::Response {
+        match &self.credentials {
+            Some((u, p)) if u == user && p == password => mailin::response::AUTH_OK,
+            _ => mailin::response::INVALID_CREDENTIALS,
+        }
+    }
+}
+
+impl mailin::Handler for MailSink {
+    fn data_start(&mut self, _: &str, from: &str, _: bool, to: &[String]) -> mailin::Response {
+        self.from = from.to_string();
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin::Response {
+        let Some(message) = mail_parser::MessageParser::default().parse(&self.data) else {
+            return mailin::response::TRANSACTION_FAILED;
+        };
+        let (mut text, mut html) = (String::new(), String::new());
+        for part in &message.parts {
+            match &part.body {
+                mail_parser::PartType::Text(t) => text.push_str(t),
+                mail_parser::PartType::Html(h) => html.push_str(h),
+                _ => {}
+            }
+        }
+        let record = serde_json::json!({
+            "from": self.from,
+            "to": self.to,
+            "subject": message.subject().unwrap_or_default(),
+            "text": text,
+            "html": html,
+            "multipart": matches!(message.root_part().body, mail_parser::PartType::Multipart(_)),
+        });
+        self.messages.lock().unwrap().push(record);
+        mailin::response::OK
+    }
+
+    fn auth_plain(&mut self, _: &str, user: &str, password: &str) -> mailin::Response {
+        self.check(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> mailin::Response {
+        self.check(user, password)
+    }
+}
+
+/// The attacker's site: one HTML page, whatever the path, on its own port of 127.0.0.1.
+pub struct AttackerSite {
+    pub port: u16,
+    server: Arc<tiny_http::Server>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl AttackerSite {
+    pub fn serve(page: String) -> AttackerSite {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let s = Arc::clone(&server);
+        let thread = thread::spawn(move || {
+            for request in s.incoming_requests() {
+                let html =
+                    tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8")
+                        .unwrap();
+                let _ = request.respond(tiny_http::Response::from_string(&page).with_header(html));
+            }
+        });
+        AttackerSite {
+            port,
+            server,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for AttackerSite {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

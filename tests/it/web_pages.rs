@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::browser::Browser;
 use crate::harness::*;
+use crate::peers::AttackerSite;
 
 /// A server whose first admin was created through the setup link in a browser.
 pub fn setup_admin(hitl: &Hitl, browser: &Browser) -> Server {
@@ -459,7 +460,6 @@ fn a_cross_site_post_decides_nothing() {
     let agent = hitl.agent_key("ci");
     let id = server.create(&agent, &json!({ "action": "Target of a forged request" }));
     // The attacker's page: another origin on 127.0.0.1, so the SameSite cookie is sent.
-    let site = tempfile::tempdir().unwrap();
     let page = format!(
         r#"<!doctype html><html><body>
 <form id="f" method="post" action="{url}/review/{id}/decide">
@@ -475,29 +475,8 @@ fn a_cross_site_post_decides_nothing() {
 </script></body></html>"#,
         url = server.url
     );
-    std::fs::write(site.path().join("attack.html"), page).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut attacker = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(site.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 for the attacker's page");
-    eventually(Duration::from_secs(10), "the attacker's server", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let attacker = AttackerSite::serve(page);
+    let port = attacker.port;
     browser.goto(&format!("http://127.0.0.1:{port}/attack.html"));
     browser.wait_until(
         "the forged form to land",
@@ -509,8 +488,7 @@ fn a_cross_site_post_decides_nothing() {
         "{}",
         browser.text("body")
     );
-    let _ = attacker.kill();
-    let _ = attacker.wait();
+    drop(attacker);
     assert_eq!(
         server.status(&agent, &id)["status"],
         "pending",

@@ -153,9 +153,16 @@ impl ResponseError for PageError {
                 (status, title, super::error::public_message(e))
             }
         };
+        let request_id = super::request_id::current();
         html_status(
             status,
-            views::signin::error(None, status.as_u16(), title, &message),
+            views::signin::error(
+                None,
+                status.as_u16(),
+                title,
+                &message,
+                request_id.as_deref(),
+            ),
         )
     }
 }

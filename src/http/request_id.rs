@@ -1,0 +1,148 @@
+//! A request id on every request. A client's own `X-Request-Id` is kept when it is
+//! sane (1 to 128 visible ASCII characters); otherwise, or without one, hitl makes a
+//! short random one. The id is echoed in the `X-Request-Id` response header, every log
+//! line written while the request is handled carries it (a `request` span), and every
+//! error body shows it (`requestId` in JSON, a line on the HTML error page).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use tracing::Instrument;
+
+use crate::secret;
+
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// The longest client-supplied id kept.
+pub const MAX_LEN: usize = 128;
+/// The length of the ids hitl makes (base62, about 95 random bits).
+const MADE_LEN: usize = 16;
+
+/// The request's id, in its extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// The id of a request that went through [`middleware`].
+    pub fn of(req: &HttpRequest) -> Option<String> {
+        req.extensions().get::<RequestId>().map(|id| id.0.clone())
+    }
+}
+
+tokio::task_local! {
+    /// The id of the request being handled, for error renderers, which do not get
+    /// the request (`ResponseError::error_response`).
+    static CURRENT: String;
+}
+
+/// The id of the request this task is handling, if any.
+pub fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Visible ASCII (no spaces or control characters), 1 to [`MAX_LEN`] long: safe in a
+/// header, a log line and an HTML page.
+pub fn is_sane(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn pick(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| secret::base62(MADE_LEN))
+}
+
+/// The middleware (`actix_web::middleware::from_fn`), outermost: everything inside it,
+/// error pages included, runs with the id in the request's extensions, in the task
+/// local [`current`] reads and in a `request` span.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = pick(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id);
+    let method = req.method().clone();
+    let handled = async move {
+        match next.call(req).await {
+            Ok(res) => {
+                if failed(res.status()) {
+                    let req = res.request();
+                    // The route's pattern, not the path: a mailed link's path is a
+                    // secret. A path that matches no route is shown.
+                    let route = req
+                        .match_pattern()
+                        .unwrap_or_else(|| format!("(none) {}", req.path()));
+                    log_failure(req.method(), &route, res.status(), res.response().error());
+                }
+                Ok(res)
+            }
+            // The app renders its errors itself, so this does not happen; if it did,
+            // the error is rendered here, where the id is known.
+            Err(e) => {
+                let response = HttpResponse::from_error(e);
+                log_failure(&method, "(unknown)", response.status(), response.error());
+                Err(response)
+            }
+        }
+    };
+    let header = HeaderValue::from_str(&id);
+    match CURRENT.scope(id, handled.instrument(span)).await {
+        Ok(mut res) => {
+            if let Ok(value) = header {
+                res.headers_mut().insert(HEADER, value);
+            }
+            Ok(res)
+        }
+        Err(mut response) => {
+            if let Ok(value) = header {
+                response.headers_mut().insert(HEADER, value);
+            }
+            let cause = response
+                .error()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            Err(InternalError::from_response(cause, response).into())
+        }
+    }
+}
+
+fn failed(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
+}
+
+/// One line for each failed request, under its id. A 500's cause is logged where it
+/// happened; a refusal's reason is its error's message. Values are escaped.
+fn log_failure(method: &Method, route: &str, status: StatusCode, error: Option<&actix_web::Error>) {
+    let (method, status) = (method.as_str(), status.as_u16());
+    if status >= 500 {
+        tracing::error!(status, method, route = ?route, "request failed");
+    } else if let Some(e) = error {
+        let reason = e.to_string();
+        tracing::info!(status, method, route = ?route, reason = ?reason, "request refused");
+    } else {
+        tracing::info!(status, method, route = ?route, "request refused");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sane_ids_are_visible_ascii_and_not_too_long() {
+        assert!(is_sane("abc-123_DEF.4"));
+        assert!(is_sane(&"a".repeat(MAX_LEN)));
+        assert!(!is_sane(&"a".repeat(MAX_LEN + 1)));
+        assert!(!is_sane(""));
+        assert!(!is_sane("has space"));
+        assert!(!is_sane("new\nline"));
+        assert!(!is_sane("é"));
+    }
+}
