@@ -2,8 +2,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, Row};
 
 use crate::clock::Millis;
-use crate::domain::audit::{Entry, Filter};
-use crate::domain::Result;
+use crate::model::audit::{Entry, Filter};
+use crate::model::Result;
 
 pub fn append(
     conn: &Connection,

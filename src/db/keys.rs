@@ -1,8 +1,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
-use crate::domain::keys::{ApiKey, Candidate, Kind};
-use crate::domain::{Result, Reviewer, Role};
+use crate::model::key::{ApiKey, Candidate, Kind};
+use crate::model::{Result, Reviewer, Role};
 
 pub struct NewRow<'a> {
     pub id: &'a str,

@@ -22,12 +22,24 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::events::Event;
+use crate::model::events::Event;
 
 pub use checkpoint::Checkpointer;
 pub use writer::Writer;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+impl From<rusqlite::Error> for crate::model::Error {
+    fn from(e: rusqlite::Error) -> Self {
+        crate::model::Error::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<r2d2::Error> for crate::model::Error {
+    fn from(e: r2d2::Error) -> Self {
+        crate::model::Error::Internal(format!("database pool: {e}"))
+    }
+}
 
 /// The whole current schema, for a fresh database.
 const SCHEMA: &str = include_str!("../../schema.sql");
@@ -172,7 +184,7 @@ impl Store {
     }
 
     /// A connection for one write (the CLI and the writer thread use these).
-    pub fn connect(&self) -> Result<Connection, crate::domain::Error> {
+    pub fn connect(&self) -> Result<Connection, crate::model::Error> {
         let conn = Connection::open_with_flags(
             &self.db_path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -183,7 +195,7 @@ impl Store {
 
     /// The writer thread's connection: as `connect`, with a larger page cache, since
     /// every write of the server goes through it.
-    pub fn connect_writer(&self) -> Result<Connection, crate::domain::Error> {
+    pub fn connect_writer(&self) -> Result<Connection, crate::model::Error> {
         let conn = self.connect()?;
         conn.pragma_update(None, "cache_size", -16_384)?;
         // Each write runs in a savepoint; keep its journal in memory, not a temp file.
@@ -196,12 +208,12 @@ impl Store {
     }
 
     /// Starts the thread that checkpoints the WAL for the writer.
-    pub fn start_checkpointer(&self) -> Result<Checkpointer, crate::domain::Error> {
-        Checkpointer::start(self.connect()?).map_err(crate::domain::Error::internal)
+    pub fn start_checkpointer(&self) -> Result<Checkpointer, crate::model::Error> {
+        Checkpointer::start(self.connect()?).map_err(crate::model::Error::internal)
     }
 
     /// The pool of read-only connections used by request handlers.
-    pub fn read_pool(&self, size: u32) -> Result<Pool, crate::domain::Error> {
+    pub fn read_pool(&self, size: u32) -> Result<Pool, crate::model::Error> {
         let manager = SqliteConnectionManager::file(&self.db_path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| configure(c, true));
@@ -323,7 +335,7 @@ pub fn first_id_at_or_after(
     table: &'static str,
     column: &'static str,
     at: crate::clock::Millis,
-) -> crate::domain::Result<Option<i64>> {
+) -> crate::model::Result<Option<i64>> {
     let mut at_or_after = conn.prepare_cached(&format!(
         "SELECT id, {column} FROM {table} WHERE id >= ?1 ORDER BY id LIMIT 1"
     ))?;
@@ -364,8 +376,8 @@ pub fn first_id_at_or_after(
 /// all its statements instead of one per statement.
 pub fn read_tx<R>(
     conn: &Connection,
-    f: impl FnOnce(&Connection) -> crate::domain::Result<R>,
-) -> crate::domain::Result<R> {
+    f: impl FnOnce(&Connection) -> crate::model::Result<R>,
+) -> crate::model::Result<R> {
     conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
     let result = f(conn);
     conn.prepare_cached(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?
@@ -376,8 +388,8 @@ pub fn read_tx<R>(
 /// Runs `f` in one immediate transaction on `conn` (the CLI's way to write).
 pub fn with_tx<R>(
     conn: &mut Connection,
-    f: impl FnOnce(&mut Tx) -> crate::domain::Result<R>,
-) -> crate::domain::Result<R> {
+    f: impl FnOnce(&mut Tx) -> crate::model::Result<R>,
+) -> crate::model::Result<R> {
     let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let result = {
         let mut tx = Tx::new(&txn);

@@ -1,8 +1,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
-use crate::domain::outbox::{AttemptRow, Delivery, Kind, NewRow, Stored};
-use crate::domain::Result;
+use crate::model::delivery::{AttemptRow, Delivery, Kind, NewRow, Stored};
+use crate::model::Result;
 
 pub fn insert(conn: &Connection, r: &NewRow) -> Result<i64> {
     conn.prepare_cached(

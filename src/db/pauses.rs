@@ -2,8 +2,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
-use crate::domain::pauses::{Cursor, ListQuery, Pause};
-use crate::domain::{Result, Status};
+use crate::model::pause::{Cursor, ListQuery, Pause};
+use crate::model::{Result, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
      p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment";

@@ -1,8 +1,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Millis;
-use crate::domain::sessions::Row;
-use crate::domain::{Result, Reviewer, Role};
+use crate::model::session::Row;
+use crate::model::{Result, Reviewer, Role};
 
 pub fn insert(conn: &Connection, id_hash: &[u8], user_id: i64, now: Millis) -> Result<()> {
     conn.execute(

@@ -1,7 +1,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Millis;
-use crate::domain::Result;
+use crate::model::Result;
 
 pub fn insert(conn: &Connection, token_hash: &[u8], expires_at: Millis) -> Result<()> {
     conn.execute(

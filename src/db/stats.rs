@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use crate::domain::Result;
+use crate::model::Result;
 
 fn count(conn: &Connection, sql: &str) -> Result<i64> {
     Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?)

@@ -1,8 +1,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
-use crate::domain::users::User;
-use crate::domain::{Error, Result, Role};
+use crate::model::user::User;
+use crate::model::{Error, Result, Role};
 
 const COLUMNS: &str = "id, email, role, notify_email, created_at";
 

@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::Tx;
-use crate::domain::{Error, Result};
-use crate::events::{Event, Sink, Stage};
+use crate::model::events::{Event, Sink, Stage};
+use crate::model::{Error, Result};
 
 /// The most writes committed together.
 const MAX_BATCH: usize = 512;

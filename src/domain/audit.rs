@@ -1,11 +1,10 @@
 //! The audit log: append-only, written in the same transaction as the change it
 //! records; read by the audit page and its CSV export.
 
-use serde::Serialize;
-
 use super::{Actor, Error, Result};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
+pub use crate::model::audit::{Entry, Filter};
 use crate::secret;
 
 /// Appends one entry, in the caller's transaction.
@@ -18,27 +17,6 @@ pub fn record(
     details: serde_json::Value,
 ) -> Result<()> {
     db::audit::append(tx, now, &actor.label(), event, watch_id, &details)
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Entry {
-    pub id: i64,
-    pub at: Millis,
-    pub actor: String,
-    pub event: String,
-    pub watch_id: Option<String>,
-    /// JSON text.
-    pub details: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub event: Option<String>,
-    pub actor: Option<String>,
-    pub watch_id: Option<String>,
-    pub from: Option<Millis>,
-    pub before: Option<Millis>,
 }
 
 pub struct Page {

@@ -8,10 +8,11 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{audit, users, Actor, Error, KeyRef, Principal, Result, Reviewer};
+use super::{audit, users, Actor, Error, KeyRef, Principal, Result};
 use crate::authwatch::AuthWatch;
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
+pub use crate::model::key::{ApiKey, Kind};
 use crate::secret;
 
 pub const TOKEN_PREFIX: &str = "hitl_";
@@ -22,42 +23,6 @@ const SECRET_PREFIX: &str = "whsec_";
 const SECRET_BYTES: usize = 32;
 /// "Last used" is written at most this often per key, so reads stay reads.
 const TOUCH_EVERY_MS: Millis = 60_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Agent,
-    Reviewer,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Agent => "agent",
-            Kind::Reviewer => "reviewer",
-        }
-    }
-}
-
-/// A stored key, without its secret.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiKey {
-    pub id: String,
-    pub name: String,
-    pub prefix: String,
-    pub kind: Kind,
-    pub user_email: Option<String>,
-    pub webhook_url: Option<String>,
-    pub monthly_limit: Option<i64>,
-    pub used_this_month: i64,
-    #[serde(serialize_with = "crate::domain::pauses::ser_time")]
-    pub created_at: Millis,
-    #[serde(serialize_with = "crate::domain::pauses::ser_opt_time")]
-    pub last_used_at: Option<Millis>,
-    #[serde(serialize_with = "crate::domain::pauses::ser_opt_time")]
-    pub revoked_at: Option<Millis>,
-}
 
 /// What `create` hands back once: the key and its webhook signing secret.
 #[derive(Debug, Clone, Serialize)]
@@ -89,18 +54,6 @@ pub struct Authenticated {
     pub monthly_limit: Option<i64>,
     /// True when "last used" is stale enough to be written again.
     pub needs_touch: bool,
-}
-
-/// The row `authenticate` compares against.
-pub struct Candidate {
-    pub id: String,
-    pub name: String,
-    pub key_hash: Vec<u8>,
-    pub kind: Kind,
-    pub user: Option<Reviewer>,
-    pub monthly_limit: Option<i64>,
-    pub last_used_at: Option<Millis>,
-    pub revoked: bool,
 }
 
 pub fn validate_name(raw: &str) -> Result<String> {

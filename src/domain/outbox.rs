@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::json;
 
 use super::pauses::Pause;
 use super::{audit, keys, pauses, Error, Principal, Result};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
-use crate::events::Event;
+pub use crate::model::delivery::{AttemptRow, Delivery, Kind, NewRow, Stored};
+use crate::model::events::Event;
 use crate::secret;
 
 /// Which channels are configured (webhooks always are).
@@ -19,91 +19,6 @@ use crate::secret;
 pub struct Channels {
     pub email: bool,
     pub slack: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Webhook,
-    Email,
-    Slack,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Webhook => "webhook",
-            Kind::Email => "email",
-            Kind::Slack => "slack",
-        }
-    }
-    pub fn parse(text: &str) -> Option<Kind> {
-        match text {
-            "webhook" => Some(Kind::Webhook),
-            "email" => Some(Kind::Email),
-            "slack" => Some(Kind::Slack),
-            _ => None,
-        }
-    }
-}
-
-/// A row to add.
-pub struct NewRow {
-    pub kind: Kind,
-    pub watch_id: String,
-    pub event_id: String,
-    pub target: String,
-    pub key_id: Option<String>,
-    pub user_id: Option<i64>,
-    pub payload: String,
-    pub at: Millis,
-}
-
-/// A row as stored.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stored {
-    pub id: i64,
-    pub kind: Kind,
-    #[serde(skip)]
-    pub watch_id: String,
-    /// The `webhook-id` every attempt of this delivery carries.
-    #[serde(rename = "webhookId")]
-    pub event_id: String,
-    pub target: String,
-    #[serde(skip)]
-    pub key_id: Option<String>,
-    #[serde(skip)]
-    pub user_id: Option<i64>,
-    #[serde(skip)]
-    pub payload: String,
-    pub state: String,
-    #[serde(skip)]
-    pub attempts: i64,
-    #[serde(serialize_with = "super::pauses::ser_time")]
-    pub next_attempt_at: Millis,
-    #[serde(serialize_with = "super::pauses::ser_time")]
-    pub created_at: Millis,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AttemptRow {
-    #[serde(serialize_with = "super::pauses::ser_time")]
-    pub at: Millis,
-    pub duration_ms: i64,
-    pub http_status: Option<u16>,
-    pub error: Option<String>,
-    pub ok: bool,
-}
-
-/// A delivery and its attempts, as the API and the review page show it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    #[serde(flatten)]
-    pub stored: Stored,
-    pub attempts: Vec<AttemptRow>,
 }
 
 /// What happens after a failed attempt.
@@ -163,7 +78,10 @@ pub fn webhook_payload(p: &Pause) -> String {
         comment: p.comment.as_deref(),
         agent_context: AgentContext {
             action: &p.action,
-            context: p.context.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+            context: p
+                .context
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
         },
     };
     serde_json::to_string(&payload).unwrap_or_default()

@@ -1,6 +1,6 @@
 //! Pauses: creating one, reading and listing them, deciding, cancelling and expiring.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -9,7 +9,8 @@ use super::outbox::{self, Channels};
 use super::{audit, Actor, Error, KeyRef, Principal, Result, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
-use crate::events::Event;
+use crate::model::events::Event;
+pub use crate::model::pause::{Cursor, ListQuery, Pause};
 use crate::secret;
 
 pub const MAX_ACTION_BYTES: usize = 2_000;
@@ -22,49 +23,6 @@ pub const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 3600 * 1000;
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 pub const MAX_LIST_LIMIT: u32 = 200;
 pub const DEFAULT_LIST_LIMIT: u32 = 50;
-
-/// One request for a human decision.
-#[derive(Debug, Clone)]
-pub struct Pause {
-    pub id: i64,
-    pub watch_id: String,
-    pub key_id: String,
-    pub key_name: String,
-    pub status: Status,
-    pub action: String,
-    /// The context as JSON text, if any was given.
-    pub context: Option<String>,
-    pub tags: Vec<String>,
-    pub webhook_url: Option<String>,
-    pub created_at: Millis,
-    pub expires_at: Option<Millis>,
-    pub resolved_at: Option<Millis>,
-    pub resolved_by: Option<String>,
-    pub comment: Option<String>,
-}
-
-#[cfg(test)]
-impl Pause {
-    /// A pending pause for unit tests.
-    pub fn example(watch_id: &str, action: &str) -> Pause {
-        Pause {
-            id: 1,
-            watch_id: watch_id.into(),
-            key_id: "key_x".into(),
-            key_name: "deploy-bot".into(),
-            status: Status::Pending,
-            action: action.into(),
-            context: None,
-            tags: vec![],
-            webhook_url: None,
-            created_at: 0,
-            expires_at: None,
-            resolved_at: None,
-            resolved_by: None,
-            comment: None,
-        }
-    }
-}
 
 /// The body of `POST /api/pause`, as sent.
 #[derive(Debug, Clone, Deserialize)]
@@ -339,30 +297,6 @@ pub fn visible(principal: &Principal, pause: &Pause) -> Result<()> {
 
 fn not_found(watch_id: &str) -> Error {
     Error::NotFound(format!("no pause with watchId {watch_id}"))
-}
-
-/// Filters of `GET /api/pause` and of the history page. All given filters apply.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    /// Any of these statuses (none: all).
-    pub statuses: Vec<Status>,
-    pub tag: Option<String>,
-    pub key_id: Option<String>,
-    /// Created at or after this time.
-    pub created_from: Option<Millis>,
-    /// Created before this time.
-    pub created_before: Option<Millis>,
-    /// Text the action contains (case-insensitive for ASCII).
-    pub text: Option<String>,
-    pub limit: u32,
-    pub cursor: Option<Cursor>,
-}
-
-/// Where a page starts: just older, or just newer, than a pause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    Before(i64),
-    After(i64),
 }
 
 pub struct Page {
@@ -695,18 +629,4 @@ pub fn forget_idempotency_before(tx: &mut Tx, cutoff: Millis) -> Result<()> {
 /// When the next pending pause expires, if any does.
 pub fn next_expiry(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
     db::pauses::next_expiry(conn)
-}
-
-pub fn ser_time<S: Serializer>(ms: &Millis, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&clock::rfc3339(*ms))
-}
-
-pub fn ser_opt_time<S: Serializer>(
-    ms: &Option<Millis>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    match ms {
-        Some(ms) => s.serialize_str(&clock::rfc3339(*ms)),
-        None => s.serialize_none(),
-    }
 }

@@ -28,14 +28,6 @@ pub struct Session {
     pub needs_touch: bool,
 }
 
-/// The row as stored.
-pub struct Row {
-    pub user: Reviewer,
-    pub notify_email: bool,
-    pub created_at: Millis,
-    pub last_seen_at: Millis,
-}
-
 fn csrf_for(cookie: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, cookie.as_bytes());
     secret::b64url(hmac::sign(&key, CSRF_CONTEXT).as_ref())

@@ -1,22 +1,11 @@
 //! Users: the people who sign in to the web page and decide.
 
-use serde::Serialize;
 use serde_json::json;
 
 use super::{audit, password, Actor, Error, Result, Role};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub role: Role,
-    pub notify_email: bool,
-    #[serde(serialize_with = "crate::domain::pauses::ser_time")]
-    pub created_at: Millis,
-}
+pub use crate::model::user::User;
 
 /// Checks an email address and folds it to the stored form (lower case).
 pub fn normalize_email(raw: &str) -> Result<String> {
@@ -122,16 +111,6 @@ pub fn check_password(found: Option<(User, String)>, pw: &str) -> Result<User> {
     match found {
         Some((user, _)) if matches => Ok(user),
         _ => Err(Error::Unauthorized),
-    }
-}
-
-impl User {
-    pub fn reviewer(&self) -> super::Reviewer {
-        super::Reviewer {
-            user_id: self.id,
-            email: self.email.clone(),
-            role: self.role,
-        }
     }
 }
 

@@ -4,8 +4,8 @@
 //! trusting what they change), then as `Committed` or `Failed`: nobody hears that a
 //! change happened before it is on disk, or at all if it did not happen.
 
+use super::Status;
 use crate::clock::Millis;
-use crate::domain::Status;
 
 #[derive(Debug, Clone)]
 pub enum Event {

@@ -1,0 +1,91 @@
+//! Deliveries: the outbox rows that carry webhooks, mail and Slack messages, and the
+//! attempts made to send them.
+
+use serde::Serialize;
+
+use crate::clock::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Webhook,
+    Email,
+    Slack,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::Email => "email",
+            Kind::Slack => "slack",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "webhook" => Some(Kind::Webhook),
+            "email" => Some(Kind::Email),
+            "slack" => Some(Kind::Slack),
+            _ => None,
+        }
+    }
+}
+
+/// A row to add.
+pub struct NewRow {
+    pub kind: Kind,
+    pub watch_id: String,
+    pub event_id: String,
+    pub target: String,
+    pub key_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub payload: String,
+    pub at: Millis,
+}
+
+/// A row as stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stored {
+    pub id: i64,
+    pub kind: Kind,
+    #[serde(skip)]
+    pub watch_id: String,
+    /// The `webhook-id` every attempt of this delivery carries.
+    #[serde(rename = "webhookId")]
+    pub event_id: String,
+    pub target: String,
+    #[serde(skip)]
+    pub key_id: Option<String>,
+    #[serde(skip)]
+    pub user_id: Option<i64>,
+    #[serde(skip)]
+    pub payload: String,
+    pub state: String,
+    #[serde(skip)]
+    pub attempts: i64,
+    #[serde(serialize_with = "super::ser_time")]
+    pub next_attempt_at: Millis,
+    #[serde(serialize_with = "super::ser_time")]
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRow {
+    #[serde(serialize_with = "super::ser_time")]
+    pub at: Millis,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub ok: bool,
+}
+
+/// A delivery and its attempts, as the API and the review page show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    #[serde(flatten)]
+    pub stored: Stored,
+    pub attempts: Vec<AttemptRow>,
+}

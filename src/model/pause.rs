@@ -1,0 +1,71 @@
+//! A pause: one request for a human decision, and how lists of them are asked for.
+
+use super::Status;
+use crate::clock::Millis;
+
+/// One request for a human decision.
+#[derive(Debug, Clone)]
+pub struct Pause {
+    pub id: i64,
+    pub watch_id: String,
+    pub key_id: String,
+    pub key_name: String,
+    pub status: Status,
+    pub action: String,
+    /// The context as JSON text, if any was given.
+    pub context: Option<String>,
+    pub tags: Vec<String>,
+    pub webhook_url: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub resolved_by: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[cfg(test)]
+impl Pause {
+    /// A pending pause for unit tests.
+    pub fn example(watch_id: &str, action: &str) -> Pause {
+        Pause {
+            id: 1,
+            watch_id: watch_id.into(),
+            key_id: "key_x".into(),
+            key_name: "deploy-bot".into(),
+            status: Status::Pending,
+            action: action.into(),
+            context: None,
+            tags: vec![],
+            webhook_url: None,
+            created_at: 0,
+            expires_at: None,
+            resolved_at: None,
+            resolved_by: None,
+            comment: None,
+        }
+    }
+}
+
+/// Filters of `GET /api/pause` and of the history page. All given filters apply.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Any of these statuses (none: all).
+    pub statuses: Vec<Status>,
+    pub tag: Option<String>,
+    pub key_id: Option<String>,
+    /// Created at or after this time.
+    pub created_from: Option<Millis>,
+    /// Created before this time.
+    pub created_before: Option<Millis>,
+    /// Text the action contains (case-insensitive for ASCII).
+    pub text: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<Cursor>,
+}
+
+/// Where a page starts: just older, or just newer, than a pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Before(i64),
+    After(i64),
+}
