@@ -1,6 +1,9 @@
 //! hitl's integration tests: every test starts the real binary with its own data
 //! directory on a free port and talks to it over HTTP on 127.0.0.1.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod browser;
 mod harness;
 
