@@ -18,6 +18,7 @@ mod notify;
 mod pause_cache;
 mod secret;
 mod text;
+mod urls;
 mod views;
 mod waiters;
 

@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::clock;
+use crate::urls::Urls;
 
 use serde_json::{json, Value};
 
@@ -165,7 +166,7 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
         return cancel(base, &auth, &watch_id, args.json);
     }
 
-    let status_url = format!("{base}/api/pause/{watch_id}?wait={POLL_WAIT_SECS}");
+    let status_url = Urls::new(base).status_wait(&watch_id, POLL_WAIT_SECS);
     let poll_auth = auth.clone();
     let poll_base = base.to_string();
     let _poller = thread::spawn(move || {
@@ -192,7 +193,7 @@ fn create(
 ) -> Result<Option<Value>, String> {
     let agent = client::agent(Duration::from_secs(30));
     let idempotency_key = format!("ask-{}", secret::base62(24));
-    let url = format!("{base}/api/pause");
+    let url = Urls::new(base).create();
     let patience = Patience::lasting(timeout.unwrap_or(GIVE_UP_AFTER));
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -276,7 +277,7 @@ fn poll(base: &str, url: &str, auth: &str, expires: Option<Instant>) -> Msg {
 fn cancel(base: &str, auth: &str, watch_id: &str, json: bool) -> ExitCode {
     eprintln!("Interrupted: cancelling the pause…");
     let agent = client::agent(Duration::from_secs(10));
-    let url = format!("{base}/api/pause/{watch_id}/cancel");
+    let url = Urls::new(base).cancel(watch_id);
     let response = agent
         .post(&url)
         .header("Authorization", auth)
@@ -285,7 +286,7 @@ fn cancel(base: &str, auth: &str, watch_id: &str, json: bool) -> ExitCode {
         Ok(answer) if answer.status == 200 => report(&answer.body, json),
         // Decided just before the cancel arrived: report what was decided.
         Ok(answer) if answer.status == 409 => {
-            let status = format!("{base}/api/pause/{watch_id}");
+            let status = Urls::new(base).status(watch_id);
             match agent
                 .get(&status)
                 .header("Authorization", auth)

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::cli::ClientArgs;
 use crate::config;
 use crate::notify::dns::{self, Dns};
+use crate::urls::Urls;
 
 /// An HTTP client that resolves names in pure Rust, never follows redirects, never
 /// uses a proxy from the environment, and hands back every status as a response.
@@ -70,7 +71,7 @@ pub fn healthcheck(args: &ClientArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return super::fail(e),
     };
-    let url = format!("{base}/healthz");
+    let url = Urls::new(&base).healthz();
     match agent(Duration::from_secs(5)).get(&url).call() {
         Ok(response) if response.status().is_success() => {
             say!("ok: {url}");

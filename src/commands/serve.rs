@@ -25,6 +25,7 @@ use crate::notify::dns::Dns;
 use crate::notify::policy::Policy;
 use crate::notify::{self, Notifier, Waker};
 use crate::pause_cache::PauseCache;
+use crate::urls::Urls;
 use crate::waiters::Waiters;
 
 pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
@@ -94,7 +95,7 @@ fn start(config: &Config) -> Result<(), String> {
         policy: Arc::new(config.policy.clone()),
         smtp: config.smtp.clone(),
         slack_url: config.slack_url.clone(),
-        public_url: public_url.clone(),
+        urls: Urls::new(&public_url),
     };
     let channels = settings.channels();
     let policy = Arc::clone(&settings.policy);
@@ -129,6 +130,7 @@ fn start(config: &Config) -> Result<(), String> {
         auth,
         pause_cache,
         public_url: public_url.clone(),
+        urls: Urls::new(&public_url),
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
         },
@@ -184,9 +186,10 @@ fn log_start(
     tracing::info!("listening on http://{bound} (public URL {public_url})");
     match setup_token {
         Some(token) => tracing::warn!(
-            "no users yet: open this link within an hour to create the first admin (it works once): {public_url}/setup/{token}"
+            "no users yet: open this link within an hour to create the first admin (it works once): {}",
+            Urls::new(public_url).setup(&token)
         ),
-        None => tracing::info!("reviewers sign in at {public_url}/"),
+        None => tracing::info!("reviewers sign in at {}", Urls::new(public_url).home()),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct AppState {
     pub pause_cache: Arc<crate::pause_cache::PauseCache>,
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
+    /// The absolute URLs hitl hands out, under `public_url`.
+    pub urls: crate::urls::Urls,
     pub limits: crate::domain::pauses::Limits,
     /// `--body-timeout`: how long a request body may take to arrive.
     pub body_timeout: std::time::Duration,
@@ -208,14 +210,6 @@ impl AppState {
         })
         .await
         .map_err(Error::internal)?
-    }
-
-    pub fn status_url(&self, watch_id: &str) -> String {
-        format!("{}/api/pause/{watch_id}", self.public_url)
-    }
-
-    pub fn review_url(&self, watch_id: &str) -> String {
-        format!("{}/review/{watch_id}", self.public_url)
     }
 }
 

@@ -78,8 +78,8 @@ impl<'a> PauseBody<'a> {
             resolved_at: p.resolved_at.map(clock::rfc3339),
             resolved_by: p.resolved_by.as_deref(),
             comment: p.comment.as_deref(),
-            status_url: state.status_url(&p.watch_id),
-            review_url: state.review_url(&p.watch_id),
+            status_url: state.urls.status(&p.watch_id),
+            review_url: state.urls.review(&p.watch_id),
         }
     }
 }
@@ -131,7 +131,7 @@ async fn create(
         HttpResponse::Ok()
     } else {
         let mut b = HttpResponse::Created();
-        b.insert_header((header::LOCATION, state.status_url(&created.pause.watch_id)));
+        b.insert_header((header::LOCATION, state.urls.status(&created.pause.watch_id)));
         b
     };
     Ok(pause_response(builder, &created.pause, &state))

@@ -20,6 +20,7 @@ use crate::domain::links::{self, Link};
 use crate::domain::outbox::{self, Attempt, Channels, Job, Kind, Next};
 use crate::domain::pauses::Decision;
 use crate::domain::Status;
+use crate::urls::Urls;
 use dns::Dns;
 use email::Smtp;
 use policy::Policy;
@@ -57,7 +58,8 @@ pub struct Settings {
     pub policy: Arc<Policy>,
     pub smtp: Option<Smtp>,
     pub slack_url: Option<String>,
-    pub public_url: String,
+    /// Links in mail and Slack messages.
+    pub urls: Urls,
 }
 
 impl Settings {
@@ -249,7 +251,7 @@ impl Worker {
     }
 
     fn review_url(&self, watch_id: &str) -> String {
-        format!("{}/review/{watch_id}", self.settings.public_url)
+        self.settings.urls.review(watch_id)
     }
 
     /// Sends a claimed row: the attempt, and whether there was nothing to send.
@@ -331,7 +333,7 @@ impl Worker {
                             expires,
                         },
                     );
-                    format!("{}/mail/{token}", self.settings.public_url)
+                    self.settings.urls.mail(&token)
                 };
                 let links = email::Links {
                     approve: link(Decision::Approved),

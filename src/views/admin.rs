@@ -9,6 +9,7 @@ use crate::domain::keys::{ApiKey, CreatedKey};
 use crate::domain::outbox::Delivery;
 use crate::domain::users::User;
 use crate::domain::{password, Role};
+use crate::urls;
 
 /// The values of the create-key form, kept when it is shown again with an error.
 #[derive(Debug, Clone, Default)]
@@ -131,7 +132,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                                 @if k.revoked_at.is_none() {
                                     details.edit {
                                         summary.link { "Edit" }
-                                        form.stack method="post" action=(format!("/keys/{}", k.id)) {
+                                        form.stack method="post" action=(urls::key(&k.id)) {
                                             (csrf(viewer))
                                             label { span { "Webhook URL" } input type="url" name="webhook_url" value=(k.webhook_url.as_deref().unwrap_or("")); }
                                             label { span { "Monthly limit" } input type="number" name="monthly_limit" min="1" value=(k.monthly_limit.map(|l| l.to_string()).unwrap_or_default()); }
@@ -139,13 +140,13 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                                         }
                                     }
                                     @if k.webhook_url.is_some() {
-                                        form.inline method="post" action=(format!("/keys/{}/test-webhook", k.id)) {
+                                        form.inline method="post" action=(urls::key_test_webhook(&k.id)) {
                                             (csrf(viewer))
                                             button.small.secondary type="submit" { "Send test webhook" }
                                         }
                                         " "
                                     }
-                                    form.inline method="post" action=(format!("/keys/{}/revoke", k.id)) data-confirm=(format!("Revoke the key “{}”? Agents using it stop working at once.", k.name)) {
+                                    form.inline method="post" action=(urls::key_revoke(&k.id)) data-confirm=(format!("Revoke the key “{}”? Agents using it stop working at once.", k.name)) {
                                         (csrf(viewer))
                                         button.danger.small type="submit" { "Revoke" }
                                     }
@@ -193,7 +194,7 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                     tr {
                         td data-label="Email" { (u.email) @if u.id == m.self_id { " " span.muted { "(you)" } } }
                         td data-label="Role" {
-                            form.inline method="post" action=(format!("/users/{}/role", u.id)) {
+                            form.inline method="post" action=(urls::user_role(u.id)) {
                                 (csrf(viewer))
                                 select name="role" aria-label=(format!("Role of {}", u.email)) data-autosubmit {
                                     option value="approver" selected[u.role == Role::Approver] { "approver" }
@@ -203,7 +204,7 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                             }
                         }
                         td data-label="Email notifications" {
-                            form.inline method="post" action=(format!("/users/{}/notify", u.id)) {
+                            form.inline method="post" action=(urls::user_notify(u.id)) {
                                 (csrf(viewer))
                                 input type="hidden" name="on" value=(if u.notify_email { "false" } else { "true" });
                                 button.small.secondary type="submit" aria-label=(format!("Turn email notifications {} for {}", if u.notify_email { "off" } else { "on" }, u.email)) {
@@ -213,7 +214,7 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                         }
                         td data-label="Added" { (time_ago(u.created_at, m.now)) }
                         td.actions {
-                            form.inline method="post" action=(format!("/users/{}/remove", u.id)) data-confirm=(format!("Remove {}? Their reviewer keys are revoked.", u.email)) {
+                            form.inline method="post" action=(urls::user_remove(u.id)) data-confirm=(format!("Remove {}? Their reviewer keys are revoked.", u.email)) {
                                 (csrf(viewer))
                                 button.danger.small type="submit" { "Remove" }
                             }

@@ -7,6 +7,7 @@ use super::layout::{page, Nav};
 use super::{agent_text, query_value, Viewer};
 use crate::clock;
 use crate::domain::audit::Entry;
+use crate::urls;
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -93,7 +94,7 @@ pub fn view(viewer: &Viewer, a: &Audit) -> Markup {
                             td data-label="Event" { code { (e.event) } }
                             td data-label="Actor" { (agent_text(&e.actor)) }
                             td data-label="Pause" {
-                                @if let Some(w) = &e.watch_id { a href=(format!("/review/{w}")) { code { (w) } } }
+                                @if let Some(w) = &e.watch_id { a href=(urls::review(w)) { code { (w) } } }
                             }
                             td.details data-label="Details" { code { (agent_text(&e.details)) } }
                         }

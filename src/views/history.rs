@@ -7,6 +7,7 @@ use super::{agent_text, query_value, status_badge, tags, time_ago, Viewer};
 use crate::clock::Millis;
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
+use crate::urls;
 
 /// The filter form's values, as typed.
 #[derive(Debug, Clone, Default)]
@@ -115,7 +116,7 @@ pub fn view(viewer: &Viewer, h: &History) -> Markup {
                         tr {
                             td data-label="Status" { (status_badge(p.status)) }
                             td.action-cell data-label="Action" {
-                                a href=(format!("/review/{}", p.watch_id)) { (agent_text(&p.action)) }
+                                a href=(urls::review(&p.watch_id)) { (agent_text(&p.action)) }
                                 @if !p.tags.is_empty() { div { (tags(&p.tags)) } }
                             }
                             td data-label="Key" { span.key-name { (agent_text(&p.key_name)) } }

@@ -7,6 +7,7 @@ use super::layout::bare;
 use super::{agent_text, json_tree, status_badge, tags};
 use crate::domain::pauses::{Decision, Pause};
 use crate::domain::Status;
+use crate::urls;
 
 pub struct Confirm {
     pub token: String,
@@ -37,11 +38,11 @@ pub fn confirm(c: &Confirm) -> Markup {
                     }
                 }
                 @if let Some(error) = &c.error { div.notice.error role="alert" { (error) } }
-                form.stack method="post" action=(format!("/mail/{}", c.token)) {
+                form.stack method="post" action=(urls::mail(&c.token)) {
                     label { span { "Comment for the agent " span.muted { "(optional)" } } textarea name="comment" rows="3" maxlength="4000" {} }
                     button class=(class) type="submit" { (verb) " as " (c.reviewer) }
                 }
-                p.muted { "Nothing is decided until you press the button. " a href=(format!("/review/{}", c.pause.watch_id)) { "Open the full review page" } }
+                p.muted { "Nothing is decided until you press the button. " a href=(urls::review(&c.pause.watch_id)) { "Open the full review page" } }
             }
         },
     )

@@ -137,9 +137,7 @@ pub fn tags(tags: &[String]) -> Markup {
 }
 
 /// URL-encodes a query value (for links that keep filters).
-pub fn query_value(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
+pub use crate::urls::query_value;
 
 #[cfg(test)]
 mod tests {

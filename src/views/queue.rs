@@ -6,6 +6,7 @@ use super::layout::{page, Nav};
 use super::{agent_text, expiry, tags, time_ago, Viewer};
 use crate::clock::Millis;
 use crate::domain::pauses::Pause;
+use crate::urls;
 
 pub struct Queue {
     pub items: Vec<Pause>,
@@ -29,7 +30,7 @@ pub fn list(q: &Queue) -> Markup {
                 ul.rows {
                     @for p in &q.items {
                         li.row data-watch-id=(p.watch_id) {
-                            a.row-link href=(format!("/review/{}", p.watch_id)) {
+                            a.row-link href=(urls::review(&p.watch_id)) {
                                 span.dot.dot-pending aria-hidden="true" {}
                                 span.row-main {
                                     span.row-action { (agent_text(&p.action)) }

@@ -11,6 +11,7 @@ use crate::domain::audit::Entry;
 use crate::domain::outbox::{Delivery, Kind};
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
+use crate::urls;
 
 /// A message above the decision panel after a POST.
 pub enum Notice {
@@ -57,7 +58,7 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
 fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     let id = &r.pause.watch_id;
     html! {
-        form.decide method="post" action=(format!("/review/{id}/decide")) data-decide {
+        form.decide method="post" action=(urls::review_decide(id)) data-decide {
             input type="hidden" name="csrf" value=(viewer.csrf);
             label for="comment" { "Comment for the agent " span.muted { "(optional)" } }
             textarea #comment name="comment" rows="3" maxlength="4000" { (r.comment) }
@@ -78,7 +79,7 @@ fn cancel_form(watch_id: &str, viewer: &Viewer) -> Markup {
     html! {
         details.cancel {
             summary { "Cancel this request…" }
-            form method="post" action=(format!("/review/{watch_id}/cancel")) data-confirm="Cancel this request? The agent will be told it was cancelled." {
+            form method="post" action=(urls::review_cancel(watch_id)) data-confirm="Cancel this request? The agent will be told it was cancelled." {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 p.muted { "The agent learns the request was cancelled, not rejected." }
                 label for="cancel-reason" { "Reason " span.muted { "(optional)" } }
@@ -157,7 +158,7 @@ fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> 
                 }
             }
             @if can_retry(d) {
-                form.inline method="post" action=(format!("/review/{watch_id}/deliveries/{}/retry", s.id)) {
+                form.inline method="post" action=(urls::delivery_retry(watch_id, s.id)) {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     " " button.small.secondary type="submit" { @if s.state == "delivered" { "Send again" } @else { "Retry now" } }
                 }

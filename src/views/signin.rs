@@ -5,6 +5,7 @@ use maud::{html, Markup};
 use super::layout::{bare, page, Nav};
 use super::Viewer;
 use crate::domain::password;
+use crate::urls;
 
 pub fn signin(error: Option<&str>, email: &str, next: &str) -> Markup {
     bare(
@@ -29,7 +30,7 @@ pub fn setup(token: &str, error: Option<&str>, email: &str) -> Markup {
             h1 { "Create the first admin" }
             p.muted { "This link works once. The account you create here manages keys and users." }
             @if let Some(error) = error { div.notice.error role="alert" { (error) } }
-            form.stack method="post" action=(format!("/setup/{token}")) {
+            form.stack method="post" action=(urls::setup(token)) {
                 label { span { "Email" } input type="email" name="email" required autocomplete="username" value=(email) autofocus; }
                 p.rule #password-rule { "The password needs " (password::RULE) "." }
                 label { span { "Password" } input type="password" name="password" required minlength="10" autocomplete="new-password" aria-describedby="password-rule"; }

@@ -130,7 +130,7 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         let (status, title, message) = match self {
             PageError::SignIn { next } => {
-                return redirect(&format!("/signin?next={}", views::query_value(next)));
+                return redirect(&crate::urls::signin_then(next));
             }
             PageError::CrossSite => (
                 StatusCode::FORBIDDEN,

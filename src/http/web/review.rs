@@ -9,6 +9,7 @@ use crate::clock;
 use crate::domain::pauses::{self, Decision};
 use crate::domain::{audit, outbox, Error, Principal};
 use crate::http::AppState;
+use crate::urls;
 use crate::views::review::{self, Notice, Review};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -135,7 +136,7 @@ async fn after_change(
     comment: String,
 ) -> Result<HttpResponse, PageError> {
     let (status, notice) = match outcome {
-        Ok(_) => return Ok(redirect(&format!("/review/{watch_id}"))),
+        Ok(_) => return Ok(redirect(&urls::review(&watch_id))),
         Err(Error::AlreadyResolved(_)) => (StatusCode::CONFLICT, Notice::TooLate),
         Err(Error::Validation(message)) => (StatusCode::BAD_REQUEST, Notice::Error(message)),
         Err(e) => return Err(e.into()),
@@ -161,5 +162,5 @@ async fn retry(
         outbox::retry(tx, now, principal, &w, id)
     })
     .await?;
-    Ok(redirect(&format!("/review/{watch_id}")))
+    Ok(redirect(&urls::review(&watch_id)))
 }

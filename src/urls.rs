@@ -1,0 +1,183 @@
+//! Every URL hitl hands out or links to, built in one place: the paths of the web page
+//! and the API (relative, for links within the page), and [`Urls`], which puts the
+//! public URL in front of them for everything that leaves the server (the API's
+//! `statusUrl` and `reviewUrl`, mail, Slack, the first-run setup link, `hitl ask`).
+//! Each path segment is percent-encoded, so no id or token can add a segment, a query
+//! or a fragment. The routes themselves are declared next to their handlers.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// What may not appear raw in one path segment.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+fn seg(text: &str) -> impl std::fmt::Display + '_ {
+    utf8_percent_encode(text, SEGMENT)
+}
+
+/// A value for a query string.
+pub fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+pub fn review(watch_id: &str) -> String {
+    format!("/review/{}", seg(watch_id))
+}
+
+pub fn review_decide(watch_id: &str) -> String {
+    format!("/review/{}/decide", seg(watch_id))
+}
+
+pub fn review_cancel(watch_id: &str) -> String {
+    format!("/review/{}/cancel", seg(watch_id))
+}
+
+pub fn delivery_retry(watch_id: &str, delivery_id: i64) -> String {
+    format!("/review/{}/deliveries/{delivery_id}/retry", seg(watch_id))
+}
+
+pub fn status(watch_id: &str) -> String {
+    format!("/api/pause/{}", seg(watch_id))
+}
+
+pub fn cancel(watch_id: &str) -> String {
+    format!("/api/pause/{}/cancel", seg(watch_id))
+}
+
+/// The confirm page of a one-time link in mail.
+pub fn mail(token: &str) -> String {
+    format!("/mail/{}", seg(token))
+}
+
+/// The first-run page that creates the first admin.
+pub fn setup(token: &str) -> String {
+    format!("/setup/{}", seg(token))
+}
+
+/// The sign-in page, then back to `next`.
+pub fn signin_then(next: &str) -> String {
+    format!("/signin?next={}", query_value(next))
+}
+
+pub fn key(id: &str) -> String {
+    format!("/keys/{}", seg(id))
+}
+
+pub fn key_test_webhook(id: &str) -> String {
+    format!("/keys/{}/test-webhook", seg(id))
+}
+
+pub fn key_revoke(id: &str) -> String {
+    format!("/keys/{}/revoke", seg(id))
+}
+
+pub fn user_role(id: i64) -> String {
+    format!("/users/{id}/role")
+}
+
+pub fn user_notify(id: i64) -> String {
+    format!("/users/{id}/notify")
+}
+
+pub fn user_remove(id: i64) -> String {
+    format!("/users/{id}/remove")
+}
+
+/// Absolute URLs: the public URL (`--public-url`, else the listen address) in front
+/// of a path.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// Without a trailing slash.
+    base: String,
+}
+
+impl Urls {
+    pub fn new(public_url: &str) -> Urls {
+        Urls {
+            base: public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn status(&self, watch_id: &str) -> String {
+        format!("{}{}", self.base, status(watch_id))
+    }
+
+    /// The status URL that long-polls for up to `wait` seconds.
+    pub fn status_wait(&self, watch_id: &str, wait: u64) -> String {
+        format!("{}{}?wait={wait}", self.base, status(watch_id))
+    }
+
+    pub fn cancel(&self, watch_id: &str) -> String {
+        format!("{}{}", self.base, cancel(watch_id))
+    }
+
+    pub fn create(&self) -> String {
+        format!("{}/api/pause", self.base)
+    }
+
+    pub fn review(&self, watch_id: &str) -> String {
+        format!("{}{}", self.base, review(watch_id))
+    }
+
+    pub fn mail(&self, token: &str) -> String {
+        format!("{}{}", self.base, mail(token))
+    }
+
+    pub fn setup(&self, token: &str) -> String {
+        format!("{}{}", self.base, setup(token))
+    }
+
+    pub fn healthz(&self) -> String {
+        format!("{}/healthz", self.base)
+    }
+
+    /// The page itself (where reviewers sign in).
+    pub fn home(&self) -> String {
+        format!("{}/", self.base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_urls_put_the_public_url_in_front() {
+        let urls = Urls::new("https://hitl.example.com/");
+        assert_eq!(
+            urls.status("wch_abc"),
+            "https://hitl.example.com/api/pause/wch_abc"
+        );
+        assert_eq!(
+            urls.status_wait("wch_abc", 30),
+            "https://hitl.example.com/api/pause/wch_abc?wait=30"
+        );
+        assert_eq!(
+            urls.review("wch_abc"),
+            "https://hitl.example.com/review/wch_abc"
+        );
+        assert_eq!(urls.mail("t0k-_"), "https://hitl.example.com/mail/t0k-_");
+        assert_eq!(urls.home(), "https://hitl.example.com/");
+    }
+
+    #[test]
+    fn no_segment_can_escape_its_place() {
+        assert_eq!(review("../admin?x=1#y"), "/review/..%2Fadmin%3Fx=1%23y");
+        assert_eq!(key("a b/c"), "/keys/a%20b%2Fc");
+        assert_eq!(
+            signin_then("/review/x?y=1&z"),
+            "/signin?next=%2Freview%2Fx%3Fy%3D1%26z"
+        );
+    }
+}
