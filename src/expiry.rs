@@ -50,80 +50,130 @@ impl Expiry {
     }
 }
 
-fn next_from_db(reads: &Pool) -> domain::Result<Option<Millis>> {
-    let conn = reads.get()?;
-    pauses::next_expiry(&conn)
+/// The timer thread's state between wake-ups.
+struct Timer<'a> {
+    reads: &'a Pool,
+    writer: &'a Writer,
+    rx: &'a mpsc::Receiver<Msg>,
+    channels: Channels,
+    /// The earliest deadline known; `None`: ask the database.
+    next: Option<Option<Millis>>,
+    last_housekeeping: Millis,
+    /// Failed expiry writes in a row (for the back-off).
+    failures: u32,
 }
 
+/// The thread should stop.
+struct Stop;
+
 fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>, channels: Channels) {
-    // `None` means "ask the database".
-    let mut next: Option<Option<Millis>> = None;
-    let mut last_housekeeping = 0;
-    let mut failures: u32 = 0;
+    let mut timer = Timer {
+        reads,
+        writer,
+        rx,
+        channels,
+        next: None,
+        last_housekeeping: 0,
+        failures: 0,
+    };
     loop {
         let now = clock::now();
-        if now - last_housekeeping >= HOUSEKEEPING_EVERY_MS {
-            last_housekeeping = now;
-            let cutoff = now - pauses::IDEMPOTENCY_WINDOW_MS;
-            let pruned = writer.run_blocking(move |tx| {
-                pauses::forget_idempotency_before(tx, cutoff)?;
-                sessions::prune(tx, now)
-            });
-            if let Err(e) = pruned {
-                tracing::warn!(error = %e, "could not forget old idempotency keys and sessions");
-            }
-        }
-        let due = match next {
-            Some(due) => due,
-            None => match next_from_db(reads) {
-                Ok(due) => {
-                    next = Some(due);
-                    due
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "expiry timer could not read the next deadline");
-                    Some(now + 1_000)
-                }
-            },
+        timer.housekeeping(now);
+        let due = timer.next_due(now);
+        let step = if due.is_some_and(|at| at <= now) {
+            timer.expire_due()
+        } else {
+            timer.sleep_until(due, now)
         };
-        if due.is_some_and(|at| at <= now) {
-            match writer
-                .run_blocking(move |tx| pauses::expire_due(tx, clock::now(), BATCH, &channels))
-            {
-                Ok(n) => {
-                    failures = 0;
-                    if n > 0 {
-                        tracing::debug!(count = n, "expired pauses");
-                    }
+        if let Err(Stop) = step {
+            return;
+        }
+    }
+}
+
+impl Timer<'_> {
+    /// Once an hour: forget old Idempotency-Keys and sessions that can no longer be used.
+    fn housekeeping(&mut self, now: Millis) {
+        if now - self.last_housekeeping < HOUSEKEEPING_EVERY_MS {
+            return;
+        }
+        self.last_housekeeping = now;
+        let cutoff = now - pauses::IDEMPOTENCY_WINDOW_MS;
+        let pruned = self.writer.run_blocking(move |tx| {
+            pauses::forget_idempotency_before(tx, cutoff)?;
+            sessions::prune(tx, now)
+        });
+        if let Err(e) = pruned {
+            tracing::warn!(error = %e, "could not forget old idempotency keys and sessions");
+        }
+    }
+
+    /// The earliest deadline, from memory or else from the database.
+    fn next_due(&mut self, now: Millis) -> Option<Millis> {
+        if let Some(due) = self.next {
+            return due;
+        }
+        let read = self
+            .reads
+            .get()
+            .map_err(domain::Error::from)
+            .and_then(|conn| pauses::next_expiry(&conn));
+        match read {
+            Ok(due) => {
+                self.next = Some(due);
+                due
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "expiry timer could not read the next deadline");
+                Some(now + 1_000)
+            }
+        }
+    }
+
+    /// Expires what is due (a batch at a time), then asks the database again.
+    fn expire_due(&mut self) -> Result<(), Stop> {
+        let channels = self.channels;
+        let expired = self
+            .writer
+            .run_blocking(move |tx| pauses::expire_due(tx, clock::now(), BATCH, &channels));
+        self.next = None;
+        match expired {
+            Ok(n) => {
+                self.failures = 0;
+                if n > 0 {
+                    tracing::debug!(count = n, "expired pauses");
                 }
-                Err(e) => {
-                    // Back off (up to a minute) rather than retry a failing write at once.
-                    failures += 1;
-                    tracing::error!(error = %e, "expiring pauses failed");
-                    let pause = Duration::from_secs(1 << failures.min(6)).min(IDLE_CHECK);
-                    if let Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) =
-                        rx.recv_timeout(pause)
-                    {
-                        return;
-                    }
+                Ok(())
+            }
+            Err(e) => {
+                // Back off (up to a minute) rather than retry a failing write at once.
+                self.failures += 1;
+                tracing::error!(error = %e, "expiring pauses failed");
+                let pause = Duration::from_secs(1 << self.failures.min(6)).min(IDLE_CHECK);
+                match self.rx.recv_timeout(pause) {
+                    Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => Err(Stop),
+                    _ => Ok(()),
                 }
             }
-            next = None;
-            continue;
         }
+    }
+
+    /// Sleeps until `due` (at most a minute), or until told of an earlier deadline.
+    fn sleep_until(&mut self, due: Option<Millis>, now: Millis) -> Result<(), Stop> {
         let wait = due.map_or(IDLE_CHECK, |at| {
             Duration::from_millis((at - now).max(1) as u64).min(IDLE_CHECK)
         });
-        match rx.recv_timeout(wait) {
+        match self.rx.recv_timeout(wait) {
             Ok(Msg::Deadline(at)) => {
-                if let Some(known) = next {
-                    next = Some(Some(known.map_or(at, |k| k.min(at))));
+                if let Some(known) = self.next {
+                    self.next = Some(Some(known.map_or(at, |k| k.min(at))));
                 }
             }
-            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return Err(Stop),
             // Re-read now and then, in case the database changed under us.
-            Err(RecvTimeoutError::Timeout) if wait == IDLE_CHECK => next = None,
+            Err(RecvTimeoutError::Timeout) if wait == IDLE_CHECK => self.next = None,
             Err(RecvTimeoutError::Timeout) => {}
         }
+        Ok(())
     }
 }

@@ -86,88 +86,106 @@ fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String>
             monthly_limit,
             json,
         } => {
-            if let Some(url) = &webhook_url {
-                Dns::new()?
-                    .check_url(url, policy)
-                    .map_err(|e| format!("--webhook-url {url}: {e}"))?;
-            }
             let new = NewKey {
                 name,
                 user_email: user,
                 webhook_url,
                 monthly_limit,
             };
-            let created = change(&mut conn, dir, |tx| {
-                keys::create(tx, clock::now(), &Actor::Cli, new)
-            })?;
-            if json {
-                print_json(&created);
-            } else {
-                say!("{}", created.key);
-                say!("id:             {}", created.id);
-                say!("name:           {}", created.name);
-                match &created.user {
-                    Some(email) => say!("kind:           reviewer key for {email}"),
-                    None => say!("kind:           agent key"),
-                }
-                say!("webhook secret: {}", created.webhook_secret);
-                eprintln!("Store the key and the webhook secret now: they are not shown again.");
-            }
+            key_create(&mut conn, dir, policy, new, json)
         }
-        KeyCommand::List { json } => {
-            let list = keys::list(&conn, clock::now()).map_err(|e| e.to_string())?;
-            if json {
-                print_json(&list);
-            } else if list.is_empty() {
-                eprintln!("No API keys yet. Create one with: hitl key create --name NAME");
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|k| {
-                        vec![
-                            k.id.clone(),
-                            k.name.clone(),
-                            k.kind.as_str().to_string(),
-                            format!("{}…", k.prefix),
-                            k.user_email.clone().unwrap_or_else(|| "-".into()),
-                            match k.monthly_limit {
-                                Some(l) => format!("{}/{l}", k.used_this_month),
-                                None => k.used_this_month.to_string(),
-                            },
-                            when(Some(k.created_at)),
-                            when(k.last_used_at),
-                            if k.revoked_at.is_some() {
-                                "revoked"
-                            } else {
-                                "active"
-                            }
-                            .to_string(),
-                        ]
-                    })
-                    .collect();
-                print_table(
-                    &[
-                        "ID",
-                        "NAME",
-                        "KIND",
-                        "PREFIX",
-                        "USER",
-                        "THIS MONTH",
-                        "CREATED",
-                        "LAST USED",
-                        "STATE",
-                    ],
-                    &rows,
-                );
-            }
-        }
+        KeyCommand::List { json } => key_list(&conn, json),
         KeyCommand::Revoke { id } => {
             let key = change(&mut conn, dir, |tx| {
                 keys::revoke(tx, clock::now(), &Actor::Cli, &id)
             })?;
             say!("revoked {} ({})", key.id, key.name);
+            Ok(())
         }
     }
+}
+
+/// `hitl key create`: the key alone on the first line (or JSON), shown this once.
+fn key_create(
+    conn: &mut rusqlite::Connection,
+    dir: &Path,
+    policy: &Policy,
+    new: NewKey,
+    json: bool,
+) -> Result<(), String> {
+    if let Some(url) = &new.webhook_url {
+        Dns::new()?
+            .check_url(url, policy)
+            .map_err(|e| format!("--webhook-url {url}: {e}"))?;
+    }
+    let created = change(conn, dir, |tx| {
+        keys::create(tx, clock::now(), &Actor::Cli, new)
+    })?;
+    if json {
+        print_json(&created);
+        return Ok(());
+    }
+    say!("{}", created.key);
+    say!("id:             {}", created.id);
+    say!("name:           {}", created.name);
+    match &created.user {
+        Some(email) => say!("kind:           reviewer key for {email}"),
+        None => say!("kind:           agent key"),
+    }
+    say!("webhook secret: {}", created.webhook_secret);
+    eprintln!("Store the key and the webhook secret now: they are not shown again.");
+    Ok(())
+}
+
+/// `hitl key list`: a table, or JSON.
+fn key_list(conn: &rusqlite::Connection, json: bool) -> Result<(), String> {
+    let list = keys::list(conn, clock::now()).map_err(|e| e.to_string())?;
+    if json {
+        print_json(&list);
+        return Ok(());
+    }
+    if list.is_empty() {
+        eprintln!("No API keys yet. Create one with: hitl key create --name NAME");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|k| {
+            vec![
+                k.id.clone(),
+                k.name.clone(),
+                k.kind.as_str().to_string(),
+                format!("{}…", k.prefix),
+                k.user_email.clone().unwrap_or_else(|| "-".into()),
+                match k.monthly_limit {
+                    Some(l) => format!("{}/{l}", k.used_this_month),
+                    None => k.used_this_month.to_string(),
+                },
+                when(Some(k.created_at)),
+                when(k.last_used_at),
+                if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                }
+                .to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "NAME",
+            "KIND",
+            "PREFIX",
+            "USER",
+            "THIS MONTH",
+            "CREATED",
+            "LAST USED",
+            "STATE",
+        ],
+        &rows,
+    );
     Ok(())
 }
 

@@ -250,14 +250,16 @@ impl Worker {
         }
     }
 
-    fn review_url(&self, watch_id: &str) -> String {
-        self.settings.urls.review(watch_id)
-    }
-
     /// Sends a claimed row: the attempt, and whether there was nothing to send.
     fn send(&self, job: &Job, hooks: &ureq::Agent, slack: &ureq::Agent) -> (Attempt, bool) {
-        let skip = |why: &str| {
-            (
+        let outcome = match job.row.kind {
+            Kind::Webhook => Self::send_webhook(job, hooks),
+            Kind::Slack => self.send_slack(job, slack),
+            Kind::Email => self.send_mail(job),
+        };
+        match outcome {
+            Sent::Tried(attempt) => (attempt, false),
+            Sent::Skipped(why) => (
                 Attempt {
                     ok: true,
                     http_status: None,
@@ -266,10 +268,8 @@ impl Worker {
                     next: Next::Schedule,
                 },
                 true,
-            )
-        };
-        let fail = |why: String| {
-            (
+            ),
+            Sent::Impossible(why) => (
                 Attempt {
                     ok: false,
                     http_status: None,
@@ -278,73 +278,81 @@ impl Worker {
                     next: Next::Stop,
                 },
                 false,
-            )
-        };
-        match job.row.kind {
-            Kind::Webhook => match &job.secret {
-                Some(secret) => {
-                    let now_secs = clock::now() / 1000;
-                    (
-                        webhook::send(
-                            hooks,
-                            &job.row.target,
-                            secret,
-                            &job.row.event_id,
-                            &job.row.payload,
-                            now_secs,
-                        ),
-                        false,
-                    )
-                }
-                None => fail("the key that signs this webhook no longer exists".into()),
-            },
-            Kind::Slack => {
-                let (Some(url), Some(pause)) = (&self.settings.slack_url, &job.pause) else {
-                    return skip("not sent: Slack is not configured any more");
-                };
-                let review = self.review_url(&pause.watch_id);
-                let event: serde_json::Value =
-                    serde_json::from_str(&job.row.payload).unwrap_or_default();
-                let message = if event["event"] == "resolved" {
-                    slack::resolved(pause, &review)
-                } else {
-                    slack::created(pause, &review)
-                };
-                (slack::send(slack, url, &message), false)
-            }
-            Kind::Email => {
-                let Some(smtp) = &self.settings.smtp else {
-                    return skip("not sent: mail is not configured any more");
-                };
-                let Some(pause) = job.pause.as_ref().filter(|p| p.status == Status::Pending) else {
-                    return skip("not sent: the pause was decided before the mail went out");
-                };
-                let Some((user_id, address, true)) = job.user.clone() else {
-                    return skip("not sent: the reviewer was removed or turned mail off");
-                };
-                let expires = links::expiry_for(pause, clock::now());
-                let link = |decision| {
-                    let token = links::sign(
-                        &self.link_key,
-                        &Link {
-                            watch_id: pause.watch_id.clone(),
-                            user_id,
-                            decision,
-                            expires,
-                        },
-                    );
-                    self.settings.urls.mail(&token)
-                };
-                let links = email::Links {
-                    approve: link(Decision::Approved),
-                    reject: link(Decision::Rejected),
-                    review: self.review_url(&pause.watch_id),
-                };
-                match email::new_pause_message(&smtp.from, &address, pause, &links) {
-                    Ok(message) => (smtp.send(&self.dns, &message), false),
-                    Err(e) => fail(e),
-                }
-            }
+            ),
         }
     }
+
+    fn send_webhook(job: &Job, hooks: &ureq::Agent) -> Sent {
+        let Some(secret) = &job.secret else {
+            return Sent::Impossible("the key that signs this webhook no longer exists".into());
+        };
+        let r = &job.row;
+        let now_secs = clock::now() / 1000;
+        Sent::Tried(webhook::send(
+            hooks,
+            &r.target,
+            secret,
+            &r.event_id,
+            &r.payload,
+            now_secs,
+        ))
+    }
+
+    fn send_slack(&self, job: &Job, slack: &ureq::Agent) -> Sent {
+        let (Some(url), Some(pause)) = (&self.settings.slack_url, &job.pause) else {
+            return Sent::Skipped("not sent: Slack is not configured any more");
+        };
+        let review = self.settings.urls.review(&pause.watch_id);
+        let event: serde_json::Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
+        let message = if event["event"] == "resolved" {
+            slack::resolved(pause, &review)
+        } else {
+            slack::created(pause, &review)
+        };
+        Sent::Tried(slack::send(slack, url, &message))
+    }
+
+    fn send_mail(&self, job: &Job) -> Sent {
+        let Some(smtp) = &self.settings.smtp else {
+            return Sent::Skipped("not sent: mail is not configured any more");
+        };
+        let Some(pause) = job.pause.as_ref().filter(|p| p.status == Status::Pending) else {
+            return Sent::Skipped("not sent: the pause was decided before the mail went out");
+        };
+        let Some((user_id, address, true)) = job.user.clone() else {
+            return Sent::Skipped("not sent: the reviewer was removed or turned mail off");
+        };
+        let expires = links::expiry_for(pause, clock::now());
+        let link = |decision| {
+            let token = links::sign(
+                &self.link_key,
+                &Link {
+                    watch_id: pause.watch_id.clone(),
+                    user_id,
+                    decision,
+                    expires,
+                },
+            );
+            self.settings.urls.mail(&token)
+        };
+        let links = email::Links {
+            approve: link(Decision::Approved),
+            reject: link(Decision::Rejected),
+            review: self.settings.urls.review(&pause.watch_id),
+        };
+        match email::new_pause_message(&smtp.from, &address, pause, &links) {
+            Ok(message) => Sent::Tried(smtp.send(&self.dns, &message)),
+            Err(e) => Sent::Impossible(e),
+        }
+    }
+}
+
+/// What became of one claimed row.
+enum Sent {
+    /// An attempt was made; it went as it says.
+    Tried(Attempt),
+    /// Nothing to send any more (counts as done).
+    Skipped(&'static str),
+    /// It can never be sent (no retry).
+    Impossible(String),
 }

@@ -1,0 +1,229 @@
+//! How a pending pause ends: decided by a reviewer, cancelled by its agent (or an
+//! admin), or expired by the timer. Every way ends in one place, `finish`, which makes
+//! the change once: concurrent decisions produce one winner.
+
+use serde_json::json;
+
+use super::{not_found, Pause, MAX_COMMENT_BYTES};
+use crate::clock::Millis;
+use crate::db::{self, Tx};
+use crate::domain::outbox::{self, Channels};
+use crate::domain::{audit, Actor, Error, KeyRef, Principal, Result, Status};
+use crate::model::events::Event;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+impl Decision {
+    pub fn parse(text: &str) -> Result<Decision> {
+        match text {
+            "approved" => Ok(Decision::Approved),
+            "rejected" => Ok(Decision::Rejected),
+            _ => Err(Error::validation(
+                "decision must be \"approved\" or \"rejected\"",
+            )),
+        }
+    }
+    fn status(self) -> Status {
+        match self {
+            Decision::Approved => Status::Approved,
+            Decision::Rejected => Status::Rejected,
+        }
+    }
+}
+
+fn clean_comment(comment: Option<String>) -> Result<Option<String>> {
+    let comment = comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if comment
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_COMMENT_BYTES)
+    {
+        return Err(Error::validation(format!(
+            "comment is longer than {MAX_COMMENT_BYTES} bytes"
+        )));
+    }
+    Ok(comment)
+}
+
+/// Loads a pause for a change, turning it `expired` first if its time has passed.
+fn pending_for_change(
+    tx: &mut Tx,
+    now: Millis,
+    watch_id: &str,
+    may_see: impl Fn(&Pause) -> bool,
+) -> Result<Pause> {
+    let pause = db::pauses::by_watch_id(tx, watch_id)?
+        .filter(|p| may_see(p))
+        .ok_or_else(|| not_found(watch_id))?;
+    if pause.status.is_terminal() {
+        return Err(Error::AlreadyResolved(pause.status));
+    }
+    // Past its time but not yet swept by the expiry timer: it is expired all the same
+    // (the timer records it within a second).
+    if pause.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::AlreadyResolved(Status::Expired));
+    }
+    Ok(pause)
+}
+
+/// How a pending pause ends: who, what, and which channels hear of it.
+struct Ending<'a> {
+    status: Status,
+    /// When it ended: now, or for an expiry the deadline that passed.
+    at: Millis,
+    by: &'a str,
+    comment: Option<String>,
+    actor: &'a Actor,
+    channels: &'a Channels,
+}
+
+fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> {
+    let Ending {
+        status,
+        at,
+        by,
+        comment,
+        actor,
+        channels,
+    } = end;
+    if !db::pauses::resolve(tx, pause.id, status, at, by, comment.as_deref())? {
+        // Another process changed it between our read and our write.
+        let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
+        return Err(Error::AlreadyResolved(current));
+    }
+    audit::record(
+        tx,
+        now,
+        actor,
+        &format!("pause.{status}"),
+        Some(&pause.watch_id),
+        json!({ "by": by, "comment": comment }),
+    )?;
+    tx.emit(Event::PauseResolved {
+        watch_id: pause.watch_id.clone(),
+        status,
+    });
+    let pause = Pause {
+        status,
+        resolved_at: Some(at),
+        resolved_by: Some(by.to_string()),
+        comment,
+        ..pause
+    };
+    outbox::pause_resolved(tx, now, &pause, channels)?;
+    Ok(pause)
+}
+
+/// Approves or rejects a pending pause. The one path for every way of deciding: the
+/// web page, reviewer keys and mail links all end here. Exactly one decision wins.
+pub fn decide(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    decision: Decision,
+    comment: Option<String>,
+    channels: &Channels,
+) -> Result<Pause> {
+    let Some(reviewer) = principal.reviewer() else {
+        return Err(Error::Forbidden(
+            "agent keys cannot decide pauses; use a reviewer key or the web page".into(),
+        ));
+    };
+    let comment = clean_comment(comment)?;
+    let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    let by = reviewer.email.clone();
+    let actor = principal.actor();
+    let end = Ending {
+        status: decision.status(),
+        at: now,
+        by: &by,
+        comment,
+        actor: &actor,
+        channels,
+    };
+    finish(tx, now, pause, end)
+}
+
+/// Withdraws a pending pause: by the agent key that created it, or by an admin.
+pub fn cancel(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    reason: Option<String>,
+    channels: &Channels,
+) -> Result<Pause> {
+    let reason = clean_comment(reason)?;
+    if principal.reviewer().is_some() && !principal.is_admin() {
+        return Err(Error::Forbidden(
+            "only the agent key that created a pause, or an admin, can cancel it".into(),
+        ));
+    }
+    let pause = pending_for_change(tx, now, watch_id, |p| {
+        principal.scope().is_none_or(|k| k == p.key_id)
+    })?;
+    let by = match principal {
+        Principal::Agent(KeyRef { name, .. }) => name.clone(),
+        _ => principal
+            .reviewer()
+            .map(|r| r.email.clone())
+            .unwrap_or_default(),
+    };
+    let actor = principal.actor();
+    let end = Ending {
+        status: Status::Cancelled,
+        at: now,
+        by: &by,
+        comment: reason,
+        actor: &actor,
+        channels,
+    };
+    finish(tx, now, pause, end)
+}
+
+/// Expires a pause as of its deadline; the audit log and the notifications carry
+/// `now`, the time it was recorded (the audit log only moves forward in time).
+fn expire_one(
+    tx: &mut Tx,
+    now: Millis,
+    pause: &Pause,
+    at: Millis,
+    channels: &Channels,
+) -> Result<()> {
+    let end = Ending {
+        status: Status::Expired,
+        at,
+        by: "system",
+        comment: None,
+        actor: &Actor::System,
+        channels,
+    };
+    finish(tx, now, pause.clone(), end).map(|_| ())
+}
+
+/// Expires every pending pause whose time has come (at most `batch` of them) and
+/// returns how many it expired.
+pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32, channels: &Channels) -> Result<usize> {
+    let due = db::pauses::due_for_expiry(tx, now, batch)?;
+    for pause in &due {
+        let at = pause.expires_at.unwrap_or(now);
+        expire_one(tx, now, pause, at, channels)?;
+    }
+    Ok(due.len())
+}
+
+/// Forgets Idempotency-Keys older than `cutoff` (their 24 hours are over).
+pub fn forget_idempotency_before(tx: &mut Tx, cutoff: Millis) -> Result<()> {
+    db::pauses::idempotency_prune(tx, cutoff)
+}
+
+/// When the next pending pause expires, if any does.
+pub fn next_expiry(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
+    db::pauses::next_expiry(conn)
+}

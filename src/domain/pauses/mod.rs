@@ -1,0 +1,307 @@
+//! Pauses: creating one and reading one here; listing them in `list`; deciding,
+//! cancelling and expiring them in `decide`.
+
+mod decide;
+mod list;
+
+pub use decide::{cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision};
+pub use list::{decode_cursor, list, queue};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::context;
+use super::outbox::{self, Channels};
+use super::{audit, Error, Principal, Result, Status};
+use crate::clock::{self, Millis};
+use crate::db::{self, Tx};
+use crate::model::events::Event;
+pub use crate::model::pause::{Cursor, ListQuery, Pause};
+use crate::secret;
+
+pub const MAX_ACTION_BYTES: usize = 2_000;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 64;
+pub const MAX_COMMENT_BYTES: usize = 4_000;
+pub const MAX_URL_BYTES: usize = 2_048;
+pub const MAX_TIMEOUT_SECS: i64 = 30 * 24 * 3600;
+pub const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 3600 * 1000;
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+pub const MAX_LIST_LIMIT: u32 = 200;
+pub const DEFAULT_LIST_LIMIT: u32 = 50;
+
+/// The body of `POST /api/pause`, as sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateRequest {
+    pub action: String,
+    /// Kept as sent: [`context::normalise`] refuses duplicate keys and keeps digits.
+    #[serde(default)]
+    pub context: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub timeout_seconds: Option<i64>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// A create request that passed every check, ready to store.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewPause {
+    action: String,
+    context: Option<String>,
+    webhook_url: Option<String>,
+    timeout_seconds: Option<i64>,
+    tags: Vec<String>,
+    #[serde(skip)]
+    idempotency: Option<Idempotency>,
+}
+
+/// An `Idempotency-Key` and the digest of the request it was sent with.
+#[derive(Debug, Clone)]
+struct Idempotency {
+    key: String,
+    fingerprint: Vec<u8>,
+}
+
+/// The configurable limits of a create request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_context_bytes: usize,
+}
+
+pub fn validate_webhook_url(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    if raw.len() > MAX_URL_BYTES {
+        return Err(Error::validation(format!(
+            "webhookUrl is longer than {MAX_URL_BYTES} bytes"
+        )));
+    }
+    let url = url::Url::parse(raw)
+        .map_err(|e| Error::validation(format!("webhookUrl is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Error::validation(
+            "webhookUrl must be an http:// or https:// URL with a host",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::validation(format!(
+            "at most {MAX_TAGS} tags are allowed"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            return Err(Error::validation("tags must not be empty"));
+        }
+        if tag.chars().count() > MAX_TAG_CHARS || tag.chars().any(char::is_control) {
+            return Err(Error::validation(format!(
+                "each tag must be at most {MAX_TAG_CHARS} characters, without control characters"
+            )));
+        }
+        if !out.iter().any(|t| t == tag) {
+            out.push(tag.to_string());
+        }
+    }
+    Ok(out)
+}
+
+impl CreateRequest {
+    /// Checks the request; `idempotency_key` is the header, if sent.
+    pub fn validate(self, limits: Limits, idempotency_key: Option<&str>) -> Result<NewPause> {
+        if self.action.trim().is_empty() {
+            return Err(Error::validation("action must not be empty"));
+        }
+        if crate::text::looks_empty(&self.action) {
+            return Err(Error::validation(
+                "action must contain visible text, not only invisible characters",
+            ));
+        }
+        if self.action.len() > MAX_ACTION_BYTES {
+            return Err(Error::validation(format!(
+                "action is longer than {MAX_ACTION_BYTES} bytes"
+            )));
+        }
+        let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
+        if let Some(t) = self.timeout_seconds {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
+                return Err(Error::validation(format!(
+                    "timeoutSeconds must be from 1 to {MAX_TIMEOUT_SECS} (30 days)"
+                )));
+            }
+        }
+        let mut new = NewPause {
+            action: self.action,
+            context,
+            webhook_url: self
+                .webhook_url
+                .as_deref()
+                .map(validate_webhook_url)
+                .transpose()?,
+            timeout_seconds: self.timeout_seconds,
+            tags: validate_tags(self.tags.unwrap_or_default())?,
+            idempotency: None,
+        };
+        if let Some(key) = idempotency_key {
+            // The digest of the request as understood, so that whitespace or an
+            // explicit `null` does not make a retry look like a different request.
+            let canonical = serde_json::to_vec(&new).map_err(Error::internal)?;
+            new.idempotency = Some(Idempotency {
+                key: validate_idempotency_key(key)?,
+                fingerprint: secret::sha256(&canonical),
+            });
+        }
+        Ok(new)
+    }
+}
+
+impl NewPause {
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.webhook_url.as_deref()
+    }
+}
+
+fn validate_idempotency_key(raw: &str) -> Result<String> {
+    if raw.is_empty()
+        || raw.len() > MAX_IDEMPOTENCY_KEY_BYTES
+        || !raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(Error::validation(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters"
+        )));
+    }
+    Ok(raw.to_string())
+}
+
+/// `wch_`, the creation time in hex, then 22 random base62 characters: unguessable,
+/// and roughly time-ordered so the unique index grows at its end.
+fn new_watch_id(now: Millis) -> String {
+    format!("wch_{:011x}{}", now.max(0), secret::base62(22))
+}
+
+/// The outcome of a create: the pause, and whether it is an earlier one returned again
+/// for a repeated `Idempotency-Key`.
+pub struct Created {
+    pub pause: Pause,
+    pub replayed: bool,
+}
+
+/// Creates a pause for an agent key, honouring `Idempotency-Key` and the key's monthly
+/// limit.
+pub fn create(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    monthly_limit: Option<i64>,
+    new: NewPause,
+    channels: &Channels,
+) -> Result<Created> {
+    let Principal::Agent(key) = principal else {
+        return Err(Error::Forbidden(
+            "only agent keys create pauses; a reviewer key could approve its own requests".into(),
+        ));
+    };
+    if let Some(idem) = &new.idempotency {
+        if let Some(prior) = db::pauses::idempotency_get(tx, &key.id, &idem.key)? {
+            if now - prior.created_at < IDEMPOTENCY_WINDOW_MS {
+                if !secret::constant_time_eq(&prior.request_hash, &idem.fingerprint) {
+                    return Err(Error::IdempotencyConflict);
+                }
+                let pause = db::pauses::by_id(tx, prior.pause_id)?
+                    .ok_or_else(|| Error::internal("idempotency row without its pause"))?;
+                return Ok(Created {
+                    pause,
+                    replayed: true,
+                });
+            }
+        }
+    }
+
+    // Count first; over the limit, the refusal rolls the count back with the rest.
+    let used = db::pauses::count_usage(tx, &key.id, &clock::month_of(now))?;
+    if let Some(limit) = monthly_limit.filter(|limit| used > *limit) {
+        let wait_ms = clock::start_of_next_month(now) - now;
+        return Err(Error::QuotaExceeded {
+            limit,
+            retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
+        });
+    }
+
+    let new_idempotency = new.idempotency;
+    let pause = Pause {
+        id: 0,
+        watch_id: new_watch_id(now),
+        key_id: key.id.clone(),
+        key_name: key.name.clone(),
+        status: Status::Pending,
+        action: new.action,
+        context: new.context,
+        tags: new.tags,
+        webhook_url: new.webhook_url,
+        created_at: now,
+        expires_at: new.timeout_seconds.map(|s| now + s * 1000),
+        resolved_at: None,
+        resolved_by: None,
+        comment: None,
+    };
+    let id = db::pauses::insert(tx, &pause)?;
+    if let Some(idem) = &new_idempotency {
+        db::pauses::idempotency_put(tx, &key.id, &idem.key, &idem.fingerprint, id, now)?;
+    }
+    audit::record(
+        tx,
+        now,
+        &principal.actor(),
+        "pause.created",
+        Some(&pause.watch_id),
+        json!({ "key": key.name, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339) }),
+    )?;
+    tx.emit(Event::PauseCreated {
+        watch_id: pause.watch_id.clone(),
+        expires_at: pause.expires_at,
+    });
+    let pause = Pause { id, ..pause };
+    outbox::pause_created(tx, now, &pause, channels)?;
+    Ok(Created {
+        pause,
+        replayed: false,
+    })
+}
+
+/// One pause, if the principal may see it (an agent key sees only its own).
+pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -> Result<Pause> {
+    let pause = db::pauses::by_watch_id(conn, watch_id)?.ok_or_else(|| not_found(watch_id))?;
+    visible(principal, &pause)?;
+    Ok(pause)
+}
+
+/// How many pauses wait for a decision (the page title and the nav show it).
+pub fn pending_count(conn: &rusqlite::Connection) -> Result<i64> {
+    db::stats::count_pending(conn)
+}
+
+/// What the About page counts: pauses, pending ones, active keys, users, audit entries.
+pub fn totals(conn: &rusqlite::Connection) -> Result<Vec<(&'static str, i64)>> {
+    db::stats::totals(conn)
+}
+
+/// Whether the principal may see the pause: an agent key sees only its own; to any
+/// other key a pause it may not see does not exist.
+pub fn visible(principal: &Principal, pause: &Pause) -> Result<()> {
+    if principal.scope().is_none_or(|k| k == pause.key_id) {
+        Ok(())
+    } else {
+        Err(not_found(&pause.watch_id))
+    }
+}
+
+fn not_found(watch_id: &str) -> Error {
+    Error::NotFound(format!("no pause with watchId {watch_id}"))
+}
