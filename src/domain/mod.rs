@@ -14,6 +14,9 @@ pub mod setup;
 pub mod throttle;
 pub mod users;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 
 use serde::Serialize;
