@@ -19,6 +19,7 @@ macro_rules! assert_err {
 }
 
 mod access;
+mod api_keys;
 mod create;
 mod decide;
 mod expiry;
