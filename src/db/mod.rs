@@ -228,6 +228,21 @@ impl Store {
     }
 }
 
+/// A fresh private in-memory database with the current schema and the usual
+/// connection settings, for unit tests of the rules.
+#[cfg(test)]
+pub fn in_memory() -> Result<Connection, OpenError> {
+    let path = Path::new(":memory:");
+    let err = |e: rusqlite::Error| OpenError::Open {
+        path: path.to_path_buf(),
+        detail: describe_sqlite_error(&e),
+    };
+    let mut conn = Connection::open_in_memory().map_err(err)?;
+    configure(&conn, false).map_err(err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
 /// Per-connection settings. `busy_timeout` first, so the others wait for a lock too.
 fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;

@@ -14,4 +14,7 @@ pub mod setup;
 pub mod throttle;
 pub mod users;
 
+#[cfg(test)]
+mod tests;
+
 pub use crate::model::{Actor, Error, KeyRef, Principal, Result, Reviewer, Role, Status};
