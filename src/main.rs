@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 mod assets;
-mod authwatch;
 mod cli;
 mod clock;
 mod commands;
@@ -14,12 +13,11 @@ mod domain;
 mod events;
 mod expiry;
 mod http;
+mod memory;
 mod notify;
-mod pause_cache;
 mod secret;
 mod text;
 mod views;
-mod waiters;
 
 use std::process::ExitCode;
 
