@@ -88,6 +88,8 @@ mod commits;
 pub mod epoch;
 pub mod keys;
 pub mod pauses;
+#[cfg(test)]
+mod tests;
 pub mod waiters;
 
 use std::path::Path;
