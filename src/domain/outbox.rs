@@ -163,7 +163,10 @@ pub fn webhook_payload(p: &Pause) -> String {
         comment: p.comment.as_deref(),
         agent_context: AgentContext {
             action: &p.action,
-            context: p.context.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+            context: p
+                .context
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
         },
     };
     serde_json::to_string(&payload).unwrap_or_default()
