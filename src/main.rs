@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 mod assets;
-mod authwatch;
 mod cli;
 mod clock;
 mod commands;
@@ -13,14 +12,13 @@ mod db;
 mod domain;
 mod expiry;
 mod http;
+mod memory;
 mod model;
 mod notify;
-mod pause_cache;
 mod secret;
 mod text;
 mod urls;
 mod views;
-mod waiters;
 
 use std::process::ExitCode;
 

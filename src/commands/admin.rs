@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::fail;
-use crate::authwatch;
 use crate::cli::{KeyCommand, RoleArg, UserCommand};
 use crate::clock;
 use crate::db::{self, Store, Tx};
@@ -28,7 +27,7 @@ fn change<R>(
     f: impl FnOnce(&mut Tx) -> crate::domain::Result<R>,
 ) -> Result<R, String> {
     let changed = db::with_tx(conn, f).map_err(|e| e.to_string())?;
-    if let Err(e) = authwatch::announce(dir) {
+    if let Err(e) = crate::memory::announce(dir) {
         eprintln!(
             "warning: cannot tell a running hitl serve about the change ({e}); it notices within a second"
         );

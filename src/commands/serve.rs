@@ -8,25 +8,21 @@ use std::sync::Arc;
 use actix_web::web;
 
 use super::fail;
-use crate::authwatch::AuthWatch;
 use crate::cli::ServeArgs;
 use crate::clock;
 use crate::config::Config;
 use crate::db::{Store, Writer};
-use crate::domain::keys::AuthCache;
 use crate::domain::pauses::Limits;
 use crate::domain::throttle::Throttle;
-use crate::domain::{outbox, setup, Status};
+use crate::domain::{outbox, setup};
 use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
-use crate::model::events::{Event, Sink, Stage};
+use crate::memory::Memory;
 use crate::notify::dns::Dns;
 use crate::notify::policy::Policy;
 use crate::notify::{self, Notifier, Waker};
-use crate::pause_cache::PauseCache;
 use crate::urls::Urls;
-use crate::waiters::Waiters;
 
 pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
     let config = match Config::from_args(args, data_dir, policy) {
@@ -59,28 +55,15 @@ fn start(config: &Config) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
 
-    let waiters = Arc::new(Waiters::default());
-    let auth = Arc::new(AuthCache::new(AuthWatch::new(&store.dir)));
-    let pause_cache = Arc::new(PauseCache::default());
     let (live, _) = tokio::sync::broadcast::channel::<LiveEvent>(1024);
     let outbox_waker = Waker::default();
-    // The expiry timer needs the writer and the writer's events need the timer: the
-    // sink reaches the timer through a slot that is filled once the timer exists.
-    let expiry_slot: Arc<std::sync::OnceLock<Expiry>> = Arc::default();
-    let sink = Listeners {
-        waiters: Arc::clone(&waiters),
-        expiry: Arc::clone(&expiry_slot),
-        live: live.clone(),
-        outbox: outbox_waker.clone(),
-        auth: Arc::clone(&auth),
-        pause_cache: Arc::clone(&pause_cache),
-    }
-    .into_sink();
+    // What the server keeps in memory, and everything that hears of commits.
+    let memory = Arc::new(Memory::new(&store.dir, live.clone(), outbox_waker.clone()));
 
     let write_conn = store
         .connect_writer()
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let (writer, writer_thread) = Writer::start(write_conn, sink)
+    let (writer, writer_thread) = Writer::start(write_conn, Arc::clone(&memory) as _)
         .map_err(|e| format!("cannot start the database writer: {e}"))?;
     let checkpointer = store
         .start_checkpointer()
@@ -116,7 +99,7 @@ fn start(config: &Config) -> Result<(), String> {
     )?;
     let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone(), channels)
         .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
-    let _ = expiry_slot.set(expiry.clone());
+    memory.set_expiry(expiry.clone());
     let setup_token = writer
         .run_blocking(|tx| setup::issue(tx, clock::now()))
         .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
@@ -126,9 +109,7 @@ fn start(config: &Config) -> Result<(), String> {
         reads,
         read_permits: tokio::sync::Semaphore::new(read_connections as usize),
         writer: writer.clone(),
-        waiters: Arc::clone(&waiters),
-        auth,
-        pause_cache,
+        memory: Arc::clone(&memory),
         public_url: public_url.clone(),
         urls: Urls::new(&public_url),
         limits: Limits {
@@ -154,7 +135,7 @@ fn start(config: &Config) -> Result<(), String> {
 
     let served = actix_web::rt::System::new().block_on(http::serve(listener, state, move || {
         let _ = stop_tx.send(true);
-        waiters.wake_all();
+        memory.wake_all();
     }));
     expiry.stop();
     let _ = expiry_thread.join();
@@ -190,59 +171,6 @@ fn log_start(
             Urls::new(public_url).setup(&token)
         ),
         None => tracing::info!("reviewers sign in at {}", Urls::new(public_url).home()),
-    }
-}
-
-/// Everything in the process that hears of committed writes.
-struct Listeners {
-    waiters: Arc<Waiters>,
-    expiry: Arc<std::sync::OnceLock<Expiry>>,
-    live: tokio::sync::broadcast::Sender<LiveEvent>,
-    outbox: Waker,
-    auth: Arc<AuthCache>,
-    pause_cache: Arc<PauseCache>,
-}
-
-impl Listeners {
-    fn into_sink(self) -> Sink {
-        Arc::new(move |stage: Stage, event: &Event| match (stage, event) {
-            (Stage::Committing, Event::PauseResolved { watch_id, .. }) => {
-                self.pause_cache.changing(watch_id);
-            }
-            (Stage::Failed, Event::PauseResolved { watch_id, .. }) => {
-                self.pause_cache.changed(watch_id);
-            }
-            (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.auth.reset(),
-            (
-                Stage::Committed,
-                Event::PauseCreated {
-                    watch_id,
-                    expires_at,
-                },
-            ) => {
-                if let (Some(at), Some(expiry)) = (expires_at, self.expiry.get()) {
-                    expiry.deadline(*at);
-                }
-                // Nobody listening is fine.
-                let _ = self.live.send(LiveEvent {
-                    kind: "created",
-                    watch_id: watch_id.clone(),
-                    status: Status::Pending,
-                });
-            }
-            (Stage::Committed, Event::PauseResolved { watch_id, status }) => {
-                // Before waking: a woken waiter reads the pause again.
-                self.pause_cache.changed(watch_id);
-                self.waiters.wake(watch_id);
-                let _ = self.live.send(LiveEvent {
-                    kind: "resolved",
-                    watch_id: watch_id.clone(),
-                    status: *status,
-                });
-            }
-            (Stage::Committed, Event::OutboxReady) => self.outbox.wake(),
-            _ => {}
-        })
     }
 }
 

@@ -2,19 +2,21 @@
 //! write that is waiting at that moment in one transaction (group commit), so one
 //! fsync acknowledges many writes. Each write runs inside its own savepoint: a write
 //! that fails is rolled back alone and its neighbours still commit. Callers hear back
-//! only after the commit is on disk.
+//! only after the commit is on disk. Around each commit it tells its [`CommitListener`]
+//! (in `hitl serve`, `crate::memory`, which keeps what the server trusts without
+//! reading the database and wakes what waits on a change); `db` itself depends on
+//! nothing above it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::Tx;
-use crate::model::events::{Event, Sink, Stage};
+use crate::model::events::Event;
 use crate::model::{Error, Result};
 
 /// The most writes committed together.
@@ -42,12 +44,13 @@ impl Drop for AliveGuard {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`. Events of committed writes go to `sink`.
+    /// Starts the writer thread on `conn`. The events of each group commit go to
+    /// `memory` (`before_commit`, then `after_commit` or `commit_failed`).
     /// The thread ends when every `Writer` handle is dropped; join the returned handle
     /// to wait for the last commit.
     pub fn start(
         conn: Connection,
-        sink: Sink,
+        memory: Arc<dyn CommitListener>,
     ) -> std::io::Result<(Writer, thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let alive = Arc::new(AtomicBool::new(true));
@@ -56,7 +59,7 @@ impl Writer {
             .name("hitl-writer".into())
             .spawn(move || {
                 let _guard = guard;
-                run(conn, rx, sink);
+                run(conn, rx, memory.as_ref());
             })?;
         Ok((Writer { jobs, alive }, handle))
     }
@@ -121,18 +124,36 @@ impl Writer {
     }
 }
 
-/// How often an idle writer looks for key and user changes made by other processes.
-const AUTH_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often an idle writer reads the auth generation again, so that keys or users
+/// changed by another process are noticed.
+pub const GENERATION_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>, sink: Sink) {
+/// Who hears of the writer's commits (in `hitl serve`: `crate::memory::Memory`). The
+/// auth generation is the database's counter of key and user changes (`None`: it
+/// could not be read).
+pub trait CommitListener: Send + Sync {
+    /// The writer started and read the generation.
+    fn writer_started(&self, generation: Option<i64>);
+    /// Nothing to write for [`GENERATION_CHECK_EVERY`]; the generation read again.
+    fn writer_idle(&self, generation: Option<i64>);
+    /// The events of a group commit, just before it commits.
+    fn before_commit(&self, events: &[Event]);
+    /// The group commit is on disk.
+    fn after_commit(&self, generation: Option<i64>, events: &[Event]);
+    /// The group commit failed: none of its events happened.
+    fn commit_failed(&self, events: &[Event]);
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, memory: &dyn CommitListener) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut auth = AuthGeneration::read(&conn);
+    memory.writer_started(auth_generation(&conn));
     loop {
         // Block for the first write, then take every write already waiting.
-        match rx.recv_timeout(AUTH_CHECK_EVERY) {
+        match rx.recv_timeout(GENERATION_CHECK_EVERY) {
             Ok(first) => batch.push(first),
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                auth.check(&conn, &sink);
+                // Key and user changes made by other processes.
+                memory.writer_idle(auth_generation(&conn));
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -143,27 +164,14 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, sink: Sink) {
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &mut batch, &sink, &mut auth);
+        commit_batch(&conn, &mut batch, memory);
     }
 }
 
-/// The database's auth generation as last seen: when it moves (a key or a user
-/// changed, here or in another process), `Event::AuthChanged` is published.
-struct AuthGeneration(Option<i64>);
-
-impl AuthGeneration {
-    fn read(conn: &Connection) -> AuthGeneration {
-        AuthGeneration(super::keys::auth_generation(conn).ok())
-    }
-
-    fn check(&mut self, conn: &Connection, sink: &Sink) {
-        let now = super::keys::auth_generation(conn).ok();
-        // Unreadable counts as changed: nothing cached is trusted until it reads again.
-        if now.is_none() || now != self.0 {
-            self.0 = now;
-            sink(Stage::Committed, &Event::AuthChanged);
-        }
-    }
+/// The database's auth generation (bumped by triggers on every change to a key or a
+/// user, made by any process); `None` when it cannot be read.
+fn auth_generation(conn: &Connection) -> Option<i64> {
+    super::keys::auth_generation(conn).ok()
 }
 
 /// Runs one statement without parameters, prepared once per connection.
@@ -171,7 +179,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink, auth: &mut AuthGeneration) {
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, memory: &dyn CommitListener) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not start a write transaction");
         for job in batch.drain(..) {
@@ -209,16 +217,11 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink, auth: &mut
         }
     }
 
-    for event in &events {
-        sink(Stage::Committing, event);
-    }
+    memory.before_commit(&events);
     match exec(conn, "COMMIT") {
         Ok(()) => {
             // Before anyone hears back: a revoked key fails from the next request on.
-            auth.check(conn, sink);
-            for event in &events {
-                sink(Stage::Committed, event);
-            }
+            memory.after_commit(auth_generation(conn), &events);
             for (reply, failure) in replies {
                 reply(failure.map_or(Ok(()), Err));
             }
@@ -226,11 +229,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, sink: &Sink, auth: &mut
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
             let _ = exec(conn, "ROLLBACK");
-            for event in &events {
-                sink(Stage::Failed, event);
-            }
-            // Keys were looked up inside this transaction: forget what it showed.
-            sink(Stage::Failed, &Event::AuthChanged);
+            memory.commit_failed(&events);
             for (reply, _) in replies {
                 reply(Err(Error::internal(format!("commit: {e}"))));
             }

@@ -2,14 +2,10 @@
 //! and may list and decide every pause. A key is shown once; only its SHA-256 hash and
 //! a short visible prefix are kept.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use serde::Serialize;
 use serde_json::json;
 
 use super::{audit, users, Actor, Error, KeyRef, Principal, Result};
-use crate::authwatch::AuthWatch;
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 pub use crate::model::key::{ApiKey, Kind};
@@ -136,27 +132,19 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
     })
 }
 
-/// Keys that authenticated recently, so that a request costs no key lookup. An entry
-/// is trusted without reading the database while the auth epoch is the one it was
-/// checked under (see `crate::authwatch`), and otherwise while the database's auth
-/// generation is: triggers bump that on every change to a key or a user, made by any
-/// process, so a revocation takes effect on the next request.
-pub struct AuthCache {
-    entries: Mutex<HashMap<Vec<u8>, CachedAuth>>,
-    watch: AuthWatch,
+/// A valid key as found in the database: who it acts for, and when it was last used.
+/// `crate::memory` keeps these, so that a request costs no key lookup.
+#[derive(Debug, Clone)]
+pub struct Valid {
+    pub principal: Principal,
+    pub monthly_limit: Option<i64>,
+    pub last_used_at: Option<Millis>,
 }
 
-struct CachedAuth {
-    generation: i64,
-    /// The auth epoch when the entry was last checked against the database.
-    epoch: u64,
-    principal: Principal,
-    monthly_limit: Option<i64>,
-    last_used_at: Option<Millis>,
-}
-
-impl CachedAuth {
-    fn use_at(&mut self, now: Millis) -> Authenticated {
+impl Valid {
+    /// The key used at `now`: "last used" is due to be written again at most once a
+    /// minute (`TOUCH_EVERY_MS`).
+    pub fn use_at(&mut self, now: Millis) -> Authenticated {
         let needs_touch = self.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS);
         if needs_touch {
             self.last_used_at = Some(now);
@@ -169,9 +157,6 @@ impl CachedAuth {
     }
 }
 
-/// Beyond this many keys the cache starts over; it only ever holds valid keys.
-const AUTH_CACHE_CAPACITY: usize = 10_000;
-
 /// Whether a bearer token has the shape of a hitl key (it may still be unknown).
 pub fn well_formed(token: &str) -> bool {
     token.is_ascii()
@@ -180,94 +165,18 @@ pub fn well_formed(token: &str) -> bool {
 }
 
 /// The SHA-256 of a well-formed bearer token; anything else is `Unauthorized`.
-fn token_hash(token: &str) -> Result<Vec<u8>> {
+pub fn token_hash(token: &str) -> Result<Vec<u8>> {
     if !well_formed(token) {
         return Err(Error::Unauthorized);
     }
     Ok(secret::sha256(token.as_bytes()))
 }
 
-impl AuthCache {
-    pub fn new(watch: AuthWatch) -> AuthCache {
-        AuthCache {
-            entries: Mutex::default(),
-            watch,
-        }
-    }
-
-    /// A key or a user changed (or a write that looked keys up failed): forget every
-    /// key, and move the epoch on.
-    pub fn reset(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        self.watch.bump();
-    }
-
-    /// The key behind a bearer token without reading the database, if it is kept
-    /// under the current auth epoch; and that epoch, taken before anything else.
-    pub fn cached(&self, token: &str, now: Millis) -> (Option<Authenticated>, u64) {
-        let epoch = self.watch.current();
-        let Ok(hash) = token_hash(token) else {
-            return (None, epoch);
-        };
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let known = entries
-            .get_mut(&hash)
-            .filter(|e| e.epoch == epoch)
-            .map(|e| e.use_at(now));
-        (known, epoch)
-    }
-
-    /// Finds the key behind a bearer token. Unknown, malformed and revoked keys are all
-    /// `Unauthorized`; the first lookup of a key compares hashes in constant time.
-    /// `committed`: `conn` sees only committed data, so a key it finds may be kept. The
-    /// writer's transaction may hold key changes that never commit: it only uses keys
-    /// already kept.
-    pub fn authenticate(
-        &self,
-        conn: &rusqlite::Connection,
-        token: &str,
-        now: Millis,
-        committed: bool,
-    ) -> Result<Authenticated> {
-        let hash = token_hash(token)?;
-        // The epoch before the generation: a change after this read moves the epoch on.
-        let epoch = self.watch.current();
-        let generation = db::keys::auth_generation(conn)?;
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = match entries.get_mut(&hash) {
-            Some(entry) if entry.generation == generation => {
-                entry.epoch = entry.epoch.max(epoch);
-                entry
-            }
-            _ => {
-                drop(entries);
-                let mut fresh = lookup(conn, &token[..VISIBLE_LEN], &hash)?;
-                if !committed {
-                    return Ok(fresh.use_at(now));
-                }
-                entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-                if entries.len() >= AUTH_CACHE_CAPACITY {
-                    entries.clear();
-                }
-                entries
-                    .entry(hash)
-                    .insert_entry(CachedAuth {
-                        generation,
-                        epoch,
-                        ..fresh
-                    })
-                    .into_mut()
-            }
-        };
-        Ok(entry.use_at(now))
-    }
-}
-
-/// The key whose visible prefix is `prefix` and whose hash is `hash`, from the database.
-fn lookup(conn: &rusqlite::Connection, prefix: &str, hash: &[u8]) -> Result<CachedAuth> {
+/// The key behind a bearer token whose hash is `hash`, from the database. Unknown,
+/// malformed and revoked keys are all `Unauthorized`, and so is a reviewer key whose
+/// user is gone; hashes are compared in constant time.
+pub fn lookup(conn: &rusqlite::Connection, token: &str, hash: &[u8]) -> Result<Valid> {
+    let prefix = token.get(..VISIBLE_LEN).ok_or(Error::Unauthorized)?;
     let found = db::keys::by_prefix(conn, prefix)?
         .into_iter()
         .find(|c| secret::constant_time_eq(&c.key_hash, hash))
@@ -285,9 +194,7 @@ fn lookup(conn: &rusqlite::Connection, prefix: &str, hash: &[u8]) -> Result<Cach
         // A reviewer key whose user is gone acts for nobody.
         (Kind::Reviewer, None) => return Err(Error::Unauthorized),
     };
-    Ok(CachedAuth {
-        generation: 0,
-        epoch: 0,
+    Ok(Valid {
         principal,
         monthly_limit: found.monthly_limit,
         last_used_at: found.last_used_at,

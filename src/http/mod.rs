@@ -19,10 +19,10 @@ use rusqlite::Connection;
 
 use crate::clock::{self, Millis};
 use crate::db::{self, Pool, Tx, Writer};
-use crate::domain::keys::{self, AuthCache, Authenticated};
+use crate::domain::keys::{self, Authenticated};
 use crate::domain::pauses::{self, Pause};
 use crate::domain::{Error, Principal, Result};
-use crate::waiters::Waiters;
+use crate::memory::Memory;
 use error::ApiError;
 
 /// What every handler can reach.
@@ -32,9 +32,8 @@ pub struct AppState {
     /// async side, instead of parking blocking threads on the pool.
     pub read_permits: tokio::sync::Semaphore,
     pub writer: Writer,
-    pub waiters: Arc<Waiters>,
-    pub auth: Arc<AuthCache>,
-    pub pause_cache: Arc<crate::pause_cache::PauseCache>,
+    /// Keys and pauses kept in memory, and long-poll waiters (see `crate::memory`).
+    pub memory: Arc<Memory>,
     /// The base of every URL hitl hands out, without a trailing slash.
     pub public_url: String,
     /// The absolute URLs hitl hands out, under `public_url`.
@@ -92,11 +91,11 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&Connection, &Principal) -> Result<R> + Send + 'static,
     {
-        let cache = Arc::clone(&self.auth);
+        let memory = Arc::clone(&self.memory);
         let (result, auth) = self
             .read(move |conn| {
                 db::read_tx(conn, |conn| {
-                    let auth = cache.authenticate(conn, &token, clock::now(), true)?;
+                    let auth = memory.authenticate(conn, &token, clock::now(), true)?;
                     Ok((f(conn, &auth.principal), auth))
                 })
             })
@@ -108,23 +107,23 @@ impl AppState {
     /// A pause as the bearer of `token` may see it: from memory when the key and the
     /// pause are both kept under the current auth epoch, else from the database.
     pub async fn pause_as(&self, token: String, watch_id: String) -> Result<Arc<Pause>> {
-        let (known, epoch) = self.auth.cached(&token, clock::now());
+        let (known, epoch) = self.memory.cached_key(&token, clock::now());
         if let Some(auth) = known {
             self.touch_later(&auth);
-            if let Some(pause) = self.pause_cache.get(&watch_id, epoch) {
+            if let Some(pause) = self.memory.cached_pause(&watch_id, epoch) {
                 pauses::visible(&auth.principal, &pause)?;
                 return Ok(pause);
             }
         }
         // Epoch and version both taken before the read: a change committed after it
         // is not kept.
-        let version = self.pause_cache.version();
+        let version = self.memory.pause_version();
         let pause = self
             .read_as(token, move |conn, principal| {
                 pauses::get(conn, principal, &watch_id)
             })
             .await?;
-        self.pause_cache.keep(&pause, epoch, version);
+        self.memory.keep_pause(&pause, epoch, version);
         Ok(Arc::new(pause))
     }
 
@@ -145,11 +144,11 @@ impl AppState {
     {
         // Checked in the writer's transaction: a key revoked by an earlier write, even
         // one still queued when this request came, is refused.
-        let cache = Arc::clone(&self.auth);
+        let memory = Arc::clone(&self.memory);
         self.writer
             .run(move |tx| {
                 let now = clock::now();
-                let auth = cache.authenticate(tx, &token, now, false)?;
+                let auth = memory.authenticate(tx, &token, now, false)?;
                 if auth.needs_touch {
                     if let Some(id) = auth.principal.key_id() {
                         keys::touch(tx, id, now)?;

@@ -174,7 +174,7 @@ async fn status(
     }
 
     // Register first, then read: a decision committed in between still wakes us.
-    let registration = state.waiters.register(&watch_id);
+    let registration = state.memory.register(&watch_id);
     let changed = registration.changed();
     let pause = read(token.clone(), watch_id.clone()).await?;
     if pause.status.is_terminal() {

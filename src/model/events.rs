@@ -1,5 +1,5 @@
-//! What a write tells the rest of the process: waiters to wake, the expiry timer to
-//! re-arm, what memory may no longer trust. Events are collected in the write's
+//! What a write tells the rest of the process (through `crate::memory`): waiters to
+//! wake, the expiry timer to re-arm, what memory may no longer trust. Events are collected in the write's
 //! transaction. Just before the commit they are published as `Committing` (stop
 //! trusting what they change), then as `Committed` or `Failed`: nobody hears that a
 //! change happened before it is on disk, or at all if it did not happen.
@@ -30,6 +30,3 @@ pub enum Stage {
     Committed,
     Failed,
 }
-
-/// Receives the events of every write, at each stage.
-pub type Sink = std::sync::Arc<dyn Fn(Stage, &Event) + Send + Sync>;

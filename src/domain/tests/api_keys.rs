@@ -1,15 +1,14 @@
 //! API keys: what `create` refuses, and what a bearer token authenticates as.
 
 use super::*;
-use crate::authwatch::AuthWatch;
-use crate::domain::keys::{AuthCache, CreatedKey, Kind as KeyKind};
+use crate::domain::keys::{Authenticated, CreatedKey, Kind as KeyKind};
 use crate::domain::{users, Error};
 
-/// An authentication cache; its directory (for the change file) lives as long as it.
-fn auth_cache() -> (tempfile::TempDir, AuthCache) {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = AuthCache::new(AuthWatch::new(dir.path()));
-    (dir, cache)
+/// What a bearer token authenticates as, by the rules alone (what the server keeps
+/// in memory is `crate::memory`'s business, tested there).
+fn authenticate(conn: &rusqlite::Connection, token: &str, now: Millis) -> Result<Authenticated> {
+    let hash = keys::token_hash(token)?;
+    Ok(keys::lookup(conn, token, &hash)?.use_at(now))
 }
 
 fn new_key(w: &mut World, new: NewKey) -> Result<CreatedKey> {
@@ -95,16 +94,10 @@ fn a_key_is_shown_once_and_authenticates_as_its_kind() {
             )
             .unwrap();
     assert_eq!(stored, 0);
-
-    let (_dir, cache) = auth_cache();
-    let found = cache
-        .authenticate(w.db.conn(), &agent.key, t0(), true)
-        .unwrap();
+    let found = authenticate(w.db.conn(), &agent.key, t0()).unwrap();
     assert!(matches!(&found.principal, Principal::Agent(k) if k.id == agent.id));
     assert_eq!(found.monthly_limit, Some(5));
-    let found = cache
-        .authenticate(w.db.conn(), &reviewer.key, t0(), true)
-        .unwrap();
+    let found = authenticate(w.db.conn(), &reviewer.key, t0()).unwrap();
     assert!(matches!(&found.principal,
         Principal::ReviewerKey(k, r) if k.id == reviewer.id && r.email == "ann@example.com"));
 
@@ -115,10 +108,7 @@ fn a_key_is_shown_once_and_authenticates_as_its_kind() {
     altered[last] = if altered[last] == b'a' { b'b' } else { b'a' };
     let altered = String::from_utf8(altered).unwrap();
     for token in [stranger.as_str(), altered.as_str(), "hitl_short", ""] {
-        assert_err!(
-            cache.authenticate(w.db.conn(), token, t0(), true),
-            Error::Unauthorized
-        );
+        assert_err!(authenticate(w.db.conn(), token, t0()), Error::Unauthorized);
     }
 }
 
@@ -134,16 +124,15 @@ fn a_revoked_key_or_a_removed_users_key_no_longer_authenticates() {
         },
     )
     .unwrap();
-    let (_dir, cache) = auth_cache();
     for key in [&agent.key, &reviewer.key] {
-        assert!(cache.authenticate(w.db.conn(), key, t0(), true).is_ok());
+        assert!(authenticate(w.db.conn(), key, t0()).is_ok());
     }
 
     let later = t0() + HOUR;
     w.db.write(|tx| keys::revoke(tx, later, &Actor::Cli, &agent.id))
         .unwrap();
     assert_err!(
-        cache.authenticate(w.db.conn(), &agent.key, later, true),
+        authenticate(w.db.conn(), &agent.key, later),
         Error::Unauthorized
     );
     assert_err!(
@@ -154,7 +143,7 @@ fn a_revoked_key_or_a_removed_users_key_no_longer_authenticates() {
     w.db.write(|tx| users::remove(tx, later, &Actor::Cli, "ann@example.com"))
         .unwrap();
     assert_err!(
-        cache.authenticate(w.db.conn(), &reviewer.key, later, true),
+        authenticate(w.db.conn(), &reviewer.key, later),
         Error::Unauthorized
     );
 }
@@ -169,17 +158,14 @@ fn a_live_reviewer_key_whose_user_is_gone_acts_for_nobody() {
         ..named("bob-script")
     };
     let key = new_key(&mut w, bob).unwrap();
-    let (_dir, cache) = auth_cache();
-    assert!(cache
-        .authenticate(w.db.conn(), &key.key, t0(), true)
-        .is_ok());
+    assert!(authenticate(w.db.conn(), &key.key, t0()).is_ok());
     // The user row goes without its keys being revoked (not the way `users::remove`
     // does it): the key, still live, must not act for anybody.
     w.db.conn()
         .execute("DELETE FROM users WHERE email = 'bob@example.com'", [])
         .unwrap();
     assert_err!(
-        cache.authenticate(w.db.conn(), &key.key, t0(), true),
+        authenticate(w.db.conn(), &key.key, t0()),
         Error::Unauthorized
     );
 }

@@ -1,11 +1,6 @@
 //! Pauses read recently, so that an agent polling its pause costs no database read.
-//!
-//! Only `hitl serve` changes pauses, only one `hitl serve` runs on a data directory
-//! (it holds a lock), and every change goes through its writer, which marks the pause
-//! `changing` just before the commit (from then on it is neither served nor kept)
-//! and `changed` once the commit is done, before anyone hears of the change. Entries also carry
-//! the auth epoch they were read under, since a pause shows its key's name: renaming
-//! a key moves the epoch on.
+//! Entries are kept under the auth epoch they were read in; the writer marks a pause
+//! `changing` before its commit and `changed` after (see `crate::memory`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

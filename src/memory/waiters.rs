@@ -1,6 +1,7 @@
 //! Long-poll waiters: a map from watchId to a notification. A waiting request costs
 //! one map entry and one timer; a committed change to the pause wakes every waiter
-//! on it at once. No database work happens while waiting.
+//! on it at once (`crate::memory::Memory::after_commit`). No database work happens
+//! while waiting.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

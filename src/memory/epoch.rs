@@ -1,16 +1,7 @@
-//! Noticing, without a database read, that keys or users may have changed.
-//!
-//! The server keeps the keys it has authenticated, and the pauses it has read, in
-//! memory. They are trusted while the *auth epoch* stays the same. The epoch moves on
-//! when:
-//! - the server's own writer commits a change to a key or a user (it compares the
-//!   database's auth generation after every commit);
-//! - another process (`hitl key …`, `hitl user …`) announces a change by rewriting
-//!   `auth.changed` in the data directory, which the server watches with inotify. The
-//!   command writes after its commit and the server looks before trusting its memory,
-//!   so a revocation made from the command line holds for the very next request;
-//! - a check once a second finds the auth generation moved anyway (a command that died
-//!   between its commit and its announcement, or an edit made some other way).
+//! The auth epoch: a counter that moves on whenever keys or users may have changed.
+//! Moved by the writer's generation checks (`Memory::after_commit`, `writer_idle`), by
+//! announcements that other processes write to `auth.changed` (watched with inotify,
+//! taken in by `current`), and whenever the watch is unavailable. See `crate::memory`.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -38,7 +29,7 @@ pub fn announce(dir: &Path) -> io::Result<()> {
 }
 
 /// The auth epoch of a server.
-pub struct AuthWatch {
+pub struct Epoch {
     epoch: AtomicU64,
     /// `None` when inotify is unavailable: then nothing in memory is trusted.
     watched: Option<Mutex<Watched>>,
@@ -58,10 +49,10 @@ const MASK: WatchMask = WatchMask::MODIFY
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF);
 
-impl AuthWatch {
+impl Epoch {
     /// Watches `auth.changed` in `dir` (creating it). Without inotify the server still
     /// works, reading the database for every authentication.
-    pub fn new(dir: &Path) -> AuthWatch {
+    pub fn new(dir: &Path) -> Epoch {
         let path = dir.join(FILE);
         let watched = announce(dir)
             .and_then(|()| Inotify::init())
@@ -81,7 +72,7 @@ impl AuthWatch {
                 None
             }
         };
-        AuthWatch {
+        Epoch {
             epoch: AtomicU64::new(0),
             watched,
         }
@@ -154,6 +145,27 @@ impl AuthWatch {
     }
 }
 
+/// The database's auth generation as the writer last saw it. Triggers bump the
+/// generation on every change to a key or a user, made by any process.
+#[derive(Default)]
+pub struct SeenGeneration(Mutex<Option<i64>>);
+
+impl SeenGeneration {
+    /// Takes in the generation read now; true when it moved since last time.
+    /// Unreadable (`None`) counts as moved: nothing kept is trusted until it reads again.
+    pub fn moved(&self, now: Option<i64>) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let moved = now.is_none() || now != *seen;
+        *seen = now;
+        moved
+    }
+
+    /// Takes in the generation without calling it a move (the writer starting).
+    pub fn start(&self, now: Option<i64>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +173,7 @@ mod tests {
     #[test]
     fn an_announcement_moves_the_epoch_once() {
         let dir = tempfile::tempdir().unwrap();
-        let watch = AuthWatch::new(dir.path());
+        let watch = Epoch::new(dir.path());
         let first = watch.current();
         assert_eq!(watch.current(), first, "nothing happened");
         announce(dir.path()).unwrap();
@@ -173,7 +185,7 @@ mod tests {
     #[test]
     fn a_removed_file_is_watched_again() {
         let dir = tempfile::tempdir().unwrap();
-        let watch = AuthWatch::new(dir.path());
+        let watch = Epoch::new(dir.path());
         let first = watch.current();
         std::fs::remove_file(dir.path().join(FILE)).unwrap();
         let second = watch.current();

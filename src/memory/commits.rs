@@ -1,0 +1,94 @@
+//! The writer's side of memory: what happens around each group commit (see the module
+//! doc of `crate::memory`, "After a commit").
+
+use super::Memory;
+use crate::db::writer::CommitListener;
+use crate::domain::Status;
+use crate::http::web::LiveEvent;
+use crate::model::events::{Event, Stage};
+
+impl CommitListener for Memory {
+    /// The writer starts, having read the database's auth generation.
+    fn writer_started(&self, generation: Option<i64>) {
+        self.generation.start(generation);
+    }
+
+    /// The writer had nothing to do for `GENERATION_CHECK_EVERY` and read the auth
+    /// generation again: keys or users changed by another process stop being trusted.
+    fn writer_idle(&self, generation: Option<i64>) {
+        if self.generation.moved(generation) {
+            self.react(Stage::Committed, &Event::AuthChanged);
+        }
+    }
+
+    /// The events of a group commit that is about to commit: stop trusting what they
+    /// change.
+    fn before_commit(&self, events: &[Event]) {
+        for event in events {
+            self.react(Stage::Committing, event);
+        }
+    }
+
+    /// The group commit is on disk, and the auth generation read after it is
+    /// `generation`. Call before anyone hears back.
+    fn after_commit(&self, generation: Option<i64>, events: &[Event]) {
+        // First: a revoked key fails from the next request on.
+        self.writer_idle(generation);
+        for event in events {
+            self.react(Stage::Committed, event);
+        }
+    }
+
+    /// The group commit failed: nothing in `events` happened.
+    fn commit_failed(&self, events: &[Event]) {
+        for event in events {
+            self.react(Stage::Failed, event);
+        }
+        // Keys were looked up inside this transaction: forget what it showed.
+        self.react(Stage::Failed, &Event::AuthChanged);
+    }
+}
+
+impl Memory {
+    /// Everything in the process that hears of writes, by stage and event.
+    fn react(&self, stage: Stage, event: &Event) {
+        match (stage, event) {
+            (Stage::Committing, Event::PauseResolved { watch_id, .. }) => {
+                self.pauses.changing(watch_id);
+            }
+            (Stage::Failed, Event::PauseResolved { watch_id, .. }) => {
+                self.pauses.changed(watch_id);
+            }
+            (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.forget_keys(),
+            (
+                Stage::Committed,
+                Event::PauseCreated {
+                    watch_id,
+                    expires_at,
+                },
+            ) => {
+                if let (Some(at), Some(expiry)) = (expires_at, self.expiry.get()) {
+                    expiry.deadline(*at);
+                }
+                // Nobody listening is fine.
+                let _ = self.live.send(LiveEvent {
+                    kind: "created",
+                    watch_id: watch_id.clone(),
+                    status: Status::Pending,
+                });
+            }
+            (Stage::Committed, Event::PauseResolved { watch_id, status }) => {
+                // Before waking: a woken waiter reads the pause again.
+                self.pauses.changed(watch_id);
+                self.waiters.wake(watch_id);
+                let _ = self.live.send(LiveEvent {
+                    kind: "resolved",
+                    watch_id: watch_id.clone(),
+                    status: *status,
+                });
+            }
+            (Stage::Committed, Event::OutboxReady) => self.outbox.wake(),
+            _ => {}
+        }
+    }
+}
