@@ -376,6 +376,12 @@ pub async fn serve(
     })
     .max_connections(100_000)
     .shutdown_timeout(10)
+    // Close a connection as soon as its answer is written. With a disconnect timeout,
+    // actix-http "lingers" after answering a request whose body was not read (a 408
+    // or 413 here) and, on a loaded machine, some of those connections were never
+    // closed: measured with 300 stalled bodies, 71 stayed open for good under load,
+    // none without the linger.
+    .client_disconnect_timeout(std::time::Duration::ZERO)
     .disable_signals()
     .listen(listener)?
     .run();
