@@ -11,10 +11,11 @@ use super::fail;
 use crate::cli::ServeArgs;
 use crate::clock;
 use crate::config::Config;
-use crate::db::{Store, Writer};
+use crate::db::{Checkpointer, Pool, Store, Writer};
+use crate::domain::outbox::{self, Channels};
 use crate::domain::pauses::Limits;
+use crate::domain::setup;
 use crate::domain::throttle::Throttle;
-use crate::domain::{outbox, setup};
 use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
@@ -39,7 +40,58 @@ fn start(config: &Config) -> Result<(), String> {
     let _lock = Store::lock_for_serving(&config.data_dir).map_err(|e| e.to_string())?;
     let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
     raise_open_file_limit();
+    let (listener, bound, public_url) = bind(config)?;
 
+    let (live, _) = tokio::sync::broadcast::channel::<LiveEvent>(1024);
+    let outbox_waker = Waker::default();
+    // What the server keeps in memory, and everything that hears of commits.
+    let memory = Arc::new(Memory::new(&store.dir, live.clone(), outbox_waker.clone()));
+    let parts = Parts::start(config, &store, &memory, &public_url, outbox_waker)?;
+    let setup_token = parts
+        .writer
+        .run_blocking(|tx| setup::issue(tx, clock::now()))
+        .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
+    let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+    let state = web::Data::new(AppState {
+        reads: parts.reads.clone(),
+        read_permits: tokio::sync::Semaphore::new(parts.read_connections as usize),
+        writer: parts.writer.clone(),
+        memory: Arc::clone(&memory),
+        public_url: public_url.clone(),
+        urls: Urls::new(&public_url),
+        limits: Limits {
+            max_context_bytes: config.max_context_bytes,
+        },
+        body_timeout: config.body_timeout,
+        channels: parts.channels,
+        dns: Arc::clone(&parts.dns),
+        policy: Arc::new(config.policy.clone()),
+        link_key: Arc::clone(&parts.link_key),
+        throttle: Throttle::default(),
+        rate_limit: http::RateLimit::new(config.rate_limit),
+        live,
+        stopping,
+        web: WebSettings {
+            secure_cookies: public_url.starts_with("https://"),
+            trust_proxy: config.trust_proxy,
+            settings: config.describe(&public_url),
+        },
+    });
+
+    log_start(config, &store.dir, bound, &public_url, setup_token);
+    let served = actix_web::rt::System::new().block_on(http::serve(listener, state, move || {
+        let _ = stop_tx.send(true);
+        memory.wake_all();
+    }));
+    parts.stop();
+    served.map_err(|e| format!("the HTTP server failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The listening socket, the address it is bound to, and the public URL (the flag's,
+/// else that address).
+fn bind(config: &Config) -> Result<(TcpListener, std::net::SocketAddr, String), String> {
     let listener = listen(config.listen).map_err(|e| {
         format!(
             "cannot listen on {}: {}",
@@ -54,98 +106,99 @@ fn start(config: &Config) -> Result<(), String> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
+    Ok((listener, bound, public_url))
+}
 
-    let (live, _) = tokio::sync::broadcast::channel::<LiveEvent>(1024);
-    let outbox_waker = Waker::default();
-    // What the server keeps in memory, and everything that hears of commits.
-    let memory = Arc::new(Memory::new(&store.dir, live.clone(), outbox_waker.clone()));
+/// What runs beside the HTTP server: the writer, the WAL checkpointer, the read pool,
+/// the notifier's workers and the expiry timer. Stopped in the order that lets each
+/// finish what the one before queued.
+struct Parts {
+    writer: Writer,
+    writer_thread: std::thread::JoinHandle<()>,
+    checkpointer: Checkpointer,
+    reads: Pool,
+    read_connections: u32,
+    notifier: Notifier,
+    expiry: Expiry,
+    expiry_thread: std::thread::JoinHandle<()>,
+    channels: Channels,
+    dns: Arc<Dns>,
+    link_key: Arc<Vec<u8>>,
+}
 
-    let write_conn = store
-        .connect_writer()
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    let (writer, writer_thread) = Writer::start(write_conn, Arc::clone(&memory) as _)
-        .map_err(|e| format!("cannot start the database writer: {e}"))?;
-    let checkpointer = store
-        .start_checkpointer()
-        .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
-    let read_connections = read_pool_size();
-    let reads = store
-        .read_pool(read_connections)
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    let settings = notify::Settings {
-        workers: config.workers,
-        schedule: config.retry_schedule.clone(),
-        policy: Arc::new(config.policy.clone()),
-        smtp: config.smtp.clone(),
-        slack_url: config.slack_url.clone(),
-        urls: Urls::new(&public_url),
-    };
-    let channels = settings.channels();
-    let policy = Arc::clone(&settings.policy);
-    tracing::info!("{}", settings.describe());
-    let dns = Arc::new(Dns::new()?);
-    let link_key = Arc::new(
-        writer
-            .run_blocking(outbox::link_key)
-            .map_err(|e| format!("cannot prepare the mail link key: {e}"))?,
-    );
-    let notifier = Notifier::start(
-        settings,
-        writer.clone(),
-        reads.clone(),
-        Arc::clone(&dns),
-        outbox_waker,
-        Arc::clone(&link_key),
-    )?;
-    let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone(), channels)
-        .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
-    memory.set_expiry(expiry.clone());
-    let setup_token = writer
-        .run_blocking(|tx| setup::issue(tx, clock::now()))
-        .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
-    let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+impl Parts {
+    fn start(
+        config: &Config,
+        store: &Store,
+        memory: &Arc<Memory>,
+        public_url: &str,
+        outbox_waker: Waker,
+    ) -> Result<Parts, String> {
+        let write_conn = store
+            .connect_writer()
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        let (writer, writer_thread) = Writer::start(write_conn, Arc::clone(memory) as _)
+            .map_err(|e| format!("cannot start the database writer: {e}"))?;
+        let checkpointer = store
+            .start_checkpointer()
+            .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
+        let read_connections = read_pool_size();
+        let reads = store
+            .read_pool(read_connections)
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        let settings = notify::Settings {
+            workers: config.workers,
+            schedule: config.retry_schedule.clone(),
+            policy: Arc::new(config.policy.clone()),
+            smtp: config.smtp.clone(),
+            slack_url: config.slack_url.clone(),
+            urls: Urls::new(public_url),
+        };
+        let channels = settings.channels();
+        tracing::info!("{}", settings.describe());
+        let dns = Arc::new(Dns::new()?);
+        let link_key = Arc::new(
+            writer
+                .run_blocking(outbox::link_key)
+                .map_err(|e| format!("cannot prepare the mail link key: {e}"))?,
+        );
+        let notifier = Notifier::start(
+            settings,
+            writer.clone(),
+            reads.clone(),
+            Arc::clone(&dns),
+            outbox_waker,
+            Arc::clone(&link_key),
+        )?;
+        let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone(), channels)
+            .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
+        memory.set_expiry(expiry.clone());
+        Ok(Parts {
+            writer,
+            writer_thread,
+            checkpointer,
+            reads,
+            read_connections,
+            notifier,
+            expiry,
+            expiry_thread,
+            channels,
+            dns,
+            link_key,
+        })
+    }
 
-    let state = web::Data::new(AppState {
-        reads,
-        read_permits: tokio::sync::Semaphore::new(read_connections as usize),
-        writer: writer.clone(),
-        memory: Arc::clone(&memory),
-        public_url: public_url.clone(),
-        urls: Urls::new(&public_url),
-        limits: Limits {
-            max_context_bytes: config.max_context_bytes,
-        },
-        body_timeout: config.body_timeout,
-        channels,
-        dns,
-        policy,
-        link_key,
-        throttle: Throttle::default(),
-        rate_limit: http::RateLimit::new(config.rate_limit),
-        live,
-        stopping,
-        web: WebSettings {
-            secure_cookies: public_url.starts_with("https://"),
-            trust_proxy: config.trust_proxy,
-            settings: config.describe(&public_url),
-        },
-    });
-
-    log_start(config, &store.dir, bound, &public_url, setup_token);
-
-    let served = actix_web::rt::System::new().block_on(http::serve(listener, state, move || {
-        let _ = stop_tx.send(true);
-        memory.wake_all();
-    }));
-    expiry.stop();
-    let _ = expiry_thread.join();
-    notifier.stop();
-    drop(writer);
-    wait_for_writer(writer_thread);
-    checkpointer.stop();
-    served.map_err(|e| format!("the HTTP server failed: {e}"))?;
-    tracing::info!("stopped");
-    Ok(())
+    /// Once the HTTP server has stopped: the timer, the notifier, then the writer
+    /// (which commits what is queued) and the checkpointer.
+    fn stop(self) {
+        self.expiry.stop();
+        let _ = self.expiry_thread.join();
+        self.notifier.stop();
+        drop(self.writer);
+        drop(self.reads);
+        wait_for_writer(self.writer_thread);
+        self.checkpointer.stop();
+    }
 }
 
 /// Tells the operator where hitl listens, and how to create the first admin.
