@@ -4,7 +4,7 @@
 use super::Memory;
 use crate::db::writer::CommitListener;
 use crate::domain::Status;
-use crate::http::web::LiveEvent;
+use crate::model::events::LiveEvent;
 use crate::model::events::{Event, Stage};
 
 impl CommitListener for Memory {

@@ -100,7 +100,7 @@ use crate::domain::keys::{self as domain_keys, Authenticated};
 use crate::domain::pauses::Pause;
 use crate::domain::Result;
 use crate::expiry::Expiry;
-use crate::http::web::LiveEvent;
+use crate::model::events::LiveEvent;
 use crate::notify::Waker;
 
 pub use epoch::announce;

@@ -30,3 +30,12 @@ pub enum Stage {
     Committed,
     Failed,
 }
+
+/// What the open pages hear of.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveEvent {
+    pub kind: &'static str,
+    pub watch_id: String,
+    pub status: Status,
+}

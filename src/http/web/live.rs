@@ -7,23 +7,14 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use futures_util::stream;
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::SignedIn;
-use crate::domain::Status;
 use crate::http::AppState;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-/// What the open pages hear of.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveEvent {
-    pub kind: &'static str,
-    pub watch_id: String,
-    pub status: Status,
-}
+pub use crate::model::events::LiveEvent;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/events", web::get().to(events));
