@@ -137,28 +137,6 @@ fn expired_exits_2() {
 }
 
 #[test]
-fn ctrl_c_cancels_the_pause_and_exits_2() {
-    let hitl = Hitl::new();
-    let agent = hitl.agent_key("ci");
-    let reviewer = hitl.reviewer_key("r@example.com");
-    let server = hitl.serve(&[]);
-    let child = ask(&server.url, &agent, &["Interrupt me"]);
-    let pause = pending_pause(&server, &reviewer);
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (code, out, err) = finish(child);
-    assert_eq!(code, 2, "{out}{err}");
-    assert!(out.starts_with("cancelled"), "{out}");
-    let id = pause["watchId"].as_str().unwrap();
-    let now = server.status(&reviewer, id);
-    assert_eq!(now["status"], "cancelled");
-    assert_eq!(now["resolvedBy"], "ci");
-}
-
-#[test]
 fn errors_exit_3_with_a_clear_line() {
     let hitl = Hitl::new();
     let agent = hitl.agent_key("ci");
@@ -221,25 +199,32 @@ fn usage_errors_exit_3() {
     assert_eq!(hitl.cmd(&["no-such-command"]).status.code(), Some(2));
 }
 
+/// Ctrl-C, and SIGTERM as CI systems stop jobs, cancel the pause: the agent learns
+/// `cancelled`, and the command exits 2.
 #[test]
-fn sigterm_cancels_the_pause_and_exits_2() {
+fn ctrl_c_and_sigterm_cancel_the_pause_and_exit_2() {
     let hitl = Hitl::new();
     let agent = hitl.agent_key("ci");
     let reviewer = hitl.reviewer_key("r@example.com");
     let server = hitl.serve(&[]);
-    let child = ask(&server.url, &agent, &["Stop me like CI does"]);
-    let pause = pending_pause(&server, &reviewer);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (code, out, err) = finish(child);
-    assert_eq!(code, 2, "{out}{err}");
-    assert!(out.starts_with("cancelled"), "{out}");
-    let now = server.status(&reviewer, pause["watchId"].as_str().unwrap());
-    assert_eq!(now["status"], "cancelled");
-    assert_eq!(now["resolvedBy"], "ci");
+    for (signal, tag) in [("-INT", "int"), ("-TERM", "term")] {
+        let child = ask(&server.url, &agent, &["Stop me", "--tag", tag]);
+        let pause = eventually(Duration::from_secs(20), "the pending pause", || {
+            let list = server.get(&format!("/api/pause?status=pending&tag={tag}"), &reviewer);
+            list.json["items"].get(0).cloned()
+        });
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (code, out, err) = finish(child);
+        assert_eq!(code, 2, "{signal}: {out}{err}");
+        assert!(out.starts_with("cancelled"), "{signal}: {out}");
+        let now = server.status(&reviewer, pause["watchId"].as_str().unwrap());
+        assert_eq!(now["status"], "cancelled", "{signal}");
+        assert_eq!(now["resolvedBy"], "ci", "{signal}");
+    }
 }
 
 #[test]
