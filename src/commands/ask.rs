@@ -9,15 +9,17 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::clock;
-use crate::urls::Urls;
-
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::client::{self, Answer};
 use crate::cli::AskArgs;
+use crate::clock;
+use crate::domain::context;
 use crate::domain::pauses::MAX_TIMEOUT_SECS;
 use crate::secret;
+use crate::urls::Urls;
 
 const EXIT_ERROR: u8 = 3;
 /// Each long-poll asks the server to hold this long.
@@ -105,18 +107,39 @@ fn unreachable(e: &ureq::Error) -> String {
     }
 }
 
-fn prepare(args: &AskArgs) -> Result<(String, String, Value), String> {
+/// The body of the create request. The context goes as written (less whitespace), so
+/// its digits and key order reach the reviewer as they are.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+}
+
+fn prepare(args: &AskArgs) -> Result<(String, String, CreateBody), String> {
     let base = client::base_url(&args.client)?;
     let key = args
         .api_key
         .clone()
         .filter(|k| !k.trim().is_empty())
         .ok_or("set HITL_API_KEY to an agent key (create one with: hitl key create --name NAME)")?;
-    let mut body = json!({ "action": args.action });
+    let mut body = CreateBody {
+        action: args.action.clone(),
+        context: None,
+        timeout_seconds: None,
+        tags: args.tags.clone(),
+    };
     if let Some(text) = &args.context {
-        let context: Value =
+        let context: Box<RawValue> =
             serde_json::from_str(text).map_err(|e| format!("--context is not valid JSON: {e}"))?;
-        body["context"] = context;
+        // The server refuses these too; say so before anything is sent.
+        context::check_unique_keys(context.get()).map_err(|e| format!("--context: {e}"))?;
+        body.context = Some(context);
     }
     if let Some(text) = &args.timeout {
         let duration = humantime::parse_duration(text).map_err(|e| {
@@ -126,15 +149,12 @@ fn prepare(args: &AskArgs) -> Result<(String, String, Value), String> {
         if secs == 0 || secs > MAX_TIMEOUT_SECS as u64 {
             return Err("--timeout must be from 1 second to 30 days".into());
         }
-        body["timeoutSeconds"] = json!(secs);
-    }
-    if !args.tags.is_empty() {
-        body["tags"] = json!(args.tags);
+        body.timeout_seconds = Some(secs);
     }
     Ok((base, key.trim().to_string(), body))
 }
 
-fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
+fn ask(args: &AskArgs, base: &str, key: &str, body: &CreateBody) -> ExitCode {
     let (tx, rx) = mpsc::channel::<Msg>();
     let interrupt = tx.clone();
     if let Err(e) = ctrlc::set_handler(move || {
@@ -144,7 +164,7 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
     }
 
     let auth = format!("Bearer {key}");
-    let timeout = body["timeoutSeconds"].as_u64().map(Duration::from_secs);
+    let timeout = body.timeout_seconds.map(Duration::from_secs);
     let pause = match create(base, &auth, body, timeout, &rx) {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -187,7 +207,7 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &Value) -> ExitCode {
 fn create(
     base: &str,
     auth: &str,
-    body: &Value,
+    body: &CreateBody,
     timeout: Option<Duration>,
     interrupts: &mpsc::Receiver<Msg>,
 ) -> Result<Option<Value>, String> {

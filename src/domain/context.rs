@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -61,35 +61,73 @@ fn without_whitespace(text: &str) -> String {
     out
 }
 
-/// Refuses JSON text in which one object names a key twice, at any depth.
+/// Keys serde_json gives a meaning of its own when it parses into a `Value` (with
+/// `arbitrary_precision` and `raw_value`): an object holding one would be shown as a
+/// number or as other JSON, or not at all, while the executor gets the object.
+const RESERVED_KEY_PREFIX: &str = "$serde_json::private::";
+
+/// Refuses JSON text in which one object names a key twice, or names a key serde_json
+/// reserves, at any depth.
 pub fn check_unique_keys(text: &str) -> Result<()> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    Walk { path: "context" }
-        .deserialize(&mut de)
-        .map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => Error::validation(strip_position(&e)),
-            _ => Error::InvalidJson(format!("context is not valid JSON: {e}")),
-        })
+    walk(text, "context")
 }
 
-/// serde_json appends " at line L column C" to every message; the path says more.
-fn strip_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
+/// Walks the value in `text` (valid JSON) by its raw text: an object's or an array's
+/// members are taken as raw text again, so a number is never mistaken for an object
+/// (with `arbitrary_precision`, serde_json hands numbers to visitors as maps).
+fn walk(text: &str, path: &str) -> Result<()> {
+    let invalid =
+        |e: serde_json::Error| Error::InvalidJson(format!("context is not valid JSON: {e}"));
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => {
+            let Members(members) = serde_json::from_str(text).map_err(invalid)?;
+            let mut seen = HashSet::new();
+            for (key, value) in members {
+                let at = child_path(path, &key);
+                if key.starts_with(RESERVED_KEY_PREFIX) {
+                    return Err(Error::validation(format!(
+                        "{at}: keys starting with {RESERVED_KEY_PREFIX} are reserved"
+                    )));
+                }
+                if !seen.insert(key) {
+                    return Err(Error::validation(format!(
+                        "{at} is given more than once; send each key once"
+                    )));
+                }
+                walk(value.get(), &at)?;
+            }
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid)?;
+            for (index, item) in items.iter().enumerate() {
+                walk(item.get(), &format!("{path}[{index}]"))?;
+            }
+        }
+        _ => {}
     }
+    Ok(())
 }
 
-/// A visitor that walks a JSON value, keeping the path to where it is.
-struct Walk<'p> {
-    path: &'p str,
-}
+/// An object's members in the order sent, duplicates kept, values as raw text.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Collect<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Collect<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'a>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, &'de RawValue>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Collect(std::marker::PhantomData))
     }
 }
 
@@ -103,64 +141,6 @@ fn child_path(parent: &str, key: &str) -> String {
         format!("{parent}.{key}")
     } else {
         format!("{parent}[{}]", Value::String(key.to_string()))
-    }
-}
-
-impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0usize;
-        loop {
-            let path = format!("{}[{index}]", self.path);
-            if seq.next_element_seed(Walk { path: &path })?.is_none() {
-                return Ok(());
-            }
-            index += 1;
-        }
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = child_path(self.path, &key);
-            if !seen.insert(key) {
-                return Err(de::Error::custom(format!(
-                    "{path} is given more than once; send each key once"
-                )));
-            }
-            map.next_value_seed(Walk { path: &path })?;
-        }
-        Ok(())
     }
 }
 
@@ -196,6 +176,19 @@ mod tests {
         );
         // The same key in sibling objects is fine.
         assert!(stored(r#"[{"a":1},{"a":2}]"#).is_ok());
+    }
+
+    #[test]
+    fn keys_serde_json_reserves_are_refused() {
+        // Parsed into a `Value`, these would show as the number 5 or as other JSON.
+        assert_eq!(
+            refusal(r#"{"amount":{"$serde_json::private::Number":"5"}}"#),
+            r#"context.amount["$serde_json::private::Number"]: keys starting with $serde_json::private:: are reserved"#
+        );
+        assert!(refusal(r#"[{"$serde_json::private::RawValue":"{}"}]"#).contains("reserved"));
+        // Numbers, nested or not, are no objects.
+        assert!(stored(r#"{"n":[1,-2.5e3,{"m":0}]}"#).is_ok());
+        assert!(stored("12").is_ok());
     }
 
     #[test]

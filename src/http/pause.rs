@@ -67,7 +67,7 @@ impl<'a> PauseBody<'a> {
             watch_id: &p.watch_id,
             status: p.status,
             action: &p.action,
-            // Stored context is always JSON we serialised ourselves.
+            // Stored context is the agent's JSON text, checked when it was created.
             context: p
                 .context
                 .as_deref()

@@ -214,8 +214,12 @@ fn percent_encoding_decode(s: &str) -> String {
 
 /// The context, pretty-printed and cut short for a mail or chat message.
 pub fn context_preview(p: &Pause, max_chars: usize) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(p.context.as_deref()?).ok()?;
-    let pretty = serde_json::to_string_pretty(&value).ok()?;
+    let stored = p.context.as_deref()?;
+    // Text hitl cannot lay out is still shown, as it was stored.
+    let pretty = serde_json::from_str::<serde_json::Value>(stored)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_else(|| stored.to_string());
     if pretty.chars().count() <= max_chars {
         Some(pretty)
     } else {

@@ -204,7 +204,14 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                             pre.context-box { (agent_text(r.context_pretty.as_deref().unwrap_or(""))) }
                         }
                     }
-                    None => { p.muted { "The agent sent no context." } }
+                    None => {
+                        @if let Some(raw) = &r.context_pretty {
+                            p.muted { "Shown as stored: hitl could not lay this context out." }
+                            pre.context-box { (agent_text(raw)) }
+                        } @else {
+                            p.muted { "The agent sent no context." }
+                        }
+                    }
                 }
             }
 

@@ -150,6 +150,11 @@ fn errors_exit_3_with_a_clear_line() {
             agent.clone(),
             "--context is not valid JSON",
         ),
+        (
+            vec!["x", "--context", r#"{"amount":1,"amount":1000000}"#],
+            agent.clone(),
+            "context.amount is given more than once",
+        ),
         (vec!["x", "--timeout", "soon"], agent.clone(), "--timeout"),
         (vec!["x", "--timeout", "31d"], agent.clone(), "30 days"),
         (vec![""], agent.clone(), "action must not be empty"),
@@ -292,4 +297,26 @@ fn an_unreachable_server_is_reported_and_retried_until_the_timeout() {
         1,
         "one pause, however many tries"
     );
+}
+
+/// The context goes to the server as written: digits and key order reach the reviewer.
+#[test]
+fn the_context_reaches_the_server_as_written() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let server = hitl.serve(&[]);
+    let context = r#"{"z":1,"amount":123456789012345678901234567890,"rate":1e400}"#;
+    let child = ask(&server.url, &agent, &["Pay", "--context", context]);
+    let pause = pending_pause(&server, &reviewer);
+    let id = pause["watchId"].as_str().unwrap().to_string();
+    let status = server.get(&format!("/api/pause/{id}"), &reviewer);
+    assert!(
+        status.text.contains(&format!(r#""context":{context}"#)),
+        "{}",
+        status.text
+    );
+    server.decide(&reviewer, &id, "approved", "ok");
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 0, "{out}{err}");
 }

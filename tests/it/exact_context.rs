@@ -40,6 +40,23 @@ fn duplicate_keys_anywhere_in_context_are_refused_with_their_path() {
             "context.steps[1].run",
         ),
     ];
+    // Keys serde_json gives a meaning of its own would hide the context from the page
+    // while the executor gets it: refused too.
+    for context in [
+        r#"{"command":"rm -rf /srv","z":{"$serde_json::private::Number":"x"}}"#,
+        r#"{"amount":{"$serde_json::private::Number":"5"}}"#,
+        r#"{"$serde_json::private::RawValue":"{}"}"#,
+    ] {
+        let body = format!(r#"{{"action":"Rotate docs cache","context":{context}}}"#);
+        let r = create_raw(&server, &agent, &body);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "validation_failed"),
+            "{context}: {}",
+            r.text
+        );
+        assert!(r.text.contains("reserved"), "{context}: {}", r.text);
+    }
     for (context, path) in cases {
         let body = format!(r#"{{"action":"Pay the invoice","context":{context}}}"#);
         let r = create_raw(&server, &agent, &body);

@@ -39,9 +39,11 @@ async fn load(
         .context
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok());
-    let context_pretty = context
-        .as_ref()
-        .and_then(|c| serde_json::to_string_pretty(c).ok());
+    // Text hitl cannot lay out as a tree is still shown, as it was stored.
+    let context_pretty = match &context {
+        Some(c) => serde_json::to_string_pretty(c).ok(),
+        None => pause.context.clone(),
+    };
     Ok(Review {
         pause,
         context,
