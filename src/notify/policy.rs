@@ -44,8 +44,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     }
     // IPv4-compatible (::a.b.c.d) and NAT64 carry it last.
     let compatible = s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified();
-    // NAT64, well-known (64:ff9b::/96) and local-use (64:ff9b:1::/48 used as a /96).
-    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1];
+    // NAT64, well-known (64:ff9b::/96) and local-use (64:ff9b:1::/48 used as a /96;
+    // other layouts are refused, see `nat64_layout_unknown`).
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0x64, 0xff9b, 1, 0, 0, 0];
     if compatible || nat64 {
         vec![last]
     } else if s[0] == 0x2002 {
@@ -72,8 +73,18 @@ const METADATA_V4: [Ipv4Addr; 3] = [
     Ipv4Addr::new(168, 63, 129, 16),
 ];
 
-/// Cloud metadata over IPv6: AWS (and its DNS and time services), Google Cloud.
-const METADATA_V6: [Ipv6Addr; 4] = [
+/// A local-use NAT64 address (64:ff9b:1::/48) not laid out as a /96: RFC 6052 puts
+/// the IPv4 address elsewhere for shorter prefixes, so which one it reaches cannot be
+/// told (it could be a metadata address).
+fn nat64_layout_unknown(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    s[..3] == [0x64, 0xff9b, 1] && s[3..6] != [0, 0, 0]
+}
+
+/// Cloud metadata over IPv6: AWS (and its DNS and time services), Google Cloud,
+/// Oracle Cloud.
+const METADATA_V6: [Ipv6Addr; 5] = [
+    Ipv6Addr::new(0xfd00, 0x00c1, 0, 0, 0, 0, 0xa9fe, 0xa9fe),
     Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254),
     Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0253),
     Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0123),
@@ -176,6 +187,8 @@ fn refusal_v6(ip: Ipv6Addr, deny_private: bool) -> Option<(&'static str, bool)> 
         Some(("multicast", ALWAYS))
     } else if METADATA_V6.contains(&ip) {
         Some(("a cloud metadata address", ALWAYS))
+    } else if nat64_layout_unknown(ip) {
+        Some(("a NAT64 address whose IPv4 address cannot be told", ALWAYS))
     } else if deny_private && ip.is_loopback() {
         Some(("loopback (--webhook-deny-private)", UNLESS_ALLOWED))
     } else if deny_private && (first & 0xfe00) == 0xfc00 {
@@ -347,6 +360,10 @@ mod tests {
             ("fd00:ec2::254", ALL),
             ("fd00:ec2::253", ALL),
             ("fd20:ce::254", ALL),
+            ("fd00:c1::a9fe:a9fe", ALL),
+            // NAT64 local-use laid out as a /48 (169.254.169.254 inside): unknowable.
+            ("64:ff9b:1:a9fe:a9:fe00::", ALL),
+            ("64:ff9b:1:808:8:800::", ALL),
             ("::ffff:100.100.100.200", ALL),
             ("::ffff:192.0.0.192", ALL),
             ("::100.100.100.200", ALL),

@@ -14,7 +14,7 @@ use super::webhook::judge;
 use crate::domain::outbox::Attempt;
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
-use crate::text::{marked, marked_preview};
+use crate::text::marked;
 
 /// Text for Slack: `&`, `<` and `>` escaped, so `<!channel>` or `<http://x|label>`
 /// from an agent stays text.
@@ -24,24 +24,45 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Agent text, marked, cut to `max` characters and escaped.
+/// Agent text, marked and escaped, then cut to at most `max` characters (Slack refuses
+/// a whole message whose block text is too long).
 fn agent(text: &str, max: usize) -> String {
-    escape(&marked_preview(text, max))
+    fit(escape(&marked(text)), max)
+}
+
+/// At most `max` characters, `…` included when cut, never cut inside an escape
+/// (`&amp;`) or a marker (`⟨ZWSP⟩`).
+fn fit(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    let open_escape = cut.rfind('&').filter(|&at| !cut[at..].contains(';'));
+    let open_marker = cut.rfind('⟨').filter(|&at| !cut[at..].contains('⟩'));
+    if let Some(at) = open_escape.into_iter().chain(open_marker).min() {
+        cut.truncate(at);
+    }
+    cut.push('…');
+    cut
 }
 
 fn plain(text: &str) -> Value {
     json!({ "type": "plain_text", "text": text, "emoji": false })
 }
 
+/// Slack's limits on a header's and a section's text.
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+
 /// The message for a new pause.
 pub fn created(p: &Pause, review_url: &str) -> Value {
-    let action = agent(&p.action, 150);
+    let action = agent(&p.action, HEADER_MAX);
     let mut blocks = vec![
         json!({ "type": "header", "text": plain(&action) }),
         json!({ "type": "section", "text": plain(&format!("Requested by {}", agent(&p.key_name, 100))) }),
     ];
     if let Some(context) = context_preview(p, 600) {
-        blocks.push(json!({ "type": "section", "text": plain(&escape(&marked(&context))) }));
+        blocks.push(json!({ "type": "section", "text": plain(&agent(&context, SECTION_MAX)) }));
     }
     if !p.tags.is_empty() {
         blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", agent(&p.tags.join(", "), 600)))] }));
@@ -107,6 +128,28 @@ mod tests {
             tags: vec!["deploy".into()],
             ..Pause::example("wch_x", "<!channel> *Deploy* <http://evil|click>")
         }
+    }
+
+    #[test]
+    fn marked_and_escaped_text_stays_within_slacks_limits() {
+        let zwsp = "\u{200B}".repeat(2000);
+        let p = Pause {
+            context: Some(format!(r#"{{"note":"{zwsp}"}}"#)),
+            ..Pause::example("wch_x", &"&".repeat(150))
+        };
+        let message = created(&p, "http://127.0.0.1/review/wch_x");
+        let header = message["blocks"][0]["text"]["text"].as_str().unwrap_or("");
+        assert!(header.chars().count() <= HEADER_MAX, "{}", header.len());
+        assert!(
+            header.starts_with("&amp;&amp;") && header.ends_with("&amp;…"),
+            "{header}"
+        );
+        let context = message["blocks"][2]["text"]["text"].as_str().unwrap_or("");
+        assert!(context.chars().count() <= SECTION_MAX);
+        assert!(context.ends_with("⟨ZWSP⟩…"), "never cut inside a marker");
+        assert_eq!(fit("ab&amp;cd".into(), 5), "ab…");
+        assert_eq!(fit("ab⟨RLO⟩cd".into(), 6), "ab…");
+        assert_eq!(fit("abc".into(), 3), "abc");
     }
 
     #[test]
