@@ -2,14 +2,20 @@
 //! then trickles or stalls the body would otherwise hold a connection (and whatever
 //! the handler holds) forever, without any credentials. Every body must arrive within
 //! `--body-timeout` of the request's start, else the answer is 408 and the connection
-//! is closed; a `Content-Length` above the largest body any route takes is refused with
-//! 413 before a byte of it is read. Each route still applies its own, smaller limit.
+//! is closed. A `Content-Length` above the largest body any route takes is refused
+//! with 413 before the handler runs or a byte is stored; each route still applies its
+//! own, smaller limit. After an answer given before the whole body was read (such a
+//! 413, or a handler's refusal), at most [`DRAIN_LIMIT`] more bytes are read and
+//! thrown away, so a client still sending sees the answer instead of a broken pipe;
+//! past that, or past the deadline, the connection is closed. (actix-http's own
+//! "linger" for this is off, see `http::serve`: on a loaded machine it left some
+//! connections open for good.)
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,6 +40,11 @@ pub struct BodyLimits {
     pub max_bytes: u64,
 }
 
+/// How much of an unread body is read and thrown away after an early answer (a 413,
+/// or a refusal before the handler read the body), so that the client, still sending,
+/// sees the answer rather than a broken connection. Beyond it the connection is closed.
+const DRAIN_LIMIT: u64 = 1 << 20;
+
 /// The middleware: `App::wrap(from_fn(deadline::enforce))`, with [`BodyLimits`] in
 /// the app data.
 pub async fn enforce(
@@ -49,30 +60,46 @@ pub async fn enforce(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.max_bytes) {
-        let error = Error::PayloadTooLarge(format!(
-            "the request body is larger than {} bytes",
-            limits.max_bytes
-        ));
-        let response = Refusal { api, error }.error_response();
-        return Ok(req.into_response(response));
-    }
     let has_body =
         declared.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING);
     if !has_body {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let expired = Arc::new(AtomicBool::new(false));
-    let inner = req.take_payload();
-    let stream: BoxedStream = Box::pin(Deadline {
-        inner,
-        sleep: Box::pin(tokio::time::sleep(limits.timeout)),
-        expired: Arc::clone(&expired),
+    let body = Rc::new(Body {
+        payload: RefCell::new(req.take_payload()),
+        deadline: RefCell::new(Box::pin(tokio::time::sleep(limits.timeout))),
+        expired: Cell::new(false),
+        finished: Cell::new(false),
     });
+
+    if let Some(declared) = declared.filter(|n| *n > limits.max_bytes) {
+        // Refused before the body is read; a body of a sane size is then thrown away.
+        let error = Error::PayloadTooLarge(format!(
+            "the request body is larger than {} bytes",
+            limits.max_bytes
+        ));
+        let mut response = Refusal { api, error }.error_response();
+        if declared - limits.max_bytes > DRAIN_LIMIT || !body.drain(declared).await {
+            response
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+        }
+        return Ok(req.into_response(response));
+    }
+
+    let stream: BoxedStream = Box::pin(Shared(Rc::clone(&body)));
     req.set_payload(Payload::from(stream));
     let response = next.call(req).await;
-    if !expired.load(Ordering::Acquire) {
-        return Ok(response?.map_into_boxed_body());
+    if !body.expired.get() {
+        let mut res = response?.map_into_boxed_body();
+        // Answered before the whole body was read: read the rest (a bounded amount)
+        // so the client sees the answer, else close.
+        if !body.finished.get() && !body.drain(DRAIN_LIMIT).await {
+            res.response_mut()
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+        }
+        return Ok(res);
     }
     let error = Error::BodyTimeout(format!(
         "the request body did not arrive within {}",
@@ -127,30 +154,63 @@ impl ResponseError for Refusal {
     }
 }
 
-/// The request's body stream, cut off with an error once the deadline passes.
-struct Deadline {
-    inner: Payload,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    expired: Arc<AtomicBool>,
+/// A request's body, shared by the handler (through [`Shared`]) and the middleware,
+/// which reads what the handler left. Cut off with an error once the deadline passes.
+struct Body {
+    payload: RefCell<Payload>,
+    deadline: RefCell<Pin<Box<tokio::time::Sleep>>>,
+    expired: Cell<bool>,
+    /// The whole body was read.
+    finished: Cell<bool>,
 }
 
-impl Stream for Deadline {
-    type Item = Result<Bytes, PayloadError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.expired.load(Ordering::Relaxed) {
+impl Body {
+    fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, PayloadError>>> {
+        if self.expired.get() || self.finished.get() {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+        if let Poll::Ready(item) = Pin::new(&mut *self.payload.borrow_mut()).poll_next(cx) {
+            if item.is_none() {
+                self.finished.set(true);
+            }
             return Poll::Ready(item);
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
-            self.expired.store(true, Ordering::Release);
+        if self.deadline.borrow_mut().as_mut().poll(cx).is_ready() {
+            self.expired.set(true);
             return Poll::Ready(Some(Err(PayloadError::Io(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the request body did not arrive in time",
             )))));
         }
         Poll::Pending
+    }
+
+    /// Reads and throws away the rest of the body, at most `limit` bytes, within the
+    /// deadline; true when it was all read.
+    async fn drain(&self, limit: u64) -> bool {
+        let mut read: u64 = 0;
+        loop {
+            match std::future::poll_fn(|cx| self.poll_chunk(cx)).await {
+                None => return self.finished.get(),
+                Some(Ok(chunk)) => {
+                    read += chunk.len() as u64;
+                    if read > limit {
+                        return false;
+                    }
+                }
+                Some(Err(_)) => return false,
+            }
+        }
+    }
+}
+
+/// The handler's view of a [`Body`].
+struct Shared(Rc<Body>);
+
+impl Stream for Shared {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_chunk(cx)
     }
 }
