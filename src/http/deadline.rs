@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::{header, ConnectionType};
@@ -80,9 +80,7 @@ pub async fn enforce(
         ));
         let mut response = Refusal { api, error }.error_response();
         if declared - limits.max_bytes > DRAIN_LIMIT || !body.drain(declared).await {
-            response
-                .head_mut()
-                .set_connection_type(ConnectionType::Close);
+            response = close_after(response, &body);
         }
         return Ok(req.into_response(response));
     }
@@ -91,13 +89,12 @@ pub async fn enforce(
     req.set_payload(Payload::from(stream));
     let response = next.call(req).await;
     if !body.expired.get() {
-        let mut res = response?.map_into_boxed_body();
+        let res = response?.map_into_boxed_body();
         // Answered before the whole body was read: read the rest (a bounded amount)
         // so the client sees the answer, else close.
         if !body.finished.get() && !body.drain(DRAIN_LIMIT).await {
-            res.response_mut()
-                .head_mut()
-                .set_connection_type(ConnectionType::Close);
+            let (req, response) = res.into_parts();
+            return Ok(ServiceResponse::new(req, close_after(response, &body)));
         }
         return Ok(res);
     }
@@ -112,10 +109,45 @@ pub async fn enforce(
                 path = res.request().path(),
                 "a request body did not arrive in time: 408, connection closed"
             );
-            let timed_out = refusal.error_response();
+            let timed_out = close_after(refusal.error_response(), &body);
             Ok(res.into_response(timed_out))
         }
         Err(_) => Err(refusal.into()),
+    }
+}
+
+/// Closes the connection once `response` is written. The unread body stays alive
+/// until the response's own body is sent (the response holds it): actix-http closes
+/// a connection whose request body is unread, but waits for a dropped chunked body
+/// to drain, which a stalled client never lets happen.
+fn close_after(response: HttpResponse, body: &Rc<Body>) -> HttpResponse {
+    let held = Rc::clone(body);
+    let mut response =
+        response.map_body(move |_, inner| BoxBody::new(Holding { inner, _held: held }));
+    response
+        .head_mut()
+        .set_connection_type(ConnectionType::Close);
+    response
+}
+
+/// A response body that keeps a request's [`Body`] alive while it is sent.
+struct Holding {
+    inner: BoxBody,
+    _held: Rc<Body>,
+}
+
+impl MessageBody for Holding {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.inner.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_next(cx)
     }
 }
 

@@ -71,6 +71,26 @@ fn a_stalled_body_gets_408_and_a_closed_connection_without_credentials() {
 }
 
 #[test]
+fn a_stalled_chunked_body_gets_408_too() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("chunky-bot");
+    let server = hitl.serve(&["--body-timeout", "1s"]);
+    let mut stream = start_request(
+        &server,
+        "/api/pause",
+        &format!(
+            "Authorization: Bearer {agent}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        ),
+        "5\r\n{\"act\r\n",
+    );
+    let (answer, closed) = read_until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 408"), "got {answer:?}");
+    assert!(closed, "the connection is closed");
+    let list = server.get("/api/pause", &agent);
+    assert_eq!(list.json["items"], json!([]), "nothing was created");
+}
+
+#[test]
 fn a_trickled_api_body_gets_408_json_and_creates_nothing() {
     let hitl = Hitl::new();
     let agent = hitl.agent_key("slow-bot");
