@@ -1,9 +1,9 @@
 //! Slack through an incoming webhook: a message per new pause (the action, a short
 //! context, tags, and a button to the review page) and a follow-up when it is decided.
-//! Agent text goes into `plain_text` fields only, and everywhere (the top-level
-//! `text` too, which Slack reads as mrkdwn) it is escaped by Slack's rules and its
-//! hidden characters are shown as markers, so it cannot mention @channel, format,
-//! link, or disguise itself.
+//! Agent text goes into `plain_text` fields, which Slack shows as they are, and into
+//! the top-level `text` (the notification), which Slack reads as mrkdwn: there it is
+//! escaped by Slack's rules, so it cannot mention @channel, format or link. Everywhere
+//! its hidden characters are shown as markers, and it is cut to Slack's limits.
 
 use std::time::Instant;
 
@@ -24,20 +24,27 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Agent text, marked and escaped, then cut to at most `max` characters (Slack refuses
-/// a whole message whose block text is too long).
+/// Agent text for a `plain_text` field: marked, then cut to at most `max` characters
+/// (Slack refuses a whole message whose block text is too long).
 fn agent(text: &str, max: usize) -> String {
-    fit(escape(&marked(text)), max)
+    fit(marked(text), max, false)
 }
 
-/// At most `max` characters, `…` included when cut, never cut inside an escape
-/// (`&amp;`) or a marker (`⟨ZWSP⟩`).
-fn fit(text: String, max: usize) -> String {
+/// Agent text for mrkdwn (the top-level `text`): marked, escaped, then cut.
+fn agent_mrkdwn(text: &str, max: usize) -> String {
+    fit(escape(&marked(text)), max, true)
+}
+
+/// At most `max` characters, `…` included when cut, never cut inside a marker
+/// (`⟨ZWSP⟩`) or, in `escaped` text, an escape (`&amp;`).
+fn fit(text: String, max: usize, escaped: bool) -> String {
     if text.chars().count() <= max {
         return text;
     }
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    let open_escape = cut.rfind('&').filter(|&at| !cut[at..].contains(';'));
+    let open_escape = cut
+        .rfind('&')
+        .filter(|&at| escaped && !cut[at..].contains(';'));
     let open_marker = cut.rfind('⟨').filter(|&at| !cut[at..].contains('⟩'));
     if let Some(at) = open_escape.into_iter().chain(open_marker).min() {
         cut.truncate(at);
@@ -77,7 +84,8 @@ pub fn created(p: &Pause, review_url: &str) -> Value {
             "action_id": "review"
         }]
     }));
-    json!({ "text": format!("Approval needed: {action}"), "blocks": blocks })
+    let text = format!("Approval needed: {}", agent_mrkdwn(&p.action, HEADER_MAX));
+    json!({ "text": text, "blocks": blocks })
 }
 
 /// The follow-up when a pause is decided, expires or is cancelled.
@@ -89,21 +97,24 @@ pub fn resolved(p: &Pause, review_url: &str) -> Value {
         Status::Cancelled => "Cancelled",
         Status::Pending => "Still pending",
     };
-    let by = match (&p.status, &p.resolved_by) {
-        (Status::Expired, _) => " (nobody decided in time)".to_string(),
-        (_, Some(by)) => format!(" by {}", agent(by, 100)),
-        _ => String::new(),
+    // Once for the section (plain_text), once for the notification (mrkdwn).
+    let line = |agent: fn(&str, usize) -> String| {
+        let by = match (&p.status, &p.resolved_by) {
+            (Status::Expired, _) => " (nobody decided in time)".to_string(),
+            (_, Some(by)) => format!(" by {}", agent(by, 100)),
+            _ => String::new(),
+        };
+        let comment = p
+            .comment
+            .as_deref()
+            .map(|c| format!(": {}", agent(c, 500)))
+            .unwrap_or_default();
+        format!("{what}{by}{comment} · {}", agent(&p.action, 150))
     };
-    let comment = p
-        .comment
-        .as_deref()
-        .map(|c| format!(": {}", agent(c, 500)))
-        .unwrap_or_default();
-    let line = format!("{what}{by}{comment} · {}", agent(&p.action, 150));
     json!({
-        "text": line,
+        "text": line(agent_mrkdwn),
         "blocks": [
-            { "type": "section", "text": plain(&line) },
+            { "type": "section", "text": plain(&line(agent)) },
             { "type": "context", "elements": [{ "type": "mrkdwn", "text": format!("<{review_url}|Open in hitl>") }] }
         ]
     })
@@ -139,17 +150,21 @@ mod tests {
         };
         let message = created(&p, "http://127.0.0.1/review/wch_x");
         let header = message["blocks"][0]["text"]["text"].as_str().unwrap_or("");
-        assert!(header.chars().count() <= HEADER_MAX, "{}", header.len());
+        assert_eq!(header, "&".repeat(150), "plain_text is shown as it is");
+        let text = message["text"].as_str().unwrap_or("");
+        let escaped = text.trim_start_matches("Approval needed: ");
+        assert!(escaped.chars().count() <= HEADER_MAX, "{}", escaped.len());
         assert!(
-            header.starts_with("&amp;&amp;") && header.ends_with("&amp;…"),
-            "{header}"
+            escaped.starts_with("&amp;&amp;") && escaped.ends_with("&amp;…"),
+            "never cut inside an escape: {escaped}"
         );
         let context = message["blocks"][2]["text"]["text"].as_str().unwrap_or("");
         assert!(context.chars().count() <= SECTION_MAX);
         assert!(context.ends_with("⟨ZWSP⟩…"), "never cut inside a marker");
-        assert_eq!(fit("ab&amp;cd".into(), 5), "ab…");
-        assert_eq!(fit("ab⟨RLO⟩cd".into(), 6), "ab…");
-        assert_eq!(fit("abc".into(), 3), "abc");
+        assert_eq!(fit("ab&amp;cd".into(), 5, true), "ab…");
+        assert_eq!(fit("ab & cd".into(), 5, false), "ab &…");
+        assert_eq!(fit("ab⟨RLO⟩cd".into(), 6, false), "ab…");
+        assert_eq!(fit("abc".into(), 3, false), "abc");
     }
 
     #[test]
@@ -157,8 +172,10 @@ mod tests {
         let m = created(&pause(), "http://127.0.0.1:8080/review/wch_x");
         assert_eq!(m["blocks"][0]["type"], "header");
         assert_eq!(m["blocks"][0]["text"]["type"], "plain_text");
+        // plain_text is shown as it is; the notification text is mrkdwn, escaped.
+        let raw = "<!channel> *Deploy* <http://evil|click>";
+        assert_eq!(m["blocks"][0]["text"]["text"], raw);
         let escaped = "&lt;!channel&gt; *Deploy* &lt;http://evil|click&gt;";
-        assert_eq!(m["blocks"][0]["text"]["text"], escaped);
         assert_eq!(m["text"], format!("Approval needed: {escaped}"));
         let button = m["blocks"]
             .as_array()

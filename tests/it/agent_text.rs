@@ -111,26 +111,31 @@ fn slack_markup_from_agents_stays_text() {
         }),
     );
     let created = slack.wait_for(1, Duration::from_secs(10))[0].body.clone();
+    // The notification text is mrkdwn: escaped.
     assert!(
         created.contains(
             r#""text":"Approval needed: &lt;!channel&gt; Deploy &amp; &lt;http://evil.example|Approve here&gt;""#
         ),
         "{created}"
     );
-    assert!(
-        created.contains(
-            r#""text":"&lt;!channel&gt; Deploy &amp; &lt;http://evil.example|Approve here&gt;""#
-        ),
-        "the header: {created}"
+    // Blocks carry agent text as plain_text only, which Slack shows as it is.
+    let message: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let blocks = message["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["text"]["type"], "plain_text");
+    assert_eq!(
+        blocks[0]["text"]["text"],
+        "<!channel> Deploy & <http://evil.example|Approve here>"
     );
+    for block in blocks {
+        let texts = std::iter::once(&block["text"])
+            .chain(block["elements"].as_array().into_iter().flatten());
+        for text in texts.filter(|t| t.is_object()) {
+            assert_ne!(text["type"], "mrkdwn", "agent text in mrkdwn: {block}");
+        }
+    }
     assert!(
-        created.contains("&lt;!here&gt; *bold* &lt;@U123&gt;")
-            && created.contains("Tags: &lt;!everyone&gt;"),
+        created.contains("<!here> *bold* <@U123>") && created.contains("Tags: <!everyone>"),
         "{created}"
-    );
-    assert!(
-        !created.contains('<') && !created.contains('>'),
-        "no Slack markup at all in a new pause's message: {created}"
     );
     assert!(created.contains(&format!(r#""url":"{}/review/{id}""#, server.url)));
 
@@ -146,11 +151,12 @@ fn slack_markup_from_agents_stays_text() {
         follow_up.contains(&link),
         "hitl's own link stays a link: {follow_up}"
     );
-    assert_eq!(
-        follow_up.matches('<').count(),
-        1,
-        "only hitl's link is markup: {follow_up}"
+    let follow: serde_json::Value = serde_json::from_str(&follow_up).unwrap();
+    assert!(
+        !follow["text"].as_str().unwrap().contains('<'),
+        "the notification text has no markup: {follow_up}"
     );
+    assert_eq!(follow["blocks"][0]["text"]["type"], "plain_text");
     assert!(
         follow_up.contains(
             r#""text":"Rejected by alice@example.com: &lt;!subteam^S1&gt; no &amp; &lt;http://x|y&gt; · &lt;!channel&gt; Deploy"#

@@ -326,7 +326,7 @@ fn slack_gets_a_message_per_pause_and_a_follow_up() {
     assert_eq!(blocks[0]["type"], "header");
     assert_eq!(
         blocks[0]["text"],
-        json!({ "type": "plain_text", "text": "&lt;!channel&gt; Deploy v2.4.1", "emoji": false })
+        json!({ "type": "plain_text", "text": "<!channel> Deploy v2.4.1", "emoji": false })
     );
     let all = serde_json::to_string(blocks).unwrap();
     assert!(
