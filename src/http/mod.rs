@@ -127,6 +127,47 @@ impl AppState {
         Ok(Arc::new(pause))
     }
 
+    /// Creates a pause as the bearer of `token` (an agent key): the one way every
+    /// integration (the API, MCP, hooks) creates one, under the same rules.
+    pub async fn create_pause(
+        &self,
+        token: String,
+        new: pauses::NewPause,
+    ) -> Result<pauses::Created> {
+        if let Some(url) = new.webhook_url() {
+            self.check_webhook_url(url).await?;
+        }
+        let channels = self.channels;
+        self.write_as(token, move |tx, auth, now| {
+            pauses::create(tx, now, &auth.principal, auth.monthly_limit, new, &channels)
+        })
+        .await
+    }
+
+    /// The pause as the bearer of `token` may see it, once it leaves `pending` or
+    /// `wait` passes, whichever is first. Waiting costs no database work.
+    pub async fn wait_for_decision(
+        &self,
+        token: String,
+        watch_id: String,
+        wait: std::time::Duration,
+    ) -> Result<Arc<Pause>> {
+        if wait.is_zero() {
+            return self.pause_as(token, watch_id).await;
+        }
+        // Register first, then read: a decision committed in between still wakes us.
+        let registration = self.memory.register(&watch_id);
+        let changed = registration.changed();
+        let pause = self.pause_as(token.clone(), watch_id.clone()).await?;
+        if pause.status.is_terminal() {
+            return Ok(pause);
+        }
+        match tokio::time::timeout(wait, changed).await {
+            Ok(()) => self.pause_as(token, watch_id).await,
+            Err(_) => Ok(pause),
+        }
+    }
+
     /// Records "last used" in a later commit when it is stale; nobody waits for it.
     fn touch_later(&self, auth: &Authenticated) {
         if let (true, Some(key_id)) = (auth.needs_touch, auth.principal.key_id()) {

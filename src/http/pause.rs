@@ -118,15 +118,7 @@ async fn create(
     .await?
     .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let new = request.validate(limits, idempotency_key)?;
-    if let Some(url) = new.webhook_url() {
-        state.check_webhook_url(url).await?;
-    }
-    let channels = state.channels;
-    let created = state
-        .write_as(token, move |tx, auth, now| {
-            pauses::create(tx, now, &auth.principal, auth.monthly_limit, new, &channels)
-        })
-        .await?;
+    let created = state.create_pause(token, new).await?;
     let builder = if created.replayed {
         HttpResponse::Ok()
     } else {
@@ -166,24 +158,9 @@ async fn status(
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
     let wait = parse_wait(query.wait.as_deref())?;
-    let watch_id = path.into_inner();
-    let read = |token: String, watch_id: String| state.pause_as(token, watch_id);
-    if wait == 0 {
-        let pause = read(token, watch_id).await?;
-        return Ok(pause_response(HttpResponse::Ok(), &pause, &state));
-    }
-
-    // Register first, then read: a decision committed in between still wakes us.
-    let registration = state.memory.register(&watch_id);
-    let changed = registration.changed();
-    let pause = read(token.clone(), watch_id.clone()).await?;
-    if pause.status.is_terminal() {
-        return Ok(pause_response(HttpResponse::Ok(), &pause, &state));
-    }
-    let pause = match tokio::time::timeout(Duration::from_secs(wait), changed).await {
-        Ok(()) => read(token, watch_id).await?,
-        Err(_) => pause,
-    };
+    let pause = state
+        .wait_for_decision(token, path.into_inner(), Duration::from_secs(wait))
+        .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
 }
 
