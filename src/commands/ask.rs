@@ -166,9 +166,16 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &CreateBody) -> ExitCode {
     let auth = format!("Bearer {key}");
     let timeout = body.timeout_seconds.map(Duration::from_secs);
     let pause = match create(base, &auth, body, timeout, &rx) {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            eprintln!("Interrupted before the pause was created.");
+        Ok(Creation::Created(p)) => p,
+        Ok(Creation::Interrupted(Some(p))) => {
+            // An earlier attempt may have created it with its answer lost: cancel it.
+            let watch_id = p["watchId"].as_str().unwrap_or_default();
+            return cancel(base, &auth, watch_id, args.json);
+        }
+        Ok(Creation::Interrupted(None)) => {
+            eprintln!(
+                "Interrupted before the pause was created (the server could not be reached to make sure)."
+            );
             return ExitCode::from(2);
         }
         Err(e) => return error(e),
@@ -201,32 +208,43 @@ fn ask(args: &AskArgs, base: &str, key: &str, body: &CreateBody) -> ExitCode {
     }
 }
 
+/// How creating the pause ended.
+enum Creation {
+    Created(Value),
+    /// Interrupted while waiting to retry; with the pause if one exists after all.
+    Interrupted(Option<Value>),
+}
+
 /// Creates the pause, retrying transport failures with the same Idempotency-Key so
 /// that a lost response never creates a second pause, until the timeout (or five
-/// minutes). `Ok(None)`: interrupted while waiting to retry.
+/// minutes). Interrupted while waiting to retry, it asks once more with the same key:
+/// an attempt whose answer was lost may have created the pause, which must then be
+/// cancelled rather than left pending.
 fn create(
     base: &str,
     auth: &str,
     body: &CreateBody,
     timeout: Option<Duration>,
     interrupts: &mpsc::Receiver<Msg>,
-) -> Result<Option<Value>, String> {
+) -> Result<Creation, String> {
     let agent = client::agent(Duration::from_secs(30));
     let idempotency_key = format!("ask-{}", secret::base62(24));
     let url = Urls::new(base).create();
     let patience = Patience::lasting(timeout.unwrap_or(GIVE_UP_AFTER));
     let mut backoff = Duration::from_secs(1);
-    loop {
-        let why = match agent
+    let attempt = |agent: &ureq::Agent| {
+        agent
             .post(&url)
             .header("Authorization", auth)
             .header("Idempotency-Key", &idempotency_key)
             .send_json(body)
-        {
+    };
+    loop {
+        let why = match attempt(&agent) {
             Ok(response) => {
                 let answer = Answer::read(response);
                 return match answer.status {
-                    200 | 201 => Ok(Some(answer.body)),
+                    200 | 201 => Ok(Creation::Created(answer.body)),
                     _ => Err(format!(
                         "could not create the pause: {}",
                         answer.error_message()
@@ -243,7 +261,15 @@ fn create(
             patience.describe()
         );
         match interrupts.recv_timeout(backoff.min(patience.left())) {
-            Ok(Msg::Interrupted) => return Ok(None),
+            Ok(Msg::Interrupted) => {
+                let last_try = client::agent(Duration::from_secs(5));
+                let found = attempt(&last_try)
+                    .ok()
+                    .map(Answer::read)
+                    .filter(|a| matches!(a.status, 200 | 201))
+                    .map(|a| a.body);
+                return Ok(Creation::Interrupted(found));
+            }
             _ => backoff = (backoff * 2).min(Duration::from_secs(15)),
         }
     }

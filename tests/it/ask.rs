@@ -320,3 +320,49 @@ fn the_context_reaches_the_server_as_written() {
     let (code, out, err) = finish(child);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// Interrupted while retrying an unreachable server, `hitl ask` asks once more with
+/// the same Idempotency-Key: a pause an earlier attempt created (its answer lost) is
+/// cancelled, never left pending.
+#[test]
+fn an_interrupt_while_retrying_leaves_no_pending_pause() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let port = crate::peers::free_port();
+    let mut child = ask(
+        &format!("http://127.0.0.1:{port}"),
+        &agent,
+        &["Deploy", "--timeout", "10m"],
+    );
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&lines);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    // After the third failure it waits 4 s before trying again: the server comes up
+    // and the interrupt arrives within that wait.
+    eventually(Duration::from_secs(30), "three failed attempts", || {
+        (lines.lock().unwrap().matches("retrying until").count() >= 3).then_some(())
+    });
+    let server = hitl.serve(&["--listen", &format!("127.0.0.1:{port}")]);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    let log = lines.lock().unwrap().clone();
+    assert_eq!(code, Some(2), "{log}");
+    let items = server.get("/api/pause", &reviewer).json["items"].clone();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{log}");
+    assert_eq!(items[0]["status"], "cancelled", "{log}");
+}
