@@ -73,6 +73,9 @@ pub enum Command {
     Ask(AskArgs),
     /// Exit 0 when the server at --url answers its health check
     Healthcheck(ClientArgs),
+    /// Answer an agent's hook: its input on stdin, the decision on stdout
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Send a test mail with the SMTP settings, and explain what fails
     SendTestEmail {
         /// Where to send it
@@ -257,6 +260,32 @@ pub struct AskArgs {
     /// Print the final pause as JSON on standard output
     #[arg(long, env = "HITL_JSON")]
     pub json: bool,
+    /// The agent key to ask with
+    #[arg(long, env = "HITL_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// A Claude Code hook of type "command" (PreToolUse or PermissionRequest): asks
+    /// for approval and prints the decision; exits 2 (block) when the server cannot
+    /// answer
+    ClaudeCode(HookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Seconds to wait for a decision, at most 590; keep it under the hook's `timeout`.
+    /// The pause expires when it passes
+    #[arg(
+        long,
+        env = "HITL_HOOK_WAIT",
+        default_value_t = crate::claude_code::MAX_WAIT_SECS,
+        value_name = "SECONDS"
+    )]
+    pub wait: u64,
     /// The agent key to ask with
     #[arg(long, env = "HITL_API_KEY", hide_env_values = true, value_name = "KEY")]
     pub api_key: Option<String>,

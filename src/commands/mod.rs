@@ -12,6 +12,7 @@ macro_rules! say {
 mod admin;
 pub mod ask;
 mod client;
+mod hook;
 mod mail;
 mod serve;
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::User(cmd) => admin::user(cmd, &dir),
         Command::Ask(args) => ask::run(args),
         Command::Healthcheck(args) => client::healthcheck(&args),
+        Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => hook::claude_code(&args),
         Command::SendTestEmail { address, smtp } => mail::send_test(&address, &smtp),
     }
 }

@@ -55,6 +55,7 @@ pub async fn enforce(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let api = req.path().starts_with("/api/");
+    let hook = req.path() == super::hooks::PATH;
     let headers = req.headers();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -78,7 +79,7 @@ pub async fn enforce(
             "the request body is larger than {} bytes",
             limits.max_bytes
         ));
-        let mut response = Refusal { api, error }.error_response();
+        let mut response = Refusal { api, hook, error }.error_response();
         if declared - limits.max_bytes > DRAIN_LIMIT || !body.drain(declared).await {
             response = close_after(response, &body);
         }
@@ -102,7 +103,7 @@ pub async fn enforce(
         "the request body did not arrive within {}",
         humantime::format_duration(limits.timeout)
     ));
-    let refusal = Refusal { api, error };
+    let refusal = Refusal { api, hook, error };
     match response {
         Ok(res) => {
             tracing::info!(
@@ -154,11 +155,12 @@ impl MessageBody for Holding {
 type BoxedStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
 
 /// A body refused for its size or its slowness: the usual error (JSON on the API, a
-/// page elsewhere), and the connection closed, since the rest of the body may still be
-/// on its way.
+/// page elsewhere, a 200 deny to a Claude Code hook, which fails closed), and the
+/// connection closed, since the rest of the body may still be on its way.
 #[derive(Debug)]
 struct Refusal {
     api: bool,
+    hook: bool,
     error: Error,
 }
 
@@ -174,6 +176,9 @@ impl ResponseError for Refusal {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.hook {
+            return super::hooks::refused(&self.error);
+        }
         let mut response = if self.api {
             ApiError(self.error.clone()).error_response()
         } else {

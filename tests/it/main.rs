@@ -13,6 +13,7 @@ mod api_flow;
 mod api_limits;
 mod ask;
 mod audit;
+mod claude_code;
 mod cli;
 mod durability;
 mod exact_context;

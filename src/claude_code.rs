@@ -1,0 +1,253 @@
+//! The wire contract of Claude Code hooks (`PreToolUse` and `PermissionRequest`): what
+//! a hook sends, the pause it becomes, and the answers. Shared by the server's
+//! `POST /hooks/claude-code` and the `hitl hook claude-code` command.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::domain::pauses::MAX_ACTION_BYTES;
+
+/// The tag every pause from a hook carries.
+pub const TAG: &str = "claude-code";
+/// The longest a hook waits for a decision, in seconds: under the hook's 600 s timeout.
+pub const MAX_WAIT_SECS: u64 = 590;
+
+/// The hook events hitl answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    PreToolUse,
+    PermissionRequest,
+}
+
+impl Event {
+    pub fn parse(name: &str) -> Option<Event> {
+        match name {
+            "PreToolUse" => Some(Event::PreToolUse),
+            "PermissionRequest" => Some(Event::PermissionRequest),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::PreToolUse => "PreToolUse",
+            Event::PermissionRequest => "PermissionRequest",
+        }
+    }
+
+    /// The event a body names, for answering even a body that is otherwise unusable:
+    /// `PermissionRequest` when it says so, else `PreToolUse`.
+    pub fn guess(body: &[u8]) -> Event {
+        #[derive(Deserialize)]
+        struct Probe {
+            hook_event_name: Option<String>,
+        }
+        serde_json::from_slice::<Probe>(body)
+            .ok()
+            .and_then(|p| p.hook_event_name)
+            .and_then(|name| Event::parse(&name))
+            .unwrap_or(Event::PreToolUse)
+    }
+}
+
+/// A hook's input. Fields hitl does not use (`transcript_path`,
+/// `permission_suggestions`, `agent_id`, `agent_type`, and any added later) are ignored.
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub hook_event_name: String,
+    pub tool_name: String,
+    /// Kept as sent: it goes into the pause's context and back as `updatedInput`.
+    pub tool_input: Box<RawValue>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub permission_mode: Option<String>,
+}
+
+impl Input {
+    /// `"{tool_name}: {summary}"`, cut to the action limit on a character boundary.
+    pub fn action(&self) -> String {
+        let action = format!("{}: {}", self.tool_name, self.summary());
+        cut(action, MAX_ACTION_BYTES)
+    }
+
+    /// The most telling field of the input: the command of `Bash`, the file of
+    /// `Edit`, `Write` and `Read`, the URL of `WebFetch`; else the input as compact JSON.
+    fn summary(&self) -> String {
+        let input: Value = serde_json::from_str(self.tool_input.get()).unwrap_or(Value::Null);
+        let field = match self.tool_name.as_str() {
+            "Bash" => Some("command"),
+            "Edit" | "Write" | "Read" => Some("file_path"),
+            "WebFetch" => Some("url"),
+            _ => None,
+        };
+        match field.and_then(|f| input.get(f)).and_then(Value::as_str) {
+            Some(text) => text.to_string(),
+            None => input.to_string(),
+        }
+    }
+
+    /// The pause's context, as JSON text: the input as sent and where it came from.
+    pub fn context(&self) -> serde_json::Result<Box<RawValue>> {
+        #[derive(Serialize)]
+        struct Context<'a> {
+            tool_input: &'a RawValue,
+            cwd: &'a Option<String>,
+            session_id: &'a Option<String>,
+            hook_event_name: &'a str,
+            permission_mode: &'a Option<String>,
+        }
+        let text = serde_json::to_string(&Context {
+            tool_input: &self.tool_input,
+            cwd: &self.cwd,
+            session_id: &self.session_id,
+            hook_event_name: &self.hook_event_name,
+            permission_mode: &self.permission_mode,
+        })?;
+        RawValue::from_string(text)
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, ending in "…" when cut.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
+}
+
+/// The answer that lets the tool run. A `PermissionRequest` allow always carries the
+/// input as `updatedInput` (recent versions drop a bare allow).
+pub fn allow(event: Event, reason: &str, tool_input: &RawValue) -> Value {
+    match event {
+        Event::PreToolUse => json!({
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "allow",
+                "permissionDecisionReason": reason,
+            }
+        }),
+        Event::PermissionRequest => {
+            let input: Value = serde_json::from_str(tool_input.get()).unwrap_or(Value::Null);
+            json!({
+                "hookSpecificOutput": {
+                    "hookEventName": "PermissionRequest",
+                    "decision": { "behavior": "allow", "updatedInput": input },
+                }
+            })
+        }
+    }
+}
+
+/// The answer that stops the tool, with the reason Claude Code shows.
+pub fn deny(event: Event, reason: &str) -> Value {
+    match event {
+        Event::PreToolUse => json!({
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": reason,
+            }
+        }),
+        Event::PermissionRequest => json!({
+            "hookSpecificOutput": {
+                "hookEventName": "PermissionRequest",
+                "decision": { "behavior": "deny", "message": reason, "interrupt": false },
+            }
+        }),
+    }
+}
+
+/// Whether `answer` is a well-formed answer to `event` (what the command checks before
+/// passing the server's answer on).
+pub fn is_answer(event: Event, answer: &Value) -> bool {
+    let out = &answer["hookSpecificOutput"];
+    if out["hookEventName"] != event.as_str() {
+        return false;
+    }
+    match event {
+        Event::PreToolUse => {
+            matches!(out["permissionDecision"].as_str(), Some("allow" | "deny"))
+                && out["permissionDecisionReason"].is_string()
+        }
+        Event::PermissionRequest => match out["decision"]["behavior"].as_str() {
+            Some("allow") => !out["decision"]["updatedInput"].is_null(),
+            Some("deny") => out["decision"]["message"].is_string(),
+            _ => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn input(tool: &str, tool_input: &str) -> Input {
+        serde_json::from_value(json!({
+            "session_id": "s1", "transcript_path": "/t", "cwd": "/w",
+            "permission_mode": "default", "hook_event_name": "PreToolUse",
+            "tool_name": tool, "tool_input": serde_json::from_str::<Value>(tool_input).unwrap(),
+            "agent_type": "Explore", "something_new": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_action_names_the_tool_and_its_most_telling_field() {
+        assert_eq!(
+            input("Bash", r#"{"command":"rm -rf /tmp/x","description":"d"}"#).action(),
+            "Bash: rm -rf /tmp/x"
+        );
+        assert_eq!(
+            input("Write", r#"{"file_path":"/a.txt","content":"x"}"#).action(),
+            "Write: /a.txt"
+        );
+        assert_eq!(
+            input("WebFetch", r#"{"url":"https://e.com","prompt":"p"}"#).action(),
+            "WebFetch: https://e.com"
+        );
+        assert_eq!(
+            input("mcp__db__query", r#"{ "sql" : "drop table t", "n": 1.50 }"#).action(),
+            r#"mcp__db__query: {"sql":"drop table t","n":1.50}"#
+        );
+        // A missing field falls back to the whole input.
+        assert_eq!(input("Bash", r#"{"x":1}"#).action(), r#"Bash: {"x":1}"#);
+    }
+
+    #[test]
+    fn a_long_action_is_cut_on_a_character_boundary() {
+        let command = "é".repeat(3_000);
+        let action = input("Bash", &json!({ "command": command }).to_string()).action();
+        assert!(action.len() <= MAX_ACTION_BYTES);
+        assert!(action.starts_with("Bash: éé") && action.ends_with('…'));
+    }
+
+    #[test]
+    fn answers_are_recognised_for_their_event_only() {
+        let raw = RawValue::from_string(r#"{"a":1}"#.into()).unwrap();
+        for event in [Event::PreToolUse, Event::PermissionRequest] {
+            assert!(is_answer(event, &allow(event, "ok", &raw)));
+            assert!(is_answer(event, &deny(event, "no")));
+        }
+        assert!(!is_answer(
+            Event::PermissionRequest,
+            &deny(Event::PreToolUse, "no")
+        ));
+        assert!(!is_answer(Event::PreToolUse, &json!({"error": {}})));
+        assert_eq!(
+            Event::guess(br#"{"hook_event_name":"PermissionRequest"}"#),
+            Event::PermissionRequest
+        );
+        assert_eq!(Event::guess(b"not json"), Event::PreToolUse);
+    }
+}
