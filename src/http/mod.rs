@@ -5,6 +5,7 @@ mod deadline;
 mod deliveries;
 pub mod error;
 mod health;
+mod mcp;
 mod pause;
 mod rate;
 pub use rate::RateLimit;
@@ -390,6 +391,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(health::configure)
         .configure(pause::configure)
         .configure(deliveries::configure)
+        .configure(mcp::configure)
         .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
         .configure(web::configure)
         .default_service(aweb::to(not_found));
