@@ -126,6 +126,7 @@ async fn post(
         .into());
     }
     let token = api_key(&req, &state)?;
+    check_key(&state, &token).await?;
     if let Some(version) = req.headers().get("mcp-protocol-version") {
         let version = version.to_str().unwrap_or("");
         if !PROTOCOL_VERSIONS.contains(&version) {
@@ -194,7 +195,6 @@ async fn post(
             ),
         ));
     }
-    check_key(&state, &token).await?;
     let Some(method) = message.method else {
         // A response to a request this server never sends: accepted and dropped.
         return Ok(HttpResponse::Accepted().finish());
