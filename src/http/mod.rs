@@ -6,6 +6,7 @@ mod deliveries;
 pub mod error;
 mod health;
 mod hooks;
+mod mcp;
 mod pause;
 mod rate;
 pub use rate::RateLimit;
@@ -392,6 +393,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(pause::configure)
         .configure(deliveries::configure)
         .configure(hooks::configure)
+        .configure(mcp::configure)
         .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
         .configure(web::configure)
         .default_service(aweb::to(not_found));

@@ -22,6 +22,7 @@ mod idempotency;
 mod keys_users;
 mod listing;
 mod long_poll;
+mod mcp;
 mod migration;
 mod notifications;
 mod peers;

@@ -1,0 +1,285 @@
+//! `POST /mcp`: a Model Context Protocol server over Streamable HTTP, answering plain
+//! JSON (no event streams) and keeping no sessions. JSON-RPC 2.0, one message per POST.
+//! The tools are in `tools`.
+
+mod tools;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::body::read_json;
+use super::error::{public_message, ApiError};
+use super::{api_key, method_not_allowed, AppState};
+use crate::clock;
+use crate::domain::Error;
+
+/// The protocol versions this server speaks, newest first.
+pub const PROTOCOL_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+const PARSE_ERROR: i64 = -32700;
+const INVALID_REQUEST: i64 = -32600;
+const METHOD_NOT_FOUND: i64 = -32601;
+const INVALID_PARAMS: i64 = -32602;
+const INTERNAL_ERROR: i64 = -32603;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/mcp")
+            .route(web::post().to(post))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// One JSON-RPC message as sent: a request, a notification, or a response.
+#[derive(Deserialize)]
+struct Message {
+    jsonrpc: Option<String>,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<Box<RawValue>>,
+}
+
+/// A JSON-RPC error, answered with the request's id.
+pub(super) struct RpcError {
+    code: i64,
+    message: String,
+}
+
+impl RpcError {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(INVALID_PARAMS, message)
+    }
+}
+
+/// What a method answers: a result, a JSON-RPC error, or an HTTP error (a key refused
+/// or over its rate limit) that ends the exchange.
+pub(super) enum Failure {
+    Rpc(RpcError),
+    Http(ApiError),
+}
+
+impl From<RpcError> for Failure {
+    fn from(e: RpcError) -> Self {
+        Failure::Rpc(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Internal(_) => Failure::Rpc(RpcError::new(INTERNAL_ERROR, public_message(&e))),
+            other => Failure::Http(ApiError(other)),
+        }
+    }
+}
+
+fn rpc_response(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn rpc_error(status: StatusCode, id: &Value, e: RpcError) -> HttpResponse {
+    rpc_response(
+        status,
+        json!({ "jsonrpc": "2.0", "id": id, "error": { "code": e.code, "message": e.message } }),
+    )
+}
+
+/// A browser page on another origin (DNS rebinding) must not reach the server: an
+/// `Origin`, when sent, must be this server's public one.
+fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Ok(public)) = (
+        origin.to_str().map(url::Url::parse),
+        url::Url::parse(&state.public_url),
+    ) else {
+        return false;
+    };
+    origin.is_ok_and(|o| o.origin().is_tuple() && o.origin() == public.origin())
+}
+
+async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !origin_allowed(&req, &state) {
+        return Err(Error::Forbidden(
+            "MCP requests from a web page must come from this server's own origin".into(),
+        )
+        .into());
+    }
+    let token = api_key(&req, &state)?;
+    check_key(&state, &token).await?;
+    if let Some(version) = req.headers().get("mcp-protocol-version") {
+        let version = version.to_str().unwrap_or("");
+        if !PROTOCOL_VERSIONS.contains(&version) {
+            return Ok(rpc_error(
+                StatusCode::BAD_REQUEST,
+                &Value::Null,
+                RpcError::new(
+                    INVALID_REQUEST,
+                    format!(
+                        "unsupported MCP-Protocol-Version {version:?}; supported: {}",
+                        PROTOCOL_VERSIONS.join(", ")
+                    ),
+                ),
+            ));
+        }
+    }
+    let limit = state.limits.max_context_bytes + super::pause::BODY_OVERHEAD;
+    let raw: Box<RawValue> = match read_json(&req, payload, limit, false).await {
+        Ok(Some(raw)) => raw,
+        Ok(None) | Err(Error::InvalidJson(_)) | Err(Error::Validation(_)) => {
+            return Ok(rpc_error(
+                StatusCode::BAD_REQUEST,
+                &Value::Null,
+                RpcError::new(PARSE_ERROR, "parse error: the body is not valid JSON"),
+            ))
+        }
+        Err(Error::PayloadTooLarge(message)) => {
+            return Ok(rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &Value::Null,
+                RpcError::new(INVALID_REQUEST, message),
+            ))
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if raw.get().trim_start().starts_with('[') {
+        return Ok(rpc_error(
+            StatusCode::BAD_REQUEST,
+            &Value::Null,
+            RpcError::new(
+                INVALID_REQUEST,
+                "batch requests are not supported: send one JSON-RPC message per POST",
+            ),
+        ));
+    }
+    let message: Message = match serde_json::from_str(raw.get()) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(rpc_error(
+                StatusCode::BAD_REQUEST,
+                &Value::Null,
+                RpcError::new(INVALID_REQUEST, format!("not a JSON-RPC message: {e}")),
+            ))
+        }
+    };
+    let id = message.id.unwrap_or(Value::Null);
+    if message.jsonrpc.as_deref() != Some("2.0")
+        || !(id.is_null() || id.is_string() || id.is_number())
+    {
+        return Ok(rpc_error(
+            StatusCode::BAD_REQUEST,
+            &Value::Null,
+            RpcError::new(
+                INVALID_REQUEST,
+                "not a JSON-RPC 2.0 message: jsonrpc must be \"2.0\" and id a string or a number",
+            ),
+        ));
+    }
+    let Some(method) = message.method else {
+        // A response to a request this server never sends: accepted and dropped.
+        return Ok(HttpResponse::Accepted().finish());
+    };
+    if id.is_null() {
+        // A notification (`notifications/initialized`, `notifications/cancelled`, …).
+        return Ok(HttpResponse::Accepted().finish());
+    }
+    let params = message.params.as_deref();
+    match dispatch(&state, token, &method, params).await {
+        Ok(result) => Ok(rpc_response(
+            StatusCode::OK,
+            json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        )),
+        Err(Failure::Rpc(e)) => Ok(rpc_error(StatusCode::OK, &id, e)),
+        Err(Failure::Http(e)) => Err(e),
+    }
+}
+
+/// Refuses a key that is unknown or revoked, from memory when it is kept there.
+async fn check_key(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let (known, _) = state.memory.cached_key(token, clock::now());
+    if let Some(auth) = known {
+        state.touch_later(&auth);
+        return Ok(());
+    }
+    state.read_as(token.to_string(), |_, _| Ok(())).await?;
+    Ok(())
+}
+
+async fn dispatch(
+    state: &AppState,
+    token: String,
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<Value, Failure> {
+    match method {
+        "initialize" => initialize(params).map_err(Failure::Rpc),
+        "ping" => Ok(json!({})),
+        "tools/list" => Ok(json!({ "tools": tools::list() })),
+        "tools/call" => tools::call(state, token, params).await,
+        other => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {other}")).into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitializeParams {
+    protocol_version: String,
+}
+
+/// The client's protocol version when this server speaks it, else the newest.
+pub fn negotiate(requested: &str) -> &'static str {
+    PROTOCOL_VERSIONS
+        .into_iter()
+        .find(|v| *v == requested)
+        .unwrap_or(PROTOCOL_VERSIONS[0])
+}
+
+fn initialize(params: Option<&RawValue>) -> Result<Value, RpcError> {
+    let params: InitializeParams = params
+        .ok_or_else(|| RpcError::invalid_params("initialize needs params with protocolVersion"))
+        .and_then(|p| {
+            serde_json::from_str(p.get()).map_err(|e| {
+                RpcError::invalid_params(format!("initialize params are not valid: {e}"))
+            })
+        })?;
+    Ok(json!({
+        "protocolVersion": negotiate(&params.protocol_version),
+        "capabilities": { "tools": { "listChanged": false } },
+        "serverInfo": { "name": "hitl", "version": env!("CARGO_PKG_VERSION") },
+        "instructions": "hitl asks a person to approve an action before you take it. \
+            Call request_approval with the action, then get_approval until its status is \
+            no longer pending; act only when it is approved.",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::negotiate;
+
+    #[test]
+    fn a_known_version_is_kept_and_an_unknown_one_gets_the_newest() {
+        assert_eq!(negotiate("2025-06-18"), "2025-06-18");
+        assert_eq!(negotiate("2025-03-26"), "2025-03-26");
+        assert_eq!(negotiate("2099-01-01"), "2025-11-25");
+    }
+}

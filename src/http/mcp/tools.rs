@@ -1,0 +1,370 @@
+//! The MCP tools: `request_approval`, `get_approval` and `permission_prompt` (for
+//! `claude -p --permission-prompt-tool`). A refused argument, an unknown pause or a
+//! refused request is a tool result with `isError`, not a protocol error.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::{Failure, RpcError};
+use crate::domain::pauses::{CreateRequest, Pause, MAX_ACTION_BYTES};
+use crate::domain::{Error, Status};
+use crate::http::AppState;
+
+/// The longest a tool call waits: most clients give up on one after 60 s.
+pub const MAX_WAIT_SECS: u64 = 50;
+/// A permission prompt's pause expires after this, a little before its wait ends, so
+/// nobody approves what no one waits for any more.
+const PROMPT_TIMEOUT_SECS: i64 = 48;
+const PROMPT_TAG: &str = "claude-code";
+
+/// The `tools/list` entries.
+pub fn list() -> Value {
+    let approval = json!({
+        "type": "object",
+        "properties": {
+            "watchId": { "type": "string", "description": "The request's id, for get_approval." },
+            "status": {
+                "type": "string",
+                "enum": ["pending", "approved", "rejected", "expired", "cancelled"],
+                "description": "Act only on approved; pending means no decision yet."
+            },
+            "comment": { "type": ["string", "null"], "description": "The reviewer's comment." },
+            "resolvedBy": { "type": ["string", "null"], "description": "Who decided." },
+            "reviewUrl": { "type": "string", "description": "Where a reviewer decides." }
+        },
+        "required": ["watchId", "status", "comment", "resolvedBy", "reviewUrl"]
+    });
+    let wait = json!({
+        "type": "integer",
+        "minimum": 0,
+        "description": format!(
+            "Seconds to wait for a decision before answering (at most {MAX_WAIT_SECS}; 0, the default, answers at once)."
+        )
+    });
+    json!([
+        {
+            "name": "request_approval",
+            "title": "Request approval",
+            "description": "Ask a person to approve an action before you take it. Returns a watchId and the status; act only once the status is approved (poll with get_approval).",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "action": { "type": "string", "description": "What you want to do, in one line (at most 2,000 bytes)." },
+                    "context": { "description": "Any JSON the reviewer should see: the command, the diff, the reason." },
+                    "tags": { "type": "array", "items": { "type": "string" }, "description": "Labels for filtering (at most 20)." },
+                    "timeoutSeconds": { "type": "integer", "minimum": 1, "description": "Expire the request after this many seconds." },
+                    "waitSeconds": wait
+                },
+                "required": ["action"],
+                "additionalProperties": false
+            },
+            "outputSchema": approval
+        },
+        {
+            "name": "get_approval",
+            "title": "Get an approval's status",
+            "description": "The status of a request made with request_approval; with waitSeconds, waits until it is decided or the time passes.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "watchId": { "type": "string", "description": "The id request_approval returned." },
+                    "waitSeconds": wait
+                },
+                "required": ["watchId"],
+                "additionalProperties": false
+            },
+            "outputSchema": approval
+        },
+        {
+            "name": "permission_prompt",
+            "title": "Claude Code permission prompt",
+            "description": "For claude -p --permission-prompt-tool mcp__hitl__permission_prompt: asks a person whether a tool may run, waits for the decision, and answers allow or deny.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "tool_name": { "type": "string" },
+                    "input": { "type": "object" },
+                    "tool_use_id": { "type": "string" }
+                },
+                "required": ["tool_name", "input"]
+            }
+        }
+    ])
+}
+
+#[derive(Deserialize)]
+struct CallParams {
+    name: String,
+    #[serde(default)]
+    arguments: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RequestArgs {
+    action: String,
+    #[serde(default)]
+    context: Option<Box<RawValue>>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    timeout_seconds: Option<i64>,
+    #[serde(default)]
+    wait_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GetArgs {
+    watch_id: String,
+    #[serde(default)]
+    wait_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PromptArgs {
+    tool_name: String,
+    input: Box<RawValue>,
+    #[serde(default)]
+    tool_use_id: Option<String>,
+}
+
+/// `tools/call`.
+pub async fn call(
+    state: &AppState,
+    token: String,
+    params: Option<&RawValue>,
+) -> Result<Value, Failure> {
+    let params: CallParams = params
+        .ok_or_else(|| RpcError::invalid_params("tools/call needs params with a name"))
+        .and_then(|p| {
+            serde_json::from_str(p.get()).map_err(|e| {
+                RpcError::invalid_params(format!("tools/call params are not valid: {e}"))
+            })
+        })?;
+    let arguments = params.arguments.as_deref();
+    let outcome = match params.name.as_str() {
+        "request_approval" => match parse(arguments) {
+            Ok(args) => request_approval(state, token, args).await,
+            Err(message) => Err(Error::Validation(message)),
+        },
+        "get_approval" => match parse(arguments) {
+            Ok(args) => get_approval(state, token, args).await,
+            Err(message) => Err(Error::Validation(message)),
+        },
+        "permission_prompt" => match parse(arguments) {
+            Ok(args) => permission_prompt(state, token, args).await,
+            Err(message) => Err(Error::Validation(message)),
+        },
+        other => {
+            return Err(RpcError::invalid_params(format!("unknown tool: {other}")).into());
+        }
+    };
+    match outcome {
+        Ok(result) => Ok(result),
+        Err(e @ (Error::Unauthorized | Error::RateLimited { .. } | Error::Internal(_))) => {
+            Err(e.into())
+        }
+        Err(e) => Ok(json!({
+            "content": [{ "type": "text", "text": e.to_string() }],
+            "isError": true
+        })),
+    }
+}
+
+/// The arguments as the tool takes them, or why not.
+fn parse<T: DeserializeOwned>(arguments: Option<&RawValue>) -> Result<T, String> {
+    let text = arguments.map_or("{}", RawValue::get);
+    serde_json::from_str(text).map_err(|e| format!("the arguments are not valid: {e}"))
+}
+
+fn wait_for(seconds: Option<u64>) -> Duration {
+    Duration::from_secs(seconds.unwrap_or(0).min(MAX_WAIT_SECS))
+}
+
+/// The object `request_approval` and `get_approval` answer, as structured content and
+/// as the same JSON in one text block.
+fn approval_result(pause: &Pause, state: &AppState) -> Value {
+    let object = json!({
+        "watchId": pause.watch_id,
+        "status": pause.status,
+        "comment": pause.comment,
+        "resolvedBy": pause.resolved_by,
+        "reviewUrl": state.urls.review(&pause.watch_id),
+    });
+    json!({
+        "content": [{ "type": "text", "text": object.to_string() }],
+        "structuredContent": object,
+        "isError": false
+    })
+}
+
+async fn request_approval(
+    state: &AppState,
+    token: String,
+    args: RequestArgs,
+) -> Result<Value, Error> {
+    let wait = wait_for(args.wait_seconds);
+    let new = CreateRequest {
+        action: args.action,
+        context: args.context,
+        webhook_url: None,
+        timeout_seconds: args.timeout_seconds,
+        tags: args.tags,
+    }
+    .validate(state.limits, None)?;
+    let created = state.create_pause(token.clone(), new).await?;
+    if wait.is_zero() {
+        return Ok(approval_result(&created.pause, state));
+    }
+    let pause = state
+        .wait_for_decision(token, created.pause.watch_id, wait)
+        .await?;
+    Ok(approval_result(&pause, state))
+}
+
+async fn get_approval(state: &AppState, token: String, args: GetArgs) -> Result<Value, Error> {
+    let pause = state
+        .wait_for_decision(token, args.watch_id, wait_for(args.wait_seconds))
+        .await?;
+    Ok(approval_result(&pause, state))
+}
+
+/// The one-line action a reviewer reads: the tool and what it works on.
+fn prompt_action(tool_name: &str, input: &RawValue) -> String {
+    let value: Value = serde_json::from_str(input.get()).unwrap_or(Value::Null);
+    let field = match tool_name {
+        "Bash" => Some("command"),
+        "Edit" | "MultiEdit" | "Write" | "Read" => Some("file_path"),
+        _ => None,
+    };
+    let subject = match field.and_then(|f| value.get(f)).and_then(Value::as_str) {
+        Some(text) => text.to_string(),
+        None => value.to_string(),
+    };
+    cut(format!("{tool_name}: {subject}"), MAX_ACTION_BYTES)
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with "…" if cut.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
+}
+
+/// One text block holding Claude Code's permission answer.
+fn prompt_answer(answer: String) -> Value {
+    json!({ "content": [{ "type": "text", "text": answer }], "isError": false })
+}
+
+fn deny(message: &str) -> Value {
+    prompt_answer(json!({ "behavior": "deny", "message": message }).to_string())
+}
+
+async fn permission_prompt(
+    state: &AppState,
+    token: String,
+    args: PromptArgs,
+) -> Result<Value, Error> {
+    let action = prompt_action(&args.tool_name, &args.input);
+    // Built as text so the input reaches the reviewer exactly as it was sent.
+    let context = format!(
+        r#"{{"tool_name":{},"input":{},"tool_use_id":{}}}"#,
+        Value::from(args.tool_name.as_str()),
+        args.input.get(),
+        args.tool_use_id.map_or(Value::Null, Value::from),
+    );
+    let context = RawValue::from_string(context).map_err(Error::internal)?;
+    let request = CreateRequest {
+        action,
+        context: Some(context),
+        webhook_url: None,
+        timeout_seconds: Some(PROMPT_TIMEOUT_SECS),
+        tags: Some(vec![PROMPT_TAG.to_string()]),
+    };
+    let created = match request.validate(state.limits, None) {
+        Ok(new) => state.create_pause(token.clone(), new).await,
+        Err(e) => Err(e),
+    };
+    let created = match created {
+        Ok(created) => created,
+        Err(e @ (Error::Unauthorized | Error::RateLimited { .. } | Error::Internal(_))) => {
+            return Err(e)
+        }
+        // Fails closed: what cannot be asked is denied, with the reason.
+        Err(e) => return Ok(deny(&format!("hitl could not ask for approval: {e}"))),
+    };
+    let pause = state
+        .wait_for_decision(
+            token,
+            created.pause.watch_id.clone(),
+            Duration::from_secs(MAX_WAIT_SECS),
+        )
+        .await?;
+    Ok(match pause.status {
+        Status::Approved => prompt_answer(format!(
+            r#"{{"behavior":"allow","updatedInput":{}}}"#,
+            args.input.get()
+        )),
+        status => {
+            let reason = match (pause.comment.as_deref(), status) {
+                (Some(comment), _) if !comment.trim().is_empty() => comment.to_string(),
+                (_, Status::Rejected) => format!(
+                    "rejected by {}",
+                    pause.resolved_by.as_deref().unwrap_or("a reviewer")
+                ),
+                (_, Status::Pending | Status::Expired) => format!(
+                    "hitl: no decision within {PROMPT_TIMEOUT_SECS} seconds; the request expired"
+                ),
+                _ => format!("hitl: the request was {status}"),
+            };
+            deny(&reason)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_action_names_the_tool_and_what_it_works_on() {
+        assert_eq!(
+            prompt_action("Bash", &raw(r#"{"command":"rm -rf /tmp/x"}"#)),
+            "Bash: rm -rf /tmp/x"
+        );
+        assert_eq!(
+            prompt_action("Write", &raw(r#"{"file_path":"/etc/hosts","content":"x"}"#)),
+            "Write: /etc/hosts"
+        );
+        assert_eq!(
+            prompt_action("WebFetch", &raw(r#"{ "url": "https://x.test" }"#)),
+            r#"WebFetch: {"url":"https://x.test"}"#
+        );
+    }
+
+    #[test]
+    fn a_long_action_is_cut_on_a_char_boundary() {
+        let action = prompt_action(
+            "Bash",
+            &raw(&format!(r#"{{"command":"{}"}}"#, "é".repeat(3000))),
+        );
+        assert!(action.len() <= MAX_ACTION_BYTES);
+        assert!(action.ends_with('…'));
+    }
+}
