@@ -35,8 +35,10 @@ CREATE TABLE pauses (
     id          INTEGER PRIMARY KEY,                -- insertion order: the list order
     watch_id    TEXT    NOT NULL UNIQUE,
     key_id      TEXT    NOT NULL REFERENCES api_keys (id),
-    status      TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
-    action      TEXT    NOT NULL,
+    kind        TEXT    NOT NULL DEFAULT 'decision' CHECK (kind IN ('decision', 'question')),
+    status      TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'answered', 'expired', 'cancelled')),
+    action      TEXT    NOT NULL,                   -- a question's text, for a question
+    options     TEXT,                               -- JSON array: a question's choices, if any
     context     TEXT,                               -- JSON
     tags        TEXT    NOT NULL DEFAULT '[]',       -- JSON array, as given
     webhook_url TEXT,
@@ -44,7 +46,8 @@ CREATE TABLE pauses (
     expires_at  INTEGER,
     resolved_at INTEGER,
     resolved_by TEXT,
-    comment     TEXT
+    comment     TEXT,
+    answer      TEXT                                -- a question's answer, once answered
 );
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);

@@ -48,6 +48,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002-web-page.sql"),
     include_str!("migrations/0003-notifier.sql"),
+    include_str!("migrations/0004-questions.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
@@ -299,7 +300,29 @@ fn describe_sqlite_error(e: &rusqlite::Error) -> String {
 
 /// Brings the database to `SCHEMA_VERSION`: a fresh file gets `schema.sql`, an older
 /// one each numbered step in turn, all in one transaction. A newer one is refused.
+///
+/// Foreign keys are not enforced while it runs (the setting cannot change inside a
+/// transaction, so it is turned off before and on again after, whatever happened): a
+/// step that rebuilds a table renames it away, and with enforcement on, SQLite would
+/// rewrite the other tables' `REFERENCES` to the old name and check the drop of the
+/// old table against them. The upgraded database is checked before it commits.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    let err = |e: rusqlite::Error| OpenError::Open {
+        path: path.to_path_buf(),
+        detail: describe_sqlite_error(&e),
+    };
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(err)?;
+    let result = migrate_unenforced(conn, path);
+    // A step that failed half-way may have left its own settings behind.
+    let restored = conn
+        .pragma_update(None, "legacy_alter_table", "OFF")
+        .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+        .map_err(err);
+    result.and(restored)
+}
+
+fn migrate_unenforced(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
     let err = |e: rusqlite::Error| OpenError::Open {
         path: path.to_path_buf(),
         detail: describe_sqlite_error(&e),
@@ -337,6 +360,21 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
                 tx.pragma_update(None, "user_version", to).map_err(err)?;
                 tracing::info!(version = to, "upgraded database schema");
             }
+        }
+    }
+    if (1..SCHEMA_VERSION).contains(&version) {
+        let broken: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        if broken > 0 {
+            return Err(OpenError::Open {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the upgrade would leave {broken} rows pointing at rows that do not exist; nothing was changed"
+                ),
+            });
         }
     }
     tx.commit().map_err(err)

@@ -67,3 +67,114 @@ fn every_older_schema_upgrades_to_the_fresh_one() {
     }
     assert_eq!(tested, latest - 1);
 }
+
+/// A version 3 database with pauses (pending and decided), their tags and an
+/// Idempotency-Key keeps every row and id through the rebuild of the pauses table,
+/// keeps its foreign keys pointing at the new table, and then takes questions.
+#[test]
+fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
+    let old = Hitl::new();
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v3.sql"),
+    )
+    .unwrap();
+    let db = rusqlite::Connection::open(old.db_path()).unwrap();
+    db.execute_batch(&sql).unwrap();
+    db.pragma_update(None, "user_version", 3).unwrap();
+    db.pragma_update(None, "foreign_keys", "ON").unwrap();
+    db.execute_batch(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
+             VALUES ('key_old', 'old-bot', 'hitl_old', x'00', 'agent', 'whsec_AAAA', 1000);
+         INSERT INTO pauses (id, watch_id, key_id, status, action, context, tags, created_at,
+                             expires_at, resolved_at, resolved_by, comment)
+             VALUES (5, 'wch_pending', 'key_old', 'pending', 'Deploy v1', '{\"a\":1}',
+                     '[\"deploy\"]', 2000, 9999999999999, NULL, NULL, NULL),
+                    (9, 'wch_decided', 'key_old', 'rejected', 'Drop the table', NULL,
+                     '[\"db\",\"prod\"]', 3000, NULL, 4000, 'alice@example.com', 'no way');
+         INSERT INTO pause_tags (tag, pause_id) VALUES ('deploy', 5), ('db', 9), ('prod', 9);
+         INSERT INTO idempotency (key_id, idem_key, request_hash, pause_id, created_at)
+             VALUES ('key_old', 'retry-1', x'0102', 5, 2000);",
+    )
+    .unwrap();
+    drop(db);
+
+    old.add_user("alice@example.com", "approver");
+    let db = old.db();
+    assert_eq!(
+        db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        4
+    );
+    let rows: Vec<(i64, String, String, String, Option<String>, Option<String>)> = db
+        .prepare("SELECT id, watch_id, kind, status, comment, answer FROM pauses ORDER BY id")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (5, "wch_pending".into(), "decision".into(), "pending".into(), None, None),
+            (
+                9,
+                "wch_decided".into(),
+                "decision".into(),
+                "rejected".into(),
+                Some("no way".into()),
+                None
+            ),
+        ]
+    );
+    let tags: i64 = db
+        .query_row("SELECT count(*) FROM pause_tags JOIN pauses ON pauses.id = pause_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tags, 3);
+    let idem: i64 = db
+        .query_row("SELECT pause_id FROM idempotency WHERE idem_key = 'retry-1'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(idem, 5);
+    let broken: i64 = db
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(broken, 0);
+    let references: String = db
+        .query_row("SELECT group_concat(sql, ' ') FROM sqlite_schema WHERE name IN ('pause_tags', 'idempotency')", [], |r| r.get(0))
+        .unwrap();
+    assert!(!references.contains("pauses_v3"), "{references}");
+    drop(db);
+
+    let agent = old.agent_key("new-bot");
+    let reviewer = old.key_json(&["--name", "alice-bot", "--user", "alice@example.com"])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = old.serve(&[]);
+    let listed = server.get("/api/pause?tag=prod", &reviewer);
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json["items"][0]["watchId"], "wch_decided");
+    assert_eq!(listed.json["items"][0]["kind"], "decision");
+    assert_eq!(listed.json["items"][0]["answer"], serde_json::Value::Null);
+    let r = server.decide(&reviewer, "wch_pending", "approved", "fine");
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let question = server.create(
+        &agent,
+        &serde_json::json!({"action": "Which region?", "kind": "question", "options": ["eu", "us"]}),
+    );
+    let r = server.post(
+        &format!("/api/pause/{question}/answer"),
+        &reviewer,
+        &serde_json::json!({"answer": "eu"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "answered");
+    assert_eq!(r.json["answer"], "eu");
+    let id: i64 = old
+        .db()
+        .query_row("SELECT id FROM pauses WHERE watch_id = ?1", [&question], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, 10, "new rows continue after the old ids");
+}
