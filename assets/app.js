@@ -126,7 +126,7 @@
 
   const queue = document.getElementById("queue-list");
   const review = document.querySelector("article.review[data-status='pending']");
-  const statusWords = { approved: "approved", rejected: "rejected", expired: "expired", cancelled: "cancelled" };
+  const statusWords = { approved: "approved", rejected: "rejected", answered: "answered", expired: "expired", cancelled: "cancelled" };
 
   let refreshing = false;
   let again = false;

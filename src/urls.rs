@@ -39,6 +39,10 @@ pub fn review_decide(watch_id: &str) -> String {
     format!("/review/{}/decide", seg(watch_id))
 }
 
+pub fn review_answer(watch_id: &str) -> String {
+    format!("/review/{}/answer", seg(watch_id))
+}
+
 pub fn review_cancel(watch_id: &str) -> String {
     format!("/review/{}/cancel", seg(watch_id))
 }

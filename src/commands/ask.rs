@@ -368,8 +368,9 @@ fn report(pause: &Value, json: bool) -> ExitCode {
             .as_str()
             .map(|b| format!(" by {b}"))
             .unwrap_or_default();
-        match pause["comment"].as_str() {
-            Some(comment) => say!("{status}{by}: {comment}"),
+        // `answer` for a question (hitl ask never asks one), else the comment.
+        match pause["answer"].as_str().or(pause["comment"].as_str()) {
+            Some(said) => say!("{status}{by}: {said}"),
             None => say!("{status}{by}"),
         }
     }
@@ -377,6 +378,9 @@ fn report(pause: &Value, json: bool) -> ExitCode {
         "approved" => ExitCode::SUCCESS,
         "rejected" => ExitCode::from(1),
         "expired" | "cancelled" => ExitCode::from(2),
+        "answered" => {
+            error("the pause was answered as a question, not approved: nothing may proceed")
+        }
         _ => error(format!("unexpected status {status:?}")),
     }
 }

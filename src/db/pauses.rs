@@ -3,10 +3,11 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
 use crate::model::pause::{Cursor, ListQuery, Pause};
-use crate::model::{Result, Status};
+use crate::model::{Kind, Result, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
-     p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment";
+     p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment,
+     p.kind, p.options, p.answer";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -16,14 +17,21 @@ fn conversion_error(detail: String) -> rusqlite::Error {
 fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
     let status: String = row.get(4)?;
     let tags: String = row.get(7)?;
+    let kind: String = row.get(14)?;
+    let options: Option<String> = row.get(15)?;
     Ok(Pause {
         id: row.get(0)?,
         watch_id: row.get(1)?,
         key_id: row.get(2)?,
         key_name: row.get(3)?,
+        kind: Kind::parse(&kind).ok_or_else(|| conversion_error(format!("kind {kind:?}")))?,
         status: Status::parse(&status)
             .ok_or_else(|| conversion_error(format!("status {status:?}")))?,
         action: row.get(5)?,
+        options: options
+            .map(|o| serde_json::from_str(&o))
+            .transpose()
+            .map_err(|e| conversion_error(format!("options: {e}")))?,
         context: row.get(6)?,
         tags: serde_json::from_str(&tags).map_err(|e| conversion_error(format!("tags: {e}")))?,
         webhook_url: row.get(8)?,
@@ -32,15 +40,22 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
         resolved_at: row.get(11)?,
         resolved_by: row.get(12)?,
         comment: row.get(13)?,
+        answer: row.get(16)?,
     })
 }
 
 pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
     let tags = serde_json::to_string(&p.tags).unwrap_or_else(|_| "[]".into());
+    let options = p
+        .options
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(crate::model::Error::internal)?;
     conn.prepare_cached(
         "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
-                             created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                             created_at, expires_at, kind, options)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         p.watch_id,
@@ -51,7 +66,9 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         tags,
         p.webhook_url,
         p.created_at,
-        p.expires_at
+        p.expires_at,
+        p.kind.as_str(),
+        options
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =
@@ -190,21 +207,32 @@ pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>>
     Ok(items)
 }
 
+/// How a pending pause ends, as stored.
+pub struct Resolution<'a> {
+    pub status: Status,
+    pub at: Millis,
+    pub by: &'a str,
+    pub comment: Option<&'a str>,
+    /// A question's answer.
+    pub answer: Option<&'a str>,
+}
+
 /// Moves a pending pause to a terminal status; false if it was not pending any more.
-pub fn resolve(
-    conn: &Connection,
-    id: i64,
-    status: Status,
-    at: Millis,
-    by: &str,
-    comment: Option<&str>,
-) -> Result<bool> {
+pub fn resolve(conn: &Connection, id: i64, end: &Resolution) -> Result<bool> {
     let changed = conn
         .prepare_cached(
-            "UPDATE pauses SET status = ?2, resolved_at = ?3, resolved_by = ?4, comment = ?5
+            "UPDATE pauses SET status = ?2, resolved_at = ?3, resolved_by = ?4, comment = ?5,
+                               answer = ?6
              WHERE id = ?1 AND status = 'pending'",
         )?
-        .execute(params![id, status.as_str(), at, by, comment])?;
+        .execute(params![
+            id,
+            end.status.as_str(),
+            end.at,
+            end.by,
+            end.comment,
+            end.answer
+        ])?;
     Ok(changed == 1)
 }
 

@@ -116,6 +116,13 @@ pub fn inspect(
     }
     let user = users::by_id(conn, link.user_id).map_err(|_| invalid())?;
     let pause = pauses::get(conn, &Principal::User(user.reviewer()), &link.watch_id)?;
+    // Mail for a question carries no signed links; a link can never answer one, nor
+    // approve or reject it.
+    if pause.kind != crate::domain::Kind::Decision {
+        return Err(Error::Conflict(
+            "this is a question: answer it on its review page".into(),
+        ));
+    }
     Ok((link, pause, user))
 }
 

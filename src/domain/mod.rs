@@ -17,4 +17,4 @@ pub mod users;
 #[cfg(test)]
 mod tests;
 
-pub use crate::model::{Actor, Error, KeyRef, Principal, Result, Reviewer, Role, Status};
+pub use crate::model::{Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Role, Status};

@@ -58,10 +58,13 @@ pub fn webhook_payload(p: &Pause) -> String {
     #[serde(rename_all = "camelCase")]
     struct Payload<'a> {
         watch_id: &'a str,
+        kind: super::Kind,
         status: super::Status,
         resolved_at: Option<String>,
         resolved_by: Option<&'a str>,
         comment: Option<&'a str>,
+        /// A question's answer; null for a decision.
+        answer: Option<&'a str>,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -72,10 +75,12 @@ pub fn webhook_payload(p: &Pause) -> String {
     }
     let payload = Payload {
         watch_id: &p.watch_id,
+        kind: p.kind,
         status: p.status,
         resolved_at: p.resolved_at.map(clock::rfc3339),
         resolved_by: p.resolved_by.as_deref(),
         comment: p.comment.as_deref(),
+        answer: p.answer.as_deref(),
         agent_context: AgentContext {
             action: &p.action,
             context: p

@@ -151,6 +151,8 @@ async fn decide(
         // approves what no one waits for.
         timeout_seconds: Some(wait as i64),
         tags: Some(vec![TAG.to_string()]),
+        kind: None,
+        options: None,
     };
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -192,6 +194,10 @@ fn outcome(pause: &Pause, wait: u64, stopping: bool) -> Outcome {
         Status::Approved => Outcome::Allowed(said(format!("hitl: approved by {by}"))),
         Status::Rejected => Outcome::Denied(said(format!("hitl: rejected by {by}"))),
         Status::Cancelled => Outcome::Denied(said(format!("hitl: cancelled by {by}"))),
+        // Hooks only ask for decisions; an answer is not an approval.
+        Status::Answered => Outcome::Denied(format!(
+            "hitl: answered by {by} instead of approved; not allowed"
+        )),
         Status::Expired => Outcome::Denied(format!(
             "hitl: no decision within {wait} s; the request expired"
         )),

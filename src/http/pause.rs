@@ -1,4 +1,4 @@
-//! `/api/pause`: create, status (with long-poll), list, decide, cancel.
+//! `/api/pause`: create, status (with long-poll), list, decide, answer, cancel.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::{api_key, method_not_allowed, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
-use crate::domain::{Error, Status};
+use crate::domain::{Error, Kind, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
@@ -37,6 +37,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource("/api/pause/{watch_id}/answer")
+            .route(web::post().to(answer))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/api/pause/{watch_id}/cancel")
             .route(web::post().to(cancel))
             .default_service(web::to(method_not_allowed)),
@@ -48,8 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(rename_all = "camelCase")]
 pub struct PauseBody<'a> {
     watch_id: &'a str,
+    kind: Kind,
     status: Status,
     action: &'a str,
+    options: Option<&'a [String]>,
     context: Option<&'a RawValue>,
     tags: &'a [String],
     created_at: String,
@@ -57,6 +64,7 @@ pub struct PauseBody<'a> {
     resolved_at: Option<String>,
     resolved_by: Option<&'a str>,
     comment: Option<&'a str>,
+    answer: Option<&'a str>,
     status_url: String,
     review_url: String,
 }
@@ -65,8 +73,10 @@ impl<'a> PauseBody<'a> {
     pub fn new(p: &'a Pause, state: &AppState) -> Self {
         PauseBody {
             watch_id: &p.watch_id,
+            kind: p.kind,
             status: p.status,
             action: &p.action,
+            options: p.options.as_deref(),
             // Stored context is the agent's JSON text, checked when it was created.
             context: p
                 .context
@@ -78,6 +88,7 @@ impl<'a> PauseBody<'a> {
             resolved_at: p.resolved_at.map(clock::rfc3339),
             resolved_by: p.resolved_by.as_deref(),
             comment: p.comment.as_deref(),
+            answer: p.answer.as_deref(),
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
         }
@@ -178,7 +189,7 @@ impl ListParams {
             None | Some("") => None,
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
                 Error::validation(
-                    "status must be one of pending, approved, rejected, expired, cancelled",
+                    "status must be one of pending, approved, rejected, answered, expired, cancelled",
                 )
             })?),
         };
@@ -274,6 +285,33 @@ async fn decide(
                 body.comment,
                 &channels,
             )
+        })
+        .await?;
+    Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerBody {
+    answer: String,
+}
+
+/// Answers a question: a reviewer key, or the web page's session with its CSRF token.
+async fn answer(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = super::caller(&req, &state).await?;
+    let body: AnswerBody = read_json(&req, payload, SMALL_BODY, false)
+        .await?
+        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let watch_id = path.into_inner();
+    let channels = state.channels;
+    let pause = state
+        .write_as_caller(caller, move |tx, principal, now| {
+            pauses::answer(tx, now, principal, &watch_id, &body.answer, &channels)
         })
         .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))

@@ -44,6 +44,8 @@ fn size_of(p: &Pause) -> usize {
         + p.webhook_url.as_ref().map_or(0, String::len)
         + p.resolved_by.as_ref().map_or(0, String::len)
         + p.comment.as_ref().map_or(0, String::len)
+        + p.answer.as_ref().map_or(0, String::len)
+        + p.options.iter().flatten().map(String::len).sum::<usize>()
         + 128
 }
 

@@ -71,15 +71,18 @@ pub enum Status {
     Pending,
     Approved,
     Rejected,
+    /// A question's answer was given.
+    Answered,
     Expired,
     Cancelled,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Pending,
         Status::Approved,
         Status::Rejected,
+        Status::Answered,
         Status::Expired,
         Status::Cancelled,
     ];
@@ -89,6 +92,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Approved => "approved",
             Status::Rejected => "rejected",
+            Status::Answered => "answered",
             Status::Expired => "expired",
             Status::Cancelled => "cancelled",
         }
@@ -100,6 +104,30 @@ impl Status {
 
     pub fn is_terminal(self) -> bool {
         self != Status::Pending
+    }
+}
+
+/// What a pause asks of its reviewer: a decision (approve or reject) or an answer to a
+/// question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Decision,
+    Question,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Decision => "decision",
+            Kind::Question => "question",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        [Kind::Decision, Kind::Question]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 

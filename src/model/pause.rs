@@ -1,6 +1,6 @@
 //! A pause: one request for a human decision, and how lists of them are asked for.
 
-use super::Status;
+use super::{Kind, Status};
 use crate::clock::Millis;
 
 /// One request for a human decision.
@@ -10,8 +10,12 @@ pub struct Pause {
     pub watch_id: String,
     pub key_id: String,
     pub key_name: String,
+    pub kind: Kind,
     pub status: Status,
+    /// What to do, or for a question the question.
     pub action: String,
+    /// A question's choices, if it offers any.
+    pub options: Option<Vec<String>>,
     /// The context as JSON text, if any was given.
     pub context: Option<String>,
     pub tags: Vec<String>,
@@ -21,6 +25,8 @@ pub struct Pause {
     pub resolved_at: Option<Millis>,
     pub resolved_by: Option<String>,
     pub comment: Option<String>,
+    /// A question's answer, once answered.
+    pub answer: Option<String>,
 }
 
 #[cfg(test)]
@@ -32,8 +38,10 @@ impl Pause {
             watch_id: watch_id.into(),
             key_id: "key_x".into(),
             key_name: "deploy-bot".into(),
+            kind: Kind::Decision,
             status: Status::Pending,
             action: action.into(),
+            options: None,
             context: None,
             tags: vec![],
             webhook_url: None,
@@ -42,6 +50,7 @@ impl Pause {
             resolved_at: None,
             resolved_by: None,
             comment: None,
+            answer: None,
         }
     }
 }

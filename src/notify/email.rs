@@ -230,10 +230,20 @@ pub fn context_preview(p: &Pause, max_chars: usize) -> Option<String> {
     }
 }
 
+/// The links in one reviewer's mail: the review page, and for a decision (only) the
+/// signed one-click Approve and Reject links.
 pub struct Links {
+    pub decide: Option<DecideLinks>,
+    pub review: String,
+}
+
+pub struct DecideLinks {
     pub approve: String,
     pub reject: String,
-    pub review: String,
+}
+
+fn is_question(p: &Pause) -> bool {
+    p.kind == crate::domain::Kind::Question
 }
 
 fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
@@ -246,8 +256,15 @@ fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
         (DOCTYPE)
         html {
             body style="font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1c1d1f;line-height:1.5;" {
-                p style="color:#5c6370;margin:0;" { "An agent is waiting for your decision" }
+                p style="color:#5c6370;margin:0;" {
+                    @if is_question(p) { "Question: an agent is waiting for your answer" }
+                    @else { "An agent is waiting for your decision" }
+                }
                 h1 style="font-size:20px;margin:6px 0 12px;" { (crate::views::agent_text(&p.action)) }
+                @if let Some(options) = &p.options {
+                    p { "Choices:" }
+                    ul { @for option in options { li { (crate::views::agent_text(option)) } } }
+                }
                 p style="color:#5c6370;" {
                     "Requested by " (crate::views::agent_text(&p.key_name))
                     @if !p.tags.is_empty() { " · tags: " (crate::views::agent_text(&p.tags.join(", "))) }
@@ -255,14 +272,18 @@ fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
                 @if let Some(context) = context {
                     pre style="background:#f1f2f4;padding:12px;border-radius:6px;white-space:pre-wrap;font-size:13px;" { (crate::views::agent_text(context)) }
                 }
-                p {
-                    (button(&links.approve, "Approve", "#15803d"))
-                    (button(&links.reject, "Reject", "#b91c1c"))
-                }
-                p style="color:#5c6370;font-size:13px;" {
-                    "Each button opens a page where you confirm; nothing is decided by opening it. "
-                    "The links work once and are yours alone. "
-                    a href=(links.review) { "Open the full review page" } "."
+                @if let Some(decide) = &links.decide {
+                    p {
+                        (button(&decide.approve, "Approve", "#15803d"))
+                        (button(&decide.reject, "Reject", "#b91c1c"))
+                    }
+                    p style="color:#5c6370;font-size:13px;" {
+                        "Each button opens a page where you confirm; nothing is decided by opening it. "
+                        "The links work once and are yours alone. "
+                        a href=(links.review) { "Open the full review page" } "."
+                    }
+                } @else {
+                    p { (button(&links.review, "Answer on the review page", "#1d4ed8")) }
                 }
             }
         }
@@ -280,7 +301,12 @@ pub fn new_pause_message(
     let context = context_preview(p, 1500);
     // Agent text shows its hidden characters as markers, as on the pages.
     let mut text = format!(
-        "An agent is waiting for your decision:\n\n    {}\n\nRequested by {}{}\n",
+        "{}:\n\n    {}\n\nRequested by {}{}\n",
+        if is_question(p) {
+            "Question: an agent is waiting for your answer"
+        } else {
+            "An agent is waiting for your decision"
+        },
         marked(&p.action),
         marked(&p.key_name),
         if p.tags.is_empty() {
@@ -292,17 +318,28 @@ pub fn new_pause_message(
     if let Some(c) = &context {
         text.push_str(&format!("\nContext:\n{}\n", marked(c)));
     }
-    text.push_str(&format!(
-        "\nApprove: {}\nReject:  {}\n\nEach link opens a page where you confirm; nothing is decided by opening it.\nThe links work once and are yours alone. The full review page: {}\n",
-        links.approve, links.reject, links.review
-    ));
+    if let Some(options) = &p.options {
+        text.push_str("\nChoices:\n");
+        for option in options {
+            text.push_str(&format!("  - {}\n", marked(option)));
+        }
+    }
+    match &links.decide {
+        Some(decide) => text.push_str(&format!(
+            "\nApprove: {}\nReject:  {}\n\nEach link opens a page where you confirm; nothing is decided by opening it.\nThe links work once and are yours alone. The full review page: {}\n",
+            decide.approve, decide.reject, links.review
+        )),
+        None => text.push_str(&format!("\nAnswer on the review page: {}\n", links.review)),
+    }
+    let subject = if is_question(p) {
+        "Question"
+    } else {
+        "Approval needed"
+    };
     Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(format!(
-            "Approval needed: {}",
-            marked_preview(&p.action, 80)
-        ))
+        .subject(format!("{subject}: {}", marked_preview(&p.action, 80)))
         .multipart(MultiPart::alternative_plain_html(
             text,
             html_body(p, context.as_deref(), links).into_string(),

@@ -335,9 +335,13 @@ impl Worker {
             );
             self.settings.urls.mail(&token)
         };
-        let links = email::Links {
+        // A question gets no one-click links: it is answered on its review page.
+        let decide = (pause.kind == crate::domain::Kind::Decision).then(|| email::DecideLinks {
             approve: link(Decision::Approved),
             reject: link(Decision::Rejected),
+        });
+        let links = email::Links {
+            decide,
             review: self.settings.urls.review(&pause.watch_id),
         };
         match email::new_pause_message(&smtp.from, &address, pause, &links) {

@@ -71,20 +71,33 @@ pub fn created(p: &Pause, review_url: &str) -> Value {
     if let Some(context) = context_preview(p, 600) {
         blocks.push(json!({ "type": "section", "text": plain(&agent(&context, SECTION_MAX)) }));
     }
+    if let Some(options) = &p.options {
+        let choices = options.join(" · ");
+        blocks.push(json!({ "type": "section", "text": plain(&format!("Choices: {}", agent(&choices, SECTION_MAX - 20))) }));
+    }
     if !p.tags.is_empty() {
         blocks.push(json!({ "type": "context", "elements": [plain(&format!("Tags: {}", agent(&p.tags.join(", "), 600)))] }));
     }
+    let question = p.kind == crate::domain::Kind::Question;
     blocks.push(json!({
         "type": "actions",
         "elements": [{
             "type": "button",
-            "text": plain("Review"),
+            "text": plain(if question { "Answer" } else { "Review" }),
             "url": review_url,
             "style": "primary",
             "action_id": "review"
         }]
     }));
-    let text = format!("Approval needed: {}", agent_mrkdwn(&p.action, HEADER_MAX));
+    let text = format!(
+        "{}: {}",
+        if question {
+            "Question"
+        } else {
+            "Approval needed"
+        },
+        agent_mrkdwn(&p.action, HEADER_MAX)
+    );
     json!({ "text": text, "blocks": blocks })
 }
 
@@ -93,6 +106,7 @@ pub fn resolved(p: &Pause, review_url: &str) -> Value {
     let what = match p.status {
         Status::Approved => "Approved",
         Status::Rejected => "Rejected",
+        Status::Answered => "Answered",
         Status::Expired => "Expired",
         Status::Cancelled => "Cancelled",
         Status::Pending => "Still pending",
@@ -105,8 +119,9 @@ pub fn resolved(p: &Pause, review_url: &str) -> Value {
             _ => String::new(),
         };
         let comment = p
-            .comment
+            .answer
             .as_deref()
+            .or(p.comment.as_deref())
             .map(|c| format!(": {}", agent(c, 500)))
             .unwrap_or_default();
         format!("{what}{by}{comment} · {}", agent(&p.action, 150))

@@ -116,6 +116,7 @@ pub fn view(viewer: &Viewer, h: &History) -> Markup {
                         tr {
                             td data-label="Status" { (status_badge(p.status)) }
                             td.action-cell data-label="Action" {
+                                @if p.kind == crate::domain::Kind::Question { span.kind-question { "QUESTION" } " " }
                                 a href=(urls::review(&p.watch_id)) { (agent_text(&p.action)) }
                                 @if !p.tags.is_empty() { div { (tags(&p.tags)) } }
                             }

@@ -33,7 +33,10 @@ pub fn list(q: &Queue) -> Markup {
                             a.row-link href=(urls::review(&p.watch_id)) {
                                 span.dot.dot-pending aria-hidden="true" {}
                                 span.row-main {
-                                    span.row-action { (agent_text(&p.action)) }
+                                    span.row-action {
+                                        @if p.kind == crate::domain::Kind::Question { span.kind-question { "QUESTION" } " " }
+                                        (agent_text(&p.action))
+                                    }
                                     span.row-meta {
                                         span.key-name { (agent_text(&p.key_name)) }
                                         (tags(&p.tags))

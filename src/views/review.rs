@@ -10,7 +10,7 @@ use crate::clock::{self, Millis};
 use crate::domain::audit::Entry;
 use crate::domain::outbox::{Delivery, Kind};
 use crate::domain::pauses::Pause;
-use crate::domain::Status;
+use crate::domain::{Kind as PauseKind, Status};
 use crate::urls;
 
 /// A message above the decision panel after a POST.
@@ -35,6 +35,7 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
     let verb = match p.status {
         Status::Approved => "Approved",
         Status::Rejected => "Rejected",
+        Status::Answered => "Answered",
         Status::Expired => "Expired",
         Status::Cancelled => "Cancelled",
         Status::Pending => "Pending",
@@ -50,6 +51,35 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
             @if let Some(at) = p.resolved_at { " · " (time_ago(at, now)) }
             @if let Some(comment) = &p.comment {
                 " · " q.comment { (agent_text(comment)) }
+            }
+            @if let Some(answer) = &p.answer {
+                span.answer { (agent_text(answer)) }
+            }
+        }
+    }
+}
+
+/// A question's answer: one button per option, or a text box.
+fn answer_form(r: &Review, viewer: &Viewer) -> Markup {
+    let id = &r.pause.watch_id;
+    html! {
+        form.decide method="post" action=(urls::review_answer(id)) data-decide {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            @if let Some(options) = &r.pause.options {
+                p.muted { "Answer with one of the choices the agent offered:" }
+                div.answer-options {
+                    @for option in options {
+                        button.secondary type="submit" name="answer" value=(option) data-busy="Answering…" {
+                            (agent_text(option))
+                        }
+                    }
+                }
+            } @else {
+                label for="answer" { "Your answer" }
+                textarea #answer name="answer" rows="3" maxlength="4000" required { (r.comment) }
+                div.decide-buttons {
+                    button.approve type="submit" data-busy="Answering…" { "Answer" }
+                }
             }
         }
     }
@@ -100,6 +130,7 @@ fn history_line(e: &Entry, p: &Pause) -> Markup {
             "pause.created" => { "created by " span.key-name { (agent_text(&p.key_name)) } }
             "pause.approved" => { "approved by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.rejected" => { "rejected by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
+            "pause.answered" => { "answered by " (agent_text(by)) @if let Some(a) = details["answer"].as_str() { ": " q { (agent_text(a)) } } }
             "pause.cancelled" => { "cancelled by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.expired" => { "expired: nobody decided in time" }
             other => { (other) }
@@ -175,6 +206,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
         article.review data-watch-id=(p.watch_id) data-status=(p.status.as_str()) {
             div.review-head {
                 (status_badge(p.status))
+                @if p.kind == PauseKind::Question { " " span.kind-question { "QUESTION" } }
                 h1.action { (agent_text(&p.action)) }
             }
             p.meta {
@@ -223,7 +255,11 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 None => {}
             }
             @if p.status == Status::Pending {
-                section.decision aria-label="Decision" { (decision_form(r, viewer)) }
+                @if p.kind == PauseKind::Question {
+                    section.decision aria-label="Answer" { (answer_form(r, viewer)) }
+                } @else {
+                    section.decision aria-label="Decision" { (decision_form(r, viewer)) }
+                }
                 @if viewer.is_admin { (cancel_form(&p.watch_id, viewer)) }
             } @else {
                 (decided_banner(p, r.now))

@@ -105,11 +105,19 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
             .unwrap(),
         4
     );
-    let rows: Vec<(i64, String, String, String, Option<String>, Option<String>)> = db
+    type Row = (i64, String, String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = db
         .prepare("SELECT id, watch_id, kind, status, comment, answer FROM pauses ORDER BY id")
         .unwrap()
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .unwrap()
         .collect::<Result<_, _>>()
@@ -117,7 +125,14 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         rows,
         vec![
-            (5, "wch_pending".into(), "decision".into(), "pending".into(), None, None),
+            (
+                5,
+                "wch_pending".into(),
+                "decision".into(),
+                "pending".into(),
+                None,
+                None
+            ),
             (
                 9,
                 "wch_decided".into(),
@@ -129,15 +144,25 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
         ]
     );
     let tags: i64 = db
-        .query_row("SELECT count(*) FROM pause_tags JOIN pauses ON pauses.id = pause_id", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM pause_tags JOIN pauses ON pauses.id = pause_id",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(tags, 3);
     let idem: i64 = db
-        .query_row("SELECT pause_id FROM idempotency WHERE idem_key = 'retry-1'", [], |r| r.get(0))
+        .query_row(
+            "SELECT pause_id FROM idempotency WHERE idem_key = 'retry-1'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(idem, 5);
     let broken: i64 = db
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(broken, 0);
     let references: String = db
@@ -174,7 +199,11 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(r.json["answer"], "eu");
     let id: i64 = old
         .db()
-        .query_row("SELECT id FROM pauses WHERE watch_id = ?1", [&question], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM pauses WHERE watch_id = ?1",
+            [&question],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(id, 10, "new rows continue after the old ids");
 }

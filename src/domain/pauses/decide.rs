@@ -4,11 +4,11 @@
 
 use serde_json::json;
 
-use super::{not_found, Pause, MAX_COMMENT_BYTES};
+use super::{not_found, Pause, MAX_ANSWER_BYTES, MAX_COMMENT_BYTES};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
 use crate::domain::outbox::{self, Channels};
-use crate::domain::{audit, Actor, Error, KeyRef, Principal, Result, Status};
+use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Status};
 use crate::model::events::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,8 @@ struct Ending<'a> {
     at: Millis,
     by: &'a str,
     comment: Option<String>,
+    /// A question's answer.
+    answer: Option<String>,
     actor: &'a Actor,
     channels: &'a Channels,
 }
@@ -88,10 +90,18 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         at,
         by,
         comment,
+        answer,
         actor,
         channels,
     } = end;
-    if !db::pauses::resolve(tx, pause.id, status, at, by, comment.as_deref())? {
+    let stored = db::pauses::Resolution {
+        status,
+        at,
+        by,
+        comment: comment.as_deref(),
+        answer: answer.as_deref(),
+    };
+    if !db::pauses::resolve(tx, pause.id, &stored)? {
         // Another process changed it between our read and our write.
         let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
         return Err(Error::AlreadyResolved(current));
@@ -102,7 +112,11 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         actor,
         &format!("pause.{status}"),
         Some(&pause.watch_id),
-        json!({ "by": by, "comment": comment }),
+        if answer.is_some() {
+            json!({ "by": by, "answer": answer })
+        } else {
+            json!({ "by": by, "comment": comment })
+        },
     )?;
     tx.emit(Event::PauseResolved {
         watch_id: pause.watch_id.clone(),
@@ -113,6 +127,7 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         resolved_at: Some(at),
         resolved_by: Some(by.to_string()),
         comment,
+        answer,
         ..pause
     };
     outbox::pause_resolved(tx, now, &pause, channels)?;
@@ -137,6 +152,11 @@ pub fn decide(
     };
     let comment = clean_comment(comment)?;
     let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    if pause.kind == Kind::Question {
+        return Err(Error::validation(
+            "this pause is a question: answer it instead",
+        ));
+    }
     let by = reviewer.email.clone();
     let actor = principal.actor();
     let end = Ending {
@@ -144,6 +164,66 @@ pub fn decide(
         at: now,
         by: &by,
         comment,
+        answer: None,
+        actor: &actor,
+        channels,
+    };
+    finish(tx, now, pause, end)
+}
+
+/// Checks an answer against a question: one of its options exactly, or without
+/// options visible text of at most `MAX_ANSWER_BYTES` (trimmed).
+fn check_answer(pause: &Pause, answer: &str) -> Result<String> {
+    if let Some(options) = &pause.options {
+        return match options.iter().find(|o| o.as_str() == answer) {
+            Some(option) => Ok(option.clone()),
+            None => Err(Error::validation(
+                "answer must be exactly one of the question's options",
+            )),
+        };
+    }
+    let answer = answer.trim();
+    if answer.is_empty() || crate::text::looks_empty(answer) {
+        return Err(Error::validation("answer must not be empty"));
+    }
+    if answer.len() > MAX_ANSWER_BYTES {
+        return Err(Error::validation(format!(
+            "answer is longer than {MAX_ANSWER_BYTES} bytes"
+        )));
+    }
+    Ok(answer.to_string())
+}
+
+/// Answers a pending question. Like `decide`, the one path for every way of answering
+/// (the web page and reviewer keys), ending in `finish`: exactly one answer wins.
+pub fn answer(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    answer: &str,
+    channels: &Channels,
+) -> Result<Pause> {
+    let Some(reviewer) = principal.reviewer() else {
+        return Err(Error::Forbidden(
+            "agent keys cannot answer questions; use a reviewer key or the web page".into(),
+        ));
+    };
+    let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    if pause.kind != Kind::Question {
+        return Err(Error::validation(
+            "this pause is a decision: approve or reject it",
+        ));
+    }
+    let answer = check_answer(&pause, answer)?;
+    let by = reviewer.email.clone();
+    let actor = principal.actor();
+    let end = Ending {
+        status: Status::Answered,
+        at: now,
+        by: &by,
+        comment: None,
+        answer: Some(answer),
         actor: &actor,
         channels,
     };
@@ -181,6 +261,7 @@ pub fn cancel(
         at: now,
         by: &by,
         comment: reason,
+        answer: None,
         actor: &actor,
         channels,
     };
@@ -201,6 +282,7 @@ fn expire_one(
         at,
         by: "system",
         comment: None,
+        answer: None,
         actor: &Actor::System,
         channels,
     };

@@ -4,7 +4,9 @@
 mod decide;
 mod list;
 
-pub use decide::{cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision};
+pub use decide::{
+    answer, cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision,
+};
 pub use list::{decode_cursor, list, queue};
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,7 @@ use serde_json::value::RawValue;
 
 use super::context;
 use super::outbox::{self, Channels};
-use super::{audit, Error, Principal, Result, Status};
+use super::{audit, Error, Kind, Principal, Result, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::model::events::Event;
@@ -24,6 +26,9 @@ pub const MAX_ACTION_BYTES: usize = 2_000;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_COMMENT_BYTES: usize = 4_000;
+pub const MAX_ANSWER_BYTES: usize = 4_000;
+pub const MAX_OPTIONS: usize = 20;
+pub const MAX_OPTION_CHARS: usize = 200;
 pub const MAX_URL_BYTES: usize = 2_048;
 pub const MAX_TIMEOUT_SECS: i64 = 30 * 24 * 3600;
 pub const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 3600 * 1000;
@@ -45,6 +50,12 @@ pub struct CreateRequest {
     pub timeout_seconds: Option<i64>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// `"decision"` (the default) or `"question"`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// A question's choices.
+    #[serde(default)]
+    pub options: Option<Vec<String>>,
 }
 
 /// A create request that passed every check, ready to store.
@@ -55,8 +66,18 @@ pub struct NewPause {
     webhook_url: Option<String>,
     timeout_seconds: Option<i64>,
     tags: Vec<String>,
+    // Left out of the Idempotency-Key digest for a decision, so that a retry of a
+    // request made before questions existed still matches its digest.
+    #[serde(skip_serializing_if = "is_decision")]
+    kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<Vec<String>>,
     #[serde(skip)]
     idempotency: Option<Idempotency>,
+}
+
+fn is_decision(kind: &Kind) -> bool {
+    *kind == Kind::Decision
 }
 
 /// An `Idempotency-Key` and the digest of the request it was sent with.
@@ -113,6 +134,42 @@ fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A question's options: 1 to `MAX_OPTIONS` distinct, visible, short strings, trimmed.
+fn validate_options(kind: Kind, options: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    if kind != Kind::Question {
+        return Err(Error::validation(
+            "options are only for a question (\"kind\": \"question\")",
+        ));
+    }
+    if options.is_empty() || options.len() > MAX_OPTIONS {
+        return Err(Error::validation(format!(
+            "options must be a list of 1 to {MAX_OPTIONS} choices"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(options.len());
+    for option in options {
+        let option = option.trim();
+        if option.is_empty() || crate::text::looks_empty(option) {
+            return Err(Error::validation("options must not be empty"));
+        }
+        if option.chars().count() > MAX_OPTION_CHARS || option.chars().any(char::is_control) {
+            return Err(Error::validation(format!(
+                "each option must be at most {MAX_OPTION_CHARS} characters, without control characters"
+            )));
+        }
+        if out.iter().any(|o| o == option) {
+            return Err(Error::validation(format!(
+                "options must be distinct; {option:?} is given twice"
+            )));
+        }
+        out.push(option.to_string());
+    }
+    Ok(Some(out))
+}
+
 impl CreateRequest {
     /// Checks the request; `idempotency_key` is the header, if sent.
     pub fn validate(self, limits: Limits, idempotency_key: Option<&str>) -> Result<NewPause> {
@@ -129,6 +186,12 @@ impl CreateRequest {
                 "action is longer than {MAX_ACTION_BYTES} bytes"
             )));
         }
+        let kind = match self.kind.as_deref() {
+            None => Kind::Decision,
+            Some(text) => Kind::parse(text)
+                .ok_or_else(|| Error::validation("kind must be \"decision\" or \"question\""))?,
+        };
+        let options = validate_options(kind, self.options)?;
         let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
@@ -147,6 +210,8 @@ impl CreateRequest {
                 .transpose()?,
             timeout_seconds: self.timeout_seconds,
             tags: validate_tags(self.tags.unwrap_or_default())?,
+            kind,
+            options,
             idempotency: None,
         };
         if let Some(key) = idempotency_key {
@@ -240,8 +305,10 @@ pub fn create(
         watch_id: new_watch_id(now),
         key_id: key.id.clone(),
         key_name: key.name.clone(),
+        kind: new.kind,
         status: Status::Pending,
         action: new.action,
+        options: new.options,
         context: new.context,
         tags: new.tags,
         webhook_url: new.webhook_url,
@@ -250,6 +317,7 @@ pub fn create(
         resolved_at: None,
         resolved_by: None,
         comment: None,
+        answer: None,
     };
     let id = db::pauses::insert(tx, &pause)?;
     if let Some(idem) = &new_idempotency {
@@ -261,7 +329,7 @@ pub fn create(
         &principal.actor(),
         "pause.created",
         Some(&pause.watch_id),
-        json!({ "key": key.name, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339) }),
+        json!({ "key": key.name, "kind": pause.kind, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339) }),
     )?;
     tx.emit(Event::PauseCreated {
         watch_id: pause.watch_id.clone(),

@@ -24,6 +24,7 @@ mod create;
 mod decide;
 mod expiry;
 mod limits;
+mod questions;
 
 use rusqlite::{Connection, TransactionBehavior};
 

@@ -1,5 +1,5 @@
-//! The MCP tools: `request_approval`, `get_approval` and `permission_prompt` (for
-//! `claude -p --permission-prompt-tool`). A refused argument, an unknown pause or a
+//! The MCP tools: `request_approval`, `get_approval`, `ask_human` and
+//! `permission_prompt` (for `claude -p --permission-prompt-tool`). A refused argument, an unknown pause or a
 //! refused request is a tool result with `isError`, not a protocol error.
 
 use std::time::Duration;
@@ -29,14 +29,30 @@ pub fn list() -> Value {
             "watchId": { "type": "string", "description": "The request's id, for get_approval." },
             "status": {
                 "type": "string",
-                "enum": ["pending", "approved", "rejected", "expired", "cancelled"],
+                "enum": ["pending", "approved", "rejected", "answered", "expired", "cancelled"],
                 "description": "Act only on approved; pending means no decision yet."
             },
             "comment": { "type": ["string", "null"], "description": "The reviewer's comment." },
+            "answer": { "type": ["string", "null"], "description": "A question's answer (null for a decision)." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who decided." },
             "reviewUrl": { "type": "string", "description": "Where a reviewer decides." }
         },
-        "required": ["watchId", "status", "comment", "resolvedBy", "reviewUrl"]
+        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl"]
+    });
+    let answered = json!({
+        "type": "object",
+        "properties": {
+            "watchId": { "type": "string", "description": "The question's id, for get_approval." },
+            "status": {
+                "type": "string",
+                "enum": ["pending", "answered", "expired", "cancelled"],
+                "description": "answered once a person answered; pending means no answer yet."
+            },
+            "answer": { "type": ["string", "null"], "description": "The answer: one of the options if any were given." },
+            "resolvedBy": { "type": ["string", "null"], "description": "Who answered." },
+            "reviewUrl": { "type": "string", "description": "Where a reviewer answers." }
+        },
+        "required": ["watchId", "status", "answer", "resolvedBy", "reviewUrl"]
     });
     let wait = json!({
         "type": "integer",
@@ -80,6 +96,28 @@ pub fn list() -> Value {
             "outputSchema": approval
         },
         {
+            "name": "ask_human",
+            "title": "Ask a person a question",
+            "description": "Ask a person a question and get their answer: free text, or exactly one of the options if you give some. Returns a watchId and the status; with waitSeconds, waits for the answer (poll with get_approval).",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "question": { "type": "string", "description": "The question, in one line (at most 2,000 bytes)." },
+                    "options": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "minItems": 1,
+                        "maxItems": 20,
+                        "description": "The choices the person picks one of (distinct, short); without them the answer is free text."
+                    },
+                    "waitSeconds": wait
+                },
+                "required": ["question"],
+                "additionalProperties": false
+            },
+            "outputSchema": answered
+        },
+        {
             "name": "permission_prompt",
             "title": "Claude Code permission prompt",
             "description": "For claude -p --permission-prompt-tool mcp__hitl__permission_prompt: asks a person whether a tool may run, waits for the decision, and answers allow or deny.",
@@ -113,6 +151,16 @@ struct RequestArgs {
     tags: Option<Vec<String>>,
     #[serde(default)]
     timeout_seconds: Option<i64>,
+    #[serde(default)]
+    wait_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AskArgs {
+    question: String,
+    #[serde(default)]
+    options: Option<Vec<String>>,
     #[serde(default)]
     wait_seconds: Option<u64>,
 }
@@ -156,6 +204,10 @@ pub async fn call(
             Ok(args) => get_approval(state, token, args).await,
             Err(message) => Err(Error::Validation(message)),
         },
+        "ask_human" => match parse(arguments) {
+            Ok(args) => ask_human(state, token, args).await,
+            Err(message) => Err(Error::Validation(message)),
+        },
         "permission_prompt" => match parse(arguments) {
             Ok(args) => permission_prompt(state, token, args).await,
             Err(message) => Err(Error::Validation(message)),
@@ -189,13 +241,29 @@ fn wait_for(seconds: Option<u64>) -> Duration {
 /// The object `request_approval` and `get_approval` answer, as structured content and
 /// as the same JSON in one text block.
 fn approval_result(pause: &Pause, state: &AppState) -> Value {
-    let object = json!({
+    tool_result(json!({
         "watchId": pause.watch_id,
         "status": pause.status,
         "comment": pause.comment,
+        "answer": pause.answer,
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
-    });
+    }))
+}
+
+/// The object `ask_human` answers.
+fn answer_result(pause: &Pause, state: &AppState) -> Value {
+    tool_result(json!({
+        "watchId": pause.watch_id,
+        "status": pause.status,
+        "answer": pause.answer,
+        "resolvedBy": pause.resolved_by,
+        "reviewUrl": state.urls.review(&pause.watch_id),
+    }))
+}
+
+/// `object` as structured content and as the same JSON in one text block.
+fn tool_result(object: Value) -> Value {
     json!({
         "content": [{ "type": "text", "text": object.to_string() }],
         "structuredContent": object,
@@ -215,6 +283,8 @@ async fn request_approval(
         webhook_url: None,
         timeout_seconds: args.timeout_seconds,
         tags: args.tags,
+        kind: None,
+        options: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -225,6 +295,28 @@ async fn request_approval(
         .wait_for_decision(token, created.pause.watch_id, wait)
         .await?;
     Ok(approval_result(&pause, state))
+}
+
+async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Value, Error> {
+    let wait = wait_for(args.wait_seconds);
+    let new = CreateRequest {
+        action: args.question,
+        context: None,
+        webhook_url: None,
+        timeout_seconds: None,
+        tags: None,
+        kind: Some("question".to_string()),
+        options: args.options,
+    }
+    .validate(state.limits, None)?;
+    let created = state.create_pause(token.clone(), new).await?;
+    if wait.is_zero() {
+        return Ok(answer_result(&created.pause, state));
+    }
+    let pause = state
+        .wait_for_decision(token, created.pause.watch_id, wait)
+        .await?;
+    Ok(answer_result(&pause, state))
 }
 
 async fn get_approval(state: &AppState, token: String, args: GetArgs) -> Result<Value, Error> {
@@ -292,6 +384,8 @@ async fn permission_prompt(
         webhook_url: None,
         timeout_seconds: Some(PROMPT_TIMEOUT_SECS),
         tags: Some(vec![PROMPT_TAG.to_string()]),
+        kind: None,
+        options: None,
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

@@ -1,4 +1,4 @@
-//! A pause's page and the decision form.
+//! A pause's page, the decision form and a question's answer form.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,6 +15,7 @@ use crate::views::review::{self, Notice, Review};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/review/{watch_id}", web::get().to(page))
         .route("/review/{watch_id}/decide", web::post().to(decide))
+        .route("/review/{watch_id}/answer", web::post().to(answer))
         .route("/review/{watch_id}/cancel", web::post().to(cancel))
         .route(
             "/review/{watch_id}/deliveries/{id}/retry",
@@ -96,6 +97,35 @@ async fn decide(
         Err(e) => Err(e),
     };
     after_change(&who, &state, watch_id, outcome, form.comment).await
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    answer: String,
+}
+
+async fn answer(
+    req: HttpRequest,
+    who: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<AnswerForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, &state.public_url)?;
+    let watch_id = path.into_inner();
+    let form = form.into_inner();
+    let (id, answer) = (watch_id.clone(), form.answer.clone());
+    let channels = state.channels;
+    let outcome = who
+        .write(&state, move |tx, principal, now| {
+            pauses::answer(tx, now, principal, &id, &answer, &channels)
+        })
+        .await;
+    // A refused free-text answer comes back in its box.
+    after_change(&who, &state, watch_id, outcome, form.answer).await
 }
 
 #[derive(Deserialize)]
