@@ -26,6 +26,7 @@ mod mcp;
 mod migration;
 mod notifications;
 mod peers;
+mod questions;
 mod race;
 mod request_ids;
 mod slow_bodies;

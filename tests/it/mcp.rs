@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-fn rpc(server: &Server, key: &str, method: &str, params: Value) -> Resp {
+pub fn rpc(server: &Server, key: &str, method: &str, params: Value) -> Resp {
     let body = json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params });
     mcp_post(&server.url, Some(key), &body.to_string(), &[])
 }
@@ -21,7 +21,7 @@ fn mcp_post(url: &str, key: Option<&str>, body: &str, headers: &[(&str, &str)]) 
 }
 
 /// A tools/call answered with a result: the result.
-fn call(server: &Server, key: &str, tool: &str, arguments: Value) -> Value {
+pub fn call(server: &Server, key: &str, tool: &str, arguments: Value) -> Value {
     let r = rpc(
         server,
         key,
@@ -34,7 +34,7 @@ fn call(server: &Server, key: &str, tool: &str, arguments: Value) -> Value {
 }
 
 /// The structured content of a successful call, checked against its text block.
-fn structured(result: &Value) -> Value {
+pub fn structured(result: &Value) -> Value {
     assert_eq!(result["isError"], false, "{result}");
     let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text, result["structuredContent"]);
@@ -49,7 +49,7 @@ fn prompt_answer(result: &Value) -> Value {
 }
 
 #[test]
-fn initialize_negotiates_the_version_and_lists_three_tools() {
+fn initialize_negotiates_the_version_and_lists_four_tools() {
     let hitl = Hitl::new();
     let agent = hitl.agent_key("a");
     let server = hitl.serve(&[]);
@@ -97,7 +97,12 @@ fn initialize_negotiates_the_version_and_lists_three_tools() {
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["request_approval", "get_approval", "permission_prompt"]
+        [
+            "request_approval",
+            "get_approval",
+            "ask_human",
+            "permission_prompt"
+        ]
     );
     for tool in tools {
         assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
@@ -105,6 +110,11 @@ fn initialize_negotiates_the_version_and_lists_three_tools() {
     }
     assert_eq!(tools[0]["inputSchema"]["required"], json!(["action"]));
     assert_eq!(tools[1]["outputSchema"]["type"], "object");
+    assert_eq!(tools[2]["inputSchema"]["required"], json!(["question"]));
+    assert_eq!(
+        tools[2]["outputSchema"]["required"],
+        json!(["watchId", "status", "answer", "resolvedBy", "reviewUrl"])
+    );
 
     let r = request(
         "GET",
@@ -158,6 +168,7 @@ fn request_then_wait_while_a_reviewer_approves() {
     assert_eq!(decider.join().unwrap().status, 200);
     assert_eq!(got["status"], "approved");
     assert_eq!(got["comment"], "ship it");
+    assert_eq!(got["answer"], Value::Null);
     assert_eq!(got["resolvedBy"], "r@example.com");
 }
 
@@ -406,7 +417,12 @@ fn the_official_python_client_works() {
     let report: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(
         report["tools"],
-        json!(["request_approval", "get_approval", "permission_prompt"])
+        json!([
+            "request_approval",
+            "get_approval",
+            "ask_human",
+            "permission_prompt"
+        ])
     );
     assert_eq!(report["created"]["status"], "pending");
     assert_eq!(report["got"]["watchId"], report["created"]["watchId"]);
