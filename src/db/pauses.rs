@@ -298,8 +298,14 @@ pub fn idempotency_put(
     Ok(())
 }
 
+/// Forgets Idempotency-Keys older than `cutoff`, except the HumanLayer SDK's call ids
+/// (`hl:` keys): `GET /humanlayer/v1/.../{call_id}` finds its pause by them for as long
+/// as the pause lives.
 pub fn idempotency_prune(conn: &Connection, cutoff: Millis) -> Result<()> {
-    conn.execute("DELETE FROM idempotency WHERE created_at < ?1", [cutoff])?;
+    conn.execute(
+        "DELETE FROM idempotency WHERE created_at < ?1 AND substr(idem_key, 1, 3) <> 'hl:'",
+        [cutoff],
+    )?;
     Ok(())
 }
 

@@ -54,7 +54,8 @@ pub async fn enforce(
     let Some(limits) = req.app_data::<BodyLimits>().copied() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let api = req.path().starts_with("/api/");
+    // The HumanLayer SDK parses every answer as JSON, refusals included.
+    let api = req.path().starts_with("/api/") || req.path().starts_with("/humanlayer/");
     let hook = req.path() == super::hooks::PATH;
     let headers = req.headers();
     let declared = headers

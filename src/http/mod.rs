@@ -6,6 +6,7 @@ mod deliveries;
 pub mod error;
 mod health;
 mod hooks;
+mod humanlayer;
 mod mcp;
 mod pause;
 mod rate;
@@ -394,6 +395,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(deliveries::configure)
         .configure(hooks::configure)
         .configure(mcp::configure)
+        .configure(humanlayer::configure)
         .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
         .configure(web::configure)
         .default_service(aweb::to(not_found));
