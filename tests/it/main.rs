@@ -18,6 +18,7 @@ mod cli;
 mod durability;
 mod exact_context;
 mod expiry;
+mod humanlayer;
 mod idempotency;
 mod keys_users;
 mod listing;
