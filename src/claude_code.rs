@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::domain::pauses::MAX_ACTION_BYTES;
+use crate::text::cut_bytes;
 
 /// The tag every pause from a hook carries.
 pub const TAG: &str = "claude-code";
@@ -71,7 +72,7 @@ impl Input {
     /// `"{tool_name}: {summary}"`, cut to the action limit on a character boundary.
     pub fn action(&self) -> String {
         let action = format!("{}: {}", self.tool_name, self.summary());
-        cut(action, MAX_ACTION_BYTES)
+        cut_bytes(&action, MAX_ACTION_BYTES)
     }
 
     /// The most telling field of the input: the command of `Bash`, the file of
@@ -109,20 +110,6 @@ impl Input {
         })?;
         RawValue::from_string(text)
     }
-}
-
-/// `text` cut to at most `max` bytes on a character boundary, ending in "…" when cut.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max - '…'.len_utf8();
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push('…');
-    text
 }
 
 /// The answer that lets the tool run. A `PermissionRequest` allow always carries the

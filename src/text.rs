@@ -70,6 +70,19 @@ pub fn marked_preview(text: &str, max: usize) -> String {
     }
 }
 
+/// `text` cut to at most `max` bytes on a character boundary, ending in `…` when cut
+/// (an action, for one, is limited in bytes).
+pub fn cut_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// True when a person would see nothing: only whitespace and invisible characters.
 pub fn looks_empty(text: &str) -> bool {
     text.chars()

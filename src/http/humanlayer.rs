@@ -22,6 +22,7 @@ use crate::clock;
 use crate::db;
 use crate::domain::pauses::{CreateRequest, Pause, MAX_ACTION_BYTES};
 use crate::domain::{Error, Kind, Principal, Status};
+use crate::text::cut_bytes;
 
 const TAG: &str = "humanlayer";
 const MAX_CALL_ID_BYTES: usize = 200;
@@ -146,22 +147,10 @@ fn check_call_id(call_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
 /// What the reviewer reads: `send_email(to="a@example.com", subject="Hi")`.
 fn describe_call(function: &str, kwargs: &serde_json::Map<String, Value>) -> String {
     let args: Vec<String> = kwargs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    cut(
+    cut_bytes(
         &format!("{function}({})", args.join(", ")),
         MAX_ACTION_BYTES,
     )
@@ -298,7 +287,7 @@ async fn create_contact(
         state: present(contact.spec.state.as_deref()),
     })?;
     let request = CreateRequest {
-        action: cut(&contact.spec.msg, MAX_ACTION_BYTES),
+        action: cut_bytes(&contact.spec.msg, MAX_ACTION_BYTES),
         context: Some(context),
         webhook_url: None,
         timeout_seconds: None,
@@ -347,7 +336,7 @@ async fn find(
     let not_found = move |call_id: &str| {
         Error::NotFound(format!(
             "no {what} with call_id {:?} for this key",
-            cut(call_id, MAX_CALL_ID_BYTES)
+            cut_bytes(call_id, MAX_CALL_ID_BYTES)
         ))
     };
     state
@@ -472,7 +461,7 @@ mod tests {
         let long = "é".repeat(1_500);
         let action = describe_call("f", &serde_json::Map::new());
         assert_eq!(action, "f()");
-        let cut_text = cut(&long, MAX_ACTION_BYTES);
+        let cut_text = cut_bytes(&long, MAX_ACTION_BYTES);
         assert!(cut_text.len() <= MAX_ACTION_BYTES);
         assert!(cut_text.ends_with('…'));
     }

@@ -13,6 +13,7 @@ use super::{Failure, RpcError};
 use crate::domain::pauses::{CreateRequest, Pause, MAX_ACTION_BYTES};
 use crate::domain::{Error, Status};
 use crate::http::AppState;
+use crate::text::cut_bytes;
 
 /// The longest a tool call waits: most clients give up on one after 60 s.
 pub const MAX_WAIT_SECS: u64 = 50;
@@ -338,21 +339,7 @@ fn prompt_action(tool_name: &str, input: &RawValue) -> String {
         Some(text) => text.to_string(),
         None => value.to_string(),
     };
-    cut(format!("{tool_name}: {subject}"), MAX_ACTION_BYTES)
-}
-
-/// `text` cut to at most `max` bytes on a character boundary, marked with "…" if cut.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max - '…'.len_utf8();
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push('…');
-    text
+    cut_bytes(&format!("{tool_name}: {subject}"), MAX_ACTION_BYTES)
 }
 
 /// One text block holding Claude Code's permission answer.
