@@ -18,7 +18,6 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::error::public_message;
-use super::pause::BODY_OVERHEAD;
 use super::{api_key, method_not_allowed, AppState};
 use crate::claude_code::{self, Event, Input, MAX_WAIT_SECS, TAG};
 use crate::clock;
@@ -70,7 +69,7 @@ pub fn refused(error: &Error) -> HttpResponse {
 
 async fn hook(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
-    let limit = state.limits.max_context_bytes + BODY_OVERHEAD;
+    let limit = state.max_create_body();
     let body: Box<serde_json::value::RawValue> = match read_json(&req, payload, limit, false).await
     {
         Ok(Some(body)) => body,

@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::{api_key, api_not_found, method_not_allowed, AppState};
 use crate::clock;
 use crate::db;
-use crate::domain::pauses::{CreateRequest, Pause, MAX_ACTION_BYTES};
+use crate::domain::pauses::{CreateRequest, Created, Pause, MAX_ACTION_BYTES};
 use crate::domain::{Error, Kind, Principal, Status};
 use crate::text::cut_bytes;
 
@@ -199,17 +199,7 @@ async fn create_call(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
-    let limits = state.limits;
-    let body: Box<RawValue> = read_json(
-        &req,
-        payload,
-        limits.max_context_bytes + super::pause::BODY_OVERHEAD,
-        false,
-    )
-    .await?
-    .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
-    let call: FunctionCallIn = serde_json::from_str(body.get())
-        .map_err(|e| Error::validation(format!("not a FunctionCall: {e}")))?;
+    let call: FunctionCallIn = read_model(&req, payload, &state, "FunctionCall").await?;
     check_call_id(&call.call_id)?;
     let kwargs: serde_json::Map<String, Value> = serde_json::from_str(call.spec.kwargs.get())
         .map_err(|_| Error::validation("spec.kwargs must be a JSON object"))?;
@@ -233,9 +223,26 @@ async fn create_call(
         kind: None,
         options: None,
     };
-    let new = request.validate(limits, Some(&format!("hl:fn:{}", call.call_id)))?;
+    let new = request.validate(state.limits, Some(&format!("hl:fn:{}", call.call_id)))?;
     let created = state.create_pause(token, new).await?;
-    let body = function_call_json(&created.pause)?;
+    created_response(&created, function_call_json(&created.pause)?)
+}
+
+/// A request body that must be one of the SDK's models (`what`, for the message).
+async fn read_model<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    what: &str,
+) -> Result<T, Error> {
+    let body: Box<RawValue> = read_json(req, payload, state.max_create_body(), false)
+        .await?
+        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    serde_json::from_str(body.get()).map_err(|e| Error::validation(format!("not a {what}: {e}")))
+}
+
+/// 201 for a new call, 200 for one posted again with its `call_id`.
+fn created_response(created: &Created, body: Value) -> Result<HttpResponse, ApiError> {
     let mut builder = if created.replayed {
         HttpResponse::Ok()
     } else {
@@ -264,17 +271,7 @@ async fn create_contact(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
-    let limits = state.limits;
-    let body: Box<RawValue> = read_json(
-        &req,
-        payload,
-        limits.max_context_bytes + super::pause::BODY_OVERHEAD,
-        false,
-    )
-    .await?
-    .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
-    let contact: ContactIn = serde_json::from_str(body.get())
-        .map_err(|e| Error::validation(format!("not a HumanContact: {e}")))?;
+    let contact: ContactIn = read_model(&req, payload, &state, "HumanContact").await?;
     check_call_id(&contact.call_id)?;
     let response_options = contact.spec.response_options.filter(|o| !o.is_empty());
     let options = response_options.as_deref().map(labels);
@@ -295,15 +292,9 @@ async fn create_contact(
         kind: Some("question".into()),
         options,
     };
-    let new = request.validate(limits, Some(&format!("hl:hc:{}", contact.call_id)))?;
+    let new = request.validate(state.limits, Some(&format!("hl:hc:{}", contact.call_id)))?;
     let created = state.create_pause(token, new).await?;
-    let body = contact_json(&created.pause)?;
-    let mut builder = if created.replayed {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::Created()
-    };
-    Ok(json_response(&mut builder, body))
+    created_response(&created, contact_json(&created.pause)?)
 }
 
 async fn get_contact(

@@ -143,8 +143,7 @@ async fn post(
             ));
         }
     }
-    let limit = state.limits.max_context_bytes + super::pause::BODY_OVERHEAD;
-    let raw: Box<RawValue> = match read_json(&req, payload, limit, false).await {
+    let raw: Box<RawValue> = match read_json(&req, payload, state.max_create_body(), false).await {
         Ok(Some(raw)) => raw,
         Ok(None) | Err(Error::InvalidJson(_)) | Err(Error::Validation(_)) => {
             return Ok(rpc_error(

@@ -130,6 +130,12 @@ impl AppState {
         Ok(Arc::new(pause))
     }
 
+    /// The largest request body that creates a pause (by any integration): the
+    /// context's limit and room for the rest.
+    pub fn max_create_body(&self) -> usize {
+        self.limits.max_context_bytes + pause::BODY_OVERHEAD
+    }
+
     /// Creates a pause as the bearer of `token` (an agent key): the one way every
     /// integration (the API, MCP, hooks) creates one, under the same rules.
     pub async fn create_pause(
@@ -409,7 +415,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let body_limits = deadline::BodyLimits {
         timeout: state.body_timeout,
-        max_bytes: (state.limits.max_context_bytes + pause::BODY_OVERHEAD).max(FORM_LIMIT) as u64,
+        max_bytes: state.max_create_body().max(FORM_LIMIT) as u64,
     };
     // The last `wrap` is the outermost: the request id is set before anything else
     // runs, so even a body refused for its size or slowness carries it.

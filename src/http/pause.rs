@@ -120,14 +120,9 @@ async fn create(
         })
         .transpose()?;
     let limits = state.limits;
-    let request: CreateRequest = read_json(
-        &req,
-        payload,
-        limits.max_context_bytes + BODY_OVERHEAD,
-        false,
-    )
-    .await?
-    .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let request: CreateRequest = read_json(&req, payload, state.max_create_body(), false)
+        .await?
+        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
     let new = request.validate(limits, idempotency_key)?;
     let created = state.create_pause(token, new).await?;
     let builder = if created.replayed {
