@@ -54,9 +54,7 @@ pub async fn enforce(
     let Some(limits) = req.app_data::<BodyLimits>().copied() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    // The HumanLayer SDK parses every answer as JSON, refusals included.
-    let api = req.path().starts_with("/api/") || req.path().starts_with("/humanlayer/");
-    let hook = req.path() == super::hooks::PATH;
+    let form = Form::for_path(req.path());
     let headers = req.headers();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -80,7 +78,7 @@ pub async fn enforce(
             "the request body is larger than {} bytes",
             limits.max_bytes
         ));
-        let mut response = Refusal { api, hook, error }.error_response();
+        let mut response = Refusal { form, error }.error_response();
         if declared - limits.max_bytes > DRAIN_LIMIT || !body.drain(declared).await {
             response = close_after(response, &body);
         }
@@ -104,7 +102,7 @@ pub async fn enforce(
         "the request body did not arrive within {}",
         humantime::format_duration(limits.timeout)
     ));
-    let refusal = Refusal { api, hook, error };
+    let refusal = Refusal { form, error };
     match response {
         Ok(res) => {
             tracing::info!(
@@ -155,13 +153,35 @@ impl MessageBody for Holding {
 
 type BoxedStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
 
-/// A body refused for its size or its slowness: the usual error (JSON on the API, a
-/// page elsewhere, a 200 deny to a Claude Code hook, which fails closed), and the
-/// connection closed, since the rest of the body may still be on its way.
+/// How a refusal is answered on a path.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// A JSON error: the API, and the HumanLayer SDK, which parses every answer as
+    /// JSON, refusals included.
+    Json,
+    /// A 200 deny: a Claude Code hook fails closed.
+    HookDeny,
+    /// An HTML page.
+    Page,
+}
+
+impl Form {
+    fn for_path(path: &str) -> Form {
+        if path == super::hooks::PATH {
+            Form::HookDeny
+        } else if path.starts_with("/api/") || path.starts_with("/humanlayer/") {
+            Form::Json
+        } else {
+            Form::Page
+        }
+    }
+}
+
+/// A body refused for its size or its slowness, answered in the path's [`Form`], and
+/// the connection closed, since the rest of the body may still be on its way.
 #[derive(Debug)]
 struct Refusal {
-    api: bool,
-    hook: bool,
+    form: Form,
     error: Error,
 }
 
@@ -173,17 +193,17 @@ impl std::fmt::Display for Refusal {
 
 impl ResponseError for Refusal {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        super::error::classify(&self.error).0
+        match self.form {
+            Form::HookDeny => actix_web::http::StatusCode::OK,
+            Form::Json | Form::Page => super::error::classify(&self.error).0,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.hook {
-            return super::hooks::refused(&self.error);
-        }
-        let mut response = if self.api {
-            ApiError(self.error.clone()).error_response()
-        } else {
-            PageError::Domain(self.error.clone()).error_response()
+        let mut response = match self.form {
+            Form::HookDeny => super::hooks::refused(&self.error),
+            Form::Json => ApiError(self.error.clone()).error_response(),
+            Form::Page => PageError::Domain(self.error.clone()).error_response(),
         };
         response
             .head_mut()

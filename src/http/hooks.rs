@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::http::{header, ConnectionType};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
@@ -55,16 +55,12 @@ fn deny(event: Event, reason: &str) -> HttpResponse {
 
 /// The answer to a body the server refused before the handler read it (too large, or
 /// too slow to arrive): a `PreToolUse` deny, since the event is unknown. The connection
-/// is closed, as for any such refusal.
+/// is closed by the caller, as for any such refusal.
 pub fn refused(error: &Error) -> HttpResponse {
-    let mut response = deny(
+    deny(
         Event::PreToolUse,
         &format!("hitl: the hook's request was refused: {error}"),
-    );
-    response
-        .head_mut()
-        .set_connection_type(ConnectionType::Close);
-    response
+    )
 }
 
 async fn hook(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
