@@ -113,6 +113,11 @@ impl Urls {
         }
     }
 
+    /// The public URL itself, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn status(&self, watch_id: &str) -> String {
         format!("{}{}", self.base, status(watch_id))
     }

@@ -57,7 +57,6 @@ fn start(config: &Config) -> Result<(), String> {
         read_permits: tokio::sync::Semaphore::new(parts.read_connections as usize),
         writer: parts.writer.clone(),
         memory: Arc::clone(&memory),
-        public_url: public_url.clone(),
         urls: Urls::new(&public_url),
         limits: Limits {
             max_context_bytes: config.max_context_bytes,

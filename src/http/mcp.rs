@@ -107,7 +107,7 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
     };
     let (Ok(origin), Ok(public)) = (
         origin.to_str().map(url::Url::parse),
-        url::Url::parse(&state.public_url),
+        url::Url::parse(state.urls.base()),
     ) else {
         return false;
     };

@@ -37,9 +37,7 @@ pub struct AppState {
     pub writer: Writer,
     /// Keys and pauses kept in memory, and long-poll waiters (see `crate::memory`).
     pub memory: Arc<Memory>,
-    /// The base of every URL hitl hands out, without a trailing slash.
-    pub public_url: String,
-    /// The absolute URLs hitl hands out, under `public_url`.
+    /// The absolute URLs hitl hands out, under the public URL (`urls.base()`).
     pub urls: crate::urls::Urls,
     pub limits: crate::domain::pauses::Limits,
     /// `--body-timeout`: how long a request body may take to arrive.
@@ -288,7 +286,7 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiEr
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !session.csrf_ok(token) || !web::same_origin(req, &state.public_url) {
+    if !session.csrf_ok(token) || !web::same_origin(req, state.urls.base()) {
         return Err(Error::Forbidden(
             "a signed-in request must carry its page's X-CSRF-Token and come from this server"
                 .into(),

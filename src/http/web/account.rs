@@ -62,7 +62,7 @@ async fn signin_post(
     let refuse = |status: StatusCode, message: &str| {
         html_status(status, signin::signin(Some(message), &form.email, &next))
     };
-    if !super::same_origin(&req, &state.public_url) {
+    if !super::same_origin(&req, state.urls.base()) {
         return Err(PageError::CrossSite);
     }
 
@@ -134,7 +134,7 @@ async fn signout(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let session = who.session.clone();
     state
         .writer
@@ -181,7 +181,7 @@ async fn setup_post(
 ) -> Result<HttpResponse, PageError> {
     let token = token.into_inner();
     let form = form.into_inner();
-    if !super::same_origin(&req, &state.public_url) {
+    if !super::same_origin(&req, state.urls.base()) {
         return Err(PageError::CrossSite);
     }
     if form.password != form.password_again {
@@ -267,7 +267,7 @@ async fn change_password(
     form: web::Form<PasswordForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let form = form.into_inner();
     let fail = |message: &str| {
         html_status(
@@ -329,7 +329,7 @@ async fn set_notify(
     form: web::Form<NotifyForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let (user_id, on) = (who.session.user.user_id, form.on == "true");
     who.write(&state, move |tx, me, now| {
         users::set_notify_email(tx, now, &me.actor(), user_id, on)

@@ -154,7 +154,7 @@ async fn create(
     form: web::Form<CreateForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let form = form.into_inner();
     let sticky = KeyForm {
         name: form.name.clone(),
@@ -217,7 +217,7 @@ async fn update(
     form: web::Form<UpdateForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let id = path.into_inner();
     let form = form.into_inner();
     let url_check = match form.webhook_url.trim() {
@@ -247,7 +247,7 @@ async fn revoke(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let id = path.into_inner();
     match admin
         .write(&state, move |tx, who, now| {
@@ -268,7 +268,7 @@ async fn test_webhook(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let id = path.into_inner();
     let key_id = id.clone();
     match admin

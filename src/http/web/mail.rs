@@ -75,7 +75,7 @@ async fn decide(
     form: web::Form<DecideForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    if !super::same_origin(&req, &state.public_url) {
+    if !super::same_origin(&req, state.urls.base()) {
         return Err(PageError::CrossSite);
     }
     let token = path.into_inner();

@@ -22,7 +22,7 @@ async fn load(state: &AppState) -> Result<Queue, PageError> {
         items,
         pending,
         now: clock::now(),
-        public_url: state.public_url.clone(),
+        public_url: state.urls.base().to_string(),
     })
 }
 

@@ -82,7 +82,7 @@ async fn decide(
     form: web::Form<DecideForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
     let outcome = match Decision::parse(&form.decision) {
@@ -114,7 +114,7 @@ async fn answer(
     form: web::Form<AnswerForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
     let (id, answer) = (watch_id.clone(), form.answer.clone());
@@ -144,7 +144,7 @@ async fn cancel(
     form: web::Form<CancelForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
     let (id, reason) = (watch_id.clone(), form.reason.clone());
@@ -187,7 +187,7 @@ async fn retry(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_post(&req, &form.csrf, &state.public_url)?;
+    who.check_post(&req, &form.csrf, state.urls.base())?;
     let (watch_id, id) = path.into_inner();
     let w = watch_id.clone();
     who.write(&state, move |tx, principal, now| {

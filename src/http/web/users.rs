@@ -102,7 +102,7 @@ async fn add(
     form: web::Form<AddForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let form = form.into_inner();
     let email = form.email.clone();
     let result = match (
@@ -136,7 +136,7 @@ async fn set_role(
     form: web::Form<RoleForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let id = path.into_inner();
     let result = match Role::parse(&form.role) {
         Some(role) => {
@@ -158,7 +158,7 @@ async fn set_notify(
     form: web::Form<NotifyForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let (id, on) = (path.into_inner(), form.on == "true");
     let result = admin
         .write(&state, move |tx, who, now| {
@@ -175,7 +175,7 @@ async fn remove(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    admin.0.check_post(&req, &form.csrf, &state.public_url)?;
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
     let id = path.into_inner();
     let result = admin
         .write(&state, move |tx, who, now| {
