@@ -3,25 +3,48 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::error::ApiError;
-use super::{api_key, method_not_allowed, AppState};
+use super::error::{ApiError, ErrorBody};
+use super::{allow, api_key, AppState};
 use crate::domain::outbox;
+use crate::model::delivery::Delivery;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/pause/{watch_id}/deliveries")
             .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/pause/{watch_id}/deliveries/{id}/retry")
             .route(web::post().to(retry))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     );
 }
 
+/// A pause's deliveries.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DeliveryList)]
+struct ListBody {
+    items: Vec<Delivery>,
+}
+
+/// The webhooks of a pause (for a reviewer key also its mail and Slack messages), each
+/// with every attempt.
+#[utoipa::path(
+    get,
+    path = "/api/pause/{watchId}/deliveries",
+    tag = "deliveries",
+    operation_id = "listDeliveries",
+    params(("watchId" = String, Path, description = "The pause's id")),
+    responses(
+        (status = 200, description = "The deliveries", body = ListBody),
+        (status = 404, description = "No such pause for this key", body = ErrorBody),
+    ),
+    security(("agentKey" = []), ("reviewerKey" = [])),
+)]
 async fn list(
     req: HttpRequest,
     path: web::Path<String>,
@@ -36,9 +59,28 @@ async fn list(
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "items": items })))
+        .json(ListBody { items }))
 }
 
+/// Send a delivery again now (reviewer key, or the web page's session).
+#[utoipa::path(
+    post,
+    path = "/api/pause/{watchId}/deliveries/{id}/retry",
+    tag = "deliveries",
+    operation_id = "retryDelivery",
+    params(
+        ("watchId" = String, Path, description = "The pause's id"),
+        ("id" = i64, Path, description = "The delivery's id"),
+    ),
+    responses(
+        (status = 200, description = "Queued to be sent at once", body = Delivery),
+        (status = 400, description = "The delivery id is not a number", body = ErrorBody),
+        (status = 403, description = "An agent key", body = ErrorBody),
+        (status = 404, description = "No such pause or delivery", body = ErrorBody),
+        (status = 409, description = "The delivery is already on its way", body = ErrorBody),
+    ),
+    security(("reviewerKey" = [])),
+)]
 async fn retry(
     req: HttpRequest,
     path: web::Path<(String, i64)>,

@@ -4,11 +4,67 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::request_id;
-use crate::domain::Error;
+use crate::domain::{Error, Status};
 use crate::secret;
+
+/// Every error answer of the API: `{"error": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program (`code`) and for a person (`message`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// A sentence for a person; its wording may change, the code does not.
+    #[schema(example = "action must not be empty")]
+    pub message: String,
+    /// The request's id, also in the `X-Request-Id` header and the server's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// With `already_resolved`: the status the pause has now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: String, request_id: Option<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                request_id,
+                status: None,
+            },
+        }
+    }
+}
+
+/// The stable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    InvalidJson,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    AlreadyResolved,
+    IdempotencyConflict,
+    Conflict,
+    QuotaExceeded,
+    RateLimited,
+    Internal,
+}
 
 #[derive(Debug)]
 pub struct ApiError(pub Error);
@@ -26,21 +82,22 @@ impl std::fmt::Display for ApiError {
 }
 
 /// Status and stable code of each domain error.
-pub fn classify(e: &Error) -> (StatusCode, &'static str) {
+pub fn classify(e: &Error) -> (StatusCode, ErrorCode) {
+    use ErrorCode as C;
     match e {
-        Error::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
-        Error::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-        Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        Error::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-        Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-        Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-        Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-        Error::AlreadyResolved(_) => (StatusCode::CONFLICT, "already_resolved"),
-        Error::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_conflict"),
-        Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
-        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Validation(_) => (StatusCode::BAD_REQUEST, C::ValidationFailed),
+        Error::InvalidJson(_) => (StatusCode::BAD_REQUEST, C::InvalidJson),
+        Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, C::PayloadTooLarge),
+        Error::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, C::RequestTimeout),
+        Error::Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
+        Error::Forbidden(_) => (StatusCode::FORBIDDEN, C::Forbidden),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, C::NotFound),
+        Error::AlreadyResolved(_) => (StatusCode::CONFLICT, C::AlreadyResolved),
+        Error::IdempotencyConflict => (StatusCode::CONFLICT, C::IdempotencyConflict),
+        Error::Conflict(_) => (StatusCode::CONFLICT, C::Conflict),
+        Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, C::QuotaExceeded),
+        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
+        Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),
     }
 }
 
@@ -65,10 +122,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code) = classify(&self.0);
-        let mut error = json!({ "code": code, "message": public_message(&self.0) });
-        if let Some(id) = request_id::current() {
-            error["requestId"] = json!(id);
-        }
+        let mut body = ErrorBody::new(code, public_message(&self.0), request_id::current());
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match &self.0 {
@@ -84,11 +138,11 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"hitl\""));
             }
             Error::AlreadyResolved(status) => {
-                error["status"] = json!(status);
+                body.error.status = Some(*status);
             }
             _ => {}
         }
-        response.json(json!({ "error": error }))
+        response.json(body)
     }
 }
 

@@ -1,13 +1,30 @@
 use actix_web::{web, HttpResponse};
 
-use super::AppState;
+use super::{allow, AppState};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz));
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .default_service(allow("GET")),
+    );
 }
 
 /// 200 `ok` when the database answers a read and its writer thread is running.
-async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "health",
+    responses(
+        (status = 200, description = "Up: the database answers", body = String,
+            content_type = "text/plain", example = "ok\n"),
+        (status = 503, description = "The database is unavailable", body = String,
+            content_type = "text/plain"),
+    ),
+    security(()),
+)]
+pub(super) async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if !state.writer.is_alive() {
         tracing::error!("health check failed: the database writer has stopped");
         return HttpResponse::ServiceUnavailable()

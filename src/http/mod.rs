@@ -8,6 +8,7 @@ mod health;
 mod hooks;
 mod humanlayer;
 mod mcp;
+mod openapi;
 mod pause;
 mod rate;
 pub use rate::RateLimit;
@@ -353,12 +354,26 @@ async fn api_not_found(req: HttpRequest) -> HttpResponse {
 }
 
 pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let message = format!("{} is not allowed on {}", req.method(), req.path());
-    let mut error = serde_json::json!({ "code": "method_not_allowed", "message": message });
-    if let Some(id) = request_id::RequestId::of(&req) {
-        error["requestId"] = serde_json::json!(id);
+    not_allowed(&req, None)
+}
+
+/// The default service of a resource answered only by `methods` ("GET, POST"): a JSON
+/// 405 naming them in `Allow`.
+pub fn allow(methods: &'static str) -> actix_web::Route {
+    aweb::to(move |req: HttpRequest| async move { not_allowed(&req, Some(methods)) })
+}
+
+fn not_allowed(req: &HttpRequest, methods: Option<&'static str>) -> HttpResponse {
+    let body = error::ErrorBody::new(
+        error::ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), req.path()),
+        request_id::RequestId::of(req),
+    );
+    let mut response = HttpResponse::MethodNotAllowed();
+    if let Some(methods) = methods {
+        response.insert_header((actix_web::http::header::ALLOW, methods));
     }
-    HttpResponse::MethodNotAllowed().json(serde_json::json!({ "error": error }))
+    response.json(body)
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
@@ -397,6 +412,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(health::configure)
         .configure(pause::configure)
         .configure(deliveries::configure)
+        .configure(openapi::configure)
         .configure(hooks::configure)
         .configure(mcp::configure)
         .configure(humanlayer::configure)

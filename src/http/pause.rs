@@ -6,10 +6,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
 
 use super::body::read_json;
-use super::error::ApiError;
-use super::{api_key, method_not_allowed, AppState};
+use super::error::{ApiError, ErrorBody};
+use super::{allow, api_key, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
 use crate::domain::{Error, Kind, Status};
@@ -17,55 +18,72 @@ use crate::domain::{Error, Kind, Status};
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
 pub(super) const BODY_OVERHEAD: usize = 64 * 1024;
-const SMALL_BODY: usize = 16 * 1024;
+/// The bodies of decide, answer and cancel: room for their 4,000-byte texts however
+/// they are escaped (a `\uXXXX` escape is 6 bytes for 1 to 3 bytes of text).
+const SMALL_BODY: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/pause")
             .route(web::post().to(create))
             .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET, POST")),
     )
     .service(
         web::resource("/api/pause/{watch_id}")
             .route(web::get().to(status))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/pause/{watch_id}/approve")
             .route(web::post().to(decide))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     )
     .service(
         web::resource("/api/pause/{watch_id}/answer")
             .route(web::post().to(answer))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     )
     .service(
         web::resource("/api/pause/{watch_id}/cancel")
             .route(web::post().to(cancel))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     );
 }
 
 /// The pause object of the API.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Pause)]
 pub struct PauseBody<'a> {
+    #[schema(example = "wch_4Jd8sK2mQ9xV7bN1pL3cR5tY")]
     watch_id: &'a str,
     kind: Kind,
     status: Status,
+    /// What the agent wants to do, or a question.
     action: &'a str,
+    /// A question's choices.
     options: Option<&'a [String]>,
+    /// The context as the agent sent it.
+    #[schema(value_type = Option<Object>)]
     context: Option<&'a RawValue>,
     tags: &'a [String],
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    #[schema(format = DateTime)]
     resolved_at: Option<String>,
+    /// The deciding user's email, `system` for an expiry, the key's name for a cancel.
     resolved_by: Option<&'a str>,
+    /// The reviewer's comment, or the reason of a cancel.
     comment: Option<&'a str>,
+    /// A question's answer.
     answer: Option<&'a str>,
+    #[schema(format = "uri")]
     status_url: String,
+    /// The review page of the pause.
+    #[schema(format = "uri")]
     review_url: String,
 }
 
@@ -105,6 +123,37 @@ fn pause_response(
         .json(PauseBody::new(p, state))
 }
 
+/// Create a pause: ask for a decision (or, with `kind: question`, an answer).
+///
+/// Answered 201 only once the pause is on disk. With an `Idempotency-Key` already used
+/// by this key in the last 24 hours for the same body, the original pause is returned
+/// with 200; for a different body, 409 `idempotency_conflict`.
+#[utoipa::path(
+    post,
+    path = "/api/pause",
+    tag = "pauses",
+    operation_id = "createPause",
+    request_body = CreateRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes a retried create safe: printable ASCII, at most 255 bytes")),
+    responses(
+        (status = 201, description = "Created", body = PauseBody,
+            headers(("Location" = String, description = "The pause's status URL")),
+            links(
+                ("status" = (operation_id = "getPause",
+                    parameters(("watchId" = "$response.body#/watchId")))),
+                ("cancel" = (operation_id = "cancelPause",
+                    parameters(("watchId" = "$response.body#/watchId")))),
+                ("deliveries" = (operation_id = "listDeliveries",
+                    parameters(("watchId" = "$response.body#/watchId")))),
+            )),
+        (status = 200, description = "An Idempotency-Key replay: the original pause", body = PauseBody),
+        (status = 400, description = "Not JSON, or a field breaks a rule", body = ErrorBody),
+        (status = 403, description = "A reviewer key: only agent keys create pauses", body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`: the key was used with another body", body = ErrorBody),
+    ),
+    security(("agentKey" = [])),
+)]
 async fn create(
     req: HttpRequest,
     payload: web::Payload,
@@ -135,14 +184,17 @@ async fn create(
     Ok(pause_response(builder, &created.pause, &state))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatusQuery {
+    /// Hold the answer until the pause leaves `pending`, at most this many seconds.
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 60)]
     wait: Option<String>,
 }
 
 fn parse_wait(raw: Option<&str>) -> Result<u64, Error> {
     match raw {
-        None | Some("") => Ok(0),
+        None => Ok(0),
         Some(text) => text
             .parse::<u64>()
             .ok()
@@ -156,6 +208,22 @@ fn parse_wait(raw: Option<&str>) -> Result<u64, Error> {
 }
 
 /// The pause; with `?wait=N`, held until it leaves `pending` or N seconds pass.
+///
+/// An agent key sees only the pauses it created (others are 404); a reviewer key sees
+/// all. Waiting costs no database work.
+#[utoipa::path(
+    get,
+    path = "/api/pause/{watchId}",
+    tag = "pauses",
+    operation_id = "getPause",
+    params(("watchId" = String, Path, description = "The pause's id"), StatusQuery),
+    responses(
+        (status = 200, description = "The pause", body = PauseBody),
+        (status = 400, description = "`wait` out of range", body = ErrorBody),
+        (status = 404, description = "No such pause for this key", body = ErrorBody),
+    ),
+    security(("agentKey" = []), ("reviewerKey" = [])),
+)]
 async fn status(
     req: HttpRequest,
     path: web::Path<String>,
@@ -170,18 +238,25 @@ async fn status(
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only pauses with this status.
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
+    /// Only pauses with this tag.
     tag: Option<String>,
+    /// How many pauses per page (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `nextCursor` of the page before.
     cursor: Option<String>,
 }
 
 impl ListParams {
     fn into_query(self) -> Result<ListQuery, Error> {
         let status = match self.status.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
                 Error::validation(
                     "status must be one of pending, approved, rejected, answered, expired, cancelled",
@@ -189,7 +264,7 @@ impl ListParams {
             })?),
         };
         let limit = match self.limit.as_deref() {
-            None | Some("") => pauses::DEFAULT_LIST_LIMIT,
+            None => pauses::DEFAULT_LIST_LIMIT,
             Some(l) => l
                 .parse::<u32>()
                 .ok()
@@ -215,13 +290,29 @@ impl ListParams {
     }
 }
 
-#[derive(Serialize)]
+/// One page of pauses, newest first.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = PauseList)]
 struct ListBody<'a> {
     items: Vec<PauseBody<'a>>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
     next_cursor: Option<String>,
 }
 
+/// List pauses, newest first: an agent key's own, or all for a reviewer key.
+#[utoipa::path(
+    get,
+    path = "/api/pause",
+    tag = "pauses",
+    operation_id = "listPauses",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of pauses", body = ListBody),
+        (status = 400, description = "A filter breaks a rule", body = ErrorBody),
+    ),
+    security(("agentKey" = []), ("reviewerKey" = [])),
+)]
 async fn list(
     req: HttpRequest,
     params: web::Query<ListParams>,
@@ -247,14 +338,38 @@ async fn list(
         .json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DecideRequest)]
 struct DecideBody {
+    #[schema(value_type = Decision)]
     decision: String,
+    /// Returned to the agent with either decision (at most 4,000 bytes).
     #[serde(default)]
+    #[schema(max_length = 4000)]
     comment: Option<String>,
 }
 
+/// Approve or reject a pending pause (reviewer key, or the web page's session).
+///
+/// Of two reviewers deciding at once exactly one wins; the other gets 409
+/// `already_resolved` with the pause's status.
+#[utoipa::path(
+    post,
+    path = "/api/pause/{watchId}/approve",
+    tag = "pauses",
+    operation_id = "decidePause",
+    params(("watchId" = String, Path, description = "The pause's id")),
+    request_body = DecideBody,
+    responses(
+        (status = 200, description = "Decided", body = PauseBody),
+        (status = 400, description = "Not JSON, a field breaks a rule, or the pause is a question", body = ErrorBody),
+        (status = 403, description = "An agent key", body = ErrorBody),
+        (status = 404, description = "No such pause", body = ErrorBody),
+        (status = 409, description = "`already_resolved`", body = ErrorBody),
+    ),
+    security(("reviewerKey" = [])),
+)]
 async fn decide(
     req: HttpRequest,
     path: web::Path<String>,
@@ -285,13 +400,32 @@ async fn decide(
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AnswerRequest)]
 struct AnswerBody {
+    /// Free text, or one of the question's options (at most 4,000 bytes).
+    #[schema(min_length = 1, max_length = 4000)]
     answer: String,
 }
 
 /// Answers a question: a reviewer key, or the web page's session with its CSRF token.
+#[utoipa::path(
+    post,
+    path = "/api/pause/{watchId}/answer",
+    tag = "pauses",
+    operation_id = "answerPause",
+    params(("watchId" = String, Path, description = "The pause's id")),
+    request_body = AnswerBody,
+    responses(
+        (status = 200, description = "Answered", body = PauseBody),
+        (status = 400, description = "Not JSON, not one of the options, or the pause is not a question", body = ErrorBody),
+        (status = 403, description = "An agent key", body = ErrorBody),
+        (status = 404, description = "No such pause", body = ErrorBody),
+        (status = 409, description = "`already_resolved`", body = ErrorBody),
+    ),
+    security(("reviewerKey" = [])),
+)]
 async fn answer(
     req: HttpRequest,
     path: web::Path<String>,
@@ -312,12 +446,34 @@ async fn answer(
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CancelRequest)]
 struct CancelBody {
+    /// Why, shown as the pause's comment (at most 4,000 bytes).
     #[serde(default)]
+    #[schema(max_length = 4000)]
     reason: Option<String>,
 }
+
+/// Withdraw a pending pause: the agent key that created it, or an admin's reviewer
+/// key. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/api/pause/{watchId}/cancel",
+    tag = "pauses",
+    operation_id = "cancelPause",
+    params(("watchId" = String, Path, description = "The pause's id")),
+    request_body(content = Option<CancelBody>, description = "Optional"),
+    responses(
+        (status = 200, description = "Cancelled", body = PauseBody),
+        (status = 400, description = "Not JSON, or a field breaks a rule", body = ErrorBody),
+        (status = 403, description = "A reviewer key of a user who is not an admin", body = ErrorBody),
+        (status = 404, description = "No such pause for this key", body = ErrorBody),
+        (status = 409, description = "`already_resolved`", body = ErrorBody),
+    ),
+    security(("agentKey" = []), ("reviewerKey" = [])),
+)]
 
 async fn cancel(
     req: HttpRequest,
@@ -326,8 +482,10 @@ async fn cancel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
-    let body: CancelBody = read_json(&req, payload, SMALL_BODY, true)
+    // No body, or `null`, is the same as `{}`.
+    let body: CancelBody = read_json::<Option<CancelBody>>(&req, payload, SMALL_BODY, true)
         .await?
+        .flatten()
         .unwrap_or_default();
     let watch_id = path.into_inner();
     let channels = state.channels;

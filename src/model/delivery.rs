@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use crate::clock::Millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = DeliveryKind)]
 pub enum Kind {
     Webhook,
     Email,
@@ -44,7 +45,7 @@ pub struct NewRow {
 }
 
 /// A row as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stored {
     pub id: i64,
@@ -61,28 +62,35 @@ pub struct Stored {
     pub user_id: Option<i64>,
     #[serde(skip)]
     pub payload: String,
+    /// `pending` (more attempts to come), `delivered`, `failed` (attempts used up),
+    /// `gone` (the pause or key it was for is gone) or `skipped`.
+    #[schema(example = "delivered")]
     pub state: String,
     #[serde(skip)]
     pub attempts: i64,
     #[serde(serialize_with = "super::ser_time")]
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: Millis,
     #[serde(serialize_with = "super::ser_time")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRow {
     #[serde(serialize_with = "super::ser_time")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Millis,
     pub duration_ms: i64,
+    #[schema(minimum = 100, maximum = 599)]
     pub http_status: Option<u16>,
     pub error: Option<String>,
     pub ok: bool,
 }
 
 /// A delivery and its attempts, as the API and the review page show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     #[serde(flatten)]

@@ -11,7 +11,9 @@ use crate::domain::outbox::{self, Channels};
 use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Status};
 use crate::model::events::Event;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A reviewer's decision: `approved` or `rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Decision {
     Approved,
     Rejected,

@@ -37,24 +37,40 @@ pub const MAX_LIST_LIMIT: u32 = 200;
 pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// The body of `POST /api/pause`, as sent.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateRequest {
+    /// What the agent wants to do, or for a question the question (at most 2,000 bytes).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "Deploy v2.4.1 to production"
+    )]
     pub action: String,
+    /// Any JSON value the reviewer sees beside the action (at most 256 KiB by default).
     /// Kept as sent: [`context::normalise`] refuses duplicate keys and keeps digits.
     #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"environment": "prod"}))]
     pub context: Option<Box<RawValue>>,
+    /// Where the decision is POSTed, signed; overrides the key's webhook.
     #[serde(default)]
+    #[schema(format = "uri", max_length = 2048)]
     pub webhook_url: Option<String>,
+    /// Seconds until the pause expires, 1 to 30 days; none: the server's default.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2592000)]
     pub timeout_seconds: Option<i64>,
+    /// Up to 20 tags of at most 64 characters, for filtering and routing.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     /// `"decision"` (the default) or `"question"`.
     #[serde(default)]
+    #[schema(value_type = Option<Kind>)]
     pub kind: Option<String>,
-    /// A question's choices.
+    /// A question's choices: 1 to 20 distinct texts of at most 200 characters.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 20)]
     pub options: Option<Vec<String>>,
 }
 
