@@ -233,6 +233,9 @@ fn prompt_decided(decision: &str, comment: &str) -> Value {
     let r = caller.join().unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["id"], "p1");
+    // Answered: the pause keeps its decision (nothing cancels it afterwards).
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.status(&reviewer, id)["status"], decision);
     let answer = prompt_answer(&r.json["result"]);
     if answer["behavior"] == "allow" {
         // The input comes back byte for byte.
@@ -428,4 +431,43 @@ fn the_official_python_client_works() {
     assert_eq!(report["got"]["watchId"], report["created"]["watchId"]);
     let status = server.status(&agent, report["created"]["watchId"].as_str().unwrap());
     assert_eq!(status["action"], "from python");
+}
+
+#[test]
+fn permission_prompt_is_cancelled_when_its_client_goes_away() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("claude");
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let server = hitl.serve(&[]);
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "permission_prompt",
+                    "arguments": { "tool_name": "Bash", "input": { "command": "make deploy" } } } })
+    .to_string();
+    let stream = crate::slow_bodies::start_request(
+        &server,
+        "/mcp",
+        &format!(
+            "Authorization: Bearer {agent}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        &body,
+    );
+    let id = eventually(Duration::from_secs(20), "the prompt's pause", || {
+        server.get("/api/pause?status=pending", &reviewer).json["items"][0]["watchId"]
+            .as_str()
+            .map(str::to_string)
+    });
+    // `claude -p` stopped: the connection closes before any answer.
+    drop(stream);
+    let cancelled = eventually(Duration::from_secs(5), "the pause to be cancelled", || {
+        let p = server.status(&reviewer, &id);
+        (p["status"] != "pending").then_some(p)
+    });
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["resolvedBy"], "claude");
+    assert_eq!(
+        cancelled["comment"],
+        "the agent disconnected before a decision (the permission prompt stopped waiting)"
+    );
+    assert_eq!(server.decide(&reviewer, &id, "approved", "").status, 409);
 }
