@@ -437,6 +437,19 @@ fn the_official_python_client_works() {
     assert_eq!(report["got"]["watchId"], report["created"]["watchId"]);
     let status = server.status(&agent, report["created"]["watchId"].as_str().unwrap());
     assert_eq!(status["action"], "from python");
+    // 2026-07-28, when the SDK speaks it (mcp 2.x): discovered, no handshake.
+    let modern = &report["modern"];
+    if !modern.is_null() {
+        assert_eq!(modern["protocolVersion"], "2026-07-28", "{modern}");
+        assert_eq!(modern["supportedVersions"][0], "2026-07-28");
+        assert_eq!(modern["serverName"], "hitl");
+        assert_eq!(modern["tools"], report["tools"]);
+        assert_eq!(modern["created"]["status"], "pending");
+        assert_eq!(modern["got"]["watchId"], modern["created"]["watchId"]);
+        let status = server.status(&agent, modern["created"]["watchId"].as_str().unwrap());
+        assert_eq!(status["action"], "from python, modern");
+        assert_eq!(status["context"], json!({ "era": "2026-07-28" }));
+    }
 }
 
 #[test]
