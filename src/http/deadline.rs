@@ -161,6 +161,8 @@ enum Form {
     Json,
     /// A 200 deny: a Claude Code hook fails closed.
     HookDeny,
+    /// A JSON-RPC error: MCP clients parse every answer as one.
+    JsonRpc,
     /// An HTML page.
     Page,
 }
@@ -169,6 +171,8 @@ impl Form {
     fn for_path(path: &str) -> Form {
         if path == super::hooks::PATH {
             Form::HookDeny
+        } else if path == super::mcp::PATH {
+            Form::JsonRpc
         } else if path.starts_with("/api/") || path.starts_with("/humanlayer/") {
             Form::Json
         } else {
@@ -195,7 +199,7 @@ impl ResponseError for Refusal {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self.form {
             Form::HookDeny => actix_web::http::StatusCode::OK,
-            Form::Json | Form::Page => super::error::classify(&self.error).0,
+            Form::Json | Form::JsonRpc | Form::Page => super::error::classify(&self.error).0,
         }
     }
 
@@ -203,6 +207,7 @@ impl ResponseError for Refusal {
         let mut response = match self.form {
             Form::HookDeny => super::hooks::refused(&self.error),
             Form::Json => ApiError(self.error.clone()).error_response(),
+            Form::JsonRpc => super::mcp::refused(self.status_code(), &self.error),
             Form::Page => PageError::Domain(self.error.clone()).error_response(),
         };
         response

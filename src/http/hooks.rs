@@ -29,6 +29,9 @@ pub const PATH: &str = "/hooks/claude-code";
 const EXPIRY_GRACE: Duration = Duration::from_millis(500);
 /// The most the wait may run past `?wait`: 590 s and this stay under the hook's 600 s.
 const MAX_OVERRUN: Duration = Duration::from_secs(3);
+/// The comment on a pause cancelled because Claude Code went away.
+const DISCONNECTED: &str =
+    "the agent disconnected before a decision (the Claude Code hook stopped waiting)";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -152,16 +155,32 @@ async fn decide(
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
     let watch_id = created.pause.watch_id.clone();
+    // Claude Code going away (Esc, the session ending) drops this future: the pause is
+    // then cancelled, so nobody approves what no one waits for.
+    let gone = state.cancel_on_drop(token.clone(), watch_id.clone(), DISCONNECTED);
+    let waited = wait_for(state, token, watch_id, created.pause, wait, started).await;
+    gone.disarm();
+    waited
+}
+
+/// Waits for the pause until it is decided, expires, or the server stops.
+async fn wait_for(
+    state: &AppState,
+    token: String,
+    watch_id: String,
+    created: Pause,
+    wait: u64,
+    started: Instant,
+) -> Result<Outcome, Error> {
     // Wait until the pause expires (nobody can decide it after that), a moment more
     // for the expiry to be recorded, and never past the hook's own timeout.
     let expires_in = created
-        .pause
         .expires_at
         .map_or(0, |at| (at - clock::now()).max(0) as u64);
     let deadline = (Instant::now() + Duration::from_millis(expires_in) + EXPIRY_GRACE)
         .min(started + Duration::from_secs(wait) + MAX_OVERRUN);
     let mut stopping = state.stopping.clone();
-    let mut pause = std::sync::Arc::new(created.pause);
+    let mut pause = std::sync::Arc::new(created);
     while !pause.status.is_terminal() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || *stopping.borrow_and_update() {

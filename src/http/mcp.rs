@@ -1,7 +1,9 @@
 //! `POST /mcp`: a Model Context Protocol server over Streamable HTTP, answering plain
 //! JSON (no event streams) and keeping no sessions. JSON-RPC 2.0, one message per POST.
-//! The tools are in `tools`.
+//! The handshake versions (2024-11-05 to 2025-11-25) are served here, the per-request
+//! revision 2026-07-28 in `modern`, on the same endpoint. The tools are in `tools`.
 
+mod modern;
 mod tools;
 
 use actix_web::http::{header, StatusCode};
@@ -16,8 +18,11 @@ use super::{api_key, method_not_allowed, AppState};
 use crate::clock;
 use crate::domain::Error;
 
-/// The protocol versions this server speaks, newest first.
+/// The protocol versions this server speaks through the `initialize` handshake, newest
+/// first (the per-request ones are `modern::VERSIONS`).
 pub const PROTOCOL_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+pub const PATH: &str = "/mcp";
 
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
@@ -27,7 +32,7 @@ const INTERNAL_ERROR: i64 = -32603;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/mcp")
+        web::resource(PATH)
             .route(web::post().to(post))
             .default_service(web::to(method_not_allowed)),
     );
@@ -49,6 +54,7 @@ struct Message {
 pub(super) struct RpcError {
     code: i64,
     message: String,
+    data: Option<Value>,
 }
 
 impl RpcError {
@@ -56,6 +62,7 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            data: None,
         }
     }
 
@@ -93,9 +100,23 @@ fn rpc_response(status: StatusCode, body: Value) -> HttpResponse {
 }
 
 fn rpc_error(status: StatusCode, id: &Value, e: RpcError) -> HttpResponse {
+    let mut error = json!({ "code": e.code, "message": e.message });
+    if let Some(data) = e.data {
+        error["data"] = data;
+    }
     rpc_response(
         status,
-        json!({ "jsonrpc": "2.0", "id": id, "error": { "code": e.code, "message": e.message } }),
+        json!({ "jsonrpc": "2.0", "id": id, "error": error }),
+    )
+}
+
+/// The answer to a body refused before the handler read it (too large, or too slow to
+/// arrive): a JSON-RPC error without an id, since the request was not read.
+pub fn refused(status: StatusCode, error: &Error) -> HttpResponse {
+    rpc_error(
+        status,
+        &Value::Null,
+        RpcError::new(INVALID_REQUEST, public_message(error)),
     )
 }
 
@@ -127,22 +148,6 @@ async fn post(
     }
     let token = api_key(&req, &state)?;
     check_key(&state, &token).await?;
-    if let Some(version) = req.headers().get("mcp-protocol-version") {
-        let version = version.to_str().unwrap_or("");
-        if !PROTOCOL_VERSIONS.contains(&version) {
-            return Ok(rpc_error(
-                StatusCode::BAD_REQUEST,
-                &Value::Null,
-                RpcError::new(
-                    INVALID_REQUEST,
-                    format!(
-                        "unsupported MCP-Protocol-Version {version:?}; supported: {}",
-                        PROTOCOL_VERSIONS.join(", ")
-                    ),
-                ),
-            ));
-        }
-    }
     let raw: Box<RawValue> = match read_json(&req, payload, state.max_create_body(), false).await {
         Ok(Some(raw)) => raw,
         Ok(None) | Err(Error::InvalidJson(_)) | Err(Error::Validation(_)) => {
@@ -203,11 +208,25 @@ async fn post(
         return Ok(HttpResponse::Accepted().finish());
     }
     let params = message.params.as_deref();
-    match dispatch(&state, token, &method, params).await {
+    // The era is chosen per request, by the request alone (`modern`).
+    let modern = match modern::check(&req, &method, params) {
+        Ok(modern) => modern,
+        Err((status, e)) => return Ok(rpc_error(status, &id, e)),
+    };
+    let outcome = if modern {
+        modern::dispatch(&state, token, &method, params).await
+    } else {
+        dispatch(&state, token, &method, params).await
+    };
+    match outcome {
         Ok(result) => Ok(rpc_response(
             StatusCode::OK,
             json!({ "jsonrpc": "2.0", "id": id, "result": result }),
         )),
+        // 2026-07-28: a method this server does not implement is a 404.
+        Err(Failure::Rpc(e)) if modern && e.code == METHOD_NOT_FOUND => {
+            Ok(rpc_error(StatusCode::NOT_FOUND, &id, e))
+        }
         Err(Failure::Rpc(e)) => Ok(rpc_error(StatusCode::OK, &id, e)),
         Err(Failure::Http(e)) => Err(e),
     }
@@ -245,7 +264,9 @@ struct InitializeParams {
     protocol_version: String,
 }
 
-/// The client's protocol version when this server speaks it, else the newest.
+/// The client's protocol version when this server speaks it through the handshake,
+/// else the newest such (2026-07-28 has no handshake: asked for in `initialize`, the
+/// answer is 2025-11-25).
 pub fn negotiate(requested: &str) -> &'static str {
     PROTOCOL_VERSIONS
         .into_iter()
@@ -263,12 +284,22 @@ fn initialize(params: Option<&RawValue>) -> Result<Value, RpcError> {
         })?;
     Ok(json!({
         "protocolVersion": negotiate(&params.protocol_version),
-        "capabilities": { "tools": { "listChanged": false } },
-        "serverInfo": { "name": "hitl", "version": env!("CARGO_PKG_VERSION") },
-        "instructions": "hitl asks a person to approve an action before you take it. \
-            Call request_approval with the action, then get_approval until its status is \
-            no longer pending; act only when it is approved.",
+        "capabilities": capabilities(),
+        "serverInfo": server_info(),
+        "instructions": INSTRUCTIONS,
     }))
+}
+
+const INSTRUCTIONS: &str = "hitl asks a person to approve an action before you take it. \
+    Call request_approval with the action, then get_approval until its status is \
+    no longer pending; act only when it is approved.";
+
+fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false } })
+}
+
+fn server_info() -> Value {
+    json!({ "name": "hitl", "version": env!("CARGO_PKG_VERSION") })
 }
 
 #[cfg(test)]
@@ -280,5 +311,6 @@ mod tests {
         assert_eq!(negotiate("2025-06-18"), "2025-06-18");
         assert_eq!(negotiate("2025-03-26"), "2025-03-26");
         assert_eq!(negotiate("2099-01-01"), "2025-11-25");
+        assert_eq!(negotiate("2026-07-28"), "2025-11-25");
     }
 }

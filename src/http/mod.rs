@@ -176,6 +176,28 @@ impl AppState {
         }
     }
 
+    /// A guard that cancels the pending pause `watch_id` as the bearer of `token`
+    /// (its creator), with `reason` as the comment, if it is dropped before
+    /// [`CancelOnDrop::disarm`]: a handler holds it while it waits for a decision, and
+    /// actix drops the handler's future when its client goes away (see `serve`).
+    pub fn cancel_on_drop(
+        &self,
+        token: String,
+        watch_id: String,
+        reason: &'static str,
+    ) -> CancelOnDrop {
+        CancelOnDrop {
+            armed: Some(Cancel {
+                writer: self.writer.clone(),
+                memory: Arc::clone(&self.memory),
+                channels: self.channels,
+                token,
+                watch_id,
+                reason,
+            }),
+        }
+    }
+
     /// Records "last used" in a later commit when it is stale; nobody waits for it.
     fn touch_later(&self, auth: &Authenticated) {
         if let (true, Some(key_id)) = (auth.needs_touch, auth.principal.key_id()) {
@@ -268,6 +290,64 @@ pub enum Caller {
     /// A signed-in user of the web page (CSRF token and origin already checked): the
     /// session's id hash, checked again in the transaction that uses it.
     Session(Vec<u8>),
+}
+
+/// See [`AppState::cancel_on_drop`].
+pub struct CancelOnDrop {
+    armed: Option<Cancel>,
+}
+
+struct Cancel {
+    writer: Writer,
+    memory: Arc<Memory>,
+    channels: crate::domain::outbox::Channels,
+    token: String,
+    watch_id: String,
+    reason: &'static str,
+}
+
+impl CancelOnDrop {
+    /// The wait ended (decided, timed out, failed): nothing is cancelled.
+    pub fn disarm(mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(cancel) = self.armed.take() else {
+            return;
+        };
+        let Cancel {
+            writer,
+            memory,
+            channels,
+            token,
+            watch_id,
+            reason,
+        } = cancel;
+        tracing::info!(
+            watch_id = %watch_id,
+            "the client went away before a decision: cancelling its pause"
+        );
+        // Drop cannot wait: the cancel is queued for the writer's next commit. A pause
+        // decided in the meantime stays as it was decided.
+        writer.spawn(move |tx| {
+            let now = clock::now();
+            let auth = memory.authenticate(tx, &token, now, false)?;
+            match pauses::cancel(
+                tx,
+                now,
+                &auth.principal,
+                &watch_id,
+                Some(reason.to_string()),
+                &channels,
+            ) {
+                Ok(_) | Err(Error::AlreadyResolved(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        });
+    }
 }
 
 /// A bearer key if the request has one; else the web page's session, which must carry
@@ -449,6 +529,13 @@ pub async fn serve(
     // closed: measured with 300 stalled bodies, 71 stayed open for good under load,
     // none without the linger. `deadline` reads what an early answer left unread.
     .client_disconnect_timeout(std::time::Duration::ZERO)
+    // A client that closes its side of the connection while its request is in flight
+    // has gone away (HTTP/1.1 clients do not half-close to wait for an answer): the
+    // connection is dropped, and with it the handler's future, so a hook or prompt
+    // waiting for a decision cancels its pause (`AppState::cancel_on_drop`). By
+    // default actix keeps serving a half-closed connection: the wait went on to its
+    // end and the pause stayed open for a reviewer to approve with nobody waiting.
+    .h1_allow_half_closed(false)
     .disable_signals()
     .listen(listener)?
     .run();

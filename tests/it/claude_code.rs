@@ -414,3 +414,80 @@ fn the_command_form_blocks_on_an_answer_that_is_not_a_hook_answer() {
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
 }
+
+/// Sends the hook's request on a raw connection and returns it unread, once the pause
+/// it creates is pending: the pause.
+fn hook_on_raw_connection(
+    server: &Server,
+    agent: &str,
+    reviewer: &str,
+    input: &Value,
+) -> (std::net::TcpStream, Value) {
+    let body = input.to_string();
+    let stream = crate::slow_bodies::start_request(
+        server,
+        "/hooks/claude-code?wait=60",
+        &format!(
+            "Authorization: Bearer {agent}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        &body,
+    );
+    let pause = pending_hook_pause(server, reviewer);
+    (stream, pause)
+}
+
+#[test]
+fn claude_code_going_away_cancels_the_pause() {
+    let (_hitl, server, agent, reviewer) = setup();
+    let input = hook_input("PreToolUse", "Bash", json!({"command": "make deploy"}));
+    let (stream, pause) = hook_on_raw_connection(&server, &agent, &reviewer, &input);
+    let id = pause["watchId"].as_str().unwrap().to_string();
+    // Esc in Claude Code: the connection closes before any answer.
+    drop(stream);
+    let cancelled = eventually(Duration::from_secs(5), "the pause to be cancelled", || {
+        let p = server.status(&reviewer, &id);
+        (p["status"] != "pending").then_some(p)
+    });
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["resolvedBy"], "claude");
+    assert_eq!(
+        cancelled["comment"],
+        "the agent disconnected before a decision (the Claude Code hook stopped waiting)"
+    );
+    // Nobody can approve it any more.
+    let r = server.decide(&reviewer, &id, "approved", "too late");
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(server.status(&reviewer, &id)["status"], "cancelled");
+}
+
+#[test]
+fn an_answered_hook_keeps_its_decision_when_claude_code_closes_the_connection() {
+    let (_hitl, server, agent, reviewer) = setup();
+    let input = hook_input("PreToolUse", "Bash", json!({"command": "make test"}));
+    let body = input.to_string();
+    let mut stream = crate::slow_bodies::start_request(
+        &server,
+        "/hooks/claude-code?wait=60",
+        &format!(
+            "Authorization: Bearer {agent}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        &body,
+    );
+    let pause = pending_hook_pause(&server, &reviewer);
+    let id = pause["watchId"].as_str().unwrap().to_string();
+    assert_eq!(server.decide(&reviewer, &id, "approved", "ok").status, 200);
+    let (answer, closed) = crate::slow_bodies::read_until_closed(&mut stream);
+    assert!(closed && answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(r#""permissionDecision":"allow""#),
+        "{answer}"
+    );
+    drop(stream);
+    thread::sleep(Duration::from_millis(500));
+    let after = server.status(&reviewer, &id);
+    assert_eq!(after["status"], "approved", "{after}");
+    assert_eq!(after["comment"], "ok");
+    assert_eq!(after["resolvedBy"], "alice@example.com");
+}

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::harness::*;
 
 /// Opens a connection and sends a request's head and the start of its body.
-fn start_request(server: &Server, path: &str, headers: &str, body_start: &str) -> TcpStream {
+pub fn start_request(server: &Server, path: &str, headers: &str, body_start: &str) -> TcpStream {
     let addr = server.url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).expect("connect");
     let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n{body_start}");
@@ -22,7 +22,7 @@ fn start_request(server: &Server, path: &str, headers: &str, body_start: &str) -
 }
 
 /// Reads until the server closes the connection (or 20 s pass): the whole answer.
-fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
+pub fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");

@@ -21,6 +21,9 @@ pub const MAX_WAIT_SECS: u64 = 50;
 /// nobody approves what no one waits for any more.
 const PROMPT_TIMEOUT_SECS: i64 = 48;
 const PROMPT_TAG: &str = "claude-code";
+/// The comment on a permission prompt's pause cancelled because its client went away.
+const DISCONNECTED: &str =
+    "the agent disconnected before a decision (the permission prompt stopped waiting)";
 
 /// The `tools/list` entries.
 pub fn list() -> Value {
@@ -386,13 +389,17 @@ async fn permission_prompt(
         // Fails closed: what cannot be asked is denied, with the reason.
         Err(e) => return Ok(deny(&format!("hitl could not ask for approval: {e}"))),
     };
-    let pause = state
+    // Claude Code going away drops this future: the pause is then cancelled.
+    let gone = state.cancel_on_drop(token.clone(), created.pause.watch_id.clone(), DISCONNECTED);
+    let waited = state
         .wait_for_decision(
             token,
             created.pause.watch_id.clone(),
             Duration::from_secs(MAX_WAIT_SECS),
         )
-        .await?;
+        .await;
+    gone.disarm();
+    let pause = waited?;
     Ok(match pause.status {
         Status::Approved => prompt_answer(format!(
             r#"{{"behavior":"allow","updatedInput":{}}}"#,
