@@ -1,4 +1,4 @@
-// Ask a human through hitl before a risky action, with fetch (Node.js 20+).
+// Ask a human through hitl before a risky action, with fetch (Node.js 18+).
 //
 //   npm ci && npx tsc
 //   export HITL_URL=http://127.0.0.1:8080   # the default

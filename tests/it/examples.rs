@@ -1,0 +1,222 @@
+//! The runnable examples in `examples/`, run as a user would run them against the real
+//! server: each waits for a decision the test makes through the API, and must act on an
+//! approval only. python3 with `requests`, node and npm are needed (tests/run installs
+//! them, and runs `npm ci` in examples/typescript); a missing one fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+
+/// One run of an example: what it printed and how it exited.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Checks that `program --version` runs, or fails the test saying what to install.
+fn require(program: &str, args: &[&str], install: &str) {
+    let ok = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "`{program} {}` failed: {install}", args.join(" "));
+}
+
+fn require_python_module(module: &str, spec: &str) {
+    require(
+        "python3",
+        &["-c", &format!("import {module}")],
+        &format!("tests/run installs it (python3 -m pip install '{spec}')"),
+    );
+}
+
+/// Waits for the child to exit (killing it after 60 s) and collects its output.
+fn finish(mut child: std::process::Child) -> Run {
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Run::from(child.wait_with_output().expect("output"))
+}
+
+/// Starts `command` against the server, waits for the pause it creates, checks what the
+/// reviewer sees, decides it, and returns how the example ended.
+fn decide_example(
+    server: &Server,
+    agent: &str,
+    reviewer: &str,
+    command: &mut Command,
+    decision: &str,
+    comment: &str,
+) -> (Run, Value) {
+    let child = command
+        .env("HITL_URL", &server.url)
+        .env("HITL_API_KEY", agent)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut child = Some(child);
+    let pause = eventually(Duration::from_secs(30), "the example's pause", || {
+        if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            let mut out = child.take().unwrap().wait_with_output().unwrap();
+            out.status = status;
+            panic!("the example exited before a decision:\n{}", Run::from(out));
+        }
+        let r = server.get("/api/pause?status=pending", reviewer);
+        r.json["items"].as_array()?.first().cloned()
+    });
+    let watch_id = pause["watchId"].as_str().unwrap();
+    let r = server.decide(reviewer, watch_id, decision, comment);
+    assert_eq!(r.status, 200, "{}", r.text);
+    (finish(child.take().unwrap()), pause)
+}
+
+/// The pauses the examples create, as a reviewer sees them.
+fn assert_deploy_pause(pause: &Value) {
+    assert_eq!(pause["action"], "Deploy v2.4.1 to production", "{pause}");
+    assert_eq!(pause["context"]["environment"], "prod", "{pause}");
+    assert_eq!(pause["tags"], serde_json::json!(["deploy", "prod"]));
+    assert!(pause["expiresAt"].is_string(), "{pause}");
+}
+
+/// Both paths and a bad key, for an example run by `command()`.
+fn approve_reject_and_bad_key(command: impl Fn() -> Command) {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("deploy-bot");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+
+    let (run, pause) = decide_example(
+        &server,
+        &agent,
+        &reviewer,
+        &mut command(),
+        "approved",
+        "ship it",
+    );
+    assert_deploy_pause(&pause);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout
+            .contains("approved by rev@example.com: ship it\ndeploying v2.4.1 to production"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains(pause["reviewUrl"].as_str().unwrap()),
+        "{run}"
+    );
+
+    let (run, _) = decide_example(
+        &server,
+        &agent,
+        &reviewer,
+        &mut command(),
+        "rejected",
+        "not on a Friday",
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains("rejected by rev@example.com: not on a Friday"),
+        "{run}"
+    );
+    assert!(!run.stdout.contains("deploying"), "it acted anyway: {run}");
+
+    // An unknown key: hitl's JSON error is reported, and nothing is deployed.
+    let run = finish(
+        command()
+            .env("HITL_URL", &server.url)
+            .env("HITL_API_KEY", "hitl_unknownunknownunknownunknown00")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("401 unauthorized"), "{run}");
+    assert!(!run.stdout.contains("deploying"), "{run}");
+}
+
+#[test]
+fn the_python_example_deploys_only_when_approved() {
+    require("python3", &["--version"], "install python3");
+    require_python_module("requests", "requests>=2,<3");
+    approve_reject_and_bad_key(|| {
+        let mut c = Command::new("python3");
+        c.arg(format!("{EXAMPLES}/python/approve_deploy.py"));
+        c
+    });
+}
+
+/// Compiles examples/typescript once (into its dist/, ignored by git) with the
+/// TypeScript that `npm ci` installed there.
+fn typescript_example() -> &'static Path {
+    static COMPILED: OnceLock<PathBuf> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        require(
+            "node",
+            &["--version"],
+            "install Node.js 20+ (apt-get install nodejs)",
+        );
+        require("npm", &["--version"], "install npm (apt-get install npm)");
+        let dir = Path::new(EXAMPLES).join("typescript");
+        assert!(
+            dir.join("node_modules/.bin/tsc").exists(),
+            "examples/typescript has no node_modules: tests/run runs `npm ci` there"
+        );
+        let out = Command::new("npx")
+            .args(["--no", "--", "tsc"])
+            .current_dir(&dir)
+            .output()
+            .expect("npx");
+        assert!(out.status.success(), "npx tsc failed:\n{}", Run::from(out));
+        dir.join("dist/approve-deploy.js")
+    })
+}
+
+#[test]
+fn the_typescript_example_deploys_only_when_approved() {
+    let script = typescript_example();
+    approve_reject_and_bad_key(|| {
+        let mut c = Command::new("node");
+        c.arg(script);
+        c
+    });
+}
