@@ -220,3 +220,54 @@ fn the_typescript_example_deploys_only_when_approved() {
         c
     });
 }
+
+#[test]
+fn the_langgraph_tool_runs_only_when_approved() {
+    require("python3", &["--version"], "install python3");
+    require_python_module("requests", "requests>=2,<3");
+    require_python_module("langgraph", "langgraph>=1,<2");
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("langgraph-bot");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+    let command = || {
+        let mut c = Command::new("python3");
+        c.arg(format!("{EXAMPLES}/langgraph/approval_tool.py"));
+        c
+    };
+
+    let (run, pause) = decide_example(&server, &agent, &reviewer, &mut command(), "approved", "ok");
+    assert_eq!(
+        pause["action"], "deploy(version='v2.4.1', environment='production')",
+        "{pause}"
+    );
+    assert_eq!(pause["context"]["tool"], "deploy", "{pause}");
+    assert_eq!(pause["context"]["kwargs"]["version"], "v2.4.1", "{pause}");
+    assert_eq!(pause["tags"], serde_json::json!(["langgraph", "deploy"]));
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(
+            "deploying v2.4.1 to production\ntool result: Deployed v2.4.1 to production."
+        ),
+        "{run}"
+    );
+
+    let (run, _) = decide_example(
+        &server,
+        &agent,
+        &reviewer,
+        &mut command(),
+        "rejected",
+        "use the canary first",
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains("tool result: Not run: rejected by rev@example.com: use the canary first"),
+        "{run}"
+    );
+    assert!(
+        !run.stdout.contains("deploying"),
+        "the tool ran anyway: {run}"
+    );
+}
