@@ -271,3 +271,62 @@ fn the_langgraph_tool_runs_only_when_approved() {
         "the tool ran anyway: {run}"
     );
 }
+
+/// The Agents SDK's approval loop, with the example's scripted stand-in for the model:
+/// no OpenAI key, and tracing off, so nothing leaves the machine.
+#[test]
+fn the_openai_agents_loop_resumes_with_the_reviewers_decision() {
+    require("python3", &["--version"], "install python3");
+    require_python_module("requests", "requests>=2,<3");
+    require_python_module("agents", "openai-agents>=0.24,<0.25");
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("agents-bot");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+    let command = || {
+        let mut c = Command::new("python3");
+        c.arg(format!("{EXAMPLES}/openai-agents/approval_loop.py"))
+            .arg("--scripted-model")
+            .env_remove("OPENAI_API_KEY")
+            .env("OPENAI_AGENTS_DISABLE_TRACING", "1");
+        c
+    };
+
+    let (run, pause) = decide_example(&server, &agent, &reviewer, &mut command(), "approved", "ok");
+    assert_eq!(
+        pause["action"], r#"deploy({"version": "v2.4.1", "environment": "production"})"#,
+        "{pause}"
+    );
+    assert_eq!(pause["context"]["tool"], "deploy", "{pause}");
+    assert_eq!(pause["context"]["agent"], "Release manager", "{pause}");
+    assert_eq!(pause["context"]["arguments"]["environment"], "production");
+    assert_eq!(pause["tags"], serde_json::json!(["openai-agents"]));
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(
+            "deploying v2.4.1 to production\n\
+             final output: The deploy tool said: Deployed v2.4.1 to production."
+        ),
+        "{run}"
+    );
+
+    let (run, _) = decide_example(
+        &server,
+        &agent,
+        &reviewer,
+        &mut command(),
+        "rejected",
+        "freeze until Monday",
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout.contains(
+            "final output: The deploy tool said: Not run: rejected by rev@example.com: freeze until Monday"
+        ),
+        "{run}"
+    );
+    assert!(
+        !run.stdout.contains("deploying"),
+        "the tool ran anyway: {run}"
+    );
+}
