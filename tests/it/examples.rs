@@ -330,3 +330,111 @@ fn the_openai_agents_loop_resumes_with_the_reviewers_decision() {
         "the tool ran anyway: {run}"
     );
 }
+
+/// The n8n workflow cannot run here without n8n, so the test reads it as n8n would:
+/// the nodes and their order, then the create body its expression makes (evaluated by
+/// node with a stand-in `$execution`), sent to the real server; the webhook reaches
+/// the "resume URL" and the status read afterwards is what the IF node compares.
+#[test]
+fn the_n8n_workflow_creates_a_pause_that_resumes_its_wait_node() {
+    require(
+        "node",
+        &["--version"],
+        "install Node.js (apt-get install nodejs)",
+    );
+    let text = std::fs::read_to_string(format!("{EXAMPLES}/n8n/hitl-approval.json")).unwrap();
+    let workflow: Value = serde_json::from_str(&text).expect("the workflow is JSON");
+    let nodes = workflow["nodes"].as_array().expect("nodes");
+    let node = |name: &str| {
+        nodes
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+    };
+    let next = |name: &str, output: usize| {
+        workflow["connections"][name]["main"][output][0]["node"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} output {output} goes nowhere"))
+            .to_string()
+    };
+    assert_eq!(next("Start", 0), "Ask hitl");
+    assert_eq!(next("Ask hitl", 0), "Wait for the decision");
+    assert_eq!(
+        next("Wait for the decision", 0),
+        "Read the decision from hitl"
+    );
+    assert_eq!(next("Read the decision from hitl", 0), "Approved?");
+    assert_eq!(next("Approved?", 0), "Deploy", "the true branch deploys");
+    assert_eq!(next("Approved?", 1), "Not approved");
+
+    let ask = node("Ask hitl");
+    assert_eq!(ask["type"], "n8n-nodes-base.httpRequest");
+    let p = &ask["parameters"];
+    assert_eq!(p["method"], "POST");
+    assert_eq!(p["url"], "http://127.0.0.1:8080/api/pause");
+    assert_eq!(p["genericAuthType"], "httpHeaderAuth");
+    assert_eq!(
+        p["headerParameters"]["parameters"][0]["name"],
+        "Idempotency-Key"
+    );
+    assert_eq!(p["specifyBody"], "json");
+    let wait = node("Wait for the decision");
+    assert_eq!(wait["type"], "n8n-nodes-base.wait");
+    assert_eq!(wait["parameters"]["resume"], "webhook");
+    assert_eq!(
+        wait["parameters"]["httpMethod"], "POST",
+        "hitl's webhook is a POST"
+    );
+    let read = node("Read the decision from hitl");
+    assert_eq!(read["parameters"]["method"], "GET");
+    assert_eq!(
+        read["parameters"]["url"],
+        "={{ $('Ask hitl').item.json.statusUrl }}"
+    );
+    let condition = &node("Approved?")["parameters"]["conditions"]["conditions"][0];
+    assert_eq!(condition["leftValue"], "={{ $json.status }}");
+    assert_eq!(condition["rightValue"], "approved");
+    assert_eq!(condition["operator"]["operation"], "equals");
+
+    // The body the "Ask hitl" node sends, with the Wait node's resume URL in it.
+    let resume = crate::peers::Receiver::start();
+    let expression = p["jsonBody"].as_str().unwrap();
+    let code = expression
+        .strip_prefix("={{")
+        .and_then(|e| e.strip_suffix("}}"))
+        .expect("an n8n expression");
+    let script = format!(
+        "const $execution = {{ id: '42', resumeUrl: {} }};\nprocess.stdout.write({code});",
+        serde_json::to_string(&resume.url).unwrap()
+    );
+    let out = Command::new("node").args(["-e", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", Run::from(out));
+    let body: Value = serde_json::from_slice(&out.stdout).expect("the body is JSON");
+    assert_eq!(body["webhookUrl"], resume.url.as_str());
+
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("n8n");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+    let created = request(
+        "POST",
+        &format!("{}/api/pause", server.url),
+        Some(&agent),
+        Some(&body.to_string()),
+        &[("Idempotency-Key", "n8n-42")],
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let watch_id = created.json["watchId"].as_str().unwrap();
+    assert_eq!(
+        server.decide(&reviewer, watch_id, "approved", "go").status,
+        200
+    );
+    let got = resume.wait_for(1, Duration::from_secs(20));
+    let event = got[0].json();
+    assert_eq!(event["watchId"], watch_id);
+    assert_eq!(event["status"], "approved");
+    assert_eq!(event["agentContext"]["action"], body["action"]);
+    let status_url = created.json["statusUrl"].as_str().unwrap();
+    let read_back = request("GET", status_url, Some(&agent), None, &[]);
+    assert_eq!(read_back.json["status"], "approved", "{}", read_back.text);
+}
