@@ -17,6 +17,7 @@ mod claude_code;
 mod cli;
 mod durability;
 mod exact_context;
+mod examples;
 mod expiry;
 mod humanlayer;
 mod idempotency;
