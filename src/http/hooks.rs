@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::error::public_message;
-use super::{api_key, method_not_allowed, AppState};
+use super::{allow, api_key, AppState};
 use crate::claude_code::{self, Event, Input, MAX_WAIT_SECS, TAG};
 use crate::clock;
 use crate::domain::pauses::{CreateRequest, Pause};
@@ -37,7 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(PATH)
             .route(web::post().to(hook))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     );
 }
 

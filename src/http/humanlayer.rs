@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::{api_key, api_not_found, method_not_allowed, AppState};
+use super::{allow, api_key, api_not_found, AppState};
 use crate::clock;
 use crate::db;
 use crate::domain::pauses::{CreateRequest, Created, Pause, MAX_ACTION_BYTES};
@@ -32,12 +32,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/function_calls")
                 .route(web::post().to(create_call))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("POST")),
         )
         .service(
             web::resource("/function_calls/{call_id}")
                 .route(web::get().to(get_call))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("GET")),
         );
     // The SDK posts to /contact_requests; older clients and the docs say /human_contacts.
     for base in ["/contact_requests", "/human_contacts"] {
@@ -45,12 +45,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource(base)
                     .route(web::post().to(create_contact))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(allow("POST")),
             )
             .service(
                 web::resource(format!("{base}/{{call_id}}"))
                     .route(web::get().to(get_contact))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(allow("GET")),
             );
     }
     cfg.service(scope.default_service(web::to(api_not_found)));

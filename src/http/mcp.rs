@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::body::read_json;
 use super::error::{public_message, ApiError};
-use super::{api_key, method_not_allowed, AppState};
+use super::{allow, api_key, AppState};
 use crate::clock;
 use crate::domain::Error;
 
@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(PATH)
             .route(web::post().to(post))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     );
 }
 

@@ -433,27 +433,19 @@ async fn api_not_found(req: HttpRequest) -> HttpResponse {
     ))))
 }
 
-pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    not_allowed(&req, None)
-}
-
 /// The default service of a resource answered only by `methods` ("GET, POST"): a JSON
 /// 405 naming them in `Allow`.
 pub fn allow(methods: &'static str) -> actix_web::Route {
-    aweb::to(move |req: HttpRequest| async move { not_allowed(&req, Some(methods)) })
-}
-
-fn not_allowed(req: &HttpRequest, methods: Option<&'static str>) -> HttpResponse {
-    let body = error::ErrorBody::new(
-        error::ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed on {}", req.method(), req.path()),
-        request_id::RequestId::of(req),
-    );
-    let mut response = HttpResponse::MethodNotAllowed();
-    if let Some(methods) = methods {
-        response.insert_header((actix_web::http::header::ALLOW, methods));
-    }
-    response.json(body)
+    aweb::to(move |req: HttpRequest| async move {
+        let body = error::ErrorBody::new(
+            error::ErrorCode::MethodNotAllowed,
+            format!("{} is not allowed on {}", req.method(), req.path()),
+            request_id::RequestId::of(&req),
+        );
+        HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, methods))
+            .json(body)
+    })
 }
 
 fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {

@@ -181,8 +181,13 @@ async fn document() -> HttpResponse {
         .body(DOCUMENT.as_str())
 }
 
-/// The document, for tests.
 #[cfg(test)]
-pub fn json() -> &'static str {
-    DOCUMENT.as_str()
+mod tests {
+    #[test]
+    fn the_document_renders_as_openapi_3_1() {
+        let doc: serde_json::Value =
+            serde_json::from_str(super::DOCUMENT.as_str()).expect("the document is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/api/pause"]["post"].is_object());
+    }
 }

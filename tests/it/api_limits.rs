@@ -67,6 +67,7 @@ fn non_api_paths_do_not_answer_json_errors_as_html_for_the_api() {
         &[],
     );
     assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
+    assert_eq!(r.headers.get("allow").map(String::as_str), Some("POST"));
 }
 
 #[test]

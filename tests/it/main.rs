@@ -27,6 +27,7 @@ mod long_poll;
 mod mcp;
 mod migration;
 mod notifications;
+mod openapi;
 mod peers;
 mod questions;
 mod race;
