@@ -281,6 +281,17 @@ pub fn idempotency_get(
         .optional()?)
 }
 
+/// The pauses any key created with this Idempotency-Key (a scan: for the rare lookup
+/// by a HumanLayer `call_id` across keys).
+pub fn idempotency_pause_ids(conn: &Connection, idem: &str) -> Result<Vec<i64>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT pause_id FROM idempotency WHERE idem_key = ?1 ORDER BY pause_id")?;
+    let ids = stmt
+        .query_map([idem], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(ids)
+}
+
 /// Records (or, after the window, replaces) the pause created for an Idempotency-Key.
 pub fn idempotency_put(
     conn: &Connection,

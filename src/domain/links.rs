@@ -148,6 +148,7 @@ pub fn decide(
         &link.watch_id,
         link.decision,
         comment,
+        None,
         channels,
     )
 }

@@ -65,6 +65,9 @@ pub fn webhook_payload(p: &Pause) -> String {
         comment: Option<&'a str>,
         /// A question's answer; null for a decision.
         answer: Option<&'a str>,
+        /// The option a rejection picked (a decision's reason to reject), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reject_option: Option<&'a str>,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -80,7 +83,14 @@ pub fn webhook_payload(p: &Pause) -> String {
         resolved_at: p.resolved_at.map(clock::rfc3339),
         resolved_by: p.resolved_by.as_deref(),
         comment: p.comment.as_deref(),
-        answer: p.answer.as_deref(),
+        answer: p
+            .answer
+            .as_deref()
+            .filter(|_| p.kind == super::Kind::Question),
+        reject_option: p
+            .answer
+            .as_deref()
+            .filter(|_| p.kind == super::Kind::Decision),
         agent_context: AgentContext {
             action: &p.action,
             context: p

@@ -24,6 +24,8 @@ use crate::domain::pauses::{CreateRequest, Created, Pause, MAX_ACTION_BYTES};
 use crate::domain::{Error, Kind, Principal, Status};
 use crate::text::cut_bytes;
 
+mod respond;
+
 const TAG: &str = "humanlayer";
 const MAX_CALL_ID_BYTES: usize = 200;
 
@@ -53,6 +55,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(allow("GET")),
             );
     }
+    scope = scope
+        .service(
+            web::resource("/agent/function_calls/{call_id}/respond")
+                .route(web::post().to(respond::respond_call))
+                .default_service(allow("POST")),
+        )
+        .service(
+            web::resource("/agent/human_contacts/{call_id}/respond")
+                .route(web::post().to(respond::respond_contact))
+                .default_service(allow("POST")),
+        );
     cfg.service(scope.default_service(web::to(api_not_found)));
 }
 
@@ -70,6 +83,8 @@ struct FunctionSpecIn {
     #[serde(rename = "fn")]
     function: String,
     kwargs: Box<RawValue>,
+    #[serde(default)]
+    reject_options: Option<Vec<ResponseOption>>,
     #[serde(default)]
     state: Option<Box<RawValue>>,
 }
@@ -112,6 +127,9 @@ struct FunctionContext<'a> {
     function: String,
     #[serde(borrow)]
     kwargs: &'a RawValue,
+    /// The reasons to reject the agent offered, shown to the reviewer as choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reject_options: Option<Vec<ResponseOption>>,
     run_id: String,
     call_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
@@ -207,9 +225,12 @@ async fn create_call(
         return Err(Error::validation("spec.fn must not be empty").into());
     }
     let action = describe_call(&call.spec.function, &kwargs);
+    let reject_options = call.spec.reject_options.filter(|o| !o.is_empty());
+    let options = reject_options.as_deref().map(labels);
     let context = to_raw(&FunctionContext {
         function: call.spec.function,
         kwargs: &call.spec.kwargs,
+        reject_options,
         run_id: call.run_id,
         call_id: call.call_id.clone(),
         state: present(call.spec.state.as_deref()),
@@ -221,7 +242,7 @@ async fn create_call(
         timeout_seconds: None,
         tags: Some(vec![TAG.to_string()]),
         kind: None,
-        options: None,
+        options,
     };
     let new = request.validate(state.limits, Some(&format!("hl:fn:{}", call.call_id)))?;
     let created = state.create_pause(token, new).await?;
@@ -382,7 +403,7 @@ fn function_call_json(pause: &Pause) -> Result<Value, Error> {
             "fn": context.function,
             "kwargs": context.kwargs,
             "channel": null,
-            "reject_options": null,
+            "reject_options": context.reject_options,
             "state": context.state,
         },
         "status": {
@@ -390,9 +411,20 @@ fn function_call_json(pause: &Pause) -> Result<Value, Error> {
             "responded_at": pause.resolved_at.map(clock::rfc3339),
             "approved": approved,
             "comment": comment,
-            "reject_option_name": null,
+            "reject_option_name": option_name(context.reject_options.as_deref(), pause),
         },
     }))
+}
+
+/// The name of the option the reviewer picked (shown to them by its label), if any:
+/// a question's answer, or a rejection's reason.
+fn option_name(options: Option<&[ResponseOption]>, pause: &Pause) -> Option<String> {
+    let (options, picked) = (options?, pause.answer.as_deref()?);
+    options
+        .iter()
+        .zip(labels(options))
+        .find(|(_, label)| label == picked)
+        .map(|(o, _)| o.name.clone())
 }
 
 /// The HumanContact for a question: `response` is the answer as the reviewer gave it
@@ -407,14 +439,7 @@ fn contact_json(pause: &Pause) -> Result<Value, Error> {
         Status::Cancelled => Some("No answer: the request was cancelled.".into()),
         _ => pause.answer.clone(),
     };
-    let option_name = match (&context.response_options, &pause.answer) {
-        (Some(options), Some(answer)) => options
-            .iter()
-            .zip(labels(options))
-            .find(|(_, label)| label == answer)
-            .map(|(o, _)| o.name.clone()),
-        _ => None,
-    };
+    let option_name = option_name(context.response_options.as_deref(), pause);
     Ok(json!({
         "run_id": context.run_id,
         "call_id": context.call_id,

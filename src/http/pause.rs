@@ -62,7 +62,7 @@ pub struct PauseBody<'a> {
     status: Status,
     /// What the agent wants to do, or a question.
     action: &'a str,
-    /// A question's choices.
+    /// A question's choices, or a decision's reasons to reject.
     options: Option<&'a [String]>,
     /// The context as the agent sent it.
     #[schema(value_type = Option<Object>)]
@@ -80,6 +80,8 @@ pub struct PauseBody<'a> {
     comment: Option<&'a str>,
     /// A question's answer.
     answer: Option<&'a str>,
+    /// A decision rejected with one of its options: that option.
+    reject_option: Option<&'a str>,
     #[schema(format = "uri")]
     status_url: String,
     /// The review page of the pause.
@@ -106,7 +108,8 @@ impl<'a> PauseBody<'a> {
             resolved_at: p.resolved_at.map(clock::rfc3339),
             resolved_by: p.resolved_by.as_deref(),
             comment: p.comment.as_deref(),
-            answer: p.answer.as_deref(),
+            answer: p.answer.as_deref().filter(|_| p.kind == Kind::Question),
+            reject_option: p.answer.as_deref().filter(|_| p.kind == Kind::Decision),
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
         }
@@ -348,6 +351,10 @@ struct DecideBody {
     #[serde(default)]
     #[schema(max_length = 4000)]
     comment: Option<String>,
+    /// With `rejected`: one of the pause's options, its reasons to reject, exactly.
+    /// Without a comment, it is the comment too.
+    #[serde(default)]
+    option: Option<String>,
 }
 
 /// Approve or reject a pending pause (reviewer key, or the web page's session).
@@ -393,6 +400,7 @@ async fn decide(
                 &watch_id,
                 decision,
                 body.comment,
+                body.option,
                 &channels,
             )
         })

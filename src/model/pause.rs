@@ -14,7 +14,7 @@ pub struct Pause {
     pub status: Status,
     /// What to do, or for a question the question.
     pub action: String,
-    /// A question's choices, if it offers any.
+    /// A question's choices, or a decision's reasons to reject, if it offers any.
     pub options: Option<Vec<String>>,
     /// The context as JSON text, if any was given.
     pub context: Option<String>,
@@ -25,7 +25,8 @@ pub struct Pause {
     pub resolved_at: Option<Millis>,
     pub resolved_by: Option<String>,
     pub comment: Option<String>,
-    /// A question's answer, once answered.
+    /// A question's answer once answered; for a decision rejected with one of its
+    /// options, that option.
     pub answer: Option<String>,
 }
 

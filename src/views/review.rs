@@ -52,7 +52,8 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
             @if let Some(comment) = &p.comment {
                 " · " q.comment { (agent_text(comment)) }
             }
-            @if let Some(answer) = &p.answer {
+            // A rejection's reason is usually its comment as well: shown once.
+            @if let Some(answer) = p.answer.as_ref().filter(|a| p.comment.as_ref() != Some(*a)) {
                 span.answer { (agent_text(answer)) }
             }
         }
@@ -98,6 +99,16 @@ fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                 }
                 button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" {
                     span aria-hidden="true" { "✕ " } "Reject"
+                }
+            }
+            @if let Some(options) = &r.pause.options {
+                p.muted { "Or reject for one of the reasons the agent offered:" }
+                div.answer-options.reject-options {
+                    @for option in options {
+                        button.secondary type="submit" name="reject_option" value=(option) data-busy="Rejecting…" {
+                            (agent_text(option))
+                        }
+                    }
                 }
             }
         }

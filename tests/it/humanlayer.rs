@@ -145,6 +145,160 @@ fn a_function_call_is_a_decision_read_back_by_its_call_id() {
 }
 
 #[test]
+fn reject_options_are_the_reviewers_reasons_and_the_pick_comes_back_by_name() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("bot");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+    let mut call = function_call("call-r");
+    call["spec"]["reject_options"] = json!([
+        { "name": "too_broad", "title": "Too many recipients", "description": null,
+          "prompt_fill": null, "interactive": false },
+        { "name": "later", "title": null, "description": null, "prompt_fill": null,
+          "interactive": false },
+    ]);
+    let r = server.post(&format!("{BASE}/function_calls"), &agent, &call);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["spec"]["reject_options"][0]["name"], "too_broad");
+
+    let watch_id = watch_id_of(&server, &reviewer, "call-r").expect("the pause");
+    let pause = server.status(&reviewer, &watch_id);
+    assert_eq!(pause["options"], json!(["Too many recipients", "later"]));
+    // An approval cannot carry a reason to reject.
+    let r = server.post(
+        &format!("/api/pause/{watch_id}/approve"),
+        &reviewer,
+        &json!({ "decision": "approved", "option": "later" }),
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "validation_failed"),
+        "{}",
+        r.text
+    );
+    let r = server.post(
+        &format!("/api/pause/{watch_id}/approve"),
+        &reviewer,
+        &json!({ "decision": "rejected", "option": "later", "comment": "after the freeze" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let call = server.get(&format!("{BASE}/function_calls/call-r"), &agent);
+    assert_eq!(call.json["status"]["approved"], false, "{}", call.text);
+    assert_eq!(call.json["status"]["reject_option_name"], "later");
+    assert_eq!(call.json["status"]["comment"], "after the freeze");
+}
+
+#[test]
+fn a_reviewer_responds_through_the_agent_endpoints_and_bad_responses_change_nothing() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("bot");
+    let other = hitl.agent_key("other");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+    let mut call = function_call("call-x");
+    call["spec"]["reject_options"] = json!([{ "name": "later", "title": "Not now" }]);
+    assert_eq!(
+        server
+            .post(&format!("{BASE}/function_calls"), &agent, &call)
+            .status,
+        201
+    );
+    let respond = |key: &str, call_id: &str, body: Value| {
+        let r = server.post(
+            &format!("{BASE}/agent/function_calls/{call_id}/respond"),
+            key,
+            &body,
+        );
+        assert_json(&r);
+        r
+    };
+    for (key, call_id, body, status) in [
+        (&agent, "call-x", json!({ "approved": true }), 403),
+        (&reviewer, "call-x", json!({ "approved": null }), 400),
+        (
+            &reviewer,
+            "call-x",
+            json!({ "approved": false, "reject_option_name": "nope" }),
+            400,
+        ),
+        (&reviewer, "call-y", json!({ "approved": true }), 404),
+    ] {
+        let r = respond(key, call_id, body);
+        assert_eq!(r.status, status, "{}", r.text);
+    }
+    let watch_id = watch_id_of(&server, &reviewer, "call-x").expect("the pause");
+    assert_eq!(server.status(&reviewer, &watch_id)["status"], "pending");
+
+    let r = respond(
+        &reviewer,
+        "call-x",
+        json!({ "approved": false, "comment": null, "reject_option_name": "later" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"]["reject_option_name"], "later");
+    assert_eq!(r.json["status"]["comment"], "Not now");
+    let again = respond(&reviewer, "call-x", json!({ "approved": true }));
+    assert_eq!((again.status, again.code()), (409, "already_resolved"));
+
+    // A call_id two agent keys used is ambiguous for a reviewer.
+    for key in [&agent, &other] {
+        let r = server.post(
+            &format!("{BASE}/function_calls"),
+            key,
+            &function_call("dup"),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let r = respond(&reviewer, "dup", json!({ "approved": true }));
+    assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.text);
+
+    // A contact request, answered by option name.
+    let mut contact = json!({
+        "run_id": "run-1", "call_id": "ask-1",
+        "spec": { "msg": "Which region?", "subject": null, "channel": null,
+                  "response_options": [{ "name": "eu", "title": "Europe" }], "state": null },
+        "status": null
+    });
+    assert_eq!(
+        server
+            .post(&format!("{BASE}/contact_requests"), &agent, &contact)
+            .status,
+        201
+    );
+    let r = server.post(
+        &format!("{BASE}/agent/human_contacts/ask-1/respond"),
+        &reviewer,
+        &json!({ "response": null, "response_option_name": "eu" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            &r.json["status"]["response"],
+            &r.json["status"]["response_option_name"]
+        ),
+        (&json!("Europe"), &json!("eu"))
+    );
+    contact["call_id"] = json!("ask-2");
+    assert_eq!(
+        server
+            .post(&format!("{BASE}/contact_requests"), &agent, &contact)
+            .status,
+        201
+    );
+    let r = server.post(
+        &format!("{BASE}/agent/human_contacts/ask-2/respond"),
+        &reviewer,
+        &json!({ "response": null, "response_option_name": null }),
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "validation_failed"),
+        "{}",
+        r.text
+    );
+}
+
+#[test]
 fn a_contact_request_is_a_question_answered_through_the_api() {
     let hitl = Hitl::new();
     let agent = hitl.agent_key("bot");
@@ -236,6 +390,30 @@ fn errors_are_json() {
 }
 
 /// The SDK run from Python: one approval, one rejection, one answer (it polls every 3 s).
+/// Runs the SDK's reviewer side (tests/fixtures/humanlayer_respond.py) with `key`.
+fn sdk_respond(server: &Server, key: &str, args: &[&str]) -> std::process::Output {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/humanlayer_respond.py"
+    );
+    Command::new("python3")
+        .arg(script)
+        .args(args)
+        .env("HUMANLAYER_API_BASE", format!("{}{BASE}", server.url))
+        .env("HUMANLAYER_API_KEY", key)
+        .output()
+        .expect("python3 (tests/run installs humanlayer 0.7.9)")
+}
+
+fn sdk_output(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "the SDK's respond failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the SDK's JSON")
+}
+
 #[test]
 fn the_unmodified_humanlayer_sdk_works_against_hitl() {
     let hitl = Hitl::new();
@@ -268,14 +446,22 @@ fn the_unmodified_humanlayer_sdk_works_against_hitl() {
         })
     };
 
-    let (watch_id, pause) = pending("decision");
+    let (_, pause) = pending("decision");
     assert_eq!(
         pause["action"],
         r#"send_email(to="ops@example.com", subject="Deploy done")"#
     );
+    // The reviewer's side of the SDK decides it.
+    let call_id = pause["context"]["call_id"].as_str().unwrap();
+    let call = sdk_respond(&server, &agent, &["call", call_id, "true", "fine"]);
+    assert!(!call.status.success(), "an agent key may not respond");
+    let stderr = String::from_utf8_lossy(&call.stderr);
+    assert!(stderr.contains("use a reviewer key"), "{stderr}");
+    let call = sdk_respond(&server, &reviewer, &["call", call_id, "true", "fine"]);
+    let call = sdk_output(&call);
     assert_eq!(
-        server.decide(&reviewer, &watch_id, "approved", "").status,
-        200
+        (&call["status"]["approved"], &call["status"]["comment"]),
+        (&json!(true), &json!("fine"))
     );
     let step = next_step();
     assert_eq!(step["step"], "approved");
@@ -301,14 +487,29 @@ fn the_unmodified_humanlayer_sdk_works_against_hitl() {
         "the function did not run"
     );
 
-    let (watch_id, pause) = pending("question");
-    assert_eq!(pause["action"], "Which region should I deploy to?");
+    // reject_options are the reviewer's reasons to reject, shown by their titles.
+    let (watch_id, pause) = pending("decision");
+    assert_eq!(pause["options"], json!(["Too many recipients", "Not now"]));
     let r = server.post(
-        &format!("/api/pause/{watch_id}/answer"),
+        &format!("/api/pause/{watch_id}/approve"),
         &reviewer,
-        &json!({ "answer": "eu-west-1" }),
+        &json!({ "decision": "rejected", "option": "Too many recipients" }),
     );
     assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["rejectOption"], "Too many recipients");
+    let step = next_step();
+    assert_eq!(step["step"], "rejected with a reason");
+    assert_eq!(
+        step["result"],
+        "User denied send_newsletter with message: Too many recipients"
+    );
+    assert_eq!(step["calls"].as_array().unwrap().len(), 1);
+
+    let (_, pause) = pending("question");
+    assert_eq!(pause["action"], "Which region should I deploy to?");
+    let call_id = pause["context"]["call_id"].as_str().unwrap();
+    let contact = sdk_respond(&server, &reviewer, &["contact", call_id, "eu-west-1"]);
+    assert_eq!(sdk_output(&contact)["status"]["response"], "eu-west-1");
     let step = next_step();
     assert_eq!(step["step"], "answered");
     assert_eq!(step["result"], "eu-west-1");

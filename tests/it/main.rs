@@ -31,6 +31,7 @@ mod openapi;
 mod peers;
 mod questions;
 mod race;
+mod reject_options;
 mod request_ids;
 mod slow_bodies;
 mod stale_session;

@@ -80,7 +80,7 @@ struct Ending<'a> {
     at: Millis,
     by: &'a str,
     comment: Option<String>,
-    /// A question's answer.
+    /// A question's answer, or the option a rejection picked.
     answer: Option<String>,
     actor: &'a Actor,
     channels: &'a Channels,
@@ -138,6 +138,10 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
 
 /// Approves or rejects a pending pause. The one path for every way of deciding: the
 /// web page, reviewer keys and mail links all end here. Exactly one decision wins.
+///
+/// A rejection may name one of the pause's options (its reasons to reject), kept as
+/// the pause's `answer`; without a comment, the option is the comment too.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     tx: &mut Tx,
     now: Millis,
@@ -145,6 +149,7 @@ pub fn decide(
     watch_id: &str,
     decision: Decision,
     comment: Option<String>,
+    option: Option<String>,
     channels: &Channels,
 ) -> Result<Pause> {
     let Some(reviewer) = principal.reviewer() else {
@@ -159,6 +164,16 @@ pub fn decide(
             "this pause is a question: answer it instead",
         ));
     }
+    let option = match option {
+        None => None,
+        Some(_) if decision != Decision::Rejected => {
+            return Err(Error::validation(
+                "an option is a reason to reject: decide \"rejected\"",
+            ));
+        }
+        Some(option) => Some(check_option(&pause, &option)?),
+    };
+    let comment = comment.or_else(|| option.clone());
     let by = reviewer.email.clone();
     let actor = principal.actor();
     let end = Ending {
@@ -166,23 +181,34 @@ pub fn decide(
         at: now,
         by: &by,
         comment,
-        answer: None,
+        answer: option,
         actor: &actor,
         channels,
     };
     finish(tx, now, pause, end)
 }
 
+/// One of the pause's options, exactly.
+fn check_option(pause: &Pause, option: &str) -> Result<String> {
+    let Some(options) = &pause.options else {
+        return Err(Error::validation("this pause offers no options"));
+    };
+    match options.iter().find(|o| o.as_str() == option) {
+        Some(option) => Ok(option.clone()),
+        None if pause.kind == Kind::Question => Err(Error::validation(
+            "answer must be exactly one of the question's options",
+        )),
+        None => Err(Error::validation(
+            "option must be exactly one of the pause's options",
+        )),
+    }
+}
+
 /// Checks an answer against a question: one of its options exactly, or without
 /// options visible text of at most `MAX_ANSWER_BYTES` (trimmed).
 fn check_answer(pause: &Pause, answer: &str) -> Result<String> {
-    if let Some(options) = &pause.options {
-        return match options.iter().find(|o| o.as_str() == answer) {
-            Some(option) => Ok(option.clone()),
-            None => Err(Error::validation(
-                "answer must be exactly one of the question's options",
-            )),
-        };
+    if pause.options.is_some() {
+        return check_option(pause, answer);
     }
     let answer = answer.trim();
     if answer.is_empty() || crate::text::looks_empty(answer) {

@@ -68,7 +68,8 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(value_type = Option<Kind>)]
     pub kind: Option<String>,
-    /// A question's choices: 1 to 20 distinct texts of at most 200 characters.
+    /// A question's choices, or for a decision the reasons the reviewer may pick when
+    /// rejecting: 1 to 20 distinct texts of at most 200 characters.
     #[serde(default)]
     #[schema(min_items = 1, max_items = 20)]
     pub options: Option<Vec<String>>,
@@ -150,16 +151,12 @@ fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A question's options: 1 to `MAX_OPTIONS` distinct, visible, short strings, trimmed.
-fn validate_options(kind: Kind, options: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+/// Options: a question's choices, or a decision's reasons to reject. 1 to
+/// `MAX_OPTIONS` distinct, visible, short strings, trimmed.
+fn validate_options(options: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
     let Some(options) = options else {
         return Ok(None);
     };
-    if kind != Kind::Question {
-        return Err(Error::validation(
-            "options are only for a question (\"kind\": \"question\")",
-        ));
-    }
     if options.is_empty() || options.len() > MAX_OPTIONS {
         return Err(Error::validation(format!(
             "options must be a list of 1 to {MAX_OPTIONS} choices"
@@ -207,7 +204,7 @@ impl CreateRequest {
             Some(text) => Kind::parse(text)
                 .ok_or_else(|| Error::validation("kind must be \"decision\" or \"question\""))?,
         };
-        let options = validate_options(kind, self.options)?;
+        let options = validate_options(self.options)?;
         let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {

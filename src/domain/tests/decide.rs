@@ -47,6 +47,7 @@ fn an_approval_records_who_when_and_why_and_queues_the_webhook() {
                 &id,
                 Decision::Approved,
                 comment,
+                None,
                 &CHANNELS,
             )
         })
@@ -243,7 +244,16 @@ fn two_threads_deciding_at_once_on_one_database_file_one_wins() {
                     s.spawn(move || {
                         start.wait();
                         db::with_tx(conn, |tx| {
-                            pauses::decide(tx, t0() + HOUR, who, id, *decision, None, &CHANNELS)
+                            pauses::decide(
+                                tx,
+                                t0() + HOUR,
+                                who,
+                                id,
+                                *decision,
+                                None,
+                                None,
+                                &CHANNELS,
+                            )
                         })
                     })
                 })

@@ -25,6 +25,7 @@ mod decide;
 mod expiry;
 mod limits;
 mod questions;
+mod reject_options;
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -214,7 +215,7 @@ impl Db {
     ) -> Result<Pause> {
         self.write(|tx| {
             let comment = comment.map(Into::into);
-            pauses::decide(tx, now, who, watch_id, decision, comment, &CHANNELS)
+            pauses::decide(tx, now, who, watch_id, decision, comment, None, &CHANNELS)
         })
     }
 

@@ -70,9 +70,14 @@ async fn page(
 struct DecideForm {
     #[serde(default)]
     csrf: String,
+    /// Absent when one of the reasons to reject was pressed.
+    #[serde(default)]
     decision: String,
     #[serde(default)]
     comment: String,
+    /// One of the pause's reasons to reject: a rejection.
+    #[serde(default)]
+    reject_option: Option<String>,
 }
 
 async fn decide(
@@ -85,12 +90,25 @@ async fn decide(
     who.check_post(&req, &form.csrf, state.urls.base())?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
-    let outcome = match Decision::parse(&form.decision) {
+    let decision = match &form.reject_option {
+        Some(_) => Ok(Decision::Rejected),
+        None => Decision::parse(&form.decision),
+    };
+    let outcome = match decision {
         Ok(decision) => {
             let (id, comment) = (watch_id.clone(), form.comment.clone());
-            let channels = state.channels;
+            let (option, channels) = (form.reject_option.clone(), state.channels);
             who.write(&state, move |tx, principal, now| {
-                pauses::decide(tx, now, principal, &id, decision, Some(comment), &channels)
+                pauses::decide(
+                    tx,
+                    now,
+                    principal,
+                    &id,
+                    decision,
+                    Some(comment),
+                    option,
+                    &channels,
+                )
             })
             .await
         }
