@@ -25,6 +25,7 @@ mod keys_users;
 mod listing;
 mod long_poll;
 mod mcp;
+mod mcp_modern;
 mod migration;
 mod notifications;
 mod openapi;

@@ -114,10 +114,6 @@ fn free_text_answers_and_what_is_refused() {
     for (body, why) in [
         (json!({ "action": "x", "kind": "poll" }), "unknown kind"),
         (
-            json!({ "action": "x", "options": ["a"] }),
-            "options on a decision",
-        ),
-        (
             json!({ "action": "x", "kind": "question", "options": [] }),
             "no options",
         ),
