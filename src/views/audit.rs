@@ -233,3 +233,60 @@ pub fn view(viewer: &Viewer, a: &Audit) -> Markup {
     };
     page("Audit log", viewer, Nav::Audit, content)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_read_as_labelled_lines_never_json() {
+        let html = details(
+            r#"{"by":"alice@example.com","comment":"<b>ship</b> it","webhookUrl":"http://h/x","tags":["a","b"],"monthlyLimit":null,"expiresAt":"2026-07-28T10:42:03.123Z","nested":{"k":1}}"#,
+        )
+        .into_string();
+        for part in [
+            "by:",
+            "alice@example.com",
+            "comment:",
+            "&lt;b&gt;ship&lt;/b&gt; it",
+            "webhook:",
+            "a, b",
+            "2026-07-28 10:42:03 UTC",
+            "k: 1",
+        ] {
+            assert!(html.contains(part), "{part} in {html}");
+        }
+        assert!(
+            !html.contains("monthly"),
+            "null fields are left out: {html}"
+        );
+        assert!(!html.contains("{\"") && !html.contains("{&quot;"), "{html}");
+        assert!(details("{}").into_string().contains('—'));
+        assert!(details("not json <x>").into_string().contains("&lt;x&gt;"));
+    }
+
+    #[test]
+    fn actors_are_named() {
+        let entry = |actor: &str, key_name: Option<&str>| Entry {
+            id: 1,
+            at: 0,
+            actor: actor.to_string(),
+            event: "pause.created".to_string(),
+            watch_id: None,
+            details: "{}".to_string(),
+            key_name: key_name.map(str::to_string),
+        };
+        let key = actor(&entry("key:key_A4x5", Some("<deploy-bot>"))).into_string();
+        assert!(
+            key.contains("&lt;deploy-bot&gt;") && !key.contains(">key:key_"),
+            "{key}"
+        );
+        let user = actor(&entry("user:alice@example.com", None)).into_string();
+        assert!(
+            user.contains("alice@example.com") && !user.contains("user:"),
+            "{user}"
+        );
+        assert_eq!(actor(&entry("cli", None)).into_string(), "cli");
+        assert_eq!(short_id("wch_4Jd8sK2mQ9xV7bN1pL3cR5tY"), "wch_4Jd8sK2m…");
+    }
+}
