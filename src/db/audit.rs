@@ -20,7 +20,11 @@ pub fn append(
     Ok(())
 }
 
-const COLUMNS: &str = "id, at, actor, event, watch_id, details";
+/// The entry's columns, and the acting key's name looked up by its id (the primary
+/// key of `api_keys`, so one probe per row; keys are revoked, never deleted).
+const COLUMNS: &str = "id, at, actor, event, watch_id, details, \
+     (SELECT k.name FROM api_keys k \
+      WHERE audit.actor LIKE 'key:%' AND k.id = substr(audit.actor, 5)) AS key_name";
 
 fn row_to_entry(r: &Row) -> rusqlite::Result<Entry> {
     Ok(Entry {
@@ -30,6 +34,7 @@ fn row_to_entry(r: &Row) -> rusqlite::Result<Entry> {
         event: r.get(3)?,
         watch_id: r.get(4)?,
         details: r.get(5)?,
+        key_name: r.get(6)?,
     })
 }
 

@@ -14,6 +14,8 @@ pub struct Entry {
     pub watch_id: Option<String>,
     /// JSON text.
     pub details: String,
+    /// The key's name when the actor is a key (`key:key_…`); revoked keys keep theirs.
+    pub key_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -108,12 +108,12 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
         @if m.keys.is_empty() {
             p.empty { "No keys yet." }
         } @else {
-            table.list {
+            div.table-wrap { table.list {
                 thead { tr { th { "Name" } th { "Key" } th { "Kind" } th { "This month" } th { "Last used" } th { "State" } th { span.visually-hidden { "Actions" } } } }
                 tbody {
                     @for k in &m.keys {
                         tr.revoked[k.revoked_at.is_some()] {
-                            td data-label="Name" { span.key-name { (agent_text(&k.name)) } }
+                            td.wide data-label="Name" { span.key-name { (agent_text(&k.name)) } }
                             td data-label="Key" { code { (k.prefix) "…" } }
                             td data-label="Kind" {
                                 @if let Some(email) = &k.user_email { "reviewer · " (email) } @else { (k.kind.as_str()) }
@@ -155,7 +155,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                         }
                     }
                 }
-            }
+            } }
         }
     };
     page("API keys", viewer, Nav::Keys, content)
@@ -187,12 +187,12 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                 div { button type="submit" { "Add user" } }
             }
         }
-        table.list {
+        div.table-wrap { table.list {
             thead { tr { th { "Email" } th { "Role" } th { "Email notifications" } th { "Added" } th { span.visually-hidden { "Actions" } } } }
             tbody {
                 @for u in &m.users {
                     tr {
-                        td data-label="Email" { (u.email) @if u.id == m.self_id { " " span.muted { "(you)" } } }
+                        td.wide data-label="Email" { (u.email) @if u.id == m.self_id { " " span.muted { "(you)" } } }
                         td data-label="Role" {
                             form.inline method="post" action=(urls::user_role(u.id)) {
                                 (csrf(viewer))
@@ -222,7 +222,7 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                     }
                 }
             }
-        }
+        } }
     };
     page("Users", viewer, Nav::Users, content)
 }

@@ -109,21 +109,25 @@ pub fn view(viewer: &Viewer, h: &History) -> Markup {
         @if h.items.is_empty() {
             p.empty { "No pauses match." }
         } @else {
-            table.list {
-                thead { tr { th { "Status" } th { "Action" } th { "Key" } th { "Created" } th { "Decided" } } }
-                tbody {
-                    @for p in &h.items {
-                        tr {
-                            td data-label="Status" { (status_badge(p.status)) }
-                            td.action-cell data-label="Action" {
-                                @if p.kind == crate::domain::Kind::Question { span.kind-question { "QUESTION" } " " }
-                                a href=(urls::review(&p.watch_id)) { (agent_text(&p.action)) }
-                                @if !p.tags.is_empty() { div { (tags(&p.tags)) } }
-                            }
-                            td data-label="Key" { span.key-name { (agent_text(&p.key_name)) } }
-                            td data-label="Created" { (time_ago(p.created_at, h.now)) }
-                            td data-label="Decided" {
-                                @if let Some(by) = &p.resolved_by { (agent_text(by)) } @else { span.muted { "—" } }
+            div.table-wrap {
+                table.list.history {
+                    thead { tr { th { "Status" } th { "Action" } th { "Key" } th { "Created" } th { "Decided" } } }
+                    tbody {
+                        @for p in &h.items {
+                            tr {
+                                td data-label="Status" { (status_badge(p.status)) }
+                                td.action-cell data-label="Action" {
+                                    @if p.kind == crate::domain::Kind::Question { span.kind-question { "QUESTION" } " " }
+                                    a href=(urls::review(&p.watch_id)) { (agent_text(&p.action)) }
+                                    @if !p.tags.is_empty() { div { (tags(&p.tags)) } }
+                                }
+                                td data-label="Key" { span.key-name { (agent_text(&p.key_name)) } }
+                                td data-label="Created" { (time_ago(p.created_at, h.now)) }
+                                td.decided data-label="Decided" {
+                                    @if let Some(by) = &p.resolved_by { div.by { (agent_text(by)) } }
+                                    @if let Some(at) = p.resolved_at { div { (time_ago(at, h.now)) } }
+                                    @if p.resolved_by.is_none() && p.resolved_at.is_none() { span.muted { "—" } }
+                                }
                             }
                         }
                     }

@@ -40,4 +40,5 @@ mod web_admin;
 mod web_flows;
 mod web_http;
 mod web_pages;
+mod web_tables;
 mod webhooks;

@@ -99,11 +99,13 @@ fn write_row(w: &mut csv::Writer<Vec<u8>>, e: &Entry) -> Result<(), Error> {
         cell(&e.actor),
         cell(e.watch_id.as_deref().unwrap_or("")),
         cell(&e.details),
+        cell(e.key_name.as_deref().unwrap_or("")),
     ])
     .map_err(Error::internal)
 }
 
-/// All matching entries as CSV (UTF-8, RFC 4180 quoting by the csv crate).
+/// All matching entries as CSV (UTF-8, RFC 4180 quoting by the csv crate): the stored
+/// columns as they are, then the acting key's name.
 async fn export(
     req: HttpRequest,
     _admin: Admin,
@@ -114,7 +116,7 @@ async fn export(
     let body = state
         .read(move |conn| {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(["time", "event", "actor", "watchId", "details"])
+            w.write_record(["time", "event", "actor", "watchId", "details", "keyName"])
                 .map_err(Error::internal)?;
             audit::for_each(conn, &wanted, |e| write_row(&mut w, &e))?;
             w.into_inner().map_err(Error::internal)
