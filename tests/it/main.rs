@@ -34,6 +34,7 @@ mod questions;
 mod race;
 mod reject_options;
 mod request_ids;
+mod risk_summary;
 mod slow_bodies;
 mod stale_session;
 mod web_admin;
