@@ -214,6 +214,20 @@ pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>>
     Ok(items)
 }
 
+/// The watchId of the first pending pause after (`later`) or before the id, in queue
+/// order (through the `pauses_status` index).
+pub fn pending_beside(conn: &Connection, id: i64, later: bool) -> Result<Option<String>> {
+    let sql = if later {
+        "SELECT watch_id FROM pauses WHERE status = 'pending' AND id > ?1 ORDER BY id LIMIT 1"
+    } else {
+        "SELECT watch_id FROM pauses WHERE status = 'pending' AND id < ?1 ORDER BY id DESC LIMIT 1"
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
 /// How a pending pause ends, as stored.
 pub struct Resolution<'a> {
     pub status: Status,

@@ -7,7 +7,7 @@ mod list;
 pub use decide::{
     answer, cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision,
 };
-pub use list::{decode_cursor, list, queue};
+pub use list::{decode_cursor, list, pending_beside, queue};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
