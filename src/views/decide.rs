@@ -11,15 +11,17 @@ use super::review::Review;
 use super::{agent_text, Viewer};
 use crate::urls;
 
-/// "then open the next pending one": a checkbox named `next`, offered when another
-/// pause waits.
+/// "then open the next pending one" (or the queue when none is left): a checkbox
+/// named `next`.
 fn next_choice(r: &Review) -> Markup {
     html! {
-        @if r.others_pending > 0 {
-            label.next-choice {
-                input type="checkbox" name="next" value="1" data-next-choice;
+        label.next-choice {
+            input type="checkbox" name="next" value="1" data-next-choice;
+            @if r.others_pending > 0 {
                 " then open the next pending one "
                 span.muted { "(" (r.others_pending) " more)" }
+            } @else {
+                " then back to the queue"
             }
         }
     }

@@ -41,4 +41,5 @@ mod web_admin;
 mod web_flows;
 mod web_http;
 mod web_pages;
+mod web_review;
 mod webhooks;
