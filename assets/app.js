@@ -264,7 +264,7 @@
   function decidedElsewhere(status) {
     const form = document.querySelector("form[data-decide]");
     if (!form || form.dataset.sent) return;
-    form.querySelectorAll("button, textarea, input").forEach(function (el) { el.disabled = true; });
+    form.querySelectorAll("button, textarea, input[type=checkbox]").forEach(function (el) { el.disabled = true; });
     // The status everywhere on the page, not only in the notice.
     const article = form.closest("article.review");
     if (article) article.dataset.status = status;

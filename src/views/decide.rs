@@ -60,14 +60,6 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     html! {
         form.decide method="post" action=(urls::review_decide(id)) data-decide {
             input type="hidden" name="csrf" value=(viewer.csrf);
-            div.decide-buttons {
-                button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
-                    span aria-hidden="true" { "✓ " } span data-label { "Approve" }
-                }
-                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" data-key="r" {
-                    span aria-hidden="true" { "✕ " } span data-label { "Reject" }
-                }
-            }
             div.decide-extra {
                 details.comment-fold open data-comment-fold {
                     summary {
@@ -87,8 +79,16 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                         }
                     }
                 }
-                (next_choice(r))
             }
+            div.decide-buttons {
+                button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
+                    span aria-hidden="true" { "✓ " } span data-label { "Approve" }
+                }
+                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" data-key="r" {
+                    span aria-hidden="true" { "✕ " } span data-label { "Reject" }
+                }
+            }
+            (next_choice(r))
         }
     }
 }
