@@ -41,6 +41,8 @@ CREATE TABLE pauses (
     options     TEXT,                               -- JSON array: a question's choices, if any
     context     TEXT,                               -- JSON
     tags        TEXT    NOT NULL DEFAULT '[]',       -- JSON array, as given
+    risk        TEXT    CHECK (risk IN ('low', 'medium', 'high', 'critical')), -- the agent's rating
+    summary     TEXT,                               -- what happens if approved, as the agent says
     webhook_url TEXT,
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER,

@@ -111,7 +111,79 @@
 
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+    if (event.target.matches("[data-next-choice]")) {
+      try { localStorage.setItem("hitl.next", event.target.checked ? "1" : ""); } catch (e) { /* private mode */ }
+      nextLabels();
+    }
+    if (event.target.matches("[data-pick]")) pickCount();
   });
+
+  // ---- the decision panel ----
+  const decideForm = document.querySelector("form[data-decide]");
+  const nextChoice = document.querySelector("[data-next-choice]");
+  function nextLabels() {
+    if (!nextChoice) return;
+    document.querySelectorAll(".decide-buttons button").forEach(function (b) {
+      const label = b.querySelector("[data-label]");
+      if (!label) return;
+      if (!label.dataset.plain) label.dataset.plain = label.textContent;
+      label.textContent = label.dataset.plain + (nextChoice.checked ? " & next" : "");
+    });
+  }
+  if (nextChoice) {
+    try { nextChoice.checked = localStorage.getItem("hitl.next") === "1"; } catch (e) { /* private mode */ }
+    nextLabels();
+  }
+  // On a phone the comment opens when wanted, so the panel leaves room to read.
+  const fold = document.querySelector("[data-comment-fold]");
+  if (fold && window.matchMedia("(max-width: 700px)").matches) {
+    const area = fold.querySelector("textarea");
+    if (area && !area.value) fold.open = false;
+  }
+
+  // ---- keyboard shortcuts on the review page ----
+  const help = document.getElementById("shortcuts");
+  const helpButton = document.querySelector("[data-shortcuts]");
+  function showHelp() { if (help && !help.open) help.showModal(); }
+  if (helpButton && help) {
+    helpButton.hidden = false;
+    helpButton.addEventListener("click", showHelp);
+  }
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function decideByKey(key) {
+    if (!decideForm || decideForm.dataset.sent) return;
+    const button = decideForm.querySelector("button[data-key='" + key + "']");
+    if (!button || button.disabled) return;
+    const action = (document.querySelector("h1.action") || {}).textContent || "this request";
+    const verb = key === "a" ? "Approve" : "Reject";
+    if (!window.confirm(verb + " \u201c" + action.trim().slice(0, 200) + "\u201d?")) return;
+    if (decideForm.requestSubmit) decideForm.requestSubmit(button); else button.click();
+  }
+  if (document.querySelector("article.review")) {
+    document.addEventListener("keydown", function (event) {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (typing(event.target) || (help && help.open)) return;
+      let link;
+      switch (event.key) {
+        case "a": case "r": event.preventDefault(); decideByKey(event.key); break;
+        case "j": link = document.querySelector("[data-next-pending]"); break;
+        case "k": link = document.querySelector("[data-prev-pending]"); break;
+        case "?": event.preventDefault(); showHelp(); break;
+        default: return;
+      }
+      if (link) { event.preventDefault(); window.location.href = link.href; }
+    });
+  }
+
+  // ---- the queue's selection ----
+  function pickCount() {
+    const n = document.querySelectorAll("[data-pick]:checked").length;
+    document.querySelectorAll("[data-picked]").forEach(function (el) {
+      el.textContent = n === 0 ? "Select pauses to decide several at once." : n + " selected";
+    });
+  }
 
   // ---- live updates ----
   function setPending(n) {
@@ -151,6 +223,7 @@
       .then(function (html) {
         setTimeout(function () {
           const known = new Set(Array.from(queue.querySelectorAll("li.row")).map(function (r) { return r.dataset.watchId; }));
+          const picked = new Set(Array.from(queue.querySelectorAll("[data-pick]:checked")).map(function (c) { return c.value; }));
           const doc = new DOMParser().parseFromString(html, "text/html");
           const fresh = doc.getElementById("queue-list");
           if (!fresh) return;
@@ -158,6 +231,8 @@
             if (!known.has(row.dataset.watchId)) row.classList.add("entering");
           });
           queue.replaceChildren.apply(queue, Array.from(fresh.childNodes));
+          queue.querySelectorAll("[data-pick]").forEach(function (c) { c.checked = picked.has(c.value); });
+          pickCount();
           setPending(parseInt(fresh.dataset.pending || "0", 10));
           refreshTimes(queue);
         }, delay);
@@ -171,10 +246,34 @@
       });
   }
 
+  // The pending count outside the queue (nav, title): asked of the queue fragment.
+  let counting = false;
+  function refreshCount() {
+    if (counting) return;
+    counting = true;
+    fetch("/fragments/queue", { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+      .then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("queue-list");
+        if (fresh) setPending(parseInt(fresh.dataset.pending || "0", 10));
+      })
+      .catch(function () { /* the next event will catch up */ })
+      .finally(function () { counting = false; });
+  }
+
   function decidedElsewhere(status) {
     const form = document.querySelector("form[data-decide]");
     if (!form || form.dataset.sent) return;
-    form.querySelectorAll("button, textarea").forEach(function (el) { el.disabled = true; });
+    form.querySelectorAll("button, textarea, input[type=checkbox]").forEach(function (el) { el.disabled = true; });
+    // The status everywhere on the page, not only in the notice.
+    const article = form.closest("article.review");
+    if (article) article.dataset.status = status;
+    const badge = document.querySelector("[data-status-badge] .badge");
+    if (badge) {
+      badge.className = "badge badge-" + status;
+      badge.textContent = (statusWords[status] || status).toUpperCase();
+    }
+    document.querySelectorAll("details.cancel").forEach(function (d) { d.hidden = true; });
     const note = document.createElement("div");
     note.className = "notice warn";
     note.setAttribute("role", "alert");
@@ -202,6 +301,7 @@
       if (review && event.kind === "resolved" && event.watchId === review.dataset.watchId) {
         decidedElsewhere(event.status);
       }
+      if (!queue) refreshCount();
     });
     source.addEventListener("resync", function () { refreshQueue({}); });
   }

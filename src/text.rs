@@ -83,6 +83,12 @@ pub fn cut_bytes(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
+/// True when the text holds a character `invisible_name` names (a bidi control, a
+/// zero-width or tag character…), other than plain line breaks and tabs.
+pub fn has_hidden(text: &str) -> bool {
+    text.chars().any(|c| invisible_name(c).is_some())
+}
+
 /// True when a person would see nothing: only whitespace and invisible characters.
 pub fn looks_empty(text: &str) -> bool {
     text.chars()
@@ -101,6 +107,8 @@ mod tests {
         assert!(looks_empty("\u{3164}\u{2800}\u{E0041}\u{E0042}"));
         assert!(!looks_empty("\u{202E}drop"));
         assert!(!looks_empty("x"));
+        assert!(has_hidden("a\u{202E}b") && has_hidden("\u{E0041}") && has_hidden("\u{200B}"));
+        assert!(!has_hidden("plain\ttext\nwith é and 日本"));
     }
 
     #[test]

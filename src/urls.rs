@@ -31,6 +31,9 @@ pub fn query_value(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// Deciding several pauses of the queue at once (confirm, then decide).
+pub const QUEUE_BULK: &str = "/queue/bulk";
+
 pub fn review(watch_id: &str) -> String {
     format!("/review/{}", seg(watch_id))
 }

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002-web-page.sql"),
     include_str!("migrations/0003-notifier.sql"),
     include_str!("migrations/0004-questions.sql"),
+    include_str!("migrations/0005-risk-summary.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

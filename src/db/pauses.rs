@@ -3,11 +3,11 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
 use crate::model::pause::{Cursor, ListQuery, Pause};
-use crate::model::{Kind, Result, Status};
+use crate::model::{Kind, Result, Risk, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
      p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment,
-     p.kind, p.options, p.answer";
+     p.kind, p.options, p.answer, p.risk, p.summary";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -19,6 +19,7 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
     let tags: String = row.get(7)?;
     let kind: String = row.get(14)?;
     let options: Option<String> = row.get(15)?;
+    let risk: Option<String> = row.get(17)?;
     Ok(Pause {
         id: row.get(0)?,
         watch_id: row.get(1)?,
@@ -34,6 +35,10 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
             .map_err(|e| conversion_error(format!("options: {e}")))?,
         context: row.get(6)?,
         tags: serde_json::from_str(&tags).map_err(|e| conversion_error(format!("tags: {e}")))?,
+        risk: risk
+            .map(|r| Risk::parse(&r).ok_or_else(|| conversion_error(format!("risk {r:?}"))))
+            .transpose()?,
+        summary: row.get(18)?,
         webhook_url: row.get(8)?,
         created_at: row.get(9)?,
         expires_at: row.get(10)?,
@@ -54,8 +59,8 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         .map_err(crate::model::Error::internal)?;
     conn.prepare_cached(
         "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
-                             created_at, expires_at, kind, options)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                             created_at, expires_at, kind, options, risk, summary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         p.watch_id,
@@ -68,7 +73,9 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         p.created_at,
         p.expires_at,
         p.kind.as_str(),
-        options
+        options,
+        p.risk.map(Risk::as_str),
+        p.summary
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =
@@ -205,6 +212,20 @@ pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>>
         .query_map([limit], row_to_pause)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(items)
+}
+
+/// The watchId of the first pending pause after (`later`) or before the id, in queue
+/// order (through the `pauses_status` index).
+pub fn pending_beside(conn: &Connection, id: i64, later: bool) -> Result<Option<String>> {
+    let sql = if later {
+        "SELECT watch_id FROM pauses WHERE status = 'pending' AND id > ?1 ORDER BY id LIMIT 1"
+    } else {
+        "SELECT watch_id FROM pauses WHERE status = 'pending' AND id < ?1 ORDER BY id DESC LIMIT 1"
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
 }
 
 /// How a pending pause ends, as stored.

@@ -17,4 +17,6 @@ pub mod users;
 #[cfg(test)]
 mod tests;
 
-pub use crate::model::{Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Role, Status};
+pub use crate::model::{
+    Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Risk, Role, Status,
+};

@@ -73,6 +73,10 @@ pub fn webhook_payload(p: &Pause) -> String {
     #[derive(serde::Serialize)]
     struct AgentContext<'a> {
         action: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        risk: Option<super::Risk>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        summary: Option<&'a str>,
         /// The stored context text as it is: digits and key order untouched.
         context: Option<&'a serde_json::value::RawValue>,
     }
@@ -93,6 +97,8 @@ pub fn webhook_payload(p: &Pause) -> String {
             .filter(|_| p.kind == super::Kind::Decision),
         agent_context: AgentContext {
             action: &p.action,
+            risk: p.risk,
+            summary: p.summary.as_deref(),
             context: p
                 .context
                 .as_deref()

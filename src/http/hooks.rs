@@ -151,6 +151,8 @@ async fn decide(
         tags: Some(vec![TAG.to_string()]),
         kind: None,
         options: None,
+        risk: None,
+        summary: None,
     };
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;

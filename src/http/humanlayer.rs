@@ -243,6 +243,7 @@ async fn create_call(
         tags: Some(vec![TAG.to_string()]),
         kind: None,
         options,
+        ..CreateRequest::default()
     };
     let new = request.validate(state.limits, Some(&format!("hl:fn:{}", call.call_id)))?;
     let created = state.create_pause(token, new).await?;
@@ -312,6 +313,7 @@ async fn create_contact(
         tags: Some(vec![TAG.to_string()]),
         kind: Some("question".into()),
         options,
+        ..CreateRequest::default()
     };
     let new = request.validate(state.limits, Some(&format!("hl:hc:{}", contact.call_id)))?;
     let created = state.create_pause(token, new).await?;

@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{allow, api_key, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
-use crate::domain::{Error, Kind, Status};
+use crate::domain::{Error, Kind, Risk, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
@@ -68,6 +68,10 @@ pub struct PauseBody<'a> {
     #[schema(value_type = Option<Object>)]
     context: Option<&'a RawValue>,
     tags: &'a [String],
+    /// The agent's rating of the action's risk, if it gave one.
+    risk: Option<Risk>,
+    /// What will happen if approved, as the agent put it, if given.
+    summary: Option<&'a str>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -103,6 +107,8 @@ impl<'a> PauseBody<'a> {
                 .as_deref()
                 .and_then(|c| serde_json::from_str(c).ok()),
             tags: &p.tags,
+            risk: p.risk,
+            summary: p.summary.as_deref(),
             created_at: clock::rfc3339(p.created_at),
             expires_at: p.expires_at.map(clock::rfc3339),
             resolved_at: p.resolved_at.map(clock::rfc3339),

@@ -1,6 +1,6 @@
 //! A pause: one request for a human decision, and how lists of them are asked for.
 
-use super::{Kind, Status};
+use super::{Kind, Risk, Status};
 use crate::clock::Millis;
 
 /// One request for a human decision.
@@ -19,6 +19,10 @@ pub struct Pause {
     /// The context as JSON text, if any was given.
     pub context: Option<String>,
     pub tags: Vec<String>,
+    /// The agent's own rating of the action's risk, if it gave one.
+    pub risk: Option<Risk>,
+    /// What will happen if approved, in the agent's words (plain text), if given.
+    pub summary: Option<String>,
     pub webhook_url: Option<String>,
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
@@ -45,6 +49,8 @@ impl Pause {
             options: None,
             context: None,
             tags: vec![],
+            risk: None,
+            summary: None,
             webhook_url: None,
             created_at: 0,
             expires_at: None,

@@ -34,7 +34,7 @@ pub fn confirm(c: &Confirm) -> Markup {
                 @if let Some(context) = &c.context {
                     details.context-details {
                         summary { "Context" }
-                        div.context-box { (json_tree::tree(context)) }
+                        div.context-box { (json_tree::tree(context, false).markup) }
                     }
                 }
                 @if let Some(error) = &c.error { div.notice.error role="alert" { (error) } }

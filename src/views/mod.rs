@@ -8,6 +8,8 @@
 pub mod about;
 pub mod admin;
 pub mod audit;
+pub mod bulk;
+pub mod decide;
 pub mod history;
 pub mod json_tree;
 pub mod layout;
@@ -21,7 +23,7 @@ use maud::{html, Markup};
 use crate::text;
 
 use crate::clock::{self, Millis};
-use crate::domain::Status;
+use crate::domain::{Risk, Status};
 
 /// What every page needs to know about who is looking.
 #[derive(Debug, Clone)]
@@ -76,6 +78,15 @@ pub fn plain_preview(text: &str, max: usize) -> String {
 
 pub fn status_badge(status: Status) -> Markup {
     html! { span class=(format!("badge badge-{status}")) { (status.as_str().to_uppercase()) } }
+}
+
+/// The agent's rating of an action's risk: a word, coloured by how high it is.
+pub fn risk_badge(risk: Risk) -> Markup {
+    html! {
+        span class=(format!("risk risk-{}", risk.as_str())) title="The agent's own rating of the risk" {
+            (risk.as_str().to_uppercase()) " RISK"
+        }
+    }
 }
 
 /// "3 min ago", "in 14 min", from `now`'s point of view.

@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 
 use super::layout::{page, Nav};
-use super::{agent_text, expiry, tags, time_ago, Viewer};
+use super::{agent_text, expiry, risk_badge, tags, time_ago, Viewer};
 use crate::clock::Millis;
 use crate::domain::pauses::Pause;
 use crate::urls;
@@ -30,10 +30,15 @@ pub fn list(q: &Queue) -> Markup {
                 ul.rows {
                     @for p in &q.items {
                         li.row data-watch-id=(p.watch_id) {
+                            label.row-pick {
+                                input type="checkbox" name="id" value=(p.watch_id) form="bulk" data-pick;
+                                span.visually-hidden { "Select " (super::plain_preview(&p.action, 80)) }
+                            }
                             a.row-link href=(urls::review(&p.watch_id)) {
                                 span.dot.dot-pending aria-hidden="true" {}
                                 span.row-main {
                                     span.row-action {
+                                        @if let Some(risk) = p.risk { (risk_badge(risk)) }
                                         @if p.kind == crate::domain::Kind::Question { span.kind-question { "QUESTION" } " " }
                                         (agent_text(&p.action))
                                     }
@@ -70,6 +75,13 @@ pub fn view(viewer: &Viewer, q: &Queue) -> Markup {
                     span data-pending-label { (q.pending) " pending" }
                     span.live title="Updates as pauses arrive and are decided" data-live { " · live " span.live-dot {} }
                 }
+            }
+            // Hidden by the stylesheet while the queue is empty.
+            form #bulk .bulk-bar method="post" action=(urls::QUEUE_BULK) {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                button.small.secondary type="submit" name="decision" value="approved" { "Approve selected…" }
+                button.small.secondary type="submit" name="decision" value="rejected" { "Reject selected…" }
+                span.muted data-picked { "Select pauses to decide several at once." }
             }
             (list(q))
         },

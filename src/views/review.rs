@@ -3,8 +3,9 @@
 use maud::{html, Markup};
 use serde_json::Value;
 
+use super::decide::{answer_form, cancel_form, decision_form, shortcuts_help};
 use super::layout::{page, Nav};
-use super::{agent_text, expiry, json_tree, status_badge, tags, time_ago, Viewer};
+use super::{agent_text, expiry, json_tree, risk_badge, status_badge, tags, time_ago, Viewer};
 use crate::assets;
 use crate::clock::{self, Millis};
 use crate::domain::audit::Entry;
@@ -29,6 +30,63 @@ pub struct Review {
     pub now: Millis,
     pub notice: Option<Notice>,
     pub comment: String,
+    /// Every node of the context open, however large (`?open=all`).
+    pub open_all: bool,
+    /// The pending pauses after and before this one in the queue's order (wrapping
+    /// around), for "next" and "previous".
+    pub next_pending: Option<String>,
+    pub prev_pending: Option<String>,
+    /// Pending pauses other than this one.
+    pub others_pending: i64,
+}
+
+/// Where the agent's text holds hidden or direction-changing characters.
+fn hidden_in(r: &Review) -> Vec<&'static str> {
+    let p = &r.pause;
+    let mut places = Vec::new();
+    if crate::text::has_hidden(&p.action) {
+        places.push("the action");
+    }
+    if p.summary.as_deref().is_some_and(crate::text::has_hidden) {
+        places.push("the summary");
+    }
+    if p.tags.iter().any(|t| crate::text::has_hidden(t)) {
+        places.push("the tags");
+    }
+    if p.options
+        .iter()
+        .flatten()
+        .any(|o| crate::text::has_hidden(o))
+    {
+        places.push("the options");
+    }
+    let in_context = match &r.context {
+        Some(value) => value_has_hidden(value),
+        None => p.context.as_deref().is_some_and(crate::text::has_hidden),
+    };
+    if in_context {
+        places.push("the context");
+    }
+    places
+}
+
+fn value_has_hidden(value: &Value) -> bool {
+    match value {
+        Value::String(s) => crate::text::has_hidden(s),
+        Value::Array(items) => items.iter().any(value_has_hidden),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| crate::text::has_hidden(k) || value_has_hidden(v)),
+        _ => false,
+    }
+}
+
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn decided_banner(p: &Pause, now: Millis) -> Markup {
@@ -55,77 +113,6 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
             // A rejection's reason is usually its comment as well: shown once.
             @if let Some(answer) = p.answer.as_ref().filter(|a| p.comment.as_ref() != Some(*a)) {
                 span.answer { (agent_text(answer)) }
-            }
-        }
-    }
-}
-
-/// A question's answer: one button per option, or a text box.
-fn answer_form(r: &Review, viewer: &Viewer) -> Markup {
-    let id = &r.pause.watch_id;
-    html! {
-        form.decide method="post" action=(urls::review_answer(id)) data-decide {
-            input type="hidden" name="csrf" value=(viewer.csrf);
-            @if let Some(options) = &r.pause.options {
-                p.muted { "Answer with one of the choices the agent offered:" }
-                div.answer-options {
-                    @for option in options {
-                        button.secondary type="submit" name="answer" value=(option) data-busy="Answering…" {
-                            (agent_text(option))
-                        }
-                    }
-                }
-            } @else {
-                label for="answer" { "Your answer" }
-                textarea #answer name="answer" rows="3" maxlength="4000" required { (r.comment) }
-                div.decide-buttons {
-                    button.approve type="submit" data-busy="Answering…" { "Answer" }
-                }
-            }
-        }
-    }
-}
-
-fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
-    let id = &r.pause.watch_id;
-    html! {
-        form.decide method="post" action=(urls::review_decide(id)) data-decide {
-            input type="hidden" name="csrf" value=(viewer.csrf);
-            label for="comment" { "Comment for the agent " span.muted { "(optional)" } }
-            textarea #comment name="comment" rows="3" maxlength="4000" { (r.comment) }
-            div.decide-buttons {
-                button.approve type="submit" name="decision" value="approved" data-busy="Approving…" {
-                    span aria-hidden="true" { "✓ " } "Approve"
-                }
-                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" {
-                    span aria-hidden="true" { "✕ " } "Reject"
-                }
-            }
-            @if let Some(options) = &r.pause.options {
-                p.muted { "Or reject for one of the reasons the agent offered:" }
-                div.answer-options.reject-options {
-                    @for option in options {
-                        button.secondary type="submit" name="reject_option" value=(option) data-busy="Rejecting…" {
-                            (agent_text(option))
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Admins may withdraw a pause for its agent; folded away, as it is rarely right.
-fn cancel_form(watch_id: &str, viewer: &Viewer) -> Markup {
-    html! {
-        details.cancel {
-            summary { "Cancel this request…" }
-            form method="post" action=(urls::review_cancel(watch_id)) data-confirm="Cancel this request? The agent will be told it was cancelled." {
-                input type="hidden" name="csrf" value=(viewer.csrf);
-                p.muted { "The agent learns the request was cancelled, not rejected." }
-                label for="cancel-reason" { "Reason " span.muted { "(optional)" } }
-                textarea #cancel-reason name="reason" rows="2" maxlength="4000" {}
-                button.secondary type="submit" { "Cancel the request" }
             }
         }
     }
@@ -209,16 +196,84 @@ fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> 
     }
 }
 
+fn context_section(r: &Review) -> Markup {
+    let tree = r.context.as_ref().map(|v| json_tree::tree(v, r.open_all));
+    html! {
+        section.context aria-labelledby="context-title" {
+            div.section-head {
+                h2 #context-title { "Context" }
+                @if let Some(raw) = &r.context_pretty {
+                    div.tools {
+                        button.link type="button" data-toggle-raw hidden { "Raw" }
+                        button.link type="button" data-copy=(raw) { "Copy" }
+                    }
+                }
+            }
+            @match &tree {
+                Some(tree) => {
+                    @if tree.folded > 0 {
+                        p.notice.folded role="note" {
+                            "This context is large: " strong { (tree.folded) " of " (tree.containers) " objects and lists are folded." }
+                            " " a href=(format!("{}?open=all", urls::review(&r.pause.watch_id))) data-open-all { "Open all" }
+                        }
+                    }
+                    div.context-box data-tree { (tree.markup) }
+                    details.raw data-raw {
+                        summary { "Raw JSON" }
+                        pre.context-box { (agent_text(r.context_pretty.as_deref().unwrap_or(""))) }
+                    }
+                }
+                None => {
+                    @if let Some(raw) = &r.context_pretty {
+                        p.muted { "Shown as stored: hitl could not lay this context out." }
+                        pre.context-box { (agent_text(raw)) }
+                    } @else {
+                        p.muted { "The agent sent no context." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Previous and next pending pause, and the keyboard help's key.
+fn pending_nav(r: &Review) -> Markup {
+    html! {
+        nav.review-nav aria-label="Pending pauses" {
+            a.back href="/" { "← Queue" }
+            span.review-steps {
+                @if let Some(prev) = &r.prev_pending {
+                    a href=(urls::review(prev)) data-prev-pending rel="prev" { "‹ Previous" }
+                }
+                @if let Some(next) = &r.next_pending {
+                    a href=(urls::review(next)) data-next-pending rel="next" { "Next pending ›" }
+                }
+                button.link.shortcuts-button type="button" data-shortcuts hidden aria-label="Keyboard shortcuts" { kbd { "?" } }
+            }
+        }
+    }
+}
+
 pub fn view(viewer: &Viewer, r: &Review) -> Markup {
     let p = &r.pause;
     let short_id = format!("{}…", p.watch_id.chars().take(12).collect::<String>());
+    let hidden = hidden_in(r);
     let content = html! {
-        a.back href="/" { "← Queue" }
+        (pending_nav(r))
         article.review data-watch-id=(p.watch_id) data-status=(p.status.as_str()) {
             div.review-head {
-                (status_badge(p.status))
-                @if p.kind == PauseKind::Question { " " span.kind-question { "QUESTION" } }
+                span.head-badges {
+                    span data-status-badge { (status_badge(p.status)) }
+                    @if p.kind == PauseKind::Question { span.kind-question { "QUESTION" } }
+                    @if let Some(risk) = p.risk { (risk_badge(risk)) }
+                }
                 h1.action { (agent_text(&p.action)) }
+            }
+            @if let Some(summary) = &p.summary {
+                p.summary {
+                    span.summary-label { "If approved: " }
+                    (agent_text(summary))
+                }
             }
             p.meta {
                 "requested by " span.key-name { (agent_text(&p.key_name)) }
@@ -229,34 +284,16 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
             }
             @if !p.tags.is_empty() { p.tags { (tags(&p.tags)) } }
 
-            section.context aria-labelledby="context-title" {
-                div.section-head {
-                    h2 #context-title { "Context" }
-                    @if let Some(raw) = &r.context_pretty {
-                        div.tools {
-                            button.link type="button" data-toggle-raw hidden { "Raw" }
-                            button.link type="button" data-copy=(raw) { "Copy" }
-                        }
-                    }
-                }
-                @match &r.context {
-                    Some(value) => {
-                        div.context-box data-tree { (json_tree::tree(value)) }
-                        details.raw data-raw {
-                            summary { "Raw JSON" }
-                            pre.context-box { (agent_text(r.context_pretty.as_deref().unwrap_or(""))) }
-                        }
-                    }
-                    None => {
-                        @if let Some(raw) = &r.context_pretty {
-                            p.muted { "Shown as stored: hitl could not lay this context out." }
-                            pre.context-box { (agent_text(raw)) }
-                        } @else {
-                            p.muted { "The agent sent no context." }
-                        }
-                    }
+            @if !hidden.is_empty() {
+                div.notice.warn.hidden-chars role="alert" {
+                    strong { "This request contains hidden or direction-changing characters" }
+                    " (in " (and_list(&hidden)) "). They are shown as markers such as "
+                    span.invisible { "⟨RLO⟩" }
+                    "; text with them can read differently from what it does. Read it closely before deciding."
                 }
             }
+
+            (context_section(r))
 
             @match &r.notice {
                 Some(Notice::TooLate) => {
@@ -296,6 +333,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 }
             }
         }
+        (shortcuts_help())
     };
     page(
         &format!("Review: {}", super::plain_preview(&p.action, 60)),

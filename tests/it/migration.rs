@@ -103,7 +103,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        4
+        5
     );
     type Row = (i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = db
@@ -206,4 +206,146 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
         )
         .unwrap();
     assert_eq!(id, 10, "new rows continue after the old ids");
+}
+
+/// A version 4 database (questions, options, answers) keeps every row, id and field
+/// through the rebuild for risk and summary, the old pauses have neither, and new ones
+/// take both.
+#[test]
+fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
+    let old = Hitl::new();
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4.sql"),
+    )
+    .unwrap();
+    let db = rusqlite::Connection::open(old.db_path()).unwrap();
+    db.execute_batch(&sql).unwrap();
+    db.pragma_update(None, "user_version", 4).unwrap();
+    db.pragma_update(None, "foreign_keys", "ON").unwrap();
+    db.execute_batch(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
+             VALUES ('key_old', 'old-bot', 'hitl_old', x'00', 'agent', 'whsec_AAAA', 1000);
+         INSERT INTO pauses (id, watch_id, key_id, kind, status, action, options, context,
+                             tags, webhook_url, created_at, expires_at, resolved_at,
+                             resolved_by, comment, answer)
+             VALUES (4, 'wch_question', 'key_old', 'question', 'answered', 'Which region?',
+                     '[\"eu\",\"us\"]', NULL, '[\"ops\"]', 'http://127.0.0.1:9/h', 2000,
+                     NULL, 2500, 'alice@example.com', NULL, 'eu'),
+                    (7, 'wch_pending', 'key_old', 'decision', 'pending', 'Deploy v1', NULL,
+                     '{\"a\":1}', '[]', NULL, 3000, 9999999999999, NULL, NULL, NULL, NULL);
+         INSERT INTO pause_tags (tag, pause_id) VALUES ('ops', 4);
+         INSERT INTO idempotency (key_id, idem_key, request_hash, pause_id, created_at)
+             VALUES ('key_old', 'retry-1', x'0102', 7, 3000);",
+    )
+    .unwrap();
+    drop(db);
+
+    old.add_user("alice@example.com", "approver");
+    let db = old.db();
+    assert_eq!(
+        db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        5
+    );
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = db
+        .prepare("SELECT id, watch_id, status, options, answer, webhook_url, risk, summary FROM pauses ORDER BY id")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                4,
+                "wch_question".into(),
+                "answered".into(),
+                Some("[\"eu\",\"us\"]".into()),
+                Some("eu".into()),
+                Some("http://127.0.0.1:9/h".into()),
+                None,
+                None
+            ),
+            (
+                7,
+                "wch_pending".into(),
+                "pending".into(),
+                None,
+                None,
+                None,
+                None,
+                None
+            ),
+        ]
+    );
+    let linked: i64 = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM pause_tags JOIN pauses ON pauses.id = pause_id)
+                  + (SELECT count(*) FROM idempotency JOIN pauses ON pauses.id = pause_id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(linked, 2);
+    let broken: i64 = db
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+    let references: String = db
+        .query_row("SELECT group_concat(sql, ' ') FROM sqlite_schema WHERE name IN ('pause_tags', 'idempotency')", [], |r| r.get(0))
+        .unwrap();
+    assert!(!references.contains("pauses_v4"), "{references}");
+    drop(db);
+
+    let agent = old.agent_key("new-bot");
+    let reviewer = old.key_json(&["--name", "alice-bot", "--user", "alice@example.com"])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = old.serve(&[]);
+    let s = server.status(&reviewer, "wch_question");
+    assert_eq!(
+        (&s["answer"], &s["risk"], &s["summary"]),
+        (
+            &serde_json::json!("eu"),
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        )
+    );
+    let r = server.decide(&reviewer, "wch_pending", "approved", "fine");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = server.create(
+        &agent,
+        &serde_json::json!({"action": "Drop it", "risk": "critical", "summary": "Gone for good."}),
+    );
+    let s = server.status(&reviewer, &id);
+    assert_eq!(
+        (&s["risk"], &s["summary"]),
+        (
+            &serde_json::json!("critical"),
+            &serde_json::json!("Gone for good.")
+        )
+    );
+    let row: i64 = old
+        .db()
+        .query_row("SELECT id FROM pauses WHERE watch_id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(row, 8, "new rows continue after the old ids");
 }

@@ -119,3 +119,35 @@ pub fn queue(conn: &rusqlite::Connection, limit: u32) -> Result<(Vec<Pause>, i64
         pending_count(conn)?,
     ))
 }
+
+/// The pending pauses beside one in the queue's order: the next and the previous
+/// (wrapping around the ends), and how many others are pending.
+pub struct Beside {
+    pub next: Option<String>,
+    pub prev: Option<String>,
+    pub others: i64,
+}
+
+/// The pending pauses beside the pause `p` (pending or not).
+pub fn pending_beside(conn: &rusqlite::Connection, p: &Pause) -> Result<Beside> {
+    let id = p.id;
+    let after = db::pauses::pending_beside(conn, id, true)?;
+    let before = db::pauses::pending_beside(conn, id, false)?;
+    // Past the end, go round: the first pending after the start, the last before the end.
+    let next = match after {
+        Some(next) => Some(next),
+        None => db::pauses::pending_beside(conn, 0, true)?,
+    };
+    let prev = match before {
+        Some(prev) => Some(prev),
+        None => db::pauses::pending_beside(conn, i64::MAX, false)?,
+    };
+    let self_pending = p.status == crate::model::Status::Pending;
+    let others = pending_count(conn)? - i64::from(self_pending);
+    let own = |w: Option<String>| w.filter(|_| others > 0);
+    Ok(Beside {
+        next: own(next),
+        prev: own(prev),
+        others,
+    })
+}

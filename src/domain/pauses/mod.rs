@@ -7,7 +7,7 @@ mod list;
 pub use decide::{
     answer, cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision,
 };
-pub use list::{decode_cursor, list, queue};
+pub use list::{decode_cursor, list, pending_beside, queue};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use super::context;
 use super::outbox::{self, Channels};
-use super::{audit, Error, Kind, Principal, Result, Status};
+use super::{audit, Error, Kind, Principal, Result, Risk, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::model::events::Event;
@@ -25,6 +25,7 @@ use crate::secret;
 pub const MAX_ACTION_BYTES: usize = 2_000;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 64;
+pub const MAX_SUMMARY_BYTES: usize = 1_000;
 pub const MAX_COMMENT_BYTES: usize = 4_000;
 pub const MAX_ANSWER_BYTES: usize = 4_000;
 pub const MAX_OPTIONS: usize = 20;
@@ -37,7 +38,7 @@ pub const MAX_LIST_LIMIT: u32 = 200;
 pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// The body of `POST /api/pause`, as sent.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateRequest {
     /// What the agent wants to do, or for a question the question (at most 2,000 bytes).
@@ -73,6 +74,19 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(min_items = 1, max_items = 20)]
     pub options: Option<Vec<String>>,
+    /// The agent's own rating of the action's risk, shown as a badge beside it.
+    #[serde(default)]
+    #[schema(value_type = Option<Risk>)]
+    pub risk: Option<String>,
+    /// What will happen if approved, in plain text (at most 1,000 bytes), shown under
+    /// the action.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        example = "Rolls out v2.4.1 to the 12 production hosts; the old version stays for rollback."
+    )]
+    pub summary: Option<String>,
 }
 
 /// A create request that passed every check, ready to store.
@@ -89,6 +103,11 @@ pub struct NewPause {
     kind: Kind,
     #[serde(skip_serializing_if = "Option::is_none")]
     options: Option<Vec<String>>,
+    // Left out when absent, so the digest of an older request still matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk: Option<Risk>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
     #[serde(skip)]
     idempotency: Option<Idempotency>,
 }
@@ -183,6 +202,35 @@ fn validate_options(options: Option<Vec<String>>) -> Result<Option<Vec<String>>>
     Ok(Some(out))
 }
 
+/// The risk as sent: one of the four words.
+fn validate_risk(risk: Option<&str>) -> Result<Option<Risk>> {
+    risk.map(|text| {
+        Risk::parse(text).ok_or_else(|| {
+            Error::validation("risk must be \"low\", \"medium\", \"high\" or \"critical\"")
+        })
+    })
+    .transpose()
+}
+
+/// The summary: visible text of at most `MAX_SUMMARY_BYTES`, trimmed.
+fn validate_summary(summary: Option<String>) -> Result<Option<String>> {
+    let Some(summary) = summary else {
+        return Ok(None);
+    };
+    let summary = summary.trim();
+    if crate::text::looks_empty(summary) {
+        return Err(Error::validation(
+            "summary must contain visible text when given",
+        ));
+    }
+    if summary.len() > MAX_SUMMARY_BYTES {
+        return Err(Error::validation(format!(
+            "summary is longer than {MAX_SUMMARY_BYTES} bytes"
+        )));
+    }
+    Ok(Some(summary.to_string()))
+}
+
 impl CreateRequest {
     /// Checks the request; `idempotency_key` is the header, if sent.
     pub fn validate(self, limits: Limits, idempotency_key: Option<&str>) -> Result<NewPause> {
@@ -205,6 +253,8 @@ impl CreateRequest {
                 .ok_or_else(|| Error::validation("kind must be \"decision\" or \"question\""))?,
         };
         let options = validate_options(self.options)?;
+        let risk = validate_risk(self.risk.as_deref())?;
+        let summary = validate_summary(self.summary)?;
         let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
@@ -225,6 +275,8 @@ impl CreateRequest {
             tags: validate_tags(self.tags.unwrap_or_default())?,
             kind,
             options,
+            risk,
+            summary,
             idempotency: None,
         };
         if let Some(key) = idempotency_key {
@@ -324,6 +376,8 @@ pub fn create(
         options: new.options,
         context: new.context,
         tags: new.tags,
+        risk: new.risk,
+        summary: new.summary,
         webhook_url: new.webhook_url,
         created_at: now,
         expires_at: new.timeout_seconds.map(|s| now + s * 1000),

@@ -26,6 +26,7 @@ mod expiry;
 mod limits;
 mod questions;
 mod reject_options;
+mod risk_summary;
 
 use rusqlite::{Connection, TransactionBehavior};
 

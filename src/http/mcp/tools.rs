@@ -77,6 +77,8 @@ pub fn list() -> Value {
                     "context": { "description": "Any JSON the reviewer should see: the command, the diff, the reason." },
                     "tags": { "type": "array", "items": { "type": "string" }, "description": "Labels for filtering (at most 20)." },
                     "timeoutSeconds": { "type": "integer", "minimum": 1, "description": "Expire the request after this many seconds." },
+                    "risk": { "type": "string", "enum": ["low", "medium", "high", "critical"], "description": "How much harm the action could do if it goes wrong, as you rate it; shown beside the action." },
+                    "summary": { "type": "string", "maxLength": 1000, "description": "What will happen if approved, in plain words (at most 1,000 bytes); shown under the action." },
                     "waitSeconds": wait
                 },
                 "required": ["action"],
@@ -155,6 +157,10 @@ struct RequestArgs {
     tags: Option<Vec<String>>,
     #[serde(default)]
     timeout_seconds: Option<i64>,
+    #[serde(default)]
+    risk: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
     #[serde(default)]
     wait_seconds: Option<u64>,
 }
@@ -289,6 +295,8 @@ async fn request_approval(
         tags: args.tags,
         kind: None,
         options: None,
+        risk: args.risk,
+        summary: args.summary,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -311,6 +319,8 @@ async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Val
         tags: None,
         kind: Some("question".to_string()),
         options: args.options,
+        risk: None,
+        summary: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -376,6 +386,8 @@ async fn permission_prompt(
         tags: Some(vec![PROMPT_TAG.to_string()]),
         kind: None,
         options: None,
+        risk: None,
+        summary: None,
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

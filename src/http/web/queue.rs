@@ -1,11 +1,15 @@
-//! The queue (home page) and its list fragment for live updates.
+//! The queue (home page), its list fragment for live updates, and deciding several
+//! of its pauses at once.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{html, PageError, SignedIn};
 use crate::clock;
-use crate::domain::pauses;
+use crate::domain::pauses::{self, Decision};
+use crate::domain::Error;
 use crate::http::AppState;
+use crate::urls;
+use crate::views::bulk::{self, Confirm, Outcome};
 use crate::views::queue::{self, Queue};
 
 /// The queue shows at most this many pauses (oldest first).
@@ -13,7 +17,8 @@ const SHOWN: u32 = 500;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(page))
-        .route("/fragments/queue", web::get().to(fragment));
+        .route("/fragments/queue", web::get().to(fragment))
+        .route(urls::QUEUE_BULK, web::post().to(bulk_decide));
 }
 
 async fn load(state: &AppState) -> Result<Queue, PageError> {
@@ -35,4 +40,122 @@ async fn page(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse,
 
 async fn fragment(_who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     Ok(html(queue::list(&load(&state).await?)))
+}
+
+/// The bulk form: `id` repeated, so read by hand (serde's form reader takes one).
+struct BulkForm {
+    csrf: String,
+    decision: String,
+    ids: Vec<String>,
+    comment: String,
+    confirmed: bool,
+}
+
+impl BulkForm {
+    fn parse(body: &[u8]) -> BulkForm {
+        let mut form = BulkForm {
+            csrf: String::new(),
+            decision: String::new(),
+            ids: Vec::new(),
+            comment: String::new(),
+            confirmed: false,
+        };
+        for (key, value) in url::form_urlencoded::parse(body) {
+            match key.as_ref() {
+                "csrf" => form.csrf = value.into_owned(),
+                "decision" => form.decision = value.into_owned(),
+                "comment" => form.comment = value.into_owned(),
+                "confirmed" => form.confirmed = value == "1",
+                "id" if !form.ids.iter().any(|i| *i == value) => form.ids.push(value.into_owned()),
+                _ => {}
+            }
+        }
+        form
+    }
+}
+
+/// Several pauses approved or rejected in one step: first a page that lists them to
+/// confirm, then each decided on its own through the one decision rule, so one already
+/// decided elsewhere is reported and the others still go through.
+async fn bulk_decide(
+    req: HttpRequest,
+    who: SignedIn,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = BulkForm::parse(&body);
+    who.check_post(&req, &form.csrf, state.urls.base())?;
+    let decision = Decision::parse(&form.decision)?;
+    let approve = decision == Decision::Approved;
+    if form.ids.is_empty() {
+        return Err(Error::validation("select at least one pause in the queue first").into());
+    }
+    if form.ids.len() > SHOWN as usize {
+        return Err(Error::validation(format!("select at most {SHOWN} pauses at once")).into());
+    }
+    if !form.confirmed {
+        let (principal, ids) = (who.principal(), form.ids.clone());
+        let (pauses, missing) = state
+            .read(move |conn| {
+                let (mut found, mut missing) = (Vec::new(), Vec::new());
+                for id in ids {
+                    match pauses::get(conn, &principal, &id) {
+                        Ok(p) => found.push(p),
+                        Err(Error::NotFound(_)) => missing.push(id),
+                        Err(e) => return Err(e),
+                    }
+                }
+                found.sort_by_key(|p| p.id);
+                Ok((found, missing))
+            })
+            .await?;
+        let c = Confirm {
+            approve,
+            pauses,
+            missing,
+        };
+        return Ok(html(bulk::confirm(&who.viewer, &c)));
+    }
+    let mut outcomes = Vec::with_capacity(form.ids.len());
+    for id in form.ids {
+        let (watch_id, comment, channels) = (id.clone(), form.comment.clone(), state.channels);
+        let result = who
+            .write(&state, move |tx, principal, now| {
+                pauses::decide(
+                    tx,
+                    now,
+                    principal,
+                    &watch_id,
+                    decision,
+                    Some(comment),
+                    None,
+                    &channels,
+                )
+            })
+            .await;
+        outcomes.push(match result {
+            Ok(p) => Outcome::Decided(p),
+            Err(Error::AlreadyResolved(_)) => {
+                let (principal, watch_id) = (who.principal(), id.clone());
+                match state
+                    .read(move |conn| pauses::get(conn, &principal, &watch_id))
+                    .await
+                {
+                    Ok(p) => Outcome::AlreadyResolved(p),
+                    Err(e) => Outcome::Refused(id, crate::http::error::public_message(&e)),
+                }
+            }
+            // A signed-out or demoted session stops the rest.
+            Err(e @ (Error::Unauthorized | Error::Forbidden(_) | Error::Internal(_))) => {
+                return Err(e.into())
+            }
+            Err(e) => Outcome::Refused(id, crate::http::error::public_message(&e)),
+        });
+    }
+    let mut viewer = who.viewer;
+    viewer.pending = state
+        .read(pauses::pending_count)
+        .await
+        .unwrap_or(viewer.pending);
+    Ok(html(bulk::done(&viewer, approve, &outcomes)))
 }

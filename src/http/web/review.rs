@@ -28,12 +28,13 @@ async fn load(
     principal: Principal,
     watch_id: String,
 ) -> Result<Review, PageError> {
-    let (pause, history, deliveries) = state
+    let (pause, history, deliveries, beside) = state
         .read(move |conn| {
             let pause = pauses::get(conn, &principal, &watch_id)?;
             let history = audit::for_pause(conn, &watch_id)?;
             let deliveries = outbox::deliveries(conn, &principal, &watch_id)?;
-            Ok((pause, history, deliveries))
+            let beside = pauses::pending_beside(conn, &pause)?;
+            Ok((pause, history, deliveries, beside))
         })
         .await?;
     let context: Option<serde_json::Value> = pause
@@ -54,15 +55,28 @@ async fn load(
         now: clock::now(),
         notice: None,
         comment: String::new(),
+        open_all: false,
+        next_pending: beside.next,
+        prev_pending: beside.prev,
+        others_pending: beside.others,
     })
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    /// `all`: every node of the context open, however large.
+    #[serde(default)]
+    open: Option<String>,
 }
 
 async fn page(
     who: SignedIn,
     path: web::Path<String>,
+    query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let r = load(&state, who.principal(), path.into_inner()).await?;
+    let mut r = load(&state, who.principal(), path.into_inner()).await?;
+    r.open_all = query.open.as_deref() == Some("all");
     Ok(html(review::view(&who.viewer, &r)))
 }
 
@@ -78,6 +92,9 @@ struct DecideForm {
     /// One of the pause's reasons to reject: a rejection.
     #[serde(default)]
     reject_option: Option<String>,
+    /// Present: go on to the next pending pause afterwards.
+    #[serde(default)]
+    next: Option<String>,
 }
 
 async fn decide(
@@ -114,7 +131,8 @@ async fn decide(
         }
         Err(e) => Err(e),
     };
-    after_change(&who, &state, watch_id, outcome, form.comment).await
+    let then = Then::from_field(form.next.as_deref());
+    after_change(&who, &state, watch_id, outcome, form.comment, then).await
 }
 
 #[derive(Deserialize)]
@@ -123,6 +141,8 @@ struct AnswerForm {
     csrf: String,
     #[serde(default)]
     answer: String,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 async fn answer(
@@ -143,7 +163,8 @@ async fn answer(
         })
         .await;
     // A refused free-text answer comes back in its box.
-    after_change(&who, &state, watch_id, outcome, form.answer).await
+    let then = Then::from_field(form.next.as_deref());
+    after_change(&who, &state, watch_id, outcome, form.answer, then).await
 }
 
 #[derive(Deserialize)]
@@ -173,19 +194,49 @@ async fn cancel(
             pauses::cancel(tx, now, principal, &id, reason, &channels)
         })
         .await;
-    after_change(&who, &state, watch_id, outcome, String::new()).await
+    after_change(&who, &state, watch_id, outcome, String::new(), Then::Stay).await
 }
 
-/// Back to the pause after a decision or a cancellation; on a refusal, the page
-/// again with what went wrong and the reviewer's comment kept.
+/// Where a successful change leads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Back to the pause, to see the result.
+    Stay,
+    /// On to the next pending pause, or the queue when none is left.
+    Next,
+}
+
+impl Then {
+    fn from_field(next: Option<&str>) -> Then {
+        match next {
+            Some(v) if !v.is_empty() && v != "0" => Then::Next,
+            _ => Then::Stay,
+        }
+    }
+}
+
+/// After a decision (or a cancellation): the pause, or with `Then::Next` the next
+/// pending one; on a refusal, the page again with what went wrong and the reviewer's
+/// comment kept.
 async fn after_change(
     who: &SignedIn,
     state: &AppState,
     watch_id: String,
     outcome: Result<pauses::Pause, Error>,
     comment: String,
+    then: Then,
 ) -> Result<HttpResponse, PageError> {
     let (status, notice) = match outcome {
+        Ok(decided) if then == Then::Next => {
+            let beside = state
+                .read(move |conn| pauses::pending_beside(conn, &decided))
+                .await?;
+            return Ok(redirect(
+                &beside
+                    .next
+                    .map_or_else(|| "/".to_string(), |id| urls::review(&id)),
+            ));
+        }
         Ok(_) => return Ok(redirect(&urls::review(&watch_id))),
         Err(Error::AlreadyResolved(_)) => (StatusCode::CONFLICT, Notice::TooLate),
         Err(Error::Validation(message)) => (StatusCode::BAD_REQUEST, Notice::Error(message)),
