@@ -29,7 +29,10 @@ use policy::Policy;
 /// Longer than the slowest attempt: an SMTP exchange has several steps of up to 20 s
 /// each. A lease only matters while this process runs; at start-up all are released.
 const LEASE: Duration = Duration::from_secs(300);
-const IDLE_WAIT: Duration = Duration::from_secs(30);
+/// How long an idle worker sleeps before it looks for due rows again. Rows this process
+/// writes wake it at once; rows the command line writes (a mailed invitation) are
+/// found within this time. The look is one indexed query.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The retry schedule of the issue: about 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h,
