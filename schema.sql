@@ -30,6 +30,7 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_prefix ON api_keys (prefix);
 CREATE INDEX api_keys_user ON api_keys (user_id) WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
 
 CREATE TABLE pauses (
     id          INTEGER PRIMARY KEY,                -- insertion order: the list order
@@ -140,6 +141,25 @@ CREATE TABLE setup_tokens (
     token_hash BLOB    PRIMARY KEY,                -- SHA-256 of the token in the link
     expires_at INTEGER NOT NULL,
     used_at    INTEGER
+) WITHOUT ROWID;
+
+-- One-time links with which a person sets their own password: an invitation (the
+-- user exists with no password until then) or a reset.
+CREATE TABLE account_links (
+    token_hash BLOB    PRIMARY KEY,                -- SHA-256 of the token in the link
+    purpose    TEXT    NOT NULL CHECK (purpose IN ('invite', 'reset')),
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX account_links_user ON account_links (user_id);
+
+-- What `hitl serve` was started with that the command line must agree with: the
+-- webhook address policy, the public URL, whether mail is on.
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL                            -- JSON
 ) WITHOUT ROWID;
 
 -- Everything that leaves the process (webhooks, mail, Slack) is first a row here,

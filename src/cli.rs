@@ -9,7 +9,7 @@ const EXAMPLES: &str = "\
 Examples:
   hitl serve                                    run the server on 127.0.0.1:8080
   hitl key create --name deploy-bot             create an agent key (printed once)
-  hitl user add alice@example.com --role admin  add a reviewer who can sign in
+  hitl user invite alice@example.com --role admin  a link with which Alice sets her password
   HITL_API_KEY=hitl_... hitl ask \"Drop table users\" && psql -c 'drop table users'
   hitl healthcheck --url http://127.0.0.1:8080  exit 0 when the server answers";
 
@@ -25,25 +25,8 @@ Examples:
     after_help = EXAMPLES
 )]
 pub struct Cli {
-    /// Where hitl keeps its database [default: the platform data directory, e.g. ~/.local/share/hitl]
-    #[arg(long, global = true, env = "HITL_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Refuse webhooks to loopback and private addresses too (link-local, metadata,
-    /// broadcast and multicast addresses are always refused)
-    #[arg(long, global = true, env = "HITL_WEBHOOK_DENY_PRIVATE")]
-    pub webhook_deny_private: bool,
-
-    /// Allow webhooks to this CIDR range or host name whatever the rules above say
-    /// (repeat, or separate with commas)
-    #[arg(
-        long,
-        global = true,
-        env = "HITL_WEBHOOK_ALLOW",
-        value_delimiter = ',',
-        value_name = "CIDR|HOST"
-    )]
-    pub webhook_allow: Vec<String>,
+    #[command(flatten)]
+    pub data: DataDir,
 
     /// Log filter, e.g. info, debug, hitl=debug
     #[arg(
@@ -59,16 +42,37 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--data-dir`, for the commands that use it: given before the command
+/// (`hitl --data-dir DIR key list`) or after it (`hitl key list --data-dir DIR`).
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    /// Where hitl keeps its database [default: the platform data directory, e.g. ~/.local/share/hitl]
+    #[arg(long, env = "HITL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The same, passed down to the subcommands of `key` and `user`.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalDataDir {
+    /// Where hitl keeps its database [default: the platform data directory, e.g. ~/.local/share/hitl]
+    #[arg(long, global = true, env = "HITL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A boolean flag that also reads `1/0`, `true/false`, `yes/no`, `on/off` (any case)
+/// from its environment variable, and refuses anything else.
+fn boolish() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (API and web page)
     Serve(ServeArgs),
     /// Manage API keys (works while the server runs)
-    #[command(subcommand)]
-    Key(KeyCommand),
+    Key(KeyArgs),
     /// Manage the people who review (works while the server runs)
-    #[command(subcommand)]
-    User(UserCommand),
+    User(UserArgs),
     /// Ask for approval and wait: exit 0 approved, 1 rejected, 2 expired or cancelled, 3 error
     Ask(AskArgs),
     /// Exit 0 when the server at --url answers its health check
@@ -109,6 +113,9 @@ pub struct SmtpArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+
     /// Address and port to listen on (an IP address, not a host name)
     #[arg(
         long,
@@ -134,8 +141,29 @@ pub struct ServeArgs {
 
     /// Behind a reverse proxy: take the client address (for the sign-in throttle and
     /// the audit log) from its X-Forwarded-For / Forwarded header
-    #[arg(long, env = "HITL_TRUST_PROXY")]
+    #[arg(long, env = "HITL_TRUST_PROXY", value_parser = boolish())]
     pub trust_proxy: bool,
+
+    /// The timeout of a pause created without `timeoutSeconds` (e.g. 30m, 24h, 7d)
+    /// [default: none: such a pause waits until it is decided or cancelled]
+    #[arg(long, env = "HITL_DEFAULT_TIMEOUT", value_name = "DURATION")]
+    pub default_timeout: Option<String>,
+
+    /// Refuse webhooks to loopback and private addresses too (link-local, metadata,
+    /// broadcast and multicast addresses are always refused). Stored with the data,
+    /// so that `hitl key create --webhook-url` checks the same rules
+    #[arg(long, env = "HITL_WEBHOOK_DENY_PRIVATE", value_parser = boolish())]
+    pub webhook_deny_private: bool,
+
+    /// Allow webhooks to this CIDR range or host name whatever the rules above say
+    /// (repeat, or separate with commas). Stored with the data, like the flag above
+    #[arg(
+        long,
+        env = "HITL_WEBHOOK_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR|HOST"
+    )]
+    pub webhook_allow: Vec<String>,
 
     /// API requests per minute per key (0: no limit); beyond it, 429 `rate_limited`
     /// with Retry-After. A key may use a minute's worth at once
@@ -174,6 +202,22 @@ pub struct ServeArgs {
     pub smtp: SmtpArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    pub data: GlobalDataDir,
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(flatten)]
+    pub data: GlobalDataDir,
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create a key; prints the key alone on the first line (it is shown only once)
@@ -190,19 +234,30 @@ pub enum KeyCommand {
         /// Refuse pauses beyond N per calendar month (UTC) with 429 quota_exceeded
         #[arg(long, env = "HITL_KEY_MONTHLY_LIMIT", value_name = "N")]
         monthly_limit: Option<i64>,
-        /// Print a JSON object (id, name, key, webhookSecret, ...)
-        #[arg(long, env = "HITL_JSON")]
+        /// Print a JSON object (id, name, key, webhookSecret (null for a reviewer key), ...)
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,
     },
     /// List keys (never shows a secret)
     List {
-        #[arg(long, env = "HITL_JSON")]
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,
     },
     /// Revoke a key at once
     Revoke {
-        /// The key's id (key_...), as `hitl key list` shows it
-        id: String,
+        /// The key's name or id (key_...), as `hitl key list` shows them
+        #[arg(value_name = "NAME|ID")]
+        key: String,
+    },
+    /// Give a key a new webhook signing secret, printed once; the old one stops
+    /// signing at once (reviewer keys have no webhooks and so no secret)
+    RotateSecret {
+        /// The key's name or id (key_...)
+        #[arg(value_name = "NAME|ID")]
+        key: String,
+        /// Print a JSON object (id, name, webhookSecret)
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
     },
 }
 
@@ -212,20 +267,61 @@ pub enum RoleArg {
     Approver,
 }
 
+impl RoleArg {
+    pub fn role(self) -> crate::domain::Role {
+        match self {
+            RoleArg::Admin => crate::domain::Role::Admin,
+            RoleArg::Approver => crate::domain::Role::Approver,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user; asks for the password on a terminal
+    /// Invite a person: prints a one-time link (valid 7 days) with which they set
+    /// their own password and are signed in; mails it too when hitl serve has mail
+    Invite {
+        email: String,
+        #[arg(long, env = "HITL_USER_ROLE", value_enum, default_value = "approver")]
+        role: RoleArg,
+        /// Print a JSON object (email, role, link, expiresAt, mailed)
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
+    },
+    /// A forgotten password: prints a one-time link (valid 24 hours) with which the
+    /// user sets a new one; the old one works until then, and their sessions end
+    ResetPassword {
+        email: String,
+        /// Print a JSON object (email, role, link, expiresAt, mailed)
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
+    },
+    /// Change a user's settings
+    Set {
+        email: String,
+        /// The user's new role
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// Print the user as a JSON object
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
+    },
+    /// Add a user with a password you choose (asked on a terminal); an invitation
+    /// lets them choose it themselves
     Add {
         email: String,
         #[arg(long, env = "HITL_USER_ROLE", value_enum, default_value = "approver")]
         role: RoleArg,
         /// Read the password from the first line of standard input
-        #[arg(long, env = "HITL_PASSWORD_STDIN")]
+        #[arg(long, env = "HITL_PASSWORD_STDIN", value_parser = boolish())]
         password_stdin: bool,
+        /// Print the user as a JSON object
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
     },
     /// List users
     List {
-        #[arg(long, env = "HITL_JSON")]
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,
     },
     /// Remove a user and revoke their reviewer keys
@@ -258,7 +354,7 @@ pub struct AskArgs {
     )]
     pub tags: Vec<String>,
     /// Print the final pause as JSON on standard output
-    #[arg(long, env = "HITL_JSON")]
+    #[arg(long, env = "HITL_JSON", value_parser = boolish())]
     pub json: bool,
     /// The agent key to ask with
     #[arg(long, env = "HITL_API_KEY", hide_env_values = true, value_name = "KEY")]

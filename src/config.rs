@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::cli::{ServeArgs, SmtpArgs};
+use crate::domain::pauses::MAX_TIMEOUT_SECS;
+use crate::domain::settings::WebhookPolicy;
 use crate::notify::email::Smtp;
 use crate::notify::policy::Policy;
 
@@ -23,6 +25,10 @@ pub struct Config {
     pub workers: usize,
     pub retry_schedule: Vec<std::time::Duration>,
     pub policy: Policy,
+    /// The policy's flags as given, stored with the data for the command line.
+    pub webhook_policy: WebhookPolicy,
+    /// `--default-timeout`: the timeout of a pause created without one.
+    pub default_timeout_secs: Option<i64>,
     pub smtp: Option<Smtp>,
     pub slack_url: Option<String>,
 }
@@ -51,6 +57,23 @@ fn body_timeout(raw: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(timeout)
+}
+
+/// `--default-timeout`: a duration from 1 second to 30 days, in whole seconds.
+fn default_timeout(raw: Option<&str>) -> Result<Option<i64>, String> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let timeout = humantime::parse_duration(raw).map_err(|e| {
+        format!("--default-timeout {raw:?} is not a duration such as 30m, 24h or 7d: {e}")
+    })?;
+    let secs = timeout.as_secs() as i64;
+    if timeout.subsec_nanos() != 0 || !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+        return Err(format!(
+            "--default-timeout must be whole seconds from 1s to 30 days, not {raw:?}"
+        ));
+    }
+    Ok(Some(secs))
 }
 
 /// Checks a base URL (http or https, no query) and drops any trailing slash.
@@ -86,6 +109,12 @@ impl Config {
             ),
             ("trust proxy".into(), self.trust_proxy.to_string()),
             (
+                "default pause timeout".into(),
+                self.default_timeout_secs.map_or("none".to_string(), |s| {
+                    humantime::format_duration(std::time::Duration::from_secs(s as u64)).to_string()
+                }),
+            ),
+            (
                 "API requests per key".into(),
                 match self.rate_limit {
                     0 => "no limit".into(),
@@ -112,11 +141,17 @@ impl Config {
         ]
     }
 
-    pub fn from_args(
-        args: &ServeArgs,
-        data_dir: PathBuf,
-        policy: Policy,
-    ) -> Result<Config, String> {
+    pub fn from_args(args: &ServeArgs, data_dir: PathBuf) -> Result<Config, String> {
+        let webhook_policy = WebhookPolicy {
+            deny_private: args.webhook_deny_private,
+            allow: args
+                .webhook_allow
+                .iter()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        };
+        let policy = Policy::new(webhook_policy.deny_private, &webhook_policy.allow)?;
         let listen: SocketAddr = args.listen.trim().parse().map_err(|_| {
             format!(
                 "--listen {:?} is not an address and port such as 127.0.0.1:8080 or [::]:8080",
@@ -153,6 +188,8 @@ impl Config {
             },
             retry_schedule: crate::notify::parse_schedule(&args.webhook_retry_schedule)?,
             policy,
+            webhook_policy,
+            default_timeout_secs: default_timeout(args.default_timeout.as_deref())?,
             smtp: smtp_settings(&args.smtp)?,
             slack_url: args
                 .slack_webhook_url

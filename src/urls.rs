@@ -72,6 +72,19 @@ pub fn setup(token: &str) -> String {
     format!("/setup/{}", seg(token))
 }
 
+/// An invitation or password-reset link: the page that sets a password.
+pub fn password_link(token: &str) -> String {
+    format!("/password/{}", seg(token))
+}
+
+pub fn user_reset(id: i64) -> String {
+    format!("/users/{id}/reset")
+}
+
+pub fn key_rotate_secret(id: &str) -> String {
+    format!("/keys/{}/rotate-secret", seg(id))
+}
+
 /// The sign-in page, then back to `next`.
 pub fn signin_then(next: &str) -> String {
     format!("/signin?next={}", query_value(next))
@@ -148,6 +161,10 @@ impl Urls {
 
     pub fn setup(&self, token: &str) -> String {
         format!("{}{}", self.base, setup(token))
+    }
+
+    pub fn password_link(&self, token: &str) -> String {
+        format!("{}{}", self.base, password_link(token))
     }
 
     pub fn healthz(&self) -> String {

@@ -1,27 +1,24 @@
-//! `hitl key ...` and `hitl user ...`: work on the data directory directly, also while
-//! `hitl serve` runs (SQLite's locking keeps the two apart).
+//! `hitl key ...` (and the helpers `hitl user ...` shares): work on the data directory
+//! directly, also while `hitl serve` runs (SQLite's locking keeps the two apart).
 
-use std::io::{BufRead, IsTerminal};
 use std::path::Path;
-use std::process::ExitCode;
 
-use super::fail;
-use crate::cli::{KeyCommand, RoleArg, UserCommand};
+use crate::cli::KeyCommand;
 use crate::clock;
 use crate::db::{self, Store, Tx};
 use crate::domain::keys::{self, NewKey};
-use crate::domain::{password, users, Actor, Role};
+use crate::domain::{settings, Actor};
 use crate::notify::dns::Dns;
 use crate::notify::policy::Policy;
 
-fn open(dir: &Path) -> Result<rusqlite::Connection, String> {
+pub(super) fn open(dir: &Path) -> Result<rusqlite::Connection, String> {
     let store = Store::open(dir).map_err(|e| e.to_string())?;
     store.connect().map_err(|e| e.to_string())
 }
 
 /// Changes keys or users in one transaction, then tells a `hitl serve` running on the
 /// same directory, which keeps authentications in memory, to check them again.
-fn change<R>(
+pub(super) fn change<R>(
     conn: &mut rusqlite::Connection,
     dir: &Path,
     f: impl FnOnce(&mut Tx) -> crate::domain::Result<R>,
@@ -35,7 +32,7 @@ fn change<R>(
     Ok(changed)
 }
 
-fn print_json(value: &impl serde::Serialize) {
+pub(super) fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => say!("{text}"),
         Err(e) => eprintln!("error: {e}"),
@@ -43,7 +40,7 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 /// Prints rows as aligned columns under a header.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(super) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -64,18 +61,11 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn when(ms: Option<clock::Millis>) -> String {
+pub(super) fn when(ms: Option<clock::Millis>) -> String {
     ms.map_or_else(|| "-".to_string(), clock::rfc3339)
 }
 
-pub fn key(cmd: KeyCommand, dir: &Path, policy: &Policy) -> ExitCode {
-    match key_inner(cmd, dir, policy) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
-}
-
-fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String> {
+pub fn key(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
     let mut conn = open(dir)?;
     match cmd {
         KeyCommand::Create {
@@ -91,14 +81,34 @@ fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String>
                 webhook_url,
                 monthly_limit,
             };
-            key_create(&mut conn, dir, policy, new, json)
+            key_create(&mut conn, dir, new, json)
         }
         KeyCommand::List { json } => key_list(&conn, json),
-        KeyCommand::Revoke { id } => {
+        KeyCommand::Revoke { key } => {
             let key = change(&mut conn, dir, |tx| {
-                keys::revoke(tx, clock::now(), &Actor::Cli, &id)
+                keys::revoke(tx, clock::now(), &Actor::Cli, &key)
             })?;
             say!("revoked {} ({})", key.id, key.name);
+            Ok(())
+        }
+        KeyCommand::RotateSecret { key, json } => {
+            let (key, secret) = change(&mut conn, dir, |tx| {
+                keys::rotate_secret(tx, clock::now(), &Actor::Cli, &key)
+            })?;
+            if json {
+                print_json(&serde_json::json!({
+                    "id": key.id,
+                    "name": key.name,
+                    "webhookSecret": secret,
+                }));
+            } else {
+                say!("{secret}");
+                eprintln!(
+                    "New webhook secret of {} ({}). Webhooks are signed with it from now on, \
+                     retries of earlier ones too; store it now: it is not shown again.",
+                    key.name, key.id
+                );
+            }
             Ok(())
         }
     }
@@ -108,13 +118,15 @@ fn key_inner(cmd: KeyCommand, dir: &Path, policy: &Policy) -> Result<(), String>
 fn key_create(
     conn: &mut rusqlite::Connection,
     dir: &Path,
-    policy: &Policy,
     new: NewKey,
     json: bool,
 ) -> Result<(), String> {
     if let Some(url) = &new.webhook_url {
+        // The rules `hitl serve` delivers by, as it stored them at its last start.
+        let stored = settings::webhook_policy(conn).map_err(|e| e.to_string())?;
+        let policy = Policy::new(stored.deny_private, &stored.allow)?;
         Dns::new()?
-            .check_url(url, policy)
+            .check_url(url, &policy)
             .map_err(|e| format!("--webhook-url {url}: {e}"))?;
     }
     let created = change(conn, dir, |tx| {
@@ -127,12 +139,17 @@ fn key_create(
     say!("{}", created.key);
     say!("id:             {}", created.id);
     say!("name:           {}", created.name);
-    match &created.user {
+    match &created.user_email {
         Some(email) => say!("kind:           reviewer key for {email}"),
         None => say!("kind:           agent key"),
     }
-    say!("webhook secret: {}", created.webhook_secret);
-    eprintln!("Store the key and the webhook secret now: they are not shown again.");
+    match &created.webhook_secret {
+        Some(secret) => {
+            say!("webhook secret: {secret}");
+            eprintln!("Store the key and the webhook secret now: they are not shown again.");
+        }
+        None => eprintln!("Store the key now: it is not shown again."),
+    }
     Ok(())
 }
 
@@ -186,94 +203,4 @@ fn key_list(conn: &rusqlite::Connection, json: bool) -> Result<(), String> {
         &rows,
     );
     Ok(())
-}
-
-pub fn user(cmd: UserCommand, dir: &Path) -> ExitCode {
-    match user_inner(cmd, dir) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
-}
-
-fn user_inner(cmd: UserCommand, dir: &Path) -> Result<(), String> {
-    match cmd {
-        UserCommand::Add {
-            email,
-            role,
-            password_stdin,
-        } => {
-            // Check the address before asking for a password.
-            let email = users::normalize_email(&email).map_err(|e| e.to_string())?;
-            let password = read_password(password_stdin)?;
-            let hashed = password::Hashed::new(&password)?;
-            let role = match role {
-                RoleArg::Admin => Role::Admin,
-                RoleArg::Approver => Role::Approver,
-            };
-            let mut conn = open(dir)?;
-            let user = change(&mut conn, dir, |tx| {
-                users::add(tx, clock::now(), &Actor::Cli, &email, role, &hashed)
-            })?;
-            say!("added {} ({})", user.email, user.role);
-        }
-        UserCommand::List { json } => {
-            let conn = open(dir)?;
-            let list = users::list(&conn).map_err(|e| e.to_string())?;
-            if json {
-                print_json(&list);
-            } else if list.is_empty() {
-                eprintln!("No users yet. Add one with: hitl user add EMAIL --role admin");
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|u| {
-                        vec![
-                            u.email.clone(),
-                            u.role.to_string(),
-                            if u.notify_email { "on" } else { "off" }.to_string(),
-                            when(Some(u.created_at)),
-                        ]
-                    })
-                    .collect();
-                print_table(&["EMAIL", "ROLE", "EMAIL NOTIFICATIONS", "ADDED"], &rows);
-            }
-        }
-        UserCommand::Remove { email } => {
-            let mut conn = open(dir)?;
-            let user = change(&mut conn, dir, |tx| {
-                users::remove(tx, clock::now(), &Actor::Cli, &email)
-            })?;
-            say!("removed {}", user.email);
-        }
-    }
-    Ok(())
-}
-
-/// The new user's password: the first line of stdin with `--password-stdin`, else
-/// asked twice on the terminal without echo.
-fn read_password(from_stdin: bool) -> Result<String, String> {
-    let password = if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-        line.trim_end_matches(['\r', '\n']).to_string()
-    } else {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                "no terminal to ask for the password on; pipe it in with --password-stdin".into(),
-            );
-        }
-        eprintln!("The password must be {}.", password::RULE);
-        let first = rpassword::prompt_password("Password: ")
-            .map_err(|e| format!("cannot read the password: {e}"))?;
-        let second = rpassword::prompt_password("Repeat it: ")
-            .map_err(|e| format!("cannot read the password: {e}"))?;
-        if first != second {
-            return Err("the two passwords differ; nothing was changed".into());
-        }
-        first
-    };
-    Ok(password)
 }

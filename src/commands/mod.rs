@@ -15,11 +15,13 @@ mod client;
 mod hook;
 mod mail;
 mod serve;
+mod users;
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use crate::cli::{Cli, Command};
-use crate::notify::policy::Policy;
 
 /// Logs go to standard error; the actix server's own start-up chatter is kept to
 /// warnings unless the filter names it.
@@ -47,27 +49,44 @@ pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The data directory of a management command (`key`, `user`): it must exist, so
+/// that a typo in `--data-dir` is an error instead of a new, empty database. Only
+/// `serve` creates it.
+fn existing_data_dir(flag: Option<PathBuf>) -> Result<PathBuf, String> {
+    let dir = crate::config::data_dir(flag)?;
+    match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => Ok(dir),
+        Ok(_) => Err(format!("data directory {} is not a directory", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "data directory {} does not exist; check --data-dir (or HITL_DATA_DIR), or run hitl serve once to create it",
+            dir.display()
+        )),
+        Err(e) => Err(format!("cannot read data directory {}: {e}", dir.display())),
+    }
+}
+
 pub fn run(cli: Cli) -> ExitCode {
-    let policy = match Policy::new(cli.webhook_deny_private, &cli.webhook_allow) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let dir = match &cli.command {
-        Command::Serve(_) | Command::Key(_) | Command::User(_) => {
-            match crate::config::data_dir(cli.data_dir) {
-                Ok(dir) => dir,
-                Err(e) => return fail(e),
+    let top = cli.data.data_dir;
+    let result = match cli.command {
+        Command::Serve(args) => {
+            return match crate::config::data_dir(args.data.data_dir.clone().or(top)) {
+                Ok(dir) => serve::run(&args, dir),
+                Err(e) => fail(e),
             }
         }
-        _ => std::path::PathBuf::new(),
+        Command::Key(args) => existing_data_dir(args.data.data_dir.or(top))
+            .and_then(|dir| admin::key(args.command, &dir)),
+        Command::User(args) => existing_data_dir(args.data.data_dir.or(top))
+            .and_then(|dir| users::user(args.command, &dir)),
+        Command::Ask(args) => return ask::run(args),
+        Command::Healthcheck(args) => return client::healthcheck(&args),
+        Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => {
+            return hook::claude_code(&args)
+        }
+        Command::SendTestEmail { address, smtp } => return mail::send_test(&address, &smtp),
     };
-    match cli.command {
-        Command::Serve(args) => serve::run(&args, dir, policy),
-        Command::Key(cmd) => admin::key(cmd, &dir, &policy),
-        Command::User(cmd) => admin::user(cmd, &dir),
-        Command::Ask(args) => ask::run(args),
-        Command::Healthcheck(args) => client::healthcheck(&args),
-        Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => hook::claude_code(&args),
-        Command::SendTestEmail { address, smtp } => mail::send_test(&address, &smtp),
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }

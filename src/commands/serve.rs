@@ -14,19 +14,18 @@ use crate::config::Config;
 use crate::db::{Checkpointer, Pool, Store, Writer};
 use crate::domain::outbox::{self, Channels};
 use crate::domain::pauses::Limits;
-use crate::domain::setup;
 use crate::domain::throttle::Throttle;
+use crate::domain::{settings, setup};
 use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
 use crate::memory::Memory;
 use crate::notify::dns::Dns;
-use crate::notify::policy::Policy;
 use crate::notify::{self, Notifier, Waker};
 use crate::urls::Urls;
 
-pub fn run(args: &ServeArgs, data_dir: PathBuf, policy: Policy) -> ExitCode {
-    let config = match Config::from_args(args, data_dir, policy) {
+pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
+    let config = match Config::from_args(args, data_dir) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -47,9 +46,19 @@ fn start(config: &Config) -> Result<(), String> {
     // What the server keeps in memory, and everything that hears of commits.
     let memory = Arc::new(Memory::new(&store.dir, live.clone(), outbox_waker.clone()));
     let parts = Parts::start(config, &store, &memory, &public_url, outbox_waker)?;
+    let stored = (
+        config.webhook_policy.clone(),
+        public_url.clone(),
+        config.smtp.is_some(),
+    );
     let setup_token = parts
         .writer
-        .run_blocking(|tx| setup::issue(tx, clock::now()))
+        .run_blocking(move |tx| {
+            // For the command line: `key create` checks webhook URLs by the same rules,
+            // `user invite` prints links to this server and knows whether it mails.
+            settings::record_serve(tx, &stored.0, &stored.1, stored.2)?;
+            setup::issue(tx, clock::now())
+        })
         .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
     let (stop_tx, stopping) = tokio::sync::watch::channel(false);
     let state = web::Data::new(AppState {
@@ -60,6 +69,7 @@ fn start(config: &Config) -> Result<(), String> {
         urls: Urls::new(&public_url),
         limits: Limits {
             max_context_bytes: config.max_context_bytes,
+            default_timeout_secs: config.default_timeout_secs,
         },
         body_timeout: config.body_timeout,
         channels: parts.channels,

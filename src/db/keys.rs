@@ -34,6 +34,33 @@ pub fn insert(conn: &Connection, k: &NewRow) -> Result<()> {
             k.monthly_limit,
             k.created_at
         ],
+    )
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => crate::model::Error::Conflict(format!(
+            "an active key is already named {:?}; choose another name, or revoke that key first",
+            k.name
+        )),
+        _ => e.into(),
+    })?;
+    Ok(())
+}
+
+/// The id of the active (not revoked) key with this name; names of active keys are
+/// unique.
+pub fn active_id_by_name(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn set_webhook_secret(conn: &Connection, id: &str, secret: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE api_keys SET webhook_secret = ?2 WHERE id = ?1",
+        params![id, secret],
     )?;
     Ok(())
 }

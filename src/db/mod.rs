@@ -1,12 +1,14 @@
 //! SQLite storage: connection setup, migrations, the read pool, the single writer and
 //! the queries. Functions here take a connection and return domain types.
 
+pub mod account_links;
 pub mod audit;
 mod checkpoint;
 pub mod keys;
 pub mod outbox;
 pub mod pauses;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 pub mod stats;
 pub mod users;
@@ -50,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003-notifier.sql"),
     include_str!("migrations/0004-questions.sql"),
     include_str!("migrations/0005-risk-summary.sql"),
+    include_str!("migrations/0006-people-and-keys.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

@@ -214,8 +214,9 @@ pub fn set_secret(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
 }
 
 pub fn notified_users(conn: &Connection) -> Result<Vec<(i64, String)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, email FROM users WHERE notify_email = 1 ORDER BY id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, email FROM users WHERE notify_email = 1 AND password_hash != '' ORDER BY id",
+    )?;
     let users = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;

@@ -34,3 +34,12 @@ pub fn delete_unused(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM setup_tokens WHERE used_at IS NULL", [])?;
     Ok(())
 }
+
+/// How many unused setup tokens are still valid at `now`.
+pub fn live(conn: &Connection, now: Millis) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM setup_tokens WHERE used_at IS NULL AND expires_at > ?1",
+        [now],
+        |r| r.get(0),
+    )?)
+}

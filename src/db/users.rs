@@ -4,7 +4,7 @@ use crate::clock::Millis;
 use crate::model::user::User;
 use crate::model::{Error, Result, Role};
 
-const COLUMNS: &str = "id, email, role, notify_email, created_at";
+const COLUMNS: &str = "id, email, role, notify_email, created_at, password_hash = ''";
 
 fn role_of(text: &str) -> rusqlite::Result<Role> {
     Role::parse(text).ok_or_else(|| {
@@ -23,6 +23,7 @@ fn row_to_user(row: &Row) -> rusqlite::Result<User> {
         role: role_of(&row.get::<_, String>(2)?)?,
         notify_email: row.get(3)?,
         created_at: row.get(4)?,
+        invite_pending: row.get(5)?,
     })
 }
 
@@ -105,11 +106,11 @@ pub fn set_notify_email(conn: &Connection, id: i64, on: bool) -> Result<()> {
 }
 
 pub fn count_admins(conn: &Connection) -> Result<i64> {
-    Ok(
-        conn.query_row("SELECT count(*) FROM users WHERE role = 'admin'", [], |r| {
-            r.get(0)
-        })?,
-    )
+    Ok(conn.query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND password_hash != ''",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn delete(conn: &Connection, id: i64) -> Result<()> {

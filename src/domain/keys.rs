@@ -20,17 +20,19 @@ const SECRET_BYTES: usize = 32;
 /// "Last used" is written at most this often per key, so reads stay reads.
 const TOUCH_EVERY_MS: Millis = 60_000;
 
-/// What `create` hands back once: the key and its webhook signing secret.
+/// What `create` hands back once: the key and, for an agent key, its webhook signing
+/// secret (a reviewer key creates no pauses, so it sends no webhooks: `None`). The
+/// field names are those of `ApiKey` (`hitl key list --json`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     pub id: String,
     pub name: String,
     pub key: String,
-    pub webhook_secret: String,
+    pub webhook_secret: Option<String>,
     pub prefix: String,
     pub kind: Kind,
-    pub user: Option<String>,
+    pub user_email: Option<String>,
     pub webhook_url: Option<String>,
     pub monthly_limit: Option<i64>,
 }
@@ -77,6 +79,11 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
             return Err(Error::validation("the monthly limit must be at least 1"));
         }
     }
+    if db::keys::active_id_by_name(tx, &name)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "an active key is already named {name:?}; choose another name, or revoke that key first"
+        )));
+    }
     let (kind, user) = match new.user_email.as_deref() {
         None => (Kind::Agent, None),
         Some(email) => {
@@ -84,16 +91,18 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
             let user = db::users::by_email(tx, &email)?.ok_or_else(|| {
                 Error::validation(format!("no user with email {email}; add the user first"))
             })?;
+            if webhook_url.is_some() {
+                return Err(Error::validation(
+                    "a reviewer key creates no pauses, so it sends no webhooks: leave out the webhook URL",
+                ));
+            }
             (Kind::Reviewer, Some(user))
         }
     };
     let id = format!("key_{}", secret::base62(12));
     let key = format!("{TOKEN_PREFIX}{}", secret::base62(TOKEN_RANDOM_LEN));
     let prefix = key[..VISIBLE_LEN].to_string();
-    let webhook_secret = format!(
-        "{SECRET_PREFIX}{}",
-        secret::b64(&secret::bytes(SECRET_BYTES))
-    );
+    let webhook_secret = new_webhook_secret();
     db::keys::insert(
         tx,
         &db::keys::NewRow {
@@ -123,10 +132,10 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
         id,
         name,
         key,
-        webhook_secret,
+        webhook_secret: (kind == Kind::Agent).then_some(webhook_secret),
         prefix,
         kind,
-        user: user_email,
+        user_email,
         webhook_url,
         monthly_limit: new.monthly_limit,
     })
@@ -253,10 +262,28 @@ pub fn update(
     })
 }
 
-pub fn revoke(tx: &mut Tx, now: Millis, actor: &Actor, id: &str) -> Result<ApiKey> {
-    let id = id.trim();
-    let key = db::keys::by_id(tx, id, &clock::month_of(now))?
-        .ok_or_else(|| Error::NotFound(format!("no API key with id {id}")))?;
+/// A key by its id, or else by the name of an active key (names of active keys are
+/// unique; a revoked key is found by its id only).
+pub fn find(conn: &rusqlite::Connection, now: Millis, name_or_id: &str) -> Result<ApiKey> {
+    let wanted = name_or_id.trim();
+    let month = clock::month_of(now);
+    if let Some(key) = db::keys::by_id(conn, wanted, &month)? {
+        return Ok(key);
+    }
+    if let Some(id) = db::keys::active_id_by_name(conn, wanted)? {
+        if let Some(key) = db::keys::by_id(conn, &id, &month)? {
+            return Ok(key);
+        }
+    }
+    Err(Error::NotFound(format!(
+        "no API key with id or name {wanted:?} (hitl key list shows them; a revoked key goes by its id)"
+    )))
+}
+
+/// Revokes a key, named by its id or the name of an active key.
+pub fn revoke(tx: &mut Tx, now: Millis, actor: &Actor, name_or_id: &str) -> Result<ApiKey> {
+    let key = find(tx, now, name_or_id)?;
+    let id = key.id.as_str();
     if key.revoked_at.is_some() {
         return Err(Error::Conflict(format!("key {id} is already revoked")));
     }
@@ -273,4 +300,42 @@ pub fn revoke(tx: &mut Tx, now: Millis, actor: &Actor, id: &str) -> Result<ApiKe
         revoked_at: Some(now),
         ..key
     })
+}
+
+fn new_webhook_secret() -> String {
+    format!(
+        "{SECRET_PREFIX}{}",
+        secret::b64(&secret::bytes(SECRET_BYTES))
+    )
+}
+
+/// A new webhook signing secret for an active agent key (named by id or name); the
+/// old one signs nothing from now on, retries of earlier webhooks included.
+pub fn rotate_secret(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    name_or_id: &str,
+) -> Result<(ApiKey, String)> {
+    let key = find(tx, now, name_or_id)?;
+    if key.revoked_at.is_some() {
+        return Err(Error::Conflict(format!("key {} is revoked", key.id)));
+    }
+    if key.kind == Kind::Reviewer {
+        return Err(Error::validation(format!(
+            "{} is a reviewer key: it creates no pauses, so it has no webhook secret",
+            key.name
+        )));
+    }
+    let secret = new_webhook_secret();
+    db::keys::set_webhook_secret(tx, &key.id, &secret)?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "key.secret_rotated",
+        None,
+        json!({ "id": key.id, "name": key.name }),
+    )?;
+    Ok((key, secret))
 }

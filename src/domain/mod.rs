@@ -2,6 +2,7 @@
 //! that changes state (API, web page, CLI, mail links) calls these functions; the rules
 //! are never re-checked elsewhere. No actix, no maud and no SQL text lives here.
 
+pub mod accounts;
 pub mod audit;
 pub mod context;
 pub mod keys;
@@ -10,6 +11,7 @@ pub mod outbox;
 pub mod password;
 pub mod pauses;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 pub mod throttle;
 pub mod users;

@@ -30,6 +30,9 @@ pub enum Next {
     After(Duration),
     /// Never again (410 Gone).
     Stop,
+    /// Failed for good: no retry can succeed (the webhook address policy refuses the
+    /// address).
+    Fail,
 }
 
 /// The outcome of one attempt.
@@ -345,6 +348,7 @@ pub fn record(
     } else {
         match attempt.next {
             Next::Stop => ("gone", now),
+            Next::Fail => ("failed", now),
             _ if retries_used >= schedule.len() => ("failed", now),
             Next::After(wait) => ("pending", now + wait.as_millis() as Millis),
             Next::Schedule => ("pending", now + jittered(schedule[retries_used])),

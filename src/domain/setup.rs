@@ -21,12 +21,23 @@ pub fn issue(tx: &mut Tx, now: Millis) -> Result<Option<String>> {
     Ok(Some(token))
 }
 
+/// Whether adding a user now closes a first-run setup link that is still open (call
+/// it before adding): once a user exists, `check` refuses the link and says why. The
+/// command line uses it to say so.
+pub fn close(tx: &mut Tx, now: Millis) -> Result<bool> {
+    // Only counted: `check` refuses the token from now on, and names the reason.
+    Ok(db::users::count(tx)? == 0 && db::setup::live(tx, now)? > 0)
+}
+
+/// What the command line says when `close` closed a link.
+pub const CLOSED_NOTE: &str = "note: the first-run setup link that hitl serve printed is closed now, because a user exists; sign in (or use the invitation link) instead";
+
 fn check(conn: &rusqlite::Connection, token: &str, now: Millis) -> Result<Vec<u8>> {
     let hash = secret::sha256(token.as_bytes());
     let gone = || {
         Error::NotFound(
-            "this setup link is not valid: it was used already, it expired, or it was replaced by \
-             a newer one. Restart hitl serve for a new link, or add a user with hitl user add."
+            "this setup link is not valid: it was used already, it expired (links last an hour), or \
+             it was replaced by a newer one. Restart hitl serve for a new link, or add a user with hitl user add."
                 .into(),
         )
     };
@@ -35,16 +46,25 @@ fn check(conn: &rusqlite::Connection, token: &str, now: Millis) -> Result<Vec<u8
         _ => return Err(gone()),
     }
     if db::users::count(conn)? > 0 {
-        return Err(gone());
+        return Err(Error::NotFound(
+            "this setup link was closed because a user was added since it was printed (with \
+             hitl user add or hitl user invite): the first admin exists. Sign in instead, or ask \
+             an admin for an invitation."
+                .into(),
+        ));
     }
     Ok(hash)
 }
 
-/// Whether the setup page may be shown for this token.
-pub fn is_valid(conn: &rusqlite::Connection, token: &str, now: Millis) -> Result<bool> {
+/// Whether the setup page may be shown for this token: `None` if so, else why not.
+pub fn why_invalid(
+    conn: &rusqlite::Connection,
+    token: &str,
+    now: Millis,
+) -> Result<Option<String>> {
     match check(conn, token, now) {
-        Ok(_) => Ok(true),
-        Err(Error::NotFound(_)) => Ok(false),
+        Ok(_) => Ok(None),
+        Err(Error::NotFound(why)) => Ok(Some(why)),
         Err(e) => Err(e),
     }
 }

@@ -51,7 +51,44 @@ pub fn add(
         role,
         notify_email: true,
         created_at: now,
+        invite_pending: false,
     })
+}
+
+/// Adds an invited user: no password yet, so they cannot sign in until they set one
+/// with their link (see `accounts::invite`).
+pub fn add_invited(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    email: &str,
+    role: Role,
+) -> Result<User> {
+    let email = normalize_email(email)?;
+    let id = db::users::insert(tx, &email, role, "", now)?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "user.added",
+        None,
+        json!({ "email": email, "role": role, "invited": true }),
+    )?;
+    Ok(User {
+        id,
+        email,
+        role,
+        notify_email: true,
+        created_at: now,
+        invite_pending: true,
+    })
+}
+
+/// The user with this email.
+pub fn by_email(conn: &rusqlite::Connection, email: &str) -> Result<User> {
+    let email = normalize_email(email)?;
+    db::users::by_email(conn, &email)?
+        .ok_or_else(|| Error::NotFound(format!("no user with email {email}")))
 }
 
 pub fn list(conn: &rusqlite::Connection) -> Result<Vec<User>> {
@@ -64,7 +101,7 @@ pub fn remove(tx: &mut Tx, now: Millis, actor: &Actor, email: &str) -> Result<Us
     let email = normalize_email(email)?;
     let user = db::users::by_email(tx, &email)?
         .ok_or_else(|| Error::NotFound(format!("no user with email {email}")))?;
-    if user.role == Role::Admin && db::users::count_admins(tx)? <= 1 {
+    if user.role == Role::Admin && !user.invite_pending && db::users::count_admins(tx)? <= 1 {
         return Err(Error::Conflict(format!(
             "{email} is the last admin; add another admin before removing this one"
         )));
@@ -142,7 +179,7 @@ pub fn set_role(tx: &mut Tx, now: Millis, actor: &Actor, user_id: i64, role: Rol
     if user.role == role {
         return Ok(user);
     }
-    if user.role == Role::Admin && db::users::count_admins(tx)? <= 1 {
+    if user.role == Role::Admin && !user.invite_pending && db::users::count_admins(tx)? <= 1 {
         return Err(Error::Conflict(format!(
             "{} is the last admin; make another user an admin first",
             user.email

@@ -196,21 +196,27 @@ async fn create(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct StatusQuery {
-    /// Hold the answer until the pause leaves `pending`, at most this many seconds.
-    #[param(value_type = Option<u32>, minimum = 0, maximum = 60)]
+    /// Hold the answer until the pause leaves `pending`, at most this many seconds;
+    /// values above 60 are treated as 60.
+    #[param(value_type = Option<u32>, minimum = 0)]
     wait: Option<String>,
 }
 
+/// `?wait=N`: a whole number of seconds (an int32, as the API description says); above
+/// `MAX_WAIT_SECS` it is clamped, so a client asking for longer simply polls again.
+/// Empty, negative or not a number is refused.
 fn parse_wait(raw: Option<&str>) -> Result<u64, Error> {
     match raw {
         None => Ok(0),
         Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .filter(|w| *w <= MAX_WAIT_SECS)
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse::<i32>().ok())
+            .flatten()
+            .map(|w| (w as u64).min(MAX_WAIT_SECS))
             .ok_or_else(|| {
                 Error::validation(format!(
-                    "wait must be a whole number of seconds from 0 to {MAX_WAIT_SECS}"
+                    "wait must be a whole number of seconds (0 to {MAX_WAIT_SECS}; more counts as {MAX_WAIT_SECS})"
                 ))
             }),
     }
@@ -509,4 +515,21 @@ async fn cancel(
         })
         .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_wait;
+
+    #[test]
+    fn waits_above_the_maximum_are_clamped_and_junk_is_refused() {
+        assert_eq!(parse_wait(None).ok(), Some(0));
+        assert_eq!(parse_wait(Some("0")).ok(), Some(0));
+        assert_eq!(parse_wait(Some("60")).ok(), Some(60));
+        assert_eq!(parse_wait(Some("120")).ok(), Some(60));
+        assert_eq!(parse_wait(Some("2147483647")).ok(), Some(60));
+        for bad in ["", "soon", "-1", "1.5", " 5", "+5", "2147483648"] {
+            assert!(parse_wait(Some(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
 }

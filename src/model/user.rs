@@ -14,6 +14,8 @@ pub struct User {
     pub notify_email: bool,
     #[serde(serialize_with = "super::ser_time")]
     pub created_at: Millis,
+    /// Invited, and has not set a password yet (cannot sign in).
+    pub invite_pending: bool,
 }
 
 impl User {

@@ -93,36 +93,36 @@ impl Dns {
         }
     }
 
-    /// The addresses of `host` that `policy` allows; an error names what was refused.
-    pub fn allowed(&self, host: &str, policy: &Policy) -> Result<Vec<IpAddr>, String> {
-        let ips = self.lookup(host)?;
-        let mut refused = Vec::new();
-        let allowed: Vec<IpAddr> = ips
-            .into_iter()
-            .filter(|ip| match policy.check(host, *ip) {
-                Ok(()) => true,
-                Err(reason) => {
-                    refused.push(reason);
-                    false
-                }
-            })
-            .collect();
-        if allowed.is_empty() {
-            return Err(format!("address refused: {}", refused.join("; ")));
-        }
-        Ok(allowed)
-    }
-
     /// Checks a webhook URL against `policy` now (as it is set): an address that the
     /// policy refuses is an error; a name that does not resolve yet is not.
     pub fn check_url(&self, url: &str, policy: &Policy) -> Result<(), String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
         let host = parsed.host_str().unwrap_or("");
         match self.lookup(host) {
-            Ok(_) => self.allowed(host, policy).map(|_| ()),
+            Ok(ips) => permitted(host, ips, policy).map(|_| ()),
             Err(_) => Ok(()),
         }
     }
+}
+
+/// The addresses among `ips` of `host` that `policy` allows; an error names what was
+/// refused.
+fn permitted(host: &str, ips: Vec<IpAddr>, policy: &Policy) -> Result<Vec<IpAddr>, String> {
+    let mut refused = Vec::new();
+    let allowed: Vec<IpAddr> = ips
+        .into_iter()
+        .filter(|ip| match policy.check(host, *ip) {
+            Ok(()) => true,
+            Err(reason) => {
+                refused.push(reason);
+                false
+            }
+        })
+        .collect();
+    if allowed.is_empty() {
+        return Err(format!("address refused: {}", refused.join("; ")));
+    }
+    Ok(allowed)
 }
 
 /// The ureq resolver: hickory, then the policy (when there is one).
@@ -132,12 +132,27 @@ struct CheckedResolver {
     policy: Option<Arc<Policy>>,
 }
 
+/// Why the resolver gave no address: `by_policy` when the name resolved but every
+/// address is refused by the webhook address policy (no retry can change that),
+/// else a lookup failure (which may pass).
 #[derive(Debug)]
-struct Refused(String);
+struct Refused {
+    message: String,
+    by_policy: bool,
+}
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
+    }
+}
+
+/// Whether a request failed because the webhook address policy refused every address
+/// of its host.
+pub fn refused_by_policy(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Other(inner) => inner.downcast_ref::<Refused>().is_some_and(|r| r.by_policy),
+        _ => false,
     }
 }
 
@@ -158,11 +173,22 @@ impl Resolver for CheckedResolver {
             } else {
                 80
             });
+        let looked_up = |message| {
+            ureq::Error::Other(Box::new(Refused {
+                message,
+                by_policy: false,
+            }))
+        };
+        let ips = self.dns.lookup(host).map_err(looked_up)?;
         let ips = match &self.policy {
-            Some(policy) => self.dns.allowed(host, policy),
-            None => self.dns.lookup(host),
-        }
-        .map_err(|e| ureq::Error::Other(Box::new(Refused(e))))?;
+            Some(policy) => permitted(host, ips, policy).map_err(|message| {
+                ureq::Error::Other(Box::new(Refused {
+                    message,
+                    by_policy: true,
+                }))
+            })?,
+            None => ips,
+        };
         let mut out = self.empty();
         for ip in ips.into_iter().take(16) {
             out.push(SocketAddr::new(ip, port));

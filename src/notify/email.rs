@@ -347,6 +347,38 @@ pub fn new_pause_message(
         .map_err(|e| format!("cannot build the mail: {e}"))
 }
 
+/// The mail with an invitation or password-reset link.
+pub fn account_message(
+    from: &Mailbox,
+    to: &str,
+    invite: bool,
+    link: &str,
+    expires: &str,
+) -> Result<Message, String> {
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| format!("{to:?} is not a valid address: {e}"))?;
+    let (subject, what) = if invite {
+        (
+            "You are invited to review in hitl",
+            "You are invited to review requests in hitl. Open this link to choose your password; you are signed in then.",
+        )
+    } else {
+        (
+            "Set a new hitl password",
+            "An admin made a link with which you set a new hitl password. Your old password works until you do; then your sessions end.",
+        )
+    };
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .body(format!(
+            "{what}\n\n{link}\n\nThe link works once, until {expires}. If you did not expect it, ignore this mail.\n"
+        ))
+        .map_err(|e| format!("cannot build the mail: {e}"))
+}
+
 /// The mail of `hitl send-test-email`.
 pub fn test_message(from: &Mailbox, to: &str) -> Result<Message, String> {
     let to: Mailbox = to

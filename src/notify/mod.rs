@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::clock::{self, Millis};
 use crate::db::{Pool, Writer};
+use crate::domain::accounts;
 use crate::domain::links::{self, Link};
 use crate::domain::outbox::{self, Attempt, Channels, Job, Kind, Next};
 use crate::domain::pauses::Decision;
@@ -28,7 +29,10 @@ use policy::Policy;
 /// Longer than the slowest attempt: an SMTP exchange has several steps of up to 20 s
 /// each. A lease only matters while this process runs; at start-up all are released.
 const LEASE: Duration = Duration::from_secs(300);
-const IDLE_WAIT: Duration = Duration::from_secs(30);
+/// How long an idle worker sleeps before it looks for due rows again. Rows this process
+/// writes wake it at once; rows the command line writes (a mailed invitation) are
+/// found within this time. The look is one indexed query.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The retry schedule of the issue: about 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h,
@@ -316,6 +320,9 @@ impl Worker {
         let Some(smtp) = &self.settings.smtp else {
             return Sent::Skipped("not sent: mail is not configured any more");
         };
+        if job.row.watch_id == accounts::OUTBOX_WATCH_ID {
+            return self.send_account_mail(smtp, job);
+        }
         let Some(pause) = job.pause.as_ref().filter(|p| p.status == Status::Pending) else {
             return Sent::Skipped("not sent: the pause was decided before the mail went out");
         };
@@ -345,6 +352,37 @@ impl Worker {
             review: self.settings.urls.review(&pause.watch_id),
         };
         match email::new_pause_message(&smtp.from, &address, pause, &links) {
+            Ok(message) => Sent::Tried(smtp.send(&self.dns, &message)),
+            Err(e) => Sent::Impossible(e),
+        }
+    }
+}
+
+impl Worker {
+    /// An invitation or reset link: derived from the nonce in the row, so that the
+    /// outbox never holds a usable link.
+    fn send_account_mail(&self, smtp: &email::Smtp, job: &Job) -> Sent {
+        let payload: serde_json::Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
+        let (Some(nonce), Some(expires)) =
+            (payload["nonce"].as_str(), payload["expiresAt"].as_i64())
+        else {
+            return Sent::Impossible("the invitation row has no link".into());
+        };
+        if expires <= clock::now() {
+            return Sent::Skipped("not sent: the link expired before the mail went out");
+        }
+        let link = self
+            .settings
+            .urls
+            .password_link(&accounts::token_for(&self.link_key, nonce));
+        let invite = payload["event"] == "invite";
+        match email::account_message(
+            &smtp.from,
+            &job.row.target,
+            invite,
+            &link,
+            &clock::rfc3339(expires),
+        ) {
             Ok(message) => Sent::Tried(smtp.send(&self.dns, &message)),
             Err(e) => Sent::Impossible(e),
         }

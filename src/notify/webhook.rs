@@ -85,7 +85,12 @@ pub fn judge(
             http_status: None,
             error: Some(describe(&e)),
             duration_ms,
-            next: Next::Schedule,
+            // The policy will refuse the address on every retry too.
+            next: if super::dns::refused_by_policy(&e) {
+                Next::Fail
+            } else {
+                Next::Schedule
+            },
         },
     }
 }

@@ -8,7 +8,7 @@ use crate::clock::Millis;
 use crate::domain::keys::{ApiKey, CreatedKey};
 use crate::domain::outbox::Delivery;
 use crate::domain::users::User;
-use crate::domain::{password, Role};
+use crate::domain::Role;
 use crate::urls;
 
 /// The values of the create-key form, kept when it is shown again with an error.
@@ -26,6 +26,8 @@ pub struct Keys {
     pub tested: Option<(String, Delivery)>,
     pub users: Vec<User>,
     pub created: Option<CreatedKey>,
+    /// A webhook secret just rotated: (key name, the new secret), shown once.
+    pub rotated: Option<(String, String)>,
     pub form: KeyForm,
     pub error: Option<String>,
     pub notice: Option<String>,
@@ -46,15 +48,30 @@ fn created_box(k: &CreatedKey) -> Markup {
                 input #new-key type="text" readonly value=(k.key) data-select-all;
                 button type="button" data-copy=(k.key) { "Copy" }
             }
-            div.secret-row {
-                label for="new-secret" { "Webhook secret" }
-                input #new-secret type="text" readonly value=(k.webhook_secret) data-select-all;
-                button type="button" data-copy=(k.webhook_secret) { "Copy" }
+            @if let Some(secret) = &k.webhook_secret {
+                div.secret-row {
+                    label for="new-secret" { "Webhook secret" }
+                    input #new-secret type="text" readonly value=(secret) data-select-all;
+                    button type="button" data-copy=(secret) { "Copy" }
+                }
             }
             p.muted {
-                @if let Some(user) = &k.user { "A reviewer key acting for " (user) ". " }
-                @else { "An agent key: it creates pauses and sees its own. " }
-                "Webhooks for its pauses are signed with the secret (Standard Webhooks)."
+                @if let Some(user) = &k.user_email { "A reviewer key acting for " (user) ": it lists and decides pauses, and creates none, so it has no webhooks." }
+                @else { "An agent key: it creates pauses and sees its own. Webhooks for its pauses are signed with the secret (Standard Webhooks)." }
+            }
+        }
+    }
+}
+
+fn rotated_box(name: &str, secret: &str) -> Markup {
+    html! {
+        section.created role="status" aria-labelledby="rotated-title" {
+            h2 #rotated-title { "New webhook secret of “" (agent_text(name)) "”" }
+            p.strong { "This is the only time the secret is shown. Copy it now: webhooks are signed with it from now on, and the old one no longer verifies." }
+            div.secret-row {
+                label for="new-secret" { "Webhook secret" }
+                input #new-secret type="text" readonly value=(secret) data-select-all;
+                button type="button" data-copy=(secret) { "Copy" }
             }
         }
     }
@@ -83,6 +100,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
     let content = html! {
         div.page-head { h1 { "API keys" } }
         @if let Some(created) = &m.created { (created_box(created)) }
+        @if let Some((name, secret)) = &m.rotated { (rotated_box(name, secret)) }
         @if let Some(notice) = &m.notice { div.notice role="status" { (notice) } }
         @if let Some(error) = &m.error { div.notice.error role="alert" { (error) } }
         @if let Some((name, d)) = &m.tested { (test_result(name, d)) }
@@ -146,6 +164,13 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                                         }
                                         " "
                                     }
+                                    @if k.user_email.is_none() {
+                                        form.inline method="post" action=(urls::key_rotate_secret(&k.id)) data-confirm=(format!("Give “{}” a new webhook secret? Receivers must switch to it: the old one stops verifying at once.", k.name)) {
+                                            (csrf(viewer))
+                                            button.small.secondary type="submit" { "New webhook secret" }
+                                        }
+                                        " "
+                                    }
                                     form.inline method="post" action=(urls::key_revoke(&k.id)) data-confirm=(format!("Revoke the key “{}”? Agents using it stop working at once.", k.name)) {
                                         (csrf(viewer))
                                         button.danger.small type="submit" { "Revoke" }
@@ -161,13 +186,47 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
     page("API keys", viewer, Nav::Keys, content)
 }
 
+/// An invitation or reset link just made, shown once on the Users page.
+pub struct IssuedLink {
+    pub email: String,
+    pub invite: bool,
+    pub link: String,
+    pub expires_at: Millis,
+    pub mailed: bool,
+}
+
 pub struct Users {
     pub users: Vec<User>,
     pub self_id: i64,
+    pub issued: Option<IssuedLink>,
+    /// Whether the server has mail (SMTP) configured.
+    pub email_on: bool,
     pub error: Option<String>,
     pub notice: Option<String>,
     pub form_email: String,
     pub now: Millis,
+}
+
+fn issued_box(i: &IssuedLink, now: Millis) -> Markup {
+    let hours = ((i.expires_at - now).max(0) + 1_800_000) / 3_600_000;
+    html! {
+        section.created role="status" aria-labelledby="issued-title" {
+            h2 #issued-title {
+                @if i.invite { "Invitation for " (i.email) } @else { "Password reset link for " (i.email) }
+            }
+            p.strong {
+                "With this link they "
+                @if i.invite { "choose their password and are signed in" } @else { "set a new password; their sessions end then" }
+                ". It works once, for " (hours) " hours. "
+                @if i.mailed { "It was also mailed to them." } @else { "Pass it on yourself: it is not shown again." }
+            }
+            div.secret-row {
+                label for="issued-link" { "Link" }
+                input #issued-link type="text" readonly value=(i.link) data-select-all;
+                button type="button" data-copy=(i.link) { "Copy" }
+            }
+        }
+    }
 }
 
 pub fn users(viewer: &Viewer, m: &Users) -> Markup {
@@ -175,16 +234,23 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
         div.page-head { h1 { "Users" } }
         @if let Some(notice) = &m.notice { div.notice role="status" { (notice) } }
         @if let Some(error) = &m.error { div.notice.error role="alert" { (error) } }
+        @if let Some(issued) = &m.issued { (issued_box(issued, m.now)) }
+        @if !m.email_on {
+            p.notice role="note" { "Email notifications are off: this server has no mail (SMTP) settings. The switches below take effect once hitl serve runs with --smtp-url." }
+        }
         details.create open[m.error.is_some()] {
-            summary.button { "Add a user" }
-            form.stack method="post" action="/users" {
+            summary.button { "Invite a user" }
+            form.stack method="post" action="/users/invite" {
                 (csrf(viewer))
                 label { span { "Email" } input type="email" name="email" required value=(m.form_email) autocomplete="off"; }
                 label { span { "Role" }
                     select name="role" { option value="approver" { "approver: reviews and decides" } option value="admin" { "admin: also manages keys and users" } }
                 }
-                label { span { "Password " span.muted { "(" (password::RULE) ")" } } input type="password" name="password" required minlength="10" autocomplete="new-password"; }
-                div { button type="submit" { "Add user" } }
+                p.muted {
+                    "They get a link (valid 7 days, usable once) with which they choose their own password and are signed in. "
+                    @if m.email_on { "It is mailed to them and shown here." } @else { "Mail is off, so pass the link on yourself." }
+                }
+                div { button type="submit" { "Invite" } }
             }
         }
         div.table-wrap { table.list {
@@ -192,7 +258,7 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
             tbody {
                 @for u in &m.users {
                     tr {
-                        td.wide data-label="Email" { (u.email) @if u.id == m.self_id { " " span.muted { "(you)" } } }
+                        td.wide data-label="Email" { (u.email) @if u.id == m.self_id { " " span.muted { "(you)" } } @if u.invite_pending { " " span.muted { "(invited)" } } }
                         td data-label="Role" {
                             form.inline method="post" action=(urls::user_role(u.id)) {
                                 (csrf(viewer))
@@ -214,6 +280,11 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                         }
                         td data-label="Added" { (time_ago(u.created_at, m.now)) }
                         td.actions {
+                            form.inline method="post" action=(urls::user_reset(u.id)) {
+                                (csrf(viewer))
+                                button.small.secondary type="submit" { @if u.invite_pending { "New invitation link" } @else { "Password reset link" } }
+                            }
+                            " "
                             form.inline method="post" action=(urls::user_remove(u.id)) data-confirm=(format!("Remove {}? Their reviewer keys are revoked.", u.email)) {
                                 (csrf(viewer))
                                 button.danger.small type="submit" { "Remove" }

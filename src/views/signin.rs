@@ -52,8 +52,47 @@ pub fn setup_gone(message: &str) -> Markup {
     )
 }
 
+/// The page of an invitation or password-reset link.
+pub fn set_password(token: &str, email: &str, invite: bool, error: Option<&str>) -> Markup {
+    bare(
+        if invite {
+            "Welcome to hitl"
+        } else {
+            "Set a new password"
+        },
+        html! {
+            h1 { @if invite { "Welcome to hitl" } @else { "Set a new password" } }
+            p.muted {
+                "For " strong { (email) } ". This link works once. "
+                @if !invite { "Your old password stops working, and your other sessions end, when you save." }
+            }
+            @if let Some(error) = error { div.notice.error role="alert" { (error) } }
+            form.stack method="post" action=(urls::password_link(token)) {
+                input type="email" name="email" value=(email) autocomplete="username" hidden;
+                p.rule #password-rule { "The password needs " (password::RULE) "." }
+                label { span { "Password" } input type="password" name="password" required minlength="10" autocomplete="new-password" aria-describedby="password-rule" autofocus; }
+                label { span { "Password again" } input type="password" name="password_again" required minlength="10" autocomplete="new-password"; }
+                button type="submit" { "Save password and sign in" }
+            }
+        },
+    )
+}
+
+pub fn link_gone(message: &str) -> Markup {
+    bare(
+        "Link not valid",
+        html! {
+            h1 { "This link does not work" }
+            p { (message) }
+            p { a href="/signin" { "Go to sign-in" } }
+        },
+    )
+}
+
 pub struct Account {
     pub notify_email: bool,
+    /// Whether the server has mail (SMTP) configured.
+    pub email_on: bool,
     pub error: Option<String>,
     pub notice: Option<String>,
 }
@@ -66,6 +105,9 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
         @if let Some(error) = &a.error { div.notice.error role="alert" { (error) } }
         section {
             h2 { "Email notifications" }
+            @if !a.email_on {
+                p.notice role="note" { "Email notifications are off: this server has no mail (SMTP) settings, so nothing is mailed whatever you choose here." }
+            }
             form.inline method="post" action="/account/notify" {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 input type="hidden" name="on" value=(if a.notify_email { "false" } else { "true" });

@@ -99,6 +99,21 @@ fn healthcheck_exit_codes() {
 fn data_directory_is_private_and_bad_ones_fail_cleanly() {
     let hitl = Hitl::new();
     let dir = hitl.path().join("nested/data");
+    // A management command refuses a directory that does not exist (a typo would
+    // otherwise make a new, empty database) and creates nothing.
+    for args in [
+        &["key", "list"][..],
+        &["user", "list"],
+        &["key", "create", "--name", "x"],
+    ] {
+        let mut all = vec!["--data-dir", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_one_line_failure(&out, "does not exist");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(dir.to_str().unwrap()));
+        assert!(!dir.exists());
+    }
+    std::fs::create_dir_all(&dir).unwrap();
     let out = run(&["--data-dir", dir.to_str().unwrap(), "key", "list"]);
     assert!(out.status.success());
     use std::os::unix::fs::PermissionsExt;
@@ -120,8 +135,9 @@ fn data_directory_is_private_and_bad_ones_fail_cleanly() {
     );
     assert_one_line_failure(
         &run(&["--data-dir", &format!("{f}/below"), "key", "list"]),
-        "cannot create data directory",
+        "data directory",
     );
+    assert_one_line_failure(&run(&["--data-dir", f, "key", "list"]), "not a directory");
     // /proc refuses new directories even to root.
     assert_one_line_failure(
         &run(&[
@@ -250,4 +266,170 @@ fn management_commands_work_while_the_server_writes() {
             .len(),
         100
     );
+}
+
+#[test]
+fn serve_creates_its_data_directory() {
+    let hitl = Hitl::new();
+    let dir = hitl.path().join("fresh/data");
+    let server = Server::start(&dir, &[]);
+    assert!(dir.join("hitl.db").exists());
+    drop(server);
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "key", "list"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn each_command_lists_only_its_own_flags() {
+    let help = |args: &[&str]| String::from_utf8_lossy(&run(args).stdout).into_owned();
+    let server_only = [
+        "--listen",
+        "--public-url",
+        "--webhook-deny-private",
+        "--webhook-allow",
+        "--smtp-url",
+        "--workers",
+        "--trust-proxy",
+        "--default-timeout",
+    ];
+    for args in [
+        &["ask", "--help"][..],
+        &["key", "--help"],
+        &["key", "create", "--help"],
+        &["user", "--help"],
+        &["user", "invite", "--help"],
+        &["healthcheck", "--help"],
+        &["hook", "claude-code", "--help"],
+    ] {
+        let text = help(args);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+        for flag in server_only {
+            assert!(!text.contains(flag), "{args:?} --help lists {flag}");
+        }
+    }
+    for args in [&["ask", "--help"][..], &["healthcheck", "--help"]] {
+        assert!(
+            !help(args).contains("--data-dir"),
+            "{args:?} lists --data-dir"
+        );
+    }
+    for args in [
+        &["key", "list", "--help"][..],
+        &["user", "invite", "--help"],
+        &["serve", "--help"],
+    ] {
+        assert!(
+            help(args).contains("--data-dir"),
+            "{args:?} lacks --data-dir"
+        );
+    }
+    let serve = help(&["serve", "--help"]);
+    for flag in server_only {
+        assert!(serve.contains(flag), "serve --help lacks {flag}");
+    }
+    // --data-dir works before and after the command.
+    let hitl = Hitl::new();
+    let d = hitl.path().to_str().unwrap();
+    assert!(run(&["key", "create", "--name", "after", "--data-dir", d])
+        .status
+        .success());
+    let listed =
+        String::from_utf8_lossy(&run(&["--data-dir", d, "key", "list"]).stdout).into_owned();
+    assert!(listed.contains("after"));
+    // A server flag on a management command is an error, not silently ignored.
+    let out = run(&["--data-dir", d, "key", "list", "--webhook-deny-private"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn boolean_environment_variables_take_the_usual_spellings() {
+    let hitl = Hitl::new();
+    let list = |value: &str| {
+        Command::new(BIN)
+            .args(["key", "list"])
+            .env("HITL_DATA_DIR", hitl.path())
+            .env("HITL_JSON", value)
+            .output()
+            .unwrap()
+    };
+    hitl.ok(&["key", "create", "--name", "k"]);
+    for yes in ["1", "true", "TRUE", "yes", "Yes", "on"] {
+        let out = list(yes);
+        assert!(
+            out.status.success(),
+            "{yes}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("HITL_JSON={yes} printed no JSON"));
+        assert_eq!(j[0]["name"], "k");
+    }
+    for no in ["0", "false", "False", "no", "NO", "off"] {
+        let out = list(no);
+        assert!(out.status.success(), "{no}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("ID"),
+            "HITL_JSON={no} printed JSON"
+        );
+    }
+    let out = list("maybe");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("maybe"));
+
+    // A server boolean too: HITL_TRUST_PROXY=yes is taken, nonsense refused.
+    let d = hitl.path().to_str().unwrap();
+    let out = Command::new(BIN)
+        .args(["--data-dir", d, "serve", "--listen", "127.0.0.1:0"])
+        .env("HITL_TRUST_PROXY", "perhaps")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("perhaps"));
+    let server = Server::start(hitl.path(), &[]);
+    drop(server);
+}
+
+#[test]
+fn default_timeout_applies_to_pauses_without_one() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("a");
+    let d = hitl.path().to_str().unwrap();
+    for bad in ["soon", "0s", "31d", "1500ms"] {
+        assert_one_line_failure(
+            &run(&[
+                "--data-dir",
+                d,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--default-timeout",
+                bad,
+            ]),
+            "--default-timeout",
+        );
+    }
+    let server = hitl.serve(&["--default-timeout", "2h"]);
+    let without = server.create(&agent, &serde_json::json!({ "action": "no timeout given" }));
+    let with = server.create(
+        &agent,
+        &serde_json::json!({ "action": "its own", "timeoutSeconds": 60 }),
+    );
+    let span = |id: &str| {
+        let p = server.status(&agent, id);
+        let at = |f: &str| chrono_ms(p[f].as_str().unwrap_or_else(|| panic!("{f} missing: {p}")));
+        at("expiresAt") - at("createdAt")
+    };
+    assert_eq!(span(&without), 7_200_000);
+    assert_eq!(span(&with), 60_000);
+    drop(server);
+    // Without the flag, such a pause has no timeout.
+    let server = hitl.serve(&[]);
+    let id = server.create(&agent, &serde_json::json!({ "action": "no timeout" }));
+    assert!(server.status(&agent, &id)["expiresAt"].is_null());
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time with milliseconds.
+fn chrono_ms(text: &str) -> i64 {
+    let t = humantime::parse_rfc3339(text).unwrap();
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }

@@ -54,6 +54,9 @@ fn wait_returns_at_once_when_decided_and_after_n_seconds_when_not() {
     let r = server.get(&format!("/api/pause/{decided}?wait=30"), &agent);
     assert_eq!(r.json["status"], "rejected");
     assert!(start.elapsed() < Duration::from_secs(10));
+    // More than 60 seconds is not refused: it is treated as 60.
+    let r = server.get(&format!("/api/pause/{decided}?wait=120"), &agent);
+    assert_eq!((r.status, &r.json["status"]), (200, &json!("rejected")));
 
     let pending = server.create(&agent, &json!({ "action": "nobody decides" }));
     let start = Instant::now();

@@ -103,7 +103,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        5
+        6
     );
     type Row = (i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = db
@@ -245,7 +245,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        5
+        6
     );
     type Row = (
         i64,
@@ -348,4 +348,61 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
         })
         .unwrap();
     assert_eq!(row, 8, "new rows continue after the old ids");
+}
+
+/// Version 6 makes the names of active keys unique: an older database may hold
+/// duplicates, renamed NAME-2, NAME-3 in creation order (NAME-ID when that is taken
+/// too); revoked keys keep their names; the keys keep working.
+#[test]
+fn duplicate_key_names_are_renamed_deterministically() {
+    let old = Hitl::new();
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4.sql"),
+    )
+    .unwrap();
+    let db = rusqlite::Connection::open(old.db_path()).unwrap();
+    db.execute_batch(&sql).unwrap();
+    db.pragma_update(None, "user_version", 4).unwrap();
+    db.execute_batch(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at, revoked_at) VALUES
+            ('key_c', 'bot',   'hitl_c', x'00', 'agent', 'whsec_A', 3000, NULL),
+            ('key_a', 'bot',   'hitl_a', x'00', 'agent', 'whsec_A', 1000, NULL),
+            ('key_b', 'bot',   'hitl_b', x'00', 'agent', 'whsec_A', 2000, NULL),
+            ('key_d', 'bot-2', 'hitl_d', x'00', 'agent', 'whsec_A', 500,  NULL),
+            ('key_e', 'bot',   'hitl_e', x'00', 'agent', 'whsec_A', 100,  9000),
+            ('key_f', 'solo',  'hitl_f', x'00', 'agent', 'whsec_A', 100,  NULL);",
+    )
+    .unwrap();
+    drop(db);
+    let listed: serde_json::Value =
+        serde_json::from_str(&old.ok(&["key", "list", "--json"])).unwrap();
+    let mut names: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["id"].as_str().unwrap().into(),
+                k["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    names.sort();
+    let expected: Vec<(String, String)> = [
+        ("key_a", "bot"),
+        ("key_b", "bot-key_b"),
+        ("key_c", "bot-3"),
+        ("key_d", "bot-2"),
+        ("key_e", "bot"),
+        ("key_f", "solo"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(names, expected);
+    // Unique from now on: by name, one key.
+    let out = old.cmd(&["key", "create", "--name", "bot-3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = old.ok(&["key", "revoke", "bot"]);
+    assert!(out.contains("key_a"), "{out}");
 }

@@ -127,6 +127,9 @@ struct Idempotency {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_context_bytes: usize,
+    /// `serve --default-timeout`: the timeout of a pause created without
+    /// `timeoutSeconds`; `None`, the default, lets such a pause wait for ever.
+    pub default_timeout_secs: Option<i64>,
 }
 
 pub fn validate_webhook_url(raw: &str) -> Result<String> {
@@ -271,7 +274,7 @@ impl CreateRequest {
                 .as_deref()
                 .map(validate_webhook_url)
                 .transpose()?,
-            timeout_seconds: self.timeout_seconds,
+            timeout_seconds: self.timeout_seconds.or(limits.default_timeout_secs),
             tags: validate_tags(self.tags.unwrap_or_default())?,
             kind,
             options,

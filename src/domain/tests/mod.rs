@@ -56,6 +56,7 @@ pub const CHANNELS: Channels = Channels {
 /// A small context limit, so that "too large" needs no big test data.
 pub const LIMITS: Limits = Limits {
     max_context_bytes: 1_024,
+    default_timeout_secs: None,
 };
 
 /// The webhook URL of the `agent` key.

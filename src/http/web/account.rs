@@ -10,6 +10,7 @@ use super::{
     NotifyForm, PageError, SignedIn,
 };
 use crate::clock;
+use crate::domain::accounts::{self, Purpose};
 use crate::domain::{audit, sessions, setup, users, Actor, Error};
 use crate::http::AppState;
 use crate::views::signin::{self, Account};
@@ -20,6 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signout", web::post().to(signout))
         .route("/setup/{token}", web::get().to(setup_page))
         .route("/setup/{token}", web::post().to(setup_post))
+        .route("/password/{token}", web::get().to(password_page))
+        .route("/password/{token}", web::post().to(password_post))
         .route("/account", web::get().to(account_page))
         .route("/account/password", web::post().to(change_password))
         .route("/account/notify", web::post().to(set_notify));
@@ -153,16 +156,12 @@ async fn setup_page(
 ) -> Result<HttpResponse, PageError> {
     let token = token.into_inner();
     let check = token.clone();
-    if state
-        .read(move |conn| setup::is_valid(conn, &check, clock::now()))
+    match state
+        .read(move |conn| setup::why_invalid(conn, &check, clock::now()))
         .await?
     {
-        Ok(html(signin::setup(&token, None, "")))
-    } else {
-        Ok(html_status(
-            StatusCode::NOT_FOUND,
-            signin::setup_gone("It was used already, it expired (links last an hour), or a newer link replaced it. Restart hitl serve for a new link, or add a user with: hitl user add EMAIL --role admin"),
-        ))
+        None => Ok(html(signin::setup(&token, None, ""))),
+        Some(why) => Ok(html_status(StatusCode::NOT_FOUND, signin::setup_gone(&why))),
     }
 }
 
@@ -234,7 +233,116 @@ struct Flash {
     done: Option<String>,
 }
 
-async fn account_page(who: SignedIn, q: web::Query<Flash>) -> HttpResponse {
+async fn password_page(
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let token = token.into_inner();
+    let check = token.clone();
+    match state
+        .read(
+            move |conn| match accounts::inspect(conn, &check, clock::now()) {
+                Ok(found) => Ok(Ok(found)),
+                Err(Error::NotFound(why)) => Ok(Err(why)),
+                Err(e) => Err(e),
+            },
+        )
+        .await?
+    {
+        Ok((purpose, user)) => Ok(html(signin::set_password(
+            &token,
+            &user.email,
+            purpose == Purpose::Invite,
+            None,
+        ))),
+        Err(why) => Ok(html_status(StatusCode::NOT_FOUND, signin::link_gone(&why))),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordLinkForm {
+    password: String,
+    password_again: String,
+}
+
+/// Sets the password of an invitation or reset link and signs the person in.
+async fn password_post(
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<PasswordLinkForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let token = token.into_inner();
+    let form = form.into_inner();
+    if !super::same_origin(&req, state.urls.base()) {
+        return Err(PageError::CrossSite);
+    }
+    let check = token.clone();
+    let (purpose, user) = match state
+        .read(
+            move |conn| match accounts::inspect(conn, &check, clock::now()) {
+                Ok(found) => Ok(Ok(found)),
+                Err(Error::NotFound(why)) => Ok(Err(why)),
+                Err(e) => Err(e),
+            },
+        )
+        .await?
+    {
+        Ok(found) => found,
+        Err(why) => return Ok(html_status(StatusCode::NOT_FOUND, signin::link_gone(&why))),
+    };
+    let again = |message: &str| {
+        html_status(
+            StatusCode::BAD_REQUEST,
+            signin::set_password(
+                &token,
+                &user.email,
+                purpose == Purpose::Invite,
+                Some(message),
+            ),
+        )
+    };
+    if form.password != form.password_again {
+        return Ok(again("The two passwords differ."));
+    }
+    let hashed = match super::hash_password(form.password).await? {
+        Ok(hashed) => hashed,
+        Err(e) => return Ok(again(&e.to_string())),
+    };
+    let client = format!(
+        "{} {}",
+        client_address(&req, state.web.trust_proxy),
+        user_agent(&req)
+    );
+    let used = token.clone();
+    let result = state
+        .writer
+        .run(move |tx| {
+            let now = clock::now();
+            let user = accounts::complete(tx, now, &used, &hashed)?;
+            sessions::create(tx, now, &user.reviewer(), &client)
+        })
+        .await;
+    match result {
+        Ok(cookie) => {
+            let mut response = redirect("/");
+            response
+                .add_cookie(&session_cookie(cookie, state.web.secure_cookies))
+                .map_err(Error::internal)?;
+            Ok(response)
+        }
+        Err(Error::NotFound(why)) => {
+            Ok(html_status(StatusCode::NOT_FOUND, signin::link_gone(&why)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn account_page(
+    who: SignedIn,
+    q: web::Query<Flash>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let notice = match q.done.as_deref() {
         Some("password") => {
             Some("Your password is changed. Your other sessions were signed out.".to_string())
@@ -246,6 +354,7 @@ async fn account_page(who: SignedIn, q: web::Query<Flash>) -> HttpResponse {
         &who.viewer,
         &Account {
             notify_email: who.session.notify_email,
+            email_on: state.channels.email,
             error: None,
             notice,
         },
@@ -276,6 +385,7 @@ async fn change_password(
                 &who.viewer,
                 &Account {
                     notify_email: who.session.notify_email,
+                    email_on: state.channels.email,
                     error: Some(message.to_string()),
                     notice: None,
                 },

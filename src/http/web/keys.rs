@@ -1,4 +1,4 @@
-//! API keys (admin): create (shown once), edit, revoke.
+//! API keys (admin): create (shown once), edit, rotate the webhook secret, revoke.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/keys", web::post().to(create))
         .route("/keys/{id}", web::post().to(update))
         .route("/keys/{id}/revoke", web::post().to(revoke))
+        .route("/keys/{id}/rotate-secret", web::post().to(rotate_secret))
         .route("/keys/{id}/test-webhook", web::post().to(test_webhook));
 }
 
@@ -24,6 +25,7 @@ struct Shown {
     /// The key whose latest test webhook to show.
     tested: Option<String>,
     created: Option<CreatedKey>,
+    rotated: Option<(String, String)>,
     form: KeyForm,
     error: Option<String>,
     notice: Option<String>,
@@ -65,6 +67,7 @@ async fn render(
                 tested,
                 users,
                 created: shown.created,
+                rotated: shown.rotated,
                 form: shown.form,
                 error: shown.error,
                 notice: shown.notice,
@@ -256,6 +259,33 @@ async fn revoke(
         .await
     {
         Ok(_) => Ok(redirect("/keys?done=revoked")),
+        Err(e) => refuse(&admin, &state, e, KeyForm::default()).await,
+    }
+}
+
+/// A new webhook secret, shown in this response only.
+async fn rotate_secret(
+    req: HttpRequest,
+    admin: Admin,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
+    let id = path.into_inner();
+    match admin
+        .write(&state, move |tx, who, now| {
+            keys::rotate_secret(tx, now, &who.actor(), &id)
+        })
+        .await
+    {
+        Ok((key, secret)) => {
+            let shown = Shown {
+                rotated: Some((key.name, secret)),
+                ..Shown::default()
+            };
+            render(&admin, &state, StatusCode::OK, shown).await
+        }
         Err(e) => refuse(&admin, &state, e, KeyForm::default()).await,
     }
 }

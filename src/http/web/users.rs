@@ -1,4 +1,6 @@
-//! Users (admin): add, remove, set role, turn email notifications on or off.
+//! Users (admin): invite, make a password reset link, remove, set role, turn email
+//! notifications on or off. (`POST /users` with a password still adds a user directly,
+//! for scripts written before invitations.)
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -6,13 +8,16 @@ use serde::Deserialize;
 
 use super::{html_status, redirect, Admin, CsrfForm, NotifyForm, PageError};
 use crate::clock;
+use crate::domain::accounts::{self, Issued};
 use crate::domain::{users, Error, Role};
 use crate::http::AppState;
-use crate::views::admin::{self, Users};
+use crate::views::admin::{self, IssuedLink, Users};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::get().to(page))
         .route("/users", web::post().to(add))
+        .route("/users/invite", web::post().to(invite))
+        .route("/users/{id}/reset", web::post().to(reset))
         .route("/users/{id}/role", web::post().to(set_role))
         .route("/users/{id}/notify", web::post().to(set_notify))
         .route("/users/{id}/remove", web::post().to(remove));
@@ -25,6 +30,7 @@ async fn render(
     error: Option<String>,
     notice: Option<String>,
     form_email: String,
+    issued: Option<IssuedLink>,
 ) -> Result<HttpResponse, PageError> {
     let users = state.read(users::list).await?;
     Ok(html_status(
@@ -34,6 +40,8 @@ async fn render(
             &Users {
                 users,
                 self_id: admin.0.session.user.user_id,
+                issued,
+                email_on: state.channels.email,
                 error,
                 notice,
                 form_email,
@@ -59,7 +67,16 @@ async fn page(
         Some("saved") => Some("Saved.".to_string()),
         _ => None,
     };
-    render(&admin, &state, StatusCode::OK, None, notice, String::new()).await
+    render(
+        &admin,
+        &state,
+        StatusCode::OK,
+        None,
+        notice,
+        String::new(),
+        None,
+    )
+    .await
 }
 
 /// Shows the page again with the error for what users can fix; other errors are pages.
@@ -80,6 +97,7 @@ async fn outcome<T>(
                 Some(e.to_string()),
                 None,
                 form_email,
+                None,
             )
             .await
         }
@@ -120,6 +138,88 @@ async fn add(
         }
     };
     outcome(&admin, &state, result, "added", email).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+    role: String,
+}
+
+/// Shows a link just made (in this response only: it is never stored or redirected
+/// to), or the page with the error.
+async fn show_link(
+    admin: &Admin,
+    state: &AppState,
+    result: Result<Issued, Error>,
+    form_email: String,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(issued) => {
+            let link = IssuedLink {
+                email: issued.user.email.clone(),
+                invite: issued.purpose == accounts::Purpose::Invite,
+                link: state.urls.password_link(&issued.token),
+                expires_at: issued.expires_at,
+                mailed: issued.mailed,
+            };
+            render(
+                admin,
+                state,
+                StatusCode::OK,
+                None,
+                None,
+                String::new(),
+                Some(link),
+            )
+            .await
+        }
+        Err(e) => outcome(admin, state, Err::<(), _>(e), "", form_email).await,
+    }
+}
+
+async fn invite(
+    req: HttpRequest,
+    admin: Admin,
+    form: web::Form<InviteForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
+    let form = form.into_inner();
+    let email = form.email.clone();
+    let mail = state.channels.email;
+    let result = match Role::parse(&form.role) {
+        None => Err(Error::validation("role must be admin or approver")),
+        Some(role) => {
+            admin
+                .write(&state, move |tx, who, now| {
+                    accounts::invite(tx, now, &who.actor(), &form.email, role, mail)
+                })
+                .await
+        }
+    };
+    show_link(&admin, &state, result, email).await
+}
+
+async fn reset(
+    req: HttpRequest,
+    admin: Admin,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    admin.0.check_post(&req, &form.csrf, state.urls.base())?;
+    let id = path.into_inner();
+    let mail = state.channels.email;
+    let result = admin
+        .write(&state, move |tx, who, now| {
+            let user = users::by_id(tx, id)?;
+            accounts::reset(tx, now, &who.actor(), &user.email, mail)
+        })
+        .await;
+    show_link(&admin, &state, result, String::new()).await
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,199 @@
+//! `hitl user ...`: invite, reset a password, change a role, add, list, remove.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+
+use serde_json::json;
+
+use super::admin::{change, open, print_json, print_table, when};
+use crate::cli::UserCommand;
+use crate::clock;
+use crate::domain::accounts::{self, Issued};
+use crate::domain::{password, settings, setup, users, Actor};
+use crate::urls::Urls;
+
+/// The user as `--json` prints it (the field names of `hitl user list --json`).
+fn user_json(u: &users::User) -> serde_json::Value {
+    json!(u)
+}
+
+pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
+    match cmd {
+        UserCommand::Invite { email, role, json } => {
+            let role = role.role();
+            issue(dir, json, |tx, now, mail| {
+                accounts::invite(tx, now, &Actor::Cli, &email, role, mail)
+            })
+        }
+        UserCommand::ResetPassword { email, json } => issue(dir, json, |tx, now, mail| {
+            accounts::reset(tx, now, &Actor::Cli, &email, mail)
+        }),
+        UserCommand::Set { email, role, json } => {
+            let Some(role) = role else {
+                return Err("nothing to change: give a setting, e.g. --role admin".into());
+            };
+            let mut conn = open(dir)?;
+            let user = change(&mut conn, dir, |tx| {
+                let user = users::by_email(tx, &email)?;
+                users::set_role(tx, clock::now(), &Actor::Cli, user.id, role.role())
+            })?;
+            if json {
+                print_json(&user_json(&user));
+            } else {
+                say!("{} is now {}", user.email, user.role);
+            }
+            Ok(())
+        }
+        UserCommand::Add {
+            email,
+            role,
+            password_stdin,
+            json,
+        } => {
+            // Check the address before asking for a password.
+            let email = users::normalize_email(&email).map_err(|e| e.to_string())?;
+            let password = read_password(password_stdin)?;
+            let hashed = password::Hashed::new(&password)?;
+            let mut conn = open(dir)?;
+            let (user, closed) = change(&mut conn, dir, |tx| {
+                let now = clock::now();
+                let closed = setup::close(tx, now)?;
+                let user = users::add(tx, now, &Actor::Cli, &email, role.role(), &hashed)?;
+                Ok((user, closed))
+            })?;
+            if json {
+                print_json(&user_json(&user));
+            } else {
+                say!("added {} ({})", user.email, user.role);
+            }
+            if closed {
+                eprintln!("{}", setup::CLOSED_NOTE);
+            }
+            Ok(())
+        }
+        UserCommand::List { json } => {
+            let conn = open(dir)?;
+            let list = users::list(&conn).map_err(|e| e.to_string())?;
+            if json {
+                print_json(&list);
+            } else if list.is_empty() {
+                eprintln!("No users yet. Invite one with: hitl user invite EMAIL --role admin");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.email.clone(),
+                            u.role.to_string(),
+                            if u.invite_pending {
+                                "invited"
+                            } else {
+                                "active"
+                            }
+                            .to_string(),
+                            if u.notify_email { "on" } else { "off" }.to_string(),
+                            when(Some(u.created_at)),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["EMAIL", "ROLE", "STATE", "EMAIL NOTIFICATIONS", "ADDED"],
+                    &rows,
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Remove { email } => {
+            let mut conn = open(dir)?;
+            let user = change(&mut conn, dir, |tx| {
+                users::remove(tx, clock::now(), &Actor::Cli, &email)
+            })?;
+            say!("removed {}", user.email);
+            Ok(())
+        }
+    }
+}
+
+/// Makes an invitation or reset link and prints it; mails it (through the running
+/// server's outbox) when the server has mail.
+fn issue(
+    dir: &Path,
+    json: bool,
+    make: impl FnOnce(&mut crate::db::Tx, clock::Millis, bool) -> crate::domain::Result<Issued>,
+) -> Result<(), String> {
+    let mut conn = open(dir)?;
+    let public_url = settings::public_url(&conn)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            "hitl serve has not run on this data directory yet, so the server's address for \
+             the link is unknown; start hitl serve (with --public-url) once, then try again"
+                .to_string()
+        })?;
+    let mail = settings::email_on(&conn).map_err(|e| e.to_string())?;
+    let (issued, closed) = change(&mut conn, dir, |tx| {
+        let now = clock::now();
+        let closed = setup::close(tx, now)?;
+        Ok((make(tx, now, mail)?, closed))
+    })?;
+    let link = Urls::new(&public_url).password_link(&issued.token);
+    if json {
+        print_json(&json!({
+            "email": issued.user.email,
+            "role": issued.user.role,
+            "purpose": issued.purpose,
+            "link": link,
+            "expiresAt": clock::rfc3339(issued.expires_at),
+            "mailed": issued.mailed,
+        }));
+    } else {
+        say!("{link}");
+        let what = match issued.purpose {
+            accounts::Purpose::Invite => "sets their password and signs in",
+            accounts::Purpose::Reset => "sets a new password (their sessions end then)",
+        };
+        eprintln!(
+            "With this link {} ({}) {what}. It works once, until {}.",
+            issued.user.email,
+            issued.user.role,
+            clock::rfc3339(issued.expires_at)
+        );
+        if issued.mailed {
+            eprintln!("It is also mailed to {} by hitl serve.", issued.user.email);
+        } else {
+            eprintln!("Mail is off in hitl serve: pass the link on yourself.");
+        }
+    }
+    if closed {
+        eprintln!("{}", setup::CLOSED_NOTE);
+    }
+    Ok(())
+}
+
+/// The new user's password: the first line of stdin with `--password-stdin`, else
+/// asked twice on the terminal without echo.
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "no terminal to ask for the password on; pipe it in with --password-stdin".into(),
+            );
+        }
+        eprintln!("The password must be {}.", password::RULE);
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        let second = rpassword::prompt_password("Repeat it: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != second {
+            return Err("the two passwords differ; nothing was changed".into());
+        }
+        first
+    };
+    Ok(password)
+}
