@@ -43,6 +43,6 @@ mod web_admin;
 mod web_flows;
 mod web_http;
 mod web_pages;
-mod web_tables;
 mod web_review;
+mod web_tables;
 mod webhooks;
