@@ -167,7 +167,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                                     @if k.user_email.is_none() {
                                         form.inline method="post" action=(urls::key_rotate_secret(&k.id)) data-confirm=(format!("Give “{}” a new webhook secret? Receivers must switch to it: the old one stops verifying at once.", k.name)) {
                                             (csrf(viewer))
-                                            button.small.secondary type="submit" { "New webhook secret" }
+                                            button.small.secondary type="submit" title="Give this key a new webhook signing secret" { "New secret" }
                                         }
                                         " "
                                     }

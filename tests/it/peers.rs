@@ -70,13 +70,16 @@ pub fn free_port() -> u16 {
 }
 
 impl Receiver {
+    /// A receiver on a port the system picks while binding it: a port picked first and
+    /// bound later may be taken in between by another test.
     pub fn start() -> Receiver {
-        Self::start_on(free_port())
+        Self::start_on(0)
     }
 
-    /// A receiver on a given port (to come back after being down).
+    /// A receiver on a given port (to come back after being down), or 0 for any.
     pub fn start_on(port: u16) -> Receiver {
         let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port)).expect("receiver port"));
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let replies: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
         let (s, r, q) = (
