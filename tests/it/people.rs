@@ -353,3 +353,61 @@ fn adding_a_user_says_that_it_closed_the_setup_link() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("setup link"));
 }
+
+/// In Chromium, at a desktop's and a phone's width: the invitation link's page fits the
+/// screen, refuses a mismatched password in words, then sets the password and signs the
+/// person in; the link does not work twice.
+#[test]
+fn in_the_browser_an_invitation_link_sets_a_password_and_signs_in() {
+    let hitl = Hitl::new();
+    hitl.add_user("root@example.com", "admin");
+    let server = hitl.serve(&[]);
+    let browser = crate::browser::Browser::new();
+    for (i, (width, height)) in [(1280, 800), (390, 844)].into_iter().enumerate() {
+        let email = format!("new{i}@example.com");
+        let link = hitl.ok(&["user", "invite", &email]);
+        let link = link.lines().next().unwrap().trim().to_string();
+        browser.set_viewport(width, height);
+        browser.goto(&link);
+        assert!(browser.text("h1").contains("Welcome to hitl"));
+        assert!(browser.text("main").contains(&email));
+        let fits = browser.js(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            vec![],
+        );
+        assert_eq!(fits, Value::Bool(true), "{width} px: sideways scroll");
+
+        browser.fill("input[name=password]", PASSWORD);
+        browser.fill("input[name=password_again]", "something else entirely");
+        browser.click("form.stack button[type=submit]");
+        browser.wait_until(
+            "the mismatch message",
+            "document.querySelector('.notice.error')",
+            Duration::from_secs(5),
+        );
+        browser.fill("input[name=password]", PASSWORD);
+        browser.fill("input[name=password_again]", PASSWORD);
+        browser.click("form.stack button[type=submit]");
+        browser.wait_until(
+            "the signed-in queue",
+            "location.pathname === '/' && document.body.textContent.includes('Waiting for a decision')",
+            Duration::from_secs(5),
+        );
+        assert!(
+            browser.text("header").contains(&email),
+            "signed in as {email}"
+        );
+        let user = users(&hitl)
+            .into_iter()
+            .find(|u| u["email"] == email.as_str())
+            .unwrap();
+        assert_eq!(user["invitePending"], false);
+
+        // The link worked once.
+        browser.goto(&link);
+        assert!(
+            !browser.exists("input[name=password_again]"),
+            "the link works once"
+        );
+    }
+}
