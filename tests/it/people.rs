@@ -361,7 +361,8 @@ fn adding_a_user_says_that_it_closed_the_setup_link() {
 fn in_the_browser_an_invitation_link_sets_a_password_and_signs_in() {
     let hitl = Hitl::new();
     hitl.add_user("root@example.com", "admin");
-    let server = hitl.serve(&[]);
+    // Running, so the invitation links carry its address; kept alive until the end.
+    let _server = hitl.serve(&[]);
     let browser = crate::browser::Browser::new();
     for (i, (width, height)) in [(1280, 800), (390, 844)].into_iter().enumerate() {
         let email = format!("new{i}@example.com");
