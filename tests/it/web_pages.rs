@@ -200,6 +200,8 @@ fn pages_fit_desktop_and_phone() {
     let outreach = hitl.agent_key("outreach-agent");
     let id = server.create(&deploy, &json!({
         "action": "Deploy to production (v2.4.1)",
+        "risk": "high",
+        "summary": "Rolls billing-api v2.4.1 out to all 6 production replicas and doubles max_connections.",
         "context": {
             "environment": "prod",
             "commit": "a3f9b2e",
@@ -214,8 +216,8 @@ fn pages_fit_desktop_and_phone() {
         "tags": ["deploy", "prod"],
         "timeoutSeconds": 3600
     }));
-    server.create(&outreach, &json!({ "action": "Send renewal email to 1,204 customers", "tags": ["email"], "timeoutSeconds": 480 }));
-    server.create(&deploy, &json!({ "action": "Run database migration 0042_add_invoices_index", "tags": ["db", "prod"] }));
+    server.create(&outreach, &json!({ "action": "Send renewal email to 1,204 customers", "tags": ["email"], "risk": "medium", "timeoutSeconds": 480 }));
+    server.create(&deploy, &json!({ "action": "Run database migration 0042_add_invoices_index", "tags": ["db", "prod"], "risk": "critical" }));
     let dir = std::env::var("HITL_SCREENSHOTS")
         .ok()
         .map(std::path::PathBuf::from);
