@@ -72,6 +72,9 @@ CREATE TABLE idempotency (
     created_at   INTEGER NOT NULL,
     PRIMARY KEY (key_id, idem_key)
 ) WITHOUT ROWID;
+-- HumanLayer call ids (`hl:fn:…`, `hl:hc:…`), looked up across keys by a reviewer's
+-- respond; kept forever, unlike other Idempotency-Keys.
+CREATE INDEX idempotency_humanlayer ON idempotency (idem_key) WHERE idem_key LIKE 'hl:%';
 
 -- Pauses created per key per calendar month (UTC), for --monthly-limit.
 CREATE TABLE key_usage (

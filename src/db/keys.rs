@@ -35,11 +35,17 @@ pub fn insert(conn: &Connection, k: &NewRow) -> Result<()> {
             k.created_at
         ],
     )
-    .map_err(|e| match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => crate::model::Error::Conflict(format!(
+    .map_err(|e| match e {
+        // Only the unique index on active names; any other constraint is a bug.
+        rusqlite::Error::SqliteFailure(f, Some(ref msg))
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                && msg.contains("api_keys.name") =>
+        {
+            crate::model::Error::Conflict(format!(
             "an active key is already named {:?}; choose another name, or revoke that key first",
-            k.name
-        )),
+                k.name
+            ))
+        }
         _ => e.into(),
     })?;
     Ok(())

@@ -302,11 +302,11 @@ pub fn idempotency_get(
         .optional()?)
 }
 
-/// The pauses any key created with this Idempotency-Key (a scan: for the rare lookup
-/// by a HumanLayer `call_id` across keys).
+/// The pauses any key created with this HumanLayer Idempotency-Key (`hl:…`, which
+/// `POST /api/pause` refuses), for a reviewer's lookup by `call_id` across keys.
 pub fn idempotency_pause_ids(conn: &Connection, idem: &str) -> Result<Vec<i64>> {
     let mut stmt = conn
-        .prepare_cached("SELECT pause_id FROM idempotency WHERE idem_key = ?1 ORDER BY pause_id")?;
+        .prepare_cached("SELECT pause_id FROM idempotency WHERE idem_key = ?1 AND idem_key LIKE 'hl:%' ORDER BY pause_id")?;
     let ids = stmt
         .query_map([idem], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;

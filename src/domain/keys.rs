@@ -96,6 +96,11 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
                     "a reviewer key creates no pauses, so it sends no webhooks: leave out the webhook URL",
                 ));
             }
+            if user.invite_pending {
+                return Err(Error::validation(format!(
+                    "{email} has not accepted the invitation yet; a key may act for them once they have set a password"
+                )));
+            }
             (Kind::Reviewer, Some(user))
         }
     };

@@ -144,10 +144,17 @@ pub fn credentials(conn: &rusqlite::Connection, email: &str) -> Result<Option<(U
 /// whether or not the email exists, so timing does not tell which emails are users.
 /// CPU-heavy: run it on a blocking thread, never on the writer.
 pub fn check_password(found: Option<(User, String)>, pw: &str) -> Result<User> {
-    let matches = password::verify(pw, found.as_ref().map_or(decoy_hash(), |(_, hash)| hash));
     match found {
-        Some((user, _)) if matches => Ok(user),
-        _ => Err(Error::Unauthorized),
+        Some((user, hash)) if !hash.is_empty() => match password::verify(pw, &hash) {
+            true => Ok(user),
+            false => Err(Error::Unauthorized),
+        },
+        // An unknown email, or an invited user with no password yet (an empty hash):
+        // the same PBKDF2 run against the decoy, so timing does not tell either apart.
+        _ => {
+            let _ = password::verify(pw, decoy_hash());
+            Err(Error::Unauthorized)
+        }
     }
 }
 
@@ -162,6 +169,8 @@ pub fn change_password(
 ) -> Result<()> {
     let user = by_id(tx, user_id)?;
     db::users::set_password_hash(tx, user_id, new_password.as_str())?;
+    // A reset link issued before (perhaps read by someone else) dies with the change.
+    db::account_links::delete_unused_of(tx, user_id)?;
     let ended = db::sessions::delete_others(tx, user_id, keep_session)?;
     audit::record(
         tx,

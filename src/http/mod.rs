@@ -471,7 +471,7 @@ fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_
 }
 
 /// The largest form the web page takes.
-const FORM_LIMIT: usize = 64 * 1024;
+pub(crate) const FORM_LIMIT: usize = 64 * 1024;
 
 pub fn app_config(cfg: &mut aweb::ServiceConfig) {
     cfg.app_data(aweb::QueryConfig::default().error_handler(query_error))

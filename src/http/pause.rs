@@ -177,6 +177,14 @@ async fn create(
                 .map_err(|_| Error::validation("Idempotency-Key must be printable ASCII"))
         })
         .transpose()?;
+    // `hl:` keys are the HumanLayer endpoints' call ids: another agent could otherwise
+    // plant a pause under someone else's call id.
+    if idempotency_key.is_some_and(|k| k.starts_with("hl:")) {
+        return Err(Error::validation(
+            "Idempotency-Key values starting with \"hl:\" are reserved for /humanlayer/v1",
+        )
+        .into());
+    }
     let limits = state.limits;
     let request: CreateRequest = read_json(&req, payload, state.max_create_body(), false)
         .await?

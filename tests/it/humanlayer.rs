@@ -252,6 +252,24 @@ fn a_reviewer_responds_through_the_agent_endpoints_and_bad_responses_change_noth
     let r = respond(&reviewer, "dup", json!({ "approved": true }));
     assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.text);
 
+    // The API does not take HumanLayer's call-id keys: no one plants a pause under
+    // another agent's call id.
+    let r = request(
+        "POST",
+        &format!("{}/api/pause", server.url),
+        Some(&agent),
+        Some(r#"{"action": "harmless"}"#),
+        &[("Idempotency-Key", "hl:fn:call-z")],
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "validation_failed"),
+        "{}",
+        r.text
+    );
+    let r = respond(&reviewer, "call-z", json!({ "approved": true }));
+    assert_eq!(r.status, 404, "{}", r.text);
+
     // A contact request, answered by option name.
     let mut contact = json!({
         "run_id": "run-1", "call_id": "ask-1",

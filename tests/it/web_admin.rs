@@ -307,6 +307,9 @@ fn changing_the_password_ends_other_sessions() {
     let hitl = Hitl::new();
     hitl.add_user("a@example.com", "approver");
     let server = hitl.serve(&[]);
+    // A reset link issued earlier (and perhaps read by someone else) dies with the change.
+    let reset = hitl.ok(&["user", "reset-password", "a@example.com"]);
+    let reset = reset.lines().next().unwrap().trim().to_string();
     let one = sign_in(&server, "a@example.com", PASSWORD).unwrap();
     let two = sign_in(&server, "a@example.com", PASSWORD).unwrap();
     let csrf = csrf_of(&page(&server, "/account", &one).text);
@@ -337,6 +340,12 @@ fn changing_the_password_ends_other_sessions() {
     );
     assert!(sign_in(&server, "a@example.com", PASSWORD).is_err());
     assert!(sign_in(&server, "a@example.com", "a new passphrase").is_ok());
+    let link_page = request_raw("GET", &reset, "", &[]);
+    assert!(
+        !link_page.text.contains("name=\"password_again\""),
+        "the reset link still works: {}",
+        link_page.text
+    );
 }
 
 #[test]

@@ -45,3 +45,7 @@ CREATE TABLE account_links (
     used_at    INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX account_links_user ON account_links (user_id);
+
+-- HumanLayer call ids (`hl:fn:…`, `hl:hc:…`), looked up across keys by a reviewer's
+-- respond; kept forever, unlike other Idempotency-Keys.
+CREATE INDEX idempotency_humanlayer ON idempotency (idem_key) WHERE idem_key LIKE 'hl:%';

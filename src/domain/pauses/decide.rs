@@ -114,10 +114,11 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         actor,
         &format!("pause.{status}"),
         Some(&pause.watch_id),
-        if answer.is_some() {
-            json!({ "by": by, "answer": answer })
-        } else {
-            json!({ "by": by, "comment": comment })
+        match (&answer, &comment) {
+            // A question's answer; or a rejection's reason with the reviewer's comment.
+            (Some(_), Some(_)) => json!({ "by": by, "comment": comment, "answer": answer }),
+            (Some(_), None) => json!({ "by": by, "answer": answer }),
+            (None, _) => json!({ "by": by, "comment": comment }),
         },
     )?;
     tx.emit(Event::PauseResolved {

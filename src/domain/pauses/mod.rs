@@ -274,7 +274,9 @@ impl CreateRequest {
                 .as_deref()
                 .map(validate_webhook_url)
                 .transpose()?,
-            timeout_seconds: self.timeout_seconds.or(limits.default_timeout_secs),
+            // The request's own timeout: the server's default is applied after the
+            // digest, so a retry still matches when the default changed in between.
+            timeout_seconds: self.timeout_seconds,
             tags: validate_tags(self.tags.unwrap_or_default())?,
             kind,
             options,
@@ -291,6 +293,7 @@ impl CreateRequest {
                 fingerprint: secret::sha256(&canonical),
             });
         }
+        new.timeout_seconds = new.timeout_seconds.or(limits.default_timeout_secs);
         Ok(new)
     }
 }

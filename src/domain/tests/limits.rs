@@ -213,3 +213,37 @@ fn a_replay_at_the_limit_is_not_refused_nor_counted() {
         Error::QuotaExceeded { .. }
     );
 }
+
+#[test]
+fn a_retry_matches_its_digest_whatever_the_default_timeout_became() {
+    let mut w = World::new();
+    let body = r#"{"action": "Deploy v2.4.1"}"#;
+    let first =
+        w.db.create_with(t0(), &w.agent, body, Some("k-9"), None)
+            .unwrap();
+    assert_eq!(first.pause.expires_at, None);
+    // The server restarted with --default-timeout 1h; the agent retries.
+    let with_default = Limits {
+        default_timeout_secs: Some(3600),
+        ..LIMITS
+    };
+    let agent = w.agent.clone();
+    let retry =
+        w.db.write(|tx| {
+            let request: CreateRequest = serde_json::from_str(body).unwrap();
+            let new = request.validate(with_default, Some("k-9"))?;
+            pauses::create(tx, t0() + 1, &agent, None, new, &CHANNELS)
+        })
+        .unwrap();
+    assert!(retry.replayed, "not an idempotency conflict");
+    assert_eq!(retry.pause.watch_id, first.pause.watch_id);
+    // A new request does take the default.
+    let request: CreateRequest = serde_json::from_str(body).unwrap();
+    let new =
+        w.db.write(|tx| {
+            let new = request.validate(with_default, None)?;
+            pauses::create(tx, t0() + 2, &agent, None, new, &CHANNELS)
+        })
+        .unwrap();
+    assert_eq!(new.pause.expires_at, Some(t0() + 2 + 3_600_000));
+}

@@ -140,7 +140,8 @@ fn reviewed(
     }
     let mut found = vec![];
     for pause_id in db::pauses::idempotency_pause_ids(tx, &format!("hl:{prefix}:{call_id}"))? {
-        if let Some(p) = db::pauses::by_id(tx, pause_id)?.filter(|p| p.kind == kind) {
+        let humanlayer = |p: &Pause| p.kind == kind && p.tags.iter().any(|t| t == super::TAG);
+        if let Some(p) = db::pauses::by_id(tx, pause_id)?.filter(humanlayer) {
             found.push(p);
         }
     }

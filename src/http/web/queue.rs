@@ -18,7 +18,11 @@ const SHOWN: u32 = 500;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(page))
         .route("/fragments/queue", web::get().to(fragment))
-        .route(urls::QUEUE_BULK, web::post().to(bulk_decide));
+        .service(
+            web::resource(urls::QUEUE_BULK)
+                .app_data(web::PayloadConfig::new(crate::http::FORM_LIMIT))
+                .route(web::post().to(bulk_decide)),
+        );
 }
 
 async fn load(state: &AppState) -> Result<Queue, PageError> {
@@ -52,7 +56,9 @@ struct BulkForm {
 }
 
 impl BulkForm {
+    /// At most one id more than [`SHOWN`] is kept (enough to refuse too many).
     fn parse(body: &[u8]) -> BulkForm {
+        let mut seen = std::collections::HashSet::new();
         let mut form = BulkForm {
             csrf: String::new(),
             decision: String::new(),
@@ -66,7 +72,9 @@ impl BulkForm {
                 "decision" => form.decision = value.into_owned(),
                 "comment" => form.comment = value.into_owned(),
                 "confirmed" => form.confirmed = value == "1",
-                "id" if !form.ids.iter().any(|i| *i == value) => form.ids.push(value.into_owned()),
+                "id" if form.ids.len() <= SHOWN as usize && seen.insert(value.clone()) => {
+                    form.ids.push(value.into_owned())
+                }
                 _ => {}
             }
         }
@@ -133,7 +141,7 @@ async fn bulk_decide(
                 )
             })
             .await;
-        outcomes.push(match result {
+        let outcome = match result {
             Ok(p) => Outcome::Decided(p),
             Err(Error::AlreadyResolved(_)) => {
                 let (principal, watch_id) = (who.principal(), id.clone());
@@ -145,12 +153,16 @@ async fn bulk_decide(
                     Err(e) => Outcome::Refused(id, crate::http::error::public_message(&e)),
                 }
             }
-            // A signed-out or demoted session stops the rest.
+            // A signed-out or demoted session stops the rest; those decided are shown.
             Err(e @ (Error::Unauthorized | Error::Forbidden(_) | Error::Internal(_))) => {
-                return Err(e.into())
+                let message = crate::http::error::public_message(&e);
+                let rest = format!("{message}; the rest were not decided");
+                outcomes.push(Outcome::Refused(id, rest));
+                break;
             }
             Err(e) => Outcome::Refused(id, crate::http::error::public_message(&e)),
-        });
+        };
+        outcomes.push(outcome);
     }
     let mut viewer = who.viewer;
     viewer.pending = state
