@@ -371,10 +371,36 @@ impl Worker {
         if expires <= clock::now() {
             return Sent::Skipped("not sent: the link expired before the mail went out");
         }
-        let link = self
-            .settings
-            .urls
-            .password_link(&accounts::token_for(&self.link_key, nonce));
+        let token = accounts::token_for(&self.link_key, nonce);
+        // A link replaced by a newer one, already used, or whose user was removed is
+        // not mailed: it would only say "this link is not valid".
+        let valid = self
+            .reads
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|conn| {
+                accounts::inspect(&conn, &token, clock::now())
+                    .map(|_| true)
+                    .or_else(|e| match e {
+                        crate::model::Error::NotFound(_) => Ok(false),
+                        other => Err(other.to_string()),
+                    })
+            });
+        match valid {
+            Ok(true) => {}
+            Ok(false) => return Sent::Skipped("not sent: the link was replaced or used first"),
+            // The database could not say: try again later like any failed attempt.
+            Err(e) => {
+                return Sent::Tried(outbox::Attempt {
+                    ok: false,
+                    http_status: None,
+                    error: Some(format!("cannot check the link: {e}")),
+                    duration_ms: 0,
+                    next: outbox::Next::Schedule,
+                })
+            }
+        }
+        let link = self.settings.urls.password_link(&token);
         let invite = payload["event"] == "invite";
         match email::account_message(
             &smtp.from,

@@ -412,3 +412,60 @@ fn in_the_browser_an_invitation_link_sets_a_password_and_signs_in() {
         );
     }
 }
+
+/// A link replaced before its mail went out is not mailed: only the newest arrives.
+#[test]
+fn a_replaced_invitation_is_not_mailed() {
+    let hitl = Hitl::new();
+    hitl.add_user("root@example.com", "admin");
+    let smtp = SmtpServer::start(None);
+    let flags = [
+        "--smtp-url".to_string(),
+        format!("smtp://127.0.0.1:{}", smtp.port),
+        "--smtp-from".to_string(),
+        "hitl <hitl@example.com>".to_string(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    // Run once, so the address and the mail settings are stored; then stop.
+    let mut server = hitl.serve(&flags);
+    server.signal_and_wait("TERM");
+    // Two invitations while the server is down: the second replaces the first.
+    let first: Value =
+        serde_json::from_str(&hitl.ok(&["user", "invite", "dan@example.com", "--json"])).unwrap();
+    let second: Value =
+        serde_json::from_str(&hitl.ok(&["user", "invite", "dan@example.com", "--json"])).unwrap();
+    assert_eq!(
+        (&first["mailed"], &second["mailed"]),
+        (&true.into(), &true.into())
+    );
+    let _server = hitl.serve(&flags);
+    let mails = smtp.wait_for(1, Duration::from_secs(15));
+    // (The server came back on another port, so compare the tokens.)
+    let token = |j: &Value| {
+        j["link"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let text = mails[0]["text"].as_str().unwrap();
+    assert!(text.contains(&token(&second)), "{text}");
+    assert!(!text.contains(&token(&first)), "{text}");
+    // The first row is skipped, not sent late.
+    let skipped = eventually(Duration::from_secs(15), "the old row to be skipped", || {
+        let state: String = hitl
+            .db()
+            .query_row(
+                "SELECT group_concat(state) FROM outbox WHERE target = 'dan@example.com'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (!state.contains("pending")).then_some(state)
+    });
+    assert!(skipped.contains("skipped"), "{skipped}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(smtp.messages().len(), 1, "the replaced link was mailed too");
+}
