@@ -68,7 +68,7 @@ fn boolish() -> clap::builder::BoolishValueParser {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (API and web page)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API keys (works while the server runs)
     Key(KeyArgs),
     /// Manage the people who review (works while the server runs)
@@ -200,6 +200,35 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub smtp: SmtpArgs,
+
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Sign-in with an OpenID Connect provider.
+#[derive(Debug, Args)]
+pub struct OidcArgs {
+    /// The OpenID Connect issuer URL (its /.well-known/openid-configuration is read at
+    /// start-up); adds a "Sign in with your identity provider" button
+    #[arg(long, env = "HITL_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+
+    /// The client ID hitl is registered under at the provider
+    #[arg(long, env = "HITL_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// A file holding the client secret
+    #[arg(long, env = "HITL_OIDC_CLIENT_SECRET_FILE", value_name = "FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+
+    /// Create a user with this role (approver or admin) for a verified email hitl does
+    /// not know, instead of refusing the sign-in
+    #[arg(long, env = "HITL_OIDC_AUTO_CREATE", value_name = "ROLE")]
+    pub oidc_auto_create: Option<String>,
+
+    /// Whether people may sign in with an email and password
+    #[arg(long, env = "HITL_PASSWORD_SIGN_IN", default_value = "true", value_parser = boolish(), value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub password_sign_in: bool,
 }
 
 #[derive(Debug, Args)]

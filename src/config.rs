@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::cli::{ServeArgs, SmtpArgs};
+use crate::cli::{OidcArgs, ServeArgs, SmtpArgs};
 use crate::domain::pauses::MAX_TIMEOUT_SECS;
 use crate::domain::settings::WebhookPolicy;
+use crate::model::Role;
 use crate::notify::email::Smtp;
 use crate::notify::policy::Policy;
 
@@ -31,6 +32,10 @@ pub struct Config {
     pub default_timeout_secs: Option<i64>,
     pub smtp: Option<Smtp>,
     pub slack_url: Option<String>,
+    /// `--oidc-*`: sign-in with an OpenID Connect provider.
+    pub oidc: Option<crate::oidc::Settings>,
+    /// `--password-sign-in`.
+    pub password_sign_in: bool,
 }
 
 /// The data directory: `--data-dir`, else the platform's (e.g. ~/.local/share/hitl).
@@ -138,6 +143,16 @@ impl Config {
                     .as_deref()
                     .map_or("off".to_string(), redact_url),
             ),
+            (
+                "OpenID Connect sign-in".into(),
+                self.oidc.as_ref().map_or("off".to_string(), |o| {
+                    format!("{} (client {})", o.issuer, o.client_id)
+                }),
+            ),
+            (
+                "password sign-in".into(),
+                if self.password_sign_in { "on" } else { "off" }.into(),
+            ),
         ]
     }
 
@@ -197,6 +212,8 @@ impl Config {
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| base_url(u, "--slack-webhook-url"))
                 .transpose()?,
+            oidc: oidc_settings(&args.oidc)?,
+            password_sign_in: password_sign_in(&args.oidc)?,
         })
     }
 }
@@ -212,6 +229,65 @@ pub fn smtp_settings(args: &SmtpArgs) -> Result<Option<Smtp>, String> {
         .map(Some),
         None => Ok(None),
     }
+}
+
+/// `--oidc-issuer`, `--oidc-client-id` and `--oidc-client-secret-file` go together.
+fn oidc_settings(args: &OidcArgs) -> Result<Option<crate::oidc::Settings>, String> {
+    let (issuer, id, secret_file) = match (
+        args.oidc_issuer.as_deref().filter(|s| !s.trim().is_empty()),
+        args.oidc_client_id
+            .as_deref()
+            .filter(|s| !s.trim().is_empty()),
+        args.oidc_client_secret_file.as_deref(),
+    ) {
+        (None, None, None) => {
+            if args.oidc_auto_create.is_some() {
+                return Err("--oidc-auto-create needs --oidc-issuer".into());
+            }
+            return Ok(None);
+        }
+        (Some(issuer), Some(id), Some(file)) => (issuer, id, file),
+        _ => {
+            return Err(
+                "--oidc-issuer, --oidc-client-id and --oidc-client-secret-file go together".into(),
+            )
+        }
+    };
+    let secret = std::fs::read_to_string(secret_file)
+        .map_err(|e| {
+            format!(
+                "cannot read --oidc-client-secret-file {}: {e}",
+                secret_file.display()
+            )
+        })?
+        .trim()
+        .to_string();
+    if secret.is_empty() {
+        return Err(format!(
+            "--oidc-client-secret-file {} is empty",
+            secret_file.display()
+        ));
+    }
+    let auto_create = match args.oidc_auto_create.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(role) => Some(Role::parse(role).ok_or_else(|| {
+            format!("--oidc-auto-create must be approver or admin, not {role:?}")
+        })?),
+    };
+    Ok(Some(crate::oidc::Settings {
+        issuer: base_url(issuer, "--oidc-issuer")?,
+        client_id: id.trim().to_string(),
+        client_secret: secret,
+        auto_create,
+    }))
+}
+
+/// `--password-sign-in false` needs another way in.
+fn password_sign_in(args: &OidcArgs) -> Result<bool, String> {
+    if !args.password_sign_in && args.oidc_issuer.is_none() {
+        return Err("--password-sign-in false needs --oidc-issuer: nobody could sign in".into());
+    }
+    Ok(args.password_sign_in)
 }
 
 /// A URL with everything after the host hidden (a Slack webhook URL is a secret).

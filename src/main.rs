@@ -16,6 +16,7 @@ mod http;
 mod memory;
 mod model;
 mod notify;
+mod oidc;
 mod secret;
 mod text;
 mod urls;

@@ -84,6 +84,8 @@ fn start(config: &Config) -> Result<(), String> {
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
             settings: config.describe(&public_url),
+            password_sign_in: config.password_sign_in,
+            oidc: oidc_provider(config, &parts.dns, &public_url)?,
         },
     });
 
@@ -96,6 +98,27 @@ fn start(config: &Config) -> Result<(), String> {
     served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// With `--oidc-issuer`: the provider, its discovery document read now so that a
+/// wrong issuer stops the start-up instead of every sign-in.
+fn oidc_provider(
+    config: &Config,
+    dns: &Arc<Dns>,
+    public_url: &str,
+) -> Result<Option<Arc<crate::oidc::Oidc>>, String> {
+    let Some(settings) = &config.oidc else {
+        return Ok(None);
+    };
+    let agent = notify::dns::agent(dns, None, std::time::Duration::from_secs(15));
+    let discovery = crate::oidc::discover(&agent, &settings.issuer)
+        .map_err(|e| format!("--oidc-issuer: {e}"))?;
+    Ok(Some(Arc::new(crate::oidc::Oidc::new(
+        settings.clone(),
+        discovery,
+        public_url,
+        agent,
+    ))))
 }
 
 /// The listening socket, the address it is bound to, and the public URL (the flag's,

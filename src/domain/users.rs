@@ -84,6 +84,32 @@ pub fn add_invited(
     })
 }
 
+/// Adds a user who signs in with the identity provider (`--oidc-auto-create`): no
+/// password, like an invited user.
+pub fn add_from_provider(tx: &mut Tx, now: Millis, email: &str, role: Role) -> Result<User> {
+    let email = normalize_email(email)?;
+    if let Some(user) = db::users::by_email(tx, &email)? {
+        return Ok(user);
+    }
+    let id = db::users::insert(tx, &email, role, "", now)?;
+    audit::record(
+        tx,
+        now,
+        &Actor::Anonymous,
+        "user.added",
+        None,
+        json!({ "email": email, "role": role, "via": "oidc" }),
+    )?;
+    Ok(User {
+        id,
+        email,
+        role,
+        notify_email: true,
+        created_at: now,
+        invite_pending: true,
+    })
+}
+
 /// The user with this email.
 pub fn by_email(conn: &rusqlite::Connection, email: &str) -> Result<User> {
     let email = normalize_email(email)?;

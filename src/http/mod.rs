@@ -68,6 +68,10 @@ pub struct WebSettings {
     pub trust_proxy: bool,
     /// Shown on the About page, secrets redacted.
     pub settings: Vec<(String, String)>,
+    /// `--password-sign-in`: the email and password form is offered.
+    pub password_sign_in: bool,
+    /// `--oidc-issuer`: sign-in with an OpenID Connect provider.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl AppState {

@@ -7,18 +7,45 @@ use super::Viewer;
 use crate::domain::password;
 use crate::urls;
 
-pub fn signin(error: Option<&str>, email: &str, next: &str) -> Markup {
+/// Which ways in the sign-in page offers.
+#[derive(Debug, Clone, Copy)]
+pub struct Ways {
+    pub password: bool,
+    pub oidc: bool,
+}
+
+pub fn signin(ways: Ways, error: Option<&str>, email: &str, next: &str) -> Markup {
     bare(
         "Sign in",
         html! {
             h1 { "Sign in" }
             @if let Some(error) = error { div.notice.error role="alert" { (error) } }
-            form.stack method="post" action="/signin" {
-                input type="hidden" name="next" value=(next);
-                label { span { "Email" } input type="email" name="email" required autocomplete="username" value=(email) autofocus; }
-                label { span { "Password" } input type="password" name="password" required autocomplete="current-password"; }
-                button type="submit" { "Sign in" }
+            @if ways.oidc {
+                form.stack method="get" action="/signin/oidc" {
+                    input type="hidden" name="next" value=(next);
+                    button type="submit" { "Sign in with your identity provider" }
+                }
             }
+            @if ways.password {
+                form.stack method="post" action="/signin" {
+                    input type="hidden" name="next" value=(next);
+                    label { span { "Email" } input type="email" name="email" required autocomplete="username" value=(email) autofocus; }
+                    label { span { "Password" } input type="password" name="password" required autocomplete="current-password"; }
+                    button type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+/// A sign-in with the identity provider that did not work.
+pub fn oidc_refused(message: &str) -> Markup {
+    bare(
+        "Sign-in refused",
+        html! {
+            h1 { "You cannot sign in" }
+            div.notice.error role="alert" { (message) }
+            p { a href="/signin" { "Back to sign-in" } }
         },
     )
 }

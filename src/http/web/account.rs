@@ -42,7 +42,7 @@ async fn signin_page(
     if super::current_session(&req, &state).await?.is_some() {
         return Ok(redirect(&next));
     }
-    Ok(html(signin::signin(None, "", &next)))
+    Ok(html(signin::signin(ways(&state), None, "", &next)))
 }
 
 #[derive(Deserialize)]
@@ -63,8 +63,17 @@ async fn signin_post(
     let email = form.email.trim().to_lowercase();
     let address = client_address(&req, state.web.trust_proxy);
     let refuse = |status: StatusCode, message: &str| {
-        html_status(status, signin::signin(Some(message), &form.email, &next))
+        html_status(
+            status,
+            signin::signin(ways(&state), Some(message), &form.email, &next),
+        )
     };
+    if !state.web.password_sign_in {
+        return Ok(refuse(
+            StatusCode::FORBIDDEN,
+            "Password sign-in is turned off: sign in with your identity provider.",
+        ));
+    }
     if !super::same_origin(&req, state.urls.base()) {
         return Err(PageError::CrossSite);
     }
@@ -121,7 +130,15 @@ async fn signin_post(
     Ok(response)
 }
 
-fn user_agent(req: &HttpRequest) -> String {
+/// The ways in this server offers.
+pub(super) fn ways(state: &AppState) -> signin::Ways {
+    signin::Ways {
+        password: state.web.password_sign_in,
+        oidc: state.web.oidc.is_some(),
+    }
+}
+
+pub(super) fn user_agent(req: &HttpRequest) -> String {
     req.headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

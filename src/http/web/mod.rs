@@ -9,6 +9,7 @@ mod history;
 mod keys;
 mod live;
 mod mail;
+mod oidc;
 mod queue;
 mod review;
 mod users;
@@ -43,6 +44,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(assets::configure)
         .configure(account::configure)
+        .configure(oidc::configure)
         .configure(queue::configure)
         .configure(live::configure)
         .configure(review::configure)

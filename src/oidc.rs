@@ -1,0 +1,279 @@
+//! Sign-in with an OpenID Connect provider: discovery, the authorization request
+//! (code flow with PKCE, `state` and `nonce`), the token exchange and the ID token's
+//! verification against the provider's JWKS (signatures by `jsonwebtoken`).
+//!
+//! Every function that talks to the provider blocks: call it on a blocking thread.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::model::Role;
+
+/// How long a started sign-in may take at the provider.
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
+/// At most this many sign-ins started and not finished at once.
+const MAX_PENDING: usize = 10_000;
+
+/// The `--oidc-*` settings.
+#[derive(Clone)]
+pub struct Settings {
+    /// The issuer URL, without a trailing slash.
+    pub issuer: String,
+    pub client_id: String,
+    /// Read from `--oidc-client-secret-file`; never logged or shown.
+    pub client_secret: String,
+    /// `--oidc-auto-create`: the role of a person signing in for the first time.
+    pub auto_create: Option<Role>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"(redacted)")
+            .field("auto_create", &self.auto_create)
+            .finish()
+    }
+}
+
+/// The provider's endpoints, from `{issuer}/.well-known/openid-configuration`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+}
+
+/// A sign-in started and not yet back from the provider.
+struct Pending {
+    nonce: String,
+    verifier: String,
+    next: String,
+    started: Instant,
+}
+
+/// The sign-in provider as the server uses it.
+pub struct Oidc {
+    pub settings: Settings,
+    pub discovery: Discovery,
+    /// `{public URL}/signin/oidc/callback`.
+    pub redirect_uri: String,
+    agent: ureq::Agent,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+/// What the provider says about the person, once the ID token checks out.
+#[derive(Debug)]
+pub struct Identity {
+    pub subject: String,
+    /// Lower-cased; present only when the provider marks it verified.
+    pub verified_email: Option<String>,
+}
+
+fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(agent: &ureq::Agent, url: &str) -> Result<T, String> {
+    let mut response = agent
+        .get(url)
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("GET {url}: HTTP {}", response.status()));
+    }
+    response
+        .body_mut()
+        .read_json()
+        .map_err(|e| format!("GET {url}: not the JSON expected: {e}"))
+}
+
+/// Reads the discovery document and checks that it names the configured issuer.
+pub fn discover(agent: &ureq::Agent, issuer: &str) -> Result<Discovery, String> {
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    let found: Discovery = get_json(agent, &url)?;
+    if found.issuer.trim_end_matches('/') != issuer {
+        return Err(format!(
+            "{url} names the issuer {:?}, not {issuer:?}",
+            found.issuer
+        ));
+    }
+    Ok(found)
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    nonce: Option<String>,
+    email: Option<String>,
+    email_verified: Option<serde_json::Value>,
+}
+
+impl Oidc {
+    pub fn new(
+        settings: Settings,
+        discovery: Discovery,
+        public_url: &str,
+        agent: ureq::Agent,
+    ) -> Oidc {
+        Oidc {
+            settings,
+            discovery,
+            redirect_uri: format!("{public_url}/signin/oidc/callback"),
+            agent,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts a sign-in: returns the `state` (also kept in a cookie) and the URL of
+    /// the provider's authorization page.
+    pub fn begin(&self, next: &str) -> Result<(String, String), String> {
+        let (state, nonce, verifier) = (random_token(), random_token(), random_token());
+        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            verifier.as_bytes(),
+        ));
+        let mut url = url::Url::parse(&self.discovery.authorization_endpoint)
+            .map_err(|e| format!("the authorization endpoint is not a URL: {e}"))?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("redirect_uri", &self.redirect_uri)
+            .append_pair("scope", "openid email")
+            .append_pair("state", &state)
+            .append_pair("nonce", &nonce)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| "the sign-in table is poisoned".to_string())?;
+        pending.retain(|_, p| p.started.elapsed() < PENDING_TTL);
+        if pending.len() >= MAX_PENDING {
+            return Err("too many sign-ins under way; try again in a few minutes".into());
+        }
+        pending.insert(
+            state.clone(),
+            Pending {
+                nonce,
+                verifier,
+                next: next.to_string(),
+                started: Instant::now(),
+            },
+        );
+        Ok((state, url.into()))
+    }
+
+    /// Takes back a started sign-in (once): its nonce, PKCE verifier and `next`.
+    fn take(&self, state: &str) -> Option<Pending> {
+        let mut pending = self.pending.lock().ok()?;
+        pending
+            .remove(state)
+            .filter(|p| p.started.elapsed() < PENDING_TTL)
+    }
+
+    /// Finishes a sign-in: trades the code for tokens and verifies the ID token.
+    /// `Ok(None)`: no such sign-in under way (unknown, used or expired `state`).
+    /// Returns the identity and the `next` page.
+    pub fn finish(&self, state: &str, code: &str) -> Result<Option<(Identity, String)>, String> {
+        let Some(pending) = self.take(state) else {
+            return Ok(None);
+        };
+        let id_token = self.exchange(code, &pending.verifier)?;
+        let identity = self.verify(&id_token, &pending.nonce)?;
+        Ok(Some((identity, pending.next)))
+    }
+
+    fn exchange(&self, code: &str, verifier: &str) -> Result<String, String> {
+        let url = &self.discovery.token_endpoint;
+        // client_secret_basic: each part form-encoded, then Base64 (RFC 6749 2.3.1).
+        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+        let (id, secret): (String, String) = (
+            encode(&self.settings.client_id),
+            encode(&self.settings.client_secret),
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let mut response = self
+            .agent
+            .post(url)
+            .header("Authorization", format!("Basic {basic}"))
+            .header("Accept", "application/json")
+            .send_form([
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", self.redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ])
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "the token endpoint {url} answered HTTP {}",
+                response.status()
+            ));
+        }
+        let tokens: TokenResponse = response
+            .body_mut()
+            .read_json()
+            .map_err(|e| format!("POST {url}: not a token response: {e}"))?;
+        tokens
+            .id_token
+            .ok_or_else(|| format!("the token endpoint {url} returned no id_token"))
+    }
+
+    /// Checks the ID token's signature (a key of the provider's JWKS), `iss`, `aud`,
+    /// `exp` and `nonce`.
+    fn verify(&self, id_token: &str, nonce: &str) -> Result<Identity, String> {
+        let header =
+            jsonwebtoken::decode_header(id_token).map_err(|e| format!("bad ID token: {e}"))?;
+        // Only public-key signatures: an HMAC "signature" keyed with a public key is
+        // the classic forgery.
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(format!("ID token signed with {:?}", header.alg));
+        }
+        let jwks: JwkSet = get_json(&self.agent, &self.discovery.jwks_uri)?;
+        let jwk = match &header.kid {
+            Some(kid) => jwks.find(kid),
+            None if jwks.keys.len() == 1 => jwks.keys.first(),
+            None => None,
+        }
+        .ok_or_else(|| "no key in the provider's JWKS matches the ID token".to_string())?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable JWKS key: {e}"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.discovery.issuer]);
+        validation.set_audience(&[&self.settings.client_id]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(id_token, &key, &validation)
+            .map_err(|e| format!("ID token refused: {e}"))?
+            .claims;
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err("ID token refused: wrong nonce".into());
+        }
+        let verified = matches!(claims.email_verified, Some(serde_json::Value::Bool(true)))
+            || matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "true");
+        Ok(Identity {
+            subject: claims.sub,
+            verified_email: claims
+                .email
+                .filter(|_| verified)
+                .map(|e| e.trim().to_lowercase()),
+        })
+    }
+}
