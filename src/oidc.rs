@@ -238,42 +238,156 @@ impl Oidc {
     /// Checks the ID token's signature (a key of the provider's JWKS), `iss`, `aud`,
     /// `exp` and `nonce`.
     fn verify(&self, id_token: &str, nonce: &str) -> Result<Identity, String> {
-        let header =
-            jsonwebtoken::decode_header(id_token).map_err(|e| format!("bad ID token: {e}"))?;
-        // Only public-key signatures: an HMAC "signature" keyed with a public key is
-        // the classic forgery.
-        if matches!(
-            header.alg,
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-        ) {
-            return Err(format!("ID token signed with {:?}", header.alg));
-        }
         let jwks: JwkSet = get_json(&self.agent, &self.discovery.jwks_uri)?;
-        let jwk = match &header.kid {
-            Some(kid) => jwks.find(kid),
-            None if jwks.keys.len() == 1 => jwks.keys.first(),
-            None => None,
-        }
-        .ok_or_else(|| "no key in the provider's JWKS matches the ID token".to_string())?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable JWKS key: {e}"))?;
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.discovery.issuer]);
-        validation.set_audience(&[&self.settings.client_id]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(id_token, &key, &validation)
-            .map_err(|e| format!("ID token refused: {e}"))?
-            .claims;
-        if claims.nonce.as_deref() != Some(nonce) {
-            return Err("ID token refused: wrong nonce".into());
-        }
-        let verified = matches!(claims.email_verified, Some(serde_json::Value::Bool(true)))
-            || matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "true");
-        Ok(Identity {
-            subject: claims.sub,
-            verified_email: claims
-                .email
-                .filter(|_| verified)
-                .map(|e| e.trim().to_lowercase()),
+        verify_with(
+            &jwks,
+            id_token,
+            &self.discovery.issuer,
+            &self.settings.client_id,
+            nonce,
+        )
+    }
+}
+
+/// Checks an ID token against a JWKS, the issuer, the client ID and the nonce.
+fn verify_with(
+    jwks: &JwkSet,
+    id_token: &str,
+    issuer: &str,
+    client_id: &str,
+    nonce: &str,
+) -> Result<Identity, String> {
+    let header = jsonwebtoken::decode_header(id_token).map_err(|e| format!("bad ID token: {e}"))?;
+    // Only public-key signatures: an HMAC "signature" keyed with a public key is
+    // the classic forgery.
+    if matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
+        return Err(format!("ID token signed with {:?}", header.alg));
+    }
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or_else(|| "no key in the provider's JWKS matches the ID token".to_string())?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable JWKS key: {e}"))?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[client_id]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(id_token, &key, &validation)
+        .map_err(|e| format!("ID token refused: {e}"))?
+        .claims;
+    if claims.nonce.as_deref() != Some(nonce) {
+        return Err("ID token refused: wrong nonce".into());
+    }
+    let verified = matches!(claims.email_verified, Some(serde_json::Value::Bool(true)))
+        || matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "true");
+    Ok(Identity {
+        subject: claims.sub,
+        verified_email: claims
+            .email
+            .filter(|_| verified)
+            .map(|e| e.trim().to_lowercase()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use serde_json::{json, Value};
+
+    const ISSUER: &str = "https://idp.example";
+    const CLIENT: &str = "hitl";
+
+    /// A fresh P-256 key: the signing key and the JWKS with its public half.
+    fn new_key() -> (EncodingKey, JwkSet) {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let point = pair.public_key().as_ref();
+        let jwks = json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+        }]});
+        (
+            EncodingKey::from_ec_der(pkcs8.as_ref()),
+            serde_json::from_value(jwks).unwrap(),
+        )
+    }
+
+    fn claims() -> Value {
+        json!({
+            "iss": ISSUER, "aud": CLIENT, "sub": "u1", "nonce": "n1",
+            "exp": crate::clock::now() / 1000 + 300,
+            "email": "Ann@Example.com", "email_verified": true,
         })
+    }
+
+    fn sign(key: &EncodingKey, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+
+    fn check(jwks: &JwkSet, token: &str) -> Result<Identity, String> {
+        verify_with(jwks, token, ISSUER, CLIENT, "n1")
+    }
+
+    #[test]
+    fn a_good_token_gives_the_verified_email() {
+        let (key, jwks) = new_key();
+        let who = check(&jwks, &sign(&key, &claims())).unwrap();
+        assert_eq!(who.subject, "u1");
+        assert_eq!(who.verified_email.as_deref(), Some("ann@example.com"));
+        let mut unverified = claims();
+        unverified["email_verified"] = json!(false);
+        let who = check(&jwks, &sign(&key, &unverified)).unwrap();
+        assert_eq!(who.verified_email, None);
+    }
+
+    #[test]
+    fn wrong_issuer_audience_expiry_or_nonce_is_refused() {
+        let (key, jwks) = new_key();
+        for (field, value) in [
+            ("iss", json!("https://evil.example")),
+            ("aud", json!("another-client")),
+            ("exp", json!(crate::clock::now() / 1000 - 3600)),
+            ("nonce", json!("n2")),
+        ] {
+            let mut bad = claims();
+            bad[field] = value;
+            assert!(check(&jwks, &sign(&key, &bad)).is_err(), "{field}");
+        }
+        let mut no_nonce = claims();
+        no_nonce.as_object_mut().unwrap().remove("nonce");
+        assert!(check(&jwks, &sign(&key, &no_nonce)).is_err());
+    }
+
+    #[test]
+    fn another_key_a_changed_payload_or_hmac_is_refused() {
+        let (key, jwks) = new_key();
+        let (other, _) = new_key();
+        assert!(check(&jwks, &sign(&other, &claims())).is_err());
+
+        let token = sign(&key, &claims());
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut forged = claims();
+        forged["email"] = json!("boss@example.com");
+        let payload = URL_SAFE_NO_PAD.encode(forged.to_string());
+        let spliced = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert!(check(&jwks, &spliced).is_err());
+
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let hmac =
+            jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(b"k")).unwrap();
+        assert!(check(&jwks, &hmac).is_err());
     }
 }
