@@ -1,4 +1,4 @@
-//! `/api/pause`: create, status (with long-poll), list, decide, answer, cancel.
+//! `/api/pause`: create, status (with long-poll), list, decide, answer, extend, cancel.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{allow, api_key, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
-use crate::domain::{Error, Kind, Risk, Status};
+use crate::domain::{Error, Kind, OnTimeout, Risk, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
@@ -42,6 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/pause/{watch_id}/answer")
             .route(web::post().to(answer))
+            .default_service(allow("POST")),
+    )
+    .service(
+        web::resource("/api/pause/{watch_id}/extend")
+            .route(web::post().to(extend))
             .default_service(allow("POST")),
     )
     .service(
@@ -78,8 +83,12 @@ pub struct PauseBody<'a> {
     expires_at: Option<String>,
     #[schema(format = DateTime)]
     resolved_at: Option<String>,
-    /// The deciding user's email, `system` for an expiry, the key's name for a cancel.
+    /// What the timeout does when it passes: expire, or decide reject or approve.
+    on_timeout: OnTimeout,
+    /// The deciding user's email, `system` for the timeout, the key's name for a cancel.
     resolved_by: Option<&'a str>,
+    /// The timeout ended it: expired, or approved or rejected by `onTimeout`.
+    timed_out: bool,
     /// The reviewer's comment, or the reason of a cancel.
     comment: Option<&'a str>,
     /// A question's answer.
@@ -112,7 +121,9 @@ impl<'a> PauseBody<'a> {
             created_at: clock::rfc3339(p.created_at),
             expires_at: p.expires_at.map(clock::rfc3339),
             resolved_at: p.resolved_at.map(clock::rfc3339),
+            on_timeout: p.on_timeout,
             resolved_by: p.resolved_by.as_deref(),
+            timed_out: p.timed_out(),
             comment: p.comment.as_deref(),
             answer: p.answer.as_deref().filter(|_| p.kind == Kind::Question),
             reject_option: p.answer.as_deref().filter(|_| p.kind == Kind::Decision),
@@ -474,6 +485,65 @@ async fn answer(
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ExtendRequest)]
+struct ExtendBody {
+    /// Seconds added to the current `expiresAt` (from now if it has none), 1 to 30 days.
+    /// A whole number; `3600.0` counts as 3600, as JSON Schema says.
+    #[schema(value_type = i64, minimum = 1, maximum = 2592000)]
+    seconds: serde_json::Number,
+}
+
+/// A JSON number that is a whole number of seconds, however it is written.
+fn whole_seconds(n: &serde_json::Number) -> Result<i64, Error> {
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| Error::validation("seconds must be a whole number"))
+}
+
+/// Give a pending pause more time (reviewer key, or the web page's session): `seconds`
+/// are added to its `expiresAt`, or counted from now if it has none.
+#[utoipa::path(
+    post,
+    path = "/api/pause/{watchId}/extend",
+    tag = "pauses",
+    operation_id = "extendPause",
+    params(("watchId" = String, Path, description = "The pause's id")),
+    request_body = ExtendBody,
+    responses(
+        (status = 200, description = "Extended: the pause with its new `expiresAt`", body = PauseBody),
+        (status = 400, description = "Not JSON, or `seconds` out of range", body = ErrorBody),
+        (status = 403, description = "An agent key", body = ErrorBody),
+        (status = 404, description = "No such pause", body = ErrorBody),
+        (status = 409, description = "`already_resolved`", body = ErrorBody),
+    ),
+    security(("reviewerKey" = [])),
+)]
+async fn extend(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = super::caller(&req, &state).await?;
+    let body: ExtendBody = read_json(&req, payload, SMALL_BODY, false)
+        .await?
+        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let seconds = whole_seconds(&body.seconds)?;
+    let watch_id = path.into_inner();
+    let pause = state
+        .write_as_caller(caller, move |tx, principal, now| {
+            pauses::extend(tx, now, principal, &watch_id, seconds)
+        })
+        .await?;
+    Ok(pause_response(HttpResponse::Ok(), &pause, &state))
+}
+
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = CancelRequest)]
@@ -528,6 +598,15 @@ async fn cancel(
 #[cfg(test)]
 mod tests {
     use super::parse_wait;
+
+    #[test]
+    fn extend_seconds_are_whole_numbers_however_written() {
+        let n = |t: &str| serde_json::from_str::<serde_json::Number>(t).ok();
+        for (text, want) in [("3600", Some(3600)), ("3600.0", Some(3600)), ("1.5", None)] {
+            let got = n(text).and_then(|n| super::whole_seconds(&n).ok());
+            assert_eq!(got, want, "{text}");
+        }
+    }
 
     #[test]
     fn waits_above_the_maximum_are_clamped_and_junk_is_refused() {

@@ -29,6 +29,7 @@ mod mcp;
 mod mcp_modern;
 mod migration;
 mod notifications;
+mod on_timeout;
 mod openapi;
 mod peers;
 mod people;
