@@ -77,6 +77,8 @@ fn each_on_timeout_ends_the_pause_by_the_system_and_says_so() {
     assert!(html.contains("rejected by the timeout"), "{html}");
     let html = page(&server, &format!("/review/{}", ids[3].0), &cookie).text;
     assert!(html.contains("approved by the timeout"), "{html}");
+    let html = page(&server, "/history", &cookie).text;
+    assert!(html.contains("the timeout"), "{html}");
 }
 
 #[test]
