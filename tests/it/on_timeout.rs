@@ -246,3 +246,36 @@ fn the_review_page_extends_with_its_csrf_token() {
     let html = page(&server, &format!("/review/{id}"), &cookie).text;
     assert!(html.contains("timeout extended by a@example.com"), "{html}");
 }
+
+#[test]
+fn mcp_request_approval_takes_on_timeout() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("a");
+    let server = hitl.serve(&[]);
+    let result = crate::mcp::call(
+        &server,
+        &agent,
+        "request_approval",
+        json!({ "action": "Rotate", "timeoutSeconds": 1, "onTimeout": "approve", "waitSeconds": 10 }),
+    );
+    let got = crate::mcp::structured(&result);
+    assert_eq!(got["status"], "approved", "{result}");
+    assert_eq!(got["resolvedBy"], "system");
+    let refused = crate::mcp::call(
+        &server,
+        &agent,
+        "request_approval",
+        json!({ "action": "x", "timeoutSeconds": 5, "onTimeout": "sometimes" }),
+    );
+    assert_eq!(refused["isError"], true, "{refused}");
+    let listed = crate::mcp::rpc(&server, &agent, "tools/list", json!({}));
+    let tools = listed.json["result"]["tools"].as_array().unwrap().clone();
+    let request = tools
+        .iter()
+        .find(|t| t["name"] == "request_approval")
+        .unwrap();
+    assert_eq!(
+        request["inputSchema"]["properties"]["onTimeout"]["enum"],
+        json!(["expire", "reject", "approve"])
+    );
+}
