@@ -47,6 +47,7 @@ CREATE TABLE pauses (
     webhook_url TEXT,
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER,
+    on_timeout  TEXT    NOT NULL DEFAULT 'expire' CHECK (on_timeout IN ('expire', 'reject', 'approve')),
     resolved_at INTEGER,
     resolved_by TEXT,
     comment     TEXT,

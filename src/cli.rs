@@ -374,6 +374,16 @@ pub struct AskArgs {
     /// Give up after this long (e.g. 90s, 30m, 2h); the pause then expires
     #[arg(long, env = "HITL_ASK_TIMEOUT", value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// What the timeout does: expire (the default, exit 2), or decide reject (exit 1)
+    /// or approve (exit 0); needs --timeout
+    #[arg(
+        long,
+        env = "HITL_ASK_ON_TIMEOUT",
+        value_name = "OUTCOME",
+        value_parser = ["expire", "reject", "approve"],
+        requires = "timeout"
+    )]
+    pub on_timeout: Option<String>,
     /// A tag for filtering (repeat for several)
     #[arg(
         long = "tag",

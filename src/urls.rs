@@ -46,6 +46,10 @@ pub fn review_answer(watch_id: &str) -> String {
     format!("/review/{}/answer", seg(watch_id))
 }
 
+pub fn review_extend(watch_id: &str) -> String {
+    format!("/review/{}/extend", seg(watch_id))
+}
+
 pub fn review_cancel(watch_id: &str) -> String {
     format!("/review/{}/cancel", seg(watch_id))
 }

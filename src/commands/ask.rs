@@ -117,6 +117,8 @@ struct CreateBody {
     context: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_timeout: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<String>,
 }
@@ -132,6 +134,7 @@ fn prepare(args: &AskArgs) -> Result<(String, String, CreateBody), String> {
         action: args.action.clone(),
         context: None,
         timeout_seconds: None,
+        on_timeout: args.on_timeout.clone(),
         tags: args.tags.clone(),
     };
     if let Some(text) = &args.context {
@@ -363,6 +366,8 @@ fn report(pause: &Value, json: bool) -> ExitCode {
         );
     } else if status == "expired" {
         say!("expired: nobody decided in time");
+    } else if pause["timedOut"] == true {
+        say!("{status} by the timeout: nobody decided in time");
     } else {
         let by = pause["resolvedBy"]
             .as_str()

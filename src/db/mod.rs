@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004-questions.sql"),
     include_str!("migrations/0005-risk-summary.sql"),
     include_str!("migrations/0006-people-and-keys.sql"),
+    include_str!("migrations/0007-on-timeout.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

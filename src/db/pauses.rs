@@ -3,11 +3,11 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
 use crate::model::pause::{Cursor, ListQuery, Pause};
-use crate::model::{Kind, Result, Risk, Status};
+use crate::model::{Kind, OnTimeout, Result, Risk, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
      p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment,
-     p.kind, p.options, p.answer, p.risk, p.summary";
+     p.kind, p.options, p.answer, p.risk, p.summary, p.on_timeout";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -20,6 +20,7 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
     let kind: String = row.get(14)?;
     let options: Option<String> = row.get(15)?;
     let risk: Option<String> = row.get(17)?;
+    let on_timeout: String = row.get(19)?;
     Ok(Pause {
         id: row.get(0)?,
         watch_id: row.get(1)?,
@@ -42,6 +43,8 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
         webhook_url: row.get(8)?,
         created_at: row.get(9)?,
         expires_at: row.get(10)?,
+        on_timeout: OnTimeout::parse(&on_timeout)
+            .ok_or_else(|| conversion_error(format!("on_timeout {on_timeout:?}")))?,
         resolved_at: row.get(11)?,
         resolved_by: row.get(12)?,
         comment: row.get(13)?,
@@ -59,8 +62,8 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         .map_err(crate::model::Error::internal)?;
     conn.prepare_cached(
         "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
-                             created_at, expires_at, kind, options, risk, summary)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                             created_at, expires_at, kind, options, risk, summary, on_timeout)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         p.watch_id,
@@ -75,7 +78,8 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         p.kind.as_str(),
         options,
         p.risk.map(Risk::as_str),
-        p.summary
+        p.summary,
+        p.on_timeout.as_str()
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =
@@ -254,6 +258,14 @@ pub fn resolve(conn: &Connection, id: i64, end: &Resolution) -> Result<bool> {
             end.comment,
             end.answer
         ])?;
+    Ok(changed == 1)
+}
+
+/// Moves a pending pause's deadline; false if it was not pending any more.
+pub fn set_expiry(conn: &Connection, id: i64, expires_at: Millis) -> Result<bool> {
+    let changed = conn
+        .prepare_cached("UPDATE pauses SET expires_at = ?2 WHERE id = ?1 AND status = 'pending'")?
+        .execute(params![id, expires_at])?;
     Ok(changed == 1)
 }
 

@@ -20,5 +20,5 @@ pub mod users;
 mod tests;
 
 pub use crate::model::{
-    Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Risk, Role, Status,
+    Actor, Error, KeyRef, Kind, OnTimeout, Principal, Result, Reviewer, Risk, Role, Status,
 };

@@ -71,6 +71,8 @@ pub fn webhook_payload(p: &Pause) -> String {
         /// The option a rejection picked (a decision's reason to reject), if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         reject_option: Option<&'a str>,
+        /// The timeout ended it (expired, or decided by `onTimeout`).
+        timed_out: bool,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -98,6 +100,7 @@ pub fn webhook_payload(p: &Pause) -> String {
             .answer
             .as_deref()
             .filter(|_| p.kind == super::Kind::Decision),
+        timed_out: p.timed_out(),
         agent_context: AgentContext {
             action: &p.action,
             risk: p.risk,

@@ -4,6 +4,7 @@ mod body;
 mod deadline;
 mod deliveries;
 pub mod error;
+mod extend;
 mod health;
 mod hooks;
 mod humanlayer;

@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::pause::list,
         super::pause::decide,
         super::pause::answer,
+        super::extend::extend,
         super::pause::cancel,
         super::deliveries::list,
         super::deliveries::retry,

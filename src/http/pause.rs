@@ -1,4 +1,4 @@
-//! `/api/pause`: create, status (with long-poll), list, decide, answer, cancel.
+//! `/api/pause`: create, status (with long-poll), list, decide, answer, extend, cancel.
 
 use std::time::Duration;
 
@@ -13,14 +13,14 @@ use super::error::{ApiError, ErrorBody};
 use super::{allow, api_key, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
-use crate::domain::{Error, Kind, Risk, Status};
+use crate::domain::{Error, Kind, OnTimeout, Risk, Status};
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
 pub(super) const BODY_OVERHEAD: usize = 64 * 1024;
 /// The bodies of decide, answer and cancel: room for their 4,000-byte texts however
 /// they are escaped (a `\uXXXX` escape is 6 bytes for 1 to 3 bytes of text).
-const SMALL_BODY: usize = 64 * 1024;
+pub(super) const SMALL_BODY: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -42,6 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/pause/{watch_id}/answer")
             .route(web::post().to(answer))
+            .default_service(allow("POST")),
+    )
+    .service(
+        web::resource("/api/pause/{watch_id}/extend")
+            .route(web::post().to(super::extend::extend))
             .default_service(allow("POST")),
     )
     .service(
@@ -78,8 +83,12 @@ pub struct PauseBody<'a> {
     expires_at: Option<String>,
     #[schema(format = DateTime)]
     resolved_at: Option<String>,
-    /// The deciding user's email, `system` for an expiry, the key's name for a cancel.
+    /// What the timeout does when it passes: expire, or decide reject or approve.
+    on_timeout: OnTimeout,
+    /// The deciding user's email, `system` for the timeout, the key's name for a cancel.
     resolved_by: Option<&'a str>,
+    /// The timeout ended it: expired, or approved or rejected by `onTimeout`.
+    timed_out: bool,
     /// The reviewer's comment, or the reason of a cancel.
     comment: Option<&'a str>,
     /// A question's answer.
@@ -112,7 +121,9 @@ impl<'a> PauseBody<'a> {
             created_at: clock::rfc3339(p.created_at),
             expires_at: p.expires_at.map(clock::rfc3339),
             resolved_at: p.resolved_at.map(clock::rfc3339),
+            on_timeout: p.on_timeout,
             resolved_by: p.resolved_by.as_deref(),
+            timed_out: p.timed_out(),
             comment: p.comment.as_deref(),
             answer: p.answer.as_deref().filter(|_| p.kind == Kind::Question),
             reject_option: p.answer.as_deref().filter(|_| p.kind == Kind::Decision),
@@ -122,7 +133,7 @@ impl<'a> PauseBody<'a> {
     }
 }
 
-fn pause_response(
+pub(super) fn pause_response(
     mut builder: actix_web::HttpResponseBuilder,
     p: &Pause,
     state: &AppState,

@@ -53,11 +53,31 @@ impl Memory {
     /// Everything in the process that hears of writes, by stage and event.
     fn react(&self, stage: Stage, event: &Event) {
         match (stage, event) {
-            (Stage::Committing, Event::PauseResolved { watch_id, .. }) => {
+            (
+                Stage::Committing,
+                Event::PauseResolved { watch_id, .. } | Event::PauseExtended { watch_id, .. },
+            ) => {
                 self.pauses.changing(watch_id);
             }
-            (Stage::Failed, Event::PauseResolved { watch_id, .. }) => {
+            (
+                Stage::Failed,
+                Event::PauseResolved { watch_id, .. } | Event::PauseExtended { watch_id, .. },
+            ) => {
                 self.pauses.changed(watch_id);
+            }
+            (
+                Stage::Committed,
+                Event::PauseExtended {
+                    watch_id,
+                    expires_at,
+                },
+            ) => {
+                self.pauses.changed(watch_id);
+                // An earlier deadline than the timer knows of re-arms it; a later one
+                // is found when it wakes at the old one and finds nothing due.
+                if let Some(expiry) = self.expiry.get() {
+                    expiry.deadline(*expires_at);
+                }
             }
             (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.forget_keys(),
             (

@@ -17,6 +17,11 @@ pub enum Event {
         watch_id: String,
         status: Status,
     },
+    /// A pending pause's deadline moved.
+    PauseExtended {
+        watch_id: String,
+        expires_at: Millis,
+    },
     /// Rows were added to the outbox (or made due again).
     OutboxReady,
     /// A key or a user changed: authentications kept in memory must be checked again.

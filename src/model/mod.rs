@@ -131,6 +131,42 @@ impl Kind {
     }
 }
 
+/// What becomes of a pending pause when its timeout passes: `expire` (the default),
+/// or decided by the timeout, `reject` or `approve`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnTimeout {
+    #[default]
+    Expire,
+    Reject,
+    Approve,
+}
+
+impl OnTimeout {
+    pub const ALL: [OnTimeout; 3] = [OnTimeout::Expire, OnTimeout::Reject, OnTimeout::Approve];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnTimeout::Expire => "expire",
+            OnTimeout::Reject => "reject",
+            OnTimeout::Approve => "approve",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OnTimeout> {
+        OnTimeout::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    /// The status a pause takes when its timeout passes.
+    pub fn status(self) -> Status {
+        match self {
+            OnTimeout::Expire => Status::Expired,
+            OnTimeout::Reject => Status::Rejected,
+            OnTimeout::Approve => Status::Approved,
+        }
+    }
+}
+
 /// How much harm the agent says its action could do if it goes wrong, as it rates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -1,6 +1,6 @@
 //! A pause: one request for a human decision, and how lists of them are asked for.
 
-use super::{Kind, Risk, Status};
+use super::{Kind, OnTimeout, Risk, Status};
 use crate::clock::Millis;
 
 /// One request for a human decision.
@@ -26,12 +26,29 @@ pub struct Pause {
     pub webhook_url: Option<String>,
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
+    /// What the timeout does when it passes.
+    pub on_timeout: OnTimeout,
     pub resolved_at: Option<Millis>,
     pub resolved_by: Option<String>,
     pub comment: Option<String>,
     /// A question's answer once answered; for a decision rejected with one of its
     /// options, that option.
     pub answer: Option<String>,
+}
+
+/// Who resolves a pause when its timeout passes.
+pub const SYSTEM: &str = "system";
+
+impl Pause {
+    /// The timeout ended it: expired, or approved or rejected by `system` (a user's
+    /// email has an `@`; a cancel is by a key's name but is never one of these).
+    pub fn timed_out(&self) -> bool {
+        match self.status {
+            Status::Expired => true,
+            Status::Approved | Status::Rejected => self.resolved_by.as_deref() == Some(SYSTEM),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -54,6 +71,7 @@ impl Pause {
             webhook_url: None,
             created_at: 0,
             expires_at: None,
+            on_timeout: OnTimeout::Expire,
             resolved_at: None,
             resolved_by: None,
             comment: None,

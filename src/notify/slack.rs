@@ -115,6 +115,7 @@ pub fn resolved(p: &Pause, review_url: &str) -> Value {
     let line = |agent: fn(&str, usize) -> String| {
         let by = match (&p.status, &p.resolved_by) {
             (Status::Expired, _) => " (nobody decided in time)".to_string(),
+            _ if p.timed_out() => " by the timeout (nobody decided in time)".to_string(),
             (_, Some(by)) => format!(" by {}", agent(by, 100)),
             _ => String::new(),
         };

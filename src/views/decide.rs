@@ -1,5 +1,6 @@
 //! The review page's decision panel: approve or reject (or answer a question), the
-//! comment, "then the next pending", the admin's cancel, and the keyboard help.
+//! comment, "then the next pending", extending the timeout, the admin's cancel, and
+//! the keyboard help.
 //!
 //! The panel sticks to the bottom of the window, so it is kept short: the comment and
 //! the reasons to reject sit in a fold that is open on a desktop and that the script
@@ -9,6 +10,8 @@ use maud::{html, Markup};
 
 use super::review::Review;
 use super::{agent_text, Viewer};
+use crate::domain::pauses::Pause;
+use crate::domain::OnTimeout;
 use crate::urls;
 
 /// "then open the next pending one" (or the queue when none is left): a checkbox
@@ -89,6 +92,33 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                 }
             }
             (next_choice(r))
+        }
+    }
+}
+
+/// The choices of the Extend form: seconds and how they read.
+pub const EXTEND_CHOICES: [(i64, &str); 3] =
+    [(3_600, "1 hour"), (86_400, "1 day"), (604_800, "7 days")];
+
+/// Any reviewer may give a pending pause more time: added to its deadline, or from now
+/// if it has none.
+pub fn extend_form(p: &Pause, viewer: &Viewer) -> Markup {
+    html! {
+        form.extend.inline method="post" action=(urls::review_extend(&p.watch_id)) {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            label for="extend-seconds" {
+                @if p.expires_at.is_some() { "Extend the timeout by " } @else { "Set a timeout in " }
+            }
+            select #extend-seconds name="seconds" {
+                @for (seconds, label) in EXTEND_CHOICES {
+                    option value=(seconds) { (label) }
+                }
+            }
+            " "
+            button.secondary type="submit" { "Extend" }
+            @if p.on_timeout != OnTimeout::Expire {
+                p.muted { "When the timeout passes, the request is " (p.on_timeout.status()) " by the timeout." }
+            }
         }
     }
 }

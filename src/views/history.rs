@@ -124,7 +124,9 @@ pub fn view(viewer: &Viewer, h: &History) -> Markup {
                                 td data-label="Key" { span.key-name { (agent_text(&p.key_name)) } }
                                 td data-label="Created" { (time_ago(p.created_at, h.now)) }
                                 td.decided data-label="Decided" {
-                                    @if let Some(by) = &p.resolved_by { div.by { (agent_text(by)) } }
+                                    @if p.timed_out() && p.status != crate::domain::Status::Expired {
+                                        div.by { "the timeout" }
+                                    } @else if let Some(by) = &p.resolved_by { div.by { (agent_text(by)) } }
                                     @if let Some(at) = p.resolved_at { div { (time_ago(at, h.now)) } }
                                     @if p.resolved_by.is_none() && p.resolved_at.is_none() { span.muted { "—" } }
                                 }

@@ -58,7 +58,8 @@ pub fn outcome(title: &str, message: &str, pause: Option<&Pause>) -> Markup {
                 p { (status_badge(p.status)) " " strong { (agent_text(&p.action)) } }
                 @if p.status != Status::Pending {
                     p {
-                        @if let Some(by) = &p.resolved_by { "Decided by " (agent_text(by)) "." }
+                        @if p.timed_out() { "Nobody decided in time: ended by the timeout." }
+                        @else if let Some(by) = &p.resolved_by { "Decided by " (agent_text(by)) "." }
                         @if let Some(comment) = &p.comment { " " q { (agent_text(comment)) } }
                     }
                 }

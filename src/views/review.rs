@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 use serde_json::Value;
 
-use super::decide::{answer_form, cancel_form, decision_form, shortcuts_help};
+use super::decide::{answer_form, cancel_form, decision_form, extend_form, shortcuts_help};
 use super::layout::{page, Nav};
 use super::{agent_text, expiry, json_tree, risk_badge, status_badge, tags, time_ago, Viewer};
 use crate::assets;
@@ -103,6 +103,8 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
             strong { (verb) }
             @if p.status == Status::Expired {
                 " · nobody decided in time"
+            } @else if p.timed_out() {
+                " by the timeout · nobody decided in time"
             } @else if let Some(by) = &p.resolved_by {
                 " by " (agent_text(by))
             }
@@ -123,9 +125,16 @@ fn history_line(e: &Entry, p: &Pause) -> Markup {
     let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
     let by = details["by"].as_str().unwrap_or("");
     let comment = details["comment"].as_str();
+    let timed_out = details["timedOut"].as_bool() == Some(true);
     html! {
         @match e.event.as_str() {
             "pause.created" => { "created by " span.key-name { (agent_text(&p.key_name)) } }
+            "pause.approved" if timed_out => { "approved by the timeout: nobody decided in time" }
+            "pause.rejected" if timed_out => { "rejected by the timeout: nobody decided in time" }
+            "pause.extended" => {
+                "timeout extended by " (agent_text(by))
+                @if let Some(to) = details["to"].as_str() { " to " (to) }
+            }
             "pause.approved" => { "approved by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.rejected" => { "rejected by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.answered" => { "answered by " (agent_text(by)) @if let Some(a) = details["answer"].as_str() { ": " q { (agent_text(a)) } } }
@@ -308,6 +317,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 } @else {
                     section.decision aria-label="Decision" { (decision_form(r, viewer)) }
                 }
+                (extend_form(p, viewer))
                 @if viewer.is_admin { (cancel_form(&p.watch_id, viewer)) }
             } @else {
                 (decided_banner(p, r.now))

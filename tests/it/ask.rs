@@ -137,6 +137,34 @@ fn expired_exits_2() {
 }
 
 #[test]
+fn on_timeout_decides_with_the_exit_code_of_its_outcome() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("ci");
+    let server = hitl.serve(&[]);
+    for (outcome, code) in [("reject", 1), ("approve", 0), ("expire", 2)] {
+        let (got, out, err) = finish(ask(
+            &server.url,
+            &agent,
+            &["Nobody answers", "--timeout", "1s", "--on-timeout", outcome],
+        ));
+        assert_eq!(got, code, "{outcome}: {err}");
+        if outcome != "expire" {
+            assert!(out.contains("by the timeout"), "{outcome}: {out}");
+        }
+    }
+    // Without --timeout it would never apply: a usage error, nothing created.
+    let out = hitl.cmd(&["ask", "x", "--on-timeout", "approve"]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = hitl.cmd(&["ask", "x", "--timeout", "1s", "--on-timeout", "maybe"]);
+    assert_eq!(out.status.code(), Some(3));
+    let count: i64 = hitl
+        .db()
+        .query_row("SELECT count(*) FROM pauses", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 3);
+}
+
+#[test]
 fn errors_exit_3_with_a_clear_line() {
     let hitl = Hitl::new();
     let agent = hitl.agent_key("ci");

@@ -30,6 +30,7 @@ mod mcp_modern;
 mod migration;
 mod notifications;
 mod oidc;
+mod on_timeout;
 mod openapi;
 mod peers;
 mod people;

@@ -103,8 +103,17 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        6
+        7
     );
+    // Every pause kept from before version 7 expires on its timeout, as it did.
+    let on_timeout: Vec<String> = db
+        .prepare("SELECT DISTINCT on_timeout FROM pauses")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(on_timeout, ["expire"]);
     type Row = (i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = db
         .prepare("SELECT id, watch_id, kind, status, comment, answer FROM pauses ORDER BY id")
@@ -245,7 +254,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        6
+        7
     );
     type Row = (
         i64,

@@ -15,12 +15,13 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// Every operation of the public API, as `METHOD path`.
-const OPERATIONS: [&str; 10] = [
+const OPERATIONS: [&str; 11] = [
     "POST /api/pause",
     "GET /api/pause",
     "GET /api/pause/{watchId}",
     "POST /api/pause/{watchId}/approve",
     "POST /api/pause/{watchId}/answer",
+    "POST /api/pause/{watchId}/extend",
     "POST /api/pause/{watchId}/cancel",
     "GET /api/pause/{watchId}/deliveries",
     "POST /api/pause/{watchId}/deliveries/{id}/retry",
@@ -230,8 +231,8 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
         );
         // It really ran: every operation (but the description itself, which the tool
         // leaves out as the document it loaded), cases generated, none failed.
-        assert!(stdout.contains("Selected: 9/9"), "{who}:\n{stdout}");
-        assert!(stdout.contains("Tested: 9"), "{who}:\n{stdout}");
+        assert!(stdout.contains("Selected: 10/10"), "{who}:\n{stdout}");
+        assert!(stdout.contains("Tested: 10"), "{who}:\n{stdout}");
         assert!(stdout.contains(" passed"), "{who}:\n{stdout}");
         assert!(!stdout.contains("Server error"), "{who}:\n{stdout}");
     }

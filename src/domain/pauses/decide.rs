@@ -10,6 +10,7 @@ use crate::db::{self, Tx};
 use crate::domain::outbox::{self, Channels};
 use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Status};
 use crate::model::events::Event;
+use crate::model::pause::SYSTEM;
 
 /// A reviewer's decision: `approved` or `rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
@@ -53,7 +54,7 @@ fn clean_comment(comment: Option<String>) -> Result<Option<String>> {
 }
 
 /// Loads a pause for a change, turning it `expired` first if its time has passed.
-fn pending_for_change(
+pub(super) fn pending_for_change(
     tx: &mut Tx,
     now: Millis,
     watch_id: &str,
@@ -65,10 +66,10 @@ fn pending_for_change(
     if pause.status.is_terminal() {
         return Err(Error::AlreadyResolved(pause.status));
     }
-    // Past its time but not yet swept by the expiry timer: it is expired all the same
+    // Past its time but not yet swept by the expiry timer: it is ended all the same
     // (the timer records it within a second).
     if pause.expires_at.is_some_and(|at| at <= now) {
-        return Err(Error::AlreadyResolved(Status::Expired));
+        return Err(Error::AlreadyResolved(pause.on_timeout.status()));
     }
     Ok(pause)
 }
@@ -84,6 +85,8 @@ struct Ending<'a> {
     answer: Option<String>,
     actor: &'a Actor,
     channels: &'a Channels,
+    /// Its timeout ended it (the audit entry says so).
+    timed_out: bool,
 }
 
 fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> {
@@ -95,6 +98,7 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         answer,
         actor,
         channels,
+        timed_out,
     } = end;
     let stored = db::pauses::Resolution {
         status,
@@ -118,6 +122,7 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
             // A question's answer; or a rejection's reason with the reviewer's comment.
             (Some(_), Some(_)) => json!({ "by": by, "comment": comment, "answer": answer }),
             (Some(_), None) => json!({ "by": by, "answer": answer }),
+            (None, _) if timed_out => json!({ "by": by, "timedOut": true }),
             (None, _) => json!({ "by": by, "comment": comment }),
         },
     )?;
@@ -185,6 +190,7 @@ pub fn decide(
         answer: option,
         actor: &actor,
         channels,
+        timed_out: false,
     };
     finish(tx, now, pause, end)
 }
@@ -255,6 +261,7 @@ pub fn answer(
         answer: Some(answer),
         actor: &actor,
         channels,
+        timed_out: false,
     };
     finish(tx, now, pause, end)
 }
@@ -293,12 +300,14 @@ pub fn cancel(
         answer: None,
         actor: &actor,
         channels,
+        timed_out: false,
     };
     finish(tx, now, pause, end)
 }
 
-/// Expires a pause as of its deadline; the audit log and the notifications carry
-/// `now`, the time it was recorded (the audit log only moves forward in time).
+/// Ends a pause as of its deadline, as its `onTimeout` says: expired, rejected or
+/// approved, by `system`. The audit log and the notifications carry `now`, the time it
+/// was recorded (the audit log only moves forward in time).
 fn expire_one(
     tx: &mut Tx,
     now: Millis,
@@ -307,13 +316,14 @@ fn expire_one(
     channels: &Channels,
 ) -> Result<()> {
     let end = Ending {
-        status: Status::Expired,
+        status: pause.on_timeout.status(),
         at,
-        by: "system",
+        by: SYSTEM,
         comment: None,
         answer: None,
         actor: &Actor::System,
         channels,
+        timed_out: true,
     };
     finish(tx, now, pause.clone(), end).map(|_| ())
 }

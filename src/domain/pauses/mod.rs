@@ -2,11 +2,13 @@
 //! cancelling and expiring them in `decide`.
 
 mod decide;
+mod extend;
 mod list;
 
 pub use decide::{
     answer, cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision,
 };
+pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,7 @@ use serde_json::value::RawValue;
 
 use super::context;
 use super::outbox::{self, Channels};
-use super::{audit, Error, Kind, Principal, Result, Risk, Status};
+use super::{audit, Error, Kind, OnTimeout, Principal, Result, Risk, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::model::events::Event;
@@ -87,6 +89,11 @@ pub struct CreateRequest {
         example = "Rolls out v2.4.1 to the 12 production hosts; the old version stays for rollback."
     )]
     pub summary: Option<String>,
+    /// What happens when the timeout passes: `expire` (the default), or the timeout
+    /// decides, `reject` or `approve` (a decision only, and only with a timeout).
+    #[serde(default)]
+    #[schema(value_type = Option<OnTimeout>)]
+    pub on_timeout: Option<String>,
 }
 
 /// A create request that passed every check, ready to store.
@@ -108,6 +115,9 @@ pub struct NewPause {
     risk: Option<Risk>,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<String>,
+    // Left out when absent, so the digest of an older request still matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_timeout: Option<OnTimeout>,
     #[serde(skip)]
     idempotency: Option<Idempotency>,
 }
@@ -234,6 +244,22 @@ fn validate_summary(summary: Option<String>) -> Result<Option<String>> {
     Ok(Some(summary.to_string()))
 }
 
+/// `onTimeout` as sent: one of the three words; a question can only expire.
+fn validate_on_timeout(raw: Option<&str>, kind: Kind) -> Result<Option<OnTimeout>> {
+    let Some(text) = raw else {
+        return Ok(None);
+    };
+    let on_timeout = OnTimeout::parse(text).ok_or_else(|| {
+        Error::validation("onTimeout must be \"expire\", \"reject\" or \"approve\"")
+    })?;
+    if kind == Kind::Question && on_timeout != OnTimeout::Expire {
+        return Err(Error::validation(
+            "a question cannot be answered by its timeout: onTimeout must be \"expire\"",
+        ));
+    }
+    Ok(Some(on_timeout))
+}
+
 impl CreateRequest {
     /// Checks the request; `idempotency_key` is the header, if sent.
     pub fn validate(self, limits: Limits, idempotency_key: Option<&str>) -> Result<NewPause> {
@@ -258,6 +284,7 @@ impl CreateRequest {
         let options = validate_options(self.options)?;
         let risk = validate_risk(self.risk.as_deref())?;
         let summary = validate_summary(self.summary)?;
+        let on_timeout = validate_on_timeout(self.on_timeout.as_deref(), kind)?;
         let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
@@ -282,6 +309,7 @@ impl CreateRequest {
             options,
             risk,
             summary,
+            on_timeout,
             idempotency: None,
         };
         if let Some(key) = idempotency_key {
@@ -294,6 +322,11 @@ impl CreateRequest {
             });
         }
         new.timeout_seconds = new.timeout_seconds.or(limits.default_timeout_secs);
+        if new.timeout_seconds.is_none() && new.on_timeout.is_some_and(|o| o != OnTimeout::Expire) {
+            return Err(Error::validation(
+                "onTimeout \"reject\" or \"approve\" needs timeoutSeconds: without a timeout it would never apply",
+            ));
+        }
         Ok(new)
     }
 }
@@ -387,6 +420,7 @@ pub fn create(
         webhook_url: new.webhook_url,
         created_at: now,
         expires_at: new.timeout_seconds.map(|s| now + s * 1000),
+        on_timeout: new.on_timeout.unwrap_or_default(),
         resolved_at: None,
         resolved_by: None,
         comment: None,
@@ -402,7 +436,7 @@ pub fn create(
         &principal.actor(),
         "pause.created",
         Some(&pause.watch_id),
-        json!({ "key": key.name, "kind": pause.kind, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339) }),
+        json!({ "key": key.name, "kind": pause.kind, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339), "onTimeout": pause.on_timeout }),
     )?;
     tx.emit(Event::PauseCreated {
         watch_id: pause.watch_id.clone(),

@@ -24,6 +24,7 @@ mod create;
 mod decide;
 mod expiry;
 mod limits;
+mod on_timeout;
 mod questions;
 mod reject_options;
 mod risk_summary;

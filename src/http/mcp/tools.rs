@@ -77,6 +77,7 @@ pub fn list() -> Value {
                     "context": { "description": "Any JSON the reviewer should see: the command, the diff, the reason." },
                     "tags": { "type": "array", "items": { "type": "string" }, "description": "Labels for filtering (at most 20)." },
                     "timeoutSeconds": { "type": "integer", "minimum": 1, "description": "Expire the request after this many seconds." },
+                    "onTimeout": { "type": "string", "enum": ["expire", "reject", "approve"], "description": "What the timeout does: expire (the default), or decide reject or approve." },
                     "risk": { "type": "string", "enum": ["low", "medium", "high", "critical"], "description": "How much harm the action could do if it goes wrong, as you rate it; shown beside the action." },
                     "summary": { "type": "string", "maxLength": 1000, "description": "What will happen if approved, in plain words (at most 1,000 bytes); shown under the action." },
                     "waitSeconds": wait
@@ -157,6 +158,8 @@ struct RequestArgs {
     tags: Option<Vec<String>>,
     #[serde(default)]
     timeout_seconds: Option<i64>,
+    #[serde(default)]
+    on_timeout: Option<String>,
     #[serde(default)]
     risk: Option<String>,
     #[serde(default)]
@@ -297,6 +300,7 @@ async fn request_approval(
         options: None,
         risk: args.risk,
         summary: args.summary,
+        on_timeout: args.on_timeout,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -321,6 +325,7 @@ async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Val
         options: args.options,
         risk: None,
         summary: None,
+        on_timeout: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -388,6 +393,7 @@ async fn permission_prompt(
         options: None,
         risk: None,
         summary: None,
+        on_timeout: None,
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/review/{watch_id}", web::get().to(page))
         .route("/review/{watch_id}/decide", web::post().to(decide))
         .route("/review/{watch_id}/answer", web::post().to(answer))
+        .route("/review/{watch_id}/extend", web::post().to(extend))
         .route("/review/{watch_id}/cancel", web::post().to(cancel))
         .route(
             "/review/{watch_id}/deliveries/{id}/retry",
@@ -165,6 +166,40 @@ async fn answer(
     // A refused free-text answer comes back in its box.
     let then = Then::from_field(form.next.as_deref());
     after_change(&who, &state, watch_id, outcome, form.answer, then).await
+}
+
+#[derive(Deserialize)]
+struct ExtendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    seconds: String,
+}
+
+/// Any reviewer gives a pending pause more time (the select of the Extend form).
+async fn extend(
+    req: HttpRequest,
+    who: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<ExtendForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, state.urls.base())?;
+    let watch_id = path.into_inner();
+    let id = watch_id.clone();
+    let seconds = form.seconds.trim().parse::<i64>();
+    let outcome = match seconds {
+        Ok(seconds) => {
+            who.write(&state, move |tx, principal, now| {
+                pauses::extend(tx, now, principal, &id, seconds)
+            })
+            .await
+        }
+        Err(_) => Err(Error::validation(
+            "choose how long to extend the timeout by",
+        )),
+    };
+    after_change(&who, &state, watch_id, outcome, String::new(), Then::Stay).await
 }
 
 #[derive(Deserialize)]
