@@ -234,6 +234,10 @@ pub enum KeyCommand {
         /// Refuse pauses beyond N per calendar month (UTC) with 429 quota_exceeded
         #[arg(long, env = "HITL_KEY_MONTHLY_LIMIT", value_name = "N")]
         monthly_limit: Option<i64>,
+        /// The person who runs this agent; they may never approve, reject or answer its
+        /// pauses (separation of duties)
+        #[arg(long, env = "HITL_KEY_OWNER", value_name = "EMAIL")]
+        owner: Option<String>,
         /// Print a JSON object (id, name, key, webhookSecret (null for a reviewer key), ...)
         #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,

@@ -53,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004-questions.sql"),
     include_str!("migrations/0005-risk-summary.sql"),
     include_str!("migrations/0006-people-and-keys.sql"),
+    include_str!("migrations/0007-reserved.sql"),
+    include_str!("migrations/0008-quorum-and-owner.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

@@ -71,6 +71,9 @@ pub fn webhook_payload(p: &Pause) -> String {
         /// The option a rejection picked (a decision's reason to reject), if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         reject_option: Option<&'a str>,
+        /// How many distinct approvals it needed, and those given (oldest first).
+        required_approvals: u32,
+        approvals: Vec<serde_json::Value>,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -98,6 +101,12 @@ pub fn webhook_payload(p: &Pause) -> String {
             .answer
             .as_deref()
             .filter(|_| p.kind == super::Kind::Decision),
+        required_approvals: p.required_approvals,
+        approvals: p
+            .approvals
+            .iter()
+            .map(|a| json!({ "by": a.by, "at": clock::rfc3339(a.at), "comment": a.comment }))
+            .collect(),
         agent_context: AgentContext {
             action: &p.action,
             risk: p.risk,

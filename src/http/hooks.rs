@@ -153,6 +153,7 @@ async fn decide(
         options: None,
         risk: None,
         summary: None,
+        required_approvals: None,
     };
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;

@@ -18,6 +18,7 @@ pub struct KeyForm {
     pub user: String,
     pub webhook_url: String,
     pub monthly_limit: String,
+    pub owner: String,
 }
 
 pub struct Keys {
@@ -118,6 +119,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                         }
                     }
                 }
+                label { span { "Owner " span.muted { "(optional: the person who runs this agent; they can never decide its pauses)" } } input type="email" name="owner" value=(f.owner) placeholder="dev@example.com" autocomplete="off"; }
                 label { span { "Webhook URL " span.muted { "(optional)" } } input type="url" name="webhook_url" value=(f.webhook_url) placeholder="https://example.internal/hooks/hitl"; }
                 label { span { "Monthly limit " span.muted { "(optional: pauses per calendar month, UTC)" } } input type="number" name="monthly_limit" min="1" value=(f.monthly_limit); }
                 div { button type="submit" { "Create key" } }
@@ -134,7 +136,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                             td.wide data-label="Name" { span.key-name { (agent_text(&k.name)) } }
                             td data-label="Key" { code { (k.prefix) "…" } }
                             td data-label="Kind" {
-                                @if let Some(email) = &k.user_email { "reviewer · " (email) } @else { (k.kind.as_str()) }
+                                @if let Some(email) = &k.user_email { "reviewer · " (email) } @else { (k.kind.as_str()) @if let Some(owner) = &k.owner_email { " · owner " (owner) } }
                             }
                             td data-label="This month" {
                                 (k.used_this_month)

@@ -33,6 +33,7 @@ mod openapi;
 mod peers;
 mod people;
 mod questions;
+mod quorum;
 mod race;
 mod reject_options;
 mod request_ids;

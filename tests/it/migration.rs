@@ -103,7 +103,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        6
+        8
     );
     type Row = (i64, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = db
@@ -245,7 +245,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        6
+        8
     );
     type Row = (
         i64,

@@ -25,6 +25,7 @@ mod decide;
 mod expiry;
 mod limits;
 mod questions;
+mod quorum;
 mod reject_options;
 mod risk_summary;
 
@@ -131,6 +132,7 @@ fn add_key(tx: &mut Tx, name: &str, user: Option<&str>, hook: Option<&str>) -> R
         user_email: user.map(Into::into),
         webhook_url: hook.map(Into::into),
         monthly_limit: None,
+        owner_email: None,
     };
     let created = keys::create(tx, t0(), &Actor::Cli, new)?;
     Ok(KeyRef {

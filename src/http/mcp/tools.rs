@@ -297,6 +297,7 @@ async fn request_approval(
         options: None,
         risk: args.risk,
         summary: args.summary,
+        required_approvals: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -321,6 +322,7 @@ async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Val
         options: args.options,
         risk: None,
         summary: None,
+        required_approvals: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -388,6 +390,7 @@ async fn permission_prompt(
         options: None,
         risk: None,
         summary: None,
+        required_approvals: None,
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

@@ -1,0 +1,2 @@
+-- Version 7: reserved for a change made on another branch at the same time (issue 11);
+-- this placeholder keeps the numbering, and is replaced by that change when it lands.
