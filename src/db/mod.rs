@@ -4,6 +4,7 @@
 pub mod account_links;
 pub mod audit;
 mod checkpoint;
+pub mod groups;
 pub mod keys;
 pub mod outbox;
 pub mod pauses;

@@ -19,6 +19,7 @@ mod durability;
 mod exact_context;
 mod examples;
 mod expiry;
+mod groups;
 mod humanlayer;
 mod idempotency;
 mod key_names;

@@ -23,6 +23,7 @@ mod api_keys;
 mod create;
 mod decide;
 mod expiry;
+mod groups;
 mod limits;
 mod questions;
 mod quorum;
