@@ -53,12 +53,20 @@ impl Memory {
     /// Everything in the process that hears of writes, by stage and event.
     fn react(&self, stage: Stage, event: &Event) {
         match (stage, event) {
-            (Stage::Committing, Event::PauseResolved { watch_id, .. }) => {
+            (
+                Stage::Committing,
+                Event::PauseResolved { watch_id, .. } | Event::PauseVoted { watch_id },
+            ) => {
                 self.pauses.changing(watch_id);
             }
-            (Stage::Failed, Event::PauseResolved { watch_id, .. }) => {
+            (
+                Stage::Failed,
+                Event::PauseResolved { watch_id, .. } | Event::PauseVoted { watch_id },
+            ) => {
                 self.pauses.changed(watch_id);
             }
+            // Only the cached pause changes: waiters sleep on until it ends.
+            (Stage::Committed, Event::PauseVoted { watch_id }) => self.pauses.changed(watch_id),
             (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.forget_keys(),
             (
                 Stage::Committed,

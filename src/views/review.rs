@@ -327,6 +327,10 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                     p.notice.warn role="note" data-self-approval {
                         "You run the agent key “" (agent_text(&p.key_name)) "” that asked, so another reviewer must decide this pause (separation of duties)."
                     }
+                } @else if p.approvals.iter().any(|a| a.by == viewer.email) {
+                    p.notice role="note" data-voted {
+                        "You approved this pause; it waits for approvals from other reviewers."
+                    }
                 } @else if p.kind == PauseKind::Question {
                     section.decision aria-label="Answer" { (answer_form(r, viewer)) }
                 } @else {

@@ -109,6 +109,21 @@ fn two_approvals_approve_and_the_same_person_counts_once() {
     assert_eq!(r.json["status"], "pending");
     assert_eq!(r.json["approvals"][0]["by"], "alice@example.com");
     assert_eq!(r.json["approvals"][0]["comment"], "looks fine");
+    // What the agent reads (kept in memory since its first read) shows the approval.
+    let s = server.status(&agent, &id);
+    assert_eq!(
+        (
+            s["status"].clone(),
+            s["approvals"].as_array().unwrap().len()
+        ),
+        (json!("pending"), 1)
+    );
+    let cookie = sign_in(&server, "alice@example.com", PASSWORD).unwrap();
+    let html = page(&server, &format!("/review/{id}"), &cookie).text;
+    assert!(
+        html.contains("1 of 2 approvals") && html.contains("data-voted"),
+        "{html}"
+    );
     let r = server.decide(&alice, &id, "approved", "again");
     assert_eq!((r.status, r.code()), (409, "already_voted"), "{}", r.text);
     let (r, waited) = waiter.join().unwrap();
@@ -182,4 +197,50 @@ fn required_approvals_is_checked() {
     assert_eq!((r.status, r.code()), (400, "validation_failed"));
     let r = server.get("/api/pause", &agent);
     assert_eq!(r.json["items"], json!([]), "nothing was created");
+}
+
+#[test]
+fn reviewers_approving_at_once_end_it_once() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("bot");
+    let reviewers: Vec<String> = (0..6)
+        .map(|i| hitl.reviewer_key(&format!("r{i}@example.com")))
+        .collect();
+    let server = hitl.serve(&[]);
+    let id = server.create(
+        &agent,
+        &json!({ "action": "deploy", "requiredApprovals": 2 }),
+    );
+    let results: Vec<(u16, String)> = thread::scope(|s| {
+        let handles: Vec<_> = reviewers
+            .iter()
+            .map(|key| {
+                let (server, id) = (&server, &id);
+                s.spawn(move || {
+                    let r = server.decide(key, id, "approved", "");
+                    (
+                        r.status,
+                        r.json["status"].as_str().unwrap_or(r.code()).to_string(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok: Vec<_> = results.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(ok.len(), 2, "{results:?}");
+    assert_eq!(
+        ok.iter().filter(|(_, st)| st == "approved").count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|(s, c)| *s == 200 || (*s == 409 && c == "already_resolved")),
+        "{results:?}"
+    );
+    let s = server.status(&agent, &id);
+    assert_eq!(s["status"], "approved");
+    assert_eq!(s["approvals"].as_array().unwrap().len(), 2);
 }

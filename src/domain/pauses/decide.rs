@@ -124,6 +124,11 @@ fn vote(
                 "requiredApprovals": pause.required_approvals }),
     )?;
     let complete = given >= pause.required_approvals as usize;
+    if !complete {
+        tx.emit(Event::PauseVoted {
+            watch_id: pause.watch_id.clone(),
+        });
+    }
     Ok((pause, complete))
 }
 

@@ -96,6 +96,9 @@ fn a_quorum_counts_distinct_people_and_announces_only_its_end() {
             .any(|e| matches!(e, Event::PauseResolved { .. })),
         "an intermediate approval wakes nobody"
     );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::PauseVoted { watch_id } if *watch_id == id)));
     assert!(w
         .db
         .outbox(&id)
