@@ -146,6 +146,7 @@ fn history_line(e: &Entry, p: &Pause) -> Markup {
         @match e.event.as_str() {
             "pause.created" => { "created by " span.key-name { (agent_text(&p.key_name)) } }
             "pause.approved" => { "approved by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
+            "pause.approval" => { "one approval by " (agent_text(by)) " (" (details["approvals"]) " of " (details["requiredApprovals"]) ")" @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.rejected" => { "rejected by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.answered" => { "answered by " (agent_text(by)) @if let Some(a) = details["answer"].as_str() { ": " q { (agent_text(a)) } } }
             "pause.cancelled" => { "cancelled by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }

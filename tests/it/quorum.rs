@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::*;
-use crate::peers::Receiver;
-use crate::web_http::{page, sign_in};
+use crate::peers::{Receiver, SmtpServer};
+use crate::web_http::{form_post, page, sign_in};
 
 #[test]
 fn the_owner_of_a_key_cannot_decide_its_pauses_but_others_can() {
@@ -243,4 +243,51 @@ fn reviewers_approving_at_once_end_it_once() {
     let s = server.status(&agent, &id);
     assert_eq!(s["status"], "approved");
     assert_eq!(s["approvals"].as_array().unwrap().len(), 2);
+}
+
+/// The Approve link in a mail's text, as a path.
+fn approve_link(mail: &serde_json::Value, base: &str) -> String {
+    let text = mail["text"].as_str().unwrap();
+    let line = text.lines().find(|l| l.starts_with("Approve:")).unwrap();
+    line.split_whitespace()
+        .last()
+        .unwrap()
+        .trim_start_matches(base)
+        .to_string()
+}
+
+#[test]
+fn a_mailed_link_of_the_owner_decides_nothing_and_votes_count_once() {
+    let smtp = SmtpServer::start(None);
+    let hitl = Hitl::new();
+    hitl.add_user("dev@example.com", "approver");
+    hitl.add_user("lead@example.com", "approver");
+    let j = hitl.key_json(&["--name", "bot", "--owner", "dev@example.com"]);
+    let agent = j["key"].as_str().unwrap().to_string();
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let server = hitl.serve(&["--smtp-url", &smtp_url, "--smtp-from", "hitl@example.com"]);
+    let id = server.create(
+        &agent,
+        &json!({ "action": "deploy", "timeoutSeconds": 3600, "requiredApprovals": 2 }),
+    );
+    let mails = smtp.wait_for(2, Duration::from_secs(15));
+    let of = |email: &str| mails.iter().find(|m| m["to"][0] == email).unwrap().clone();
+    let dev = approve_link(&of("dev@example.com"), &server.url);
+    let lead = approve_link(&of("lead@example.com"), &server.url);
+
+    let r = form_post(&server, &dev, None, "comment=", &[]);
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.text.contains("another reviewer must decide"),
+        "{}",
+        r.text
+    );
+    assert_eq!(server.status(&agent, &id)["approvals"], json!([]));
+
+    let r = form_post(&server, &lead, None, "comment=", &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("1 of 2 approvals"), "{}", r.text);
+    let s = server.status(&agent, &id);
+    assert_eq!(s["status"], "pending");
+    assert_eq!(s["approvals"][0]["by"], "lead@example.com");
 }

@@ -77,8 +77,7 @@ fn pending_for_change(
 /// Separation of duties: the owner of a pause's agent key (the person who runs that
 /// agent) may never approve, reject or answer its pauses, on any path.
 fn refuse_owner(tx: &Tx, pause: &Pause, reviewer: &Reviewer) -> Result<()> {
-    let owner = db::keys::owner_email(tx, &pause.key_id)?;
-    if owner.is_some_and(|o| o.eq_ignore_ascii_case(&reviewer.email)) {
+    if is_owner(tx, pause, &reviewer.email)? {
         return Err(Error::SelfApproval(format!(
             "{} runs the agent key {:?} that asked; another reviewer must decide its pauses",
             reviewer.email, pause.key_name
@@ -94,7 +93,8 @@ pub fn is_owner(conn: &rusqlite::Connection, pause: &Pause, email: &str) -> Resu
 }
 
 /// One approval of a pause that needs several, and whether it was the last needed.
-/// Until then the pause stays pending: nothing is announced (no event, no webhook).
+/// Until then the pause stays pending: no webhook, no waiter woken; only the copy kept
+/// in memory is dropped (`PauseVoted`).
 fn vote(
     tx: &mut Tx,
     now: Millis,
