@@ -291,3 +291,43 @@ fn a_mailed_link_of_the_owner_decides_nothing_and_votes_count_once() {
     assert_eq!(s["status"], "pending");
     assert_eq!(s["approvals"][0]["by"], "lead@example.com");
 }
+
+#[test]
+fn the_keys_page_names_an_owner() {
+    let hitl = Hitl::new();
+    hitl.add_user("ann@example.com", "admin");
+    let server = hitl.serve(&[]);
+    let cookie = sign_in(&server, "ann@example.com", PASSWORD).unwrap();
+    let html = page(&server, "/keys", &cookie).text;
+    assert!(html.contains("name=\"owner\""), "{html}");
+    let body = format!(
+        "csrf={}&name=owned-bot&owner=Dev%40example.com",
+        crate::web_http::csrf_of(&html)
+    );
+    let r = form_post(
+        &server,
+        "/keys",
+        Some(&cookie),
+        &body,
+        &[("Origin", &server.url)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("owner dev@example.com"), "{}", r.text);
+    let bad = format!(
+        "csrf={}&name=bad-bot&owner=not-an-email",
+        crate::web_http::csrf_of(&html)
+    );
+    let r = form_post(
+        &server,
+        "/keys",
+        Some(&cookie),
+        &bad,
+        &[("Origin", &server.url)],
+    );
+    assert_ne!(r.status, 200);
+    let keys: serde_json::Value =
+        serde_json::from_str(&hitl.ok(&["key", "list", "--json"])).unwrap();
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0]["ownerEmail"], "dev@example.com");
+}
