@@ -27,7 +27,9 @@ CREATE TABLE api_keys (
     created_at     INTEGER NOT NULL,
     last_used_at   INTEGER,
     revoked_at     INTEGER
-);
+, owner_email TEXT);
+-- (owner_email, version 8: the person who runs an agent key, who may never decide its
+-- pauses. Added columns are written as SQLite writes an ADD COLUMN, at the end.)
 CREATE INDEX api_keys_prefix ON api_keys (prefix);
 CREATE INDEX api_keys_user ON api_keys (user_id) WHERE user_id IS NOT NULL;
 CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
@@ -52,11 +54,21 @@ CREATE TABLE pauses (
     resolved_by TEXT,
     comment     TEXT,
     answer      TEXT                                -- a question's answer, once answered
-);
+, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10));
+-- (required_approvals, version 8: distinct approvals that approve the pause.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
+
+-- Approvals given to a pause that needs more than one; one per person.
+CREATE TABLE pause_votes (
+    pause_id INTEGER NOT NULL REFERENCES pauses (id),
+    voter    TEXT    NOT NULL,                     -- the reviewer's email
+    at       INTEGER NOT NULL,
+    comment  TEXT,
+    PRIMARY KEY (pause_id, voter)
+) WITHOUT ROWID;
 
 CREATE TABLE pause_tags (
     tag      TEXT    NOT NULL,
@@ -209,3 +221,17 @@ CREATE TABLE secrets (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
 ) WITHOUT ROWID;
+
+-- Named sets of users (routing policies come later).
+CREATE TABLE groups (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_user ON group_members (user_id);

@@ -73,6 +73,8 @@ pub enum Command {
     Key(KeyArgs),
     /// Manage the people who review (works while the server runs)
     User(UserArgs),
+    /// Manage groups of users (works while the server runs)
+    Group(GroupArgs),
     /// Ask for approval and wait: exit 0 approved, 1 rejected, 2 expired or cancelled, 3 error
     Ask(AskArgs),
     /// Exit 0 when the server at --url answers its health check
@@ -247,6 +249,33 @@ pub struct UserArgs {
     pub command: UserCommand,
 }
 
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    #[command(flatten)]
+    pub data: GlobalDataDir,
+    #[command(subcommand)]
+    pub command: GroupCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create an empty group (1 to 64 letters, digits, '-', '_' or '.')
+    Create { name: String },
+    /// Add users to a group, by email (all of them, or none if one is unknown)
+    Add {
+        name: String,
+        #[arg(required = true, value_name = "EMAIL")]
+        emails: Vec<String>,
+    },
+    /// Remove a user from a group
+    Remove { name: String, email: String },
+    /// List groups and their members
+    List {
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create a key; prints the key alone on the first line (it is shown only once)
@@ -263,6 +292,10 @@ pub enum KeyCommand {
         /// Refuse pauses beyond N per calendar month (UTC) with 429 quota_exceeded
         #[arg(long, env = "HITL_KEY_MONTHLY_LIMIT", value_name = "N")]
         monthly_limit: Option<i64>,
+        /// The person who runs this agent; they may never approve, reject or answer its
+        /// pauses (separation of duties)
+        #[arg(long, env = "HITL_KEY_OWNER", value_name = "EMAIL")]
+        owner: Option<String>,
         /// Print a JSON object (id, name, key, webhookSecret (null for a reviewer key), ...)
         #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,

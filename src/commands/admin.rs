@@ -73,6 +73,7 @@ pub fn key(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
             user,
             webhook_url,
             monthly_limit,
+            owner,
             json,
         } => {
             let new = NewKey {
@@ -80,6 +81,7 @@ pub fn key(cmd: KeyCommand, dir: &Path) -> Result<(), String> {
                 user_email: user,
                 webhook_url,
                 monthly_limit,
+                owner_email: owner,
             };
             key_create(&mut conn, dir, new, json)
         }

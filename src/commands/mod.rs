@@ -12,6 +12,7 @@ macro_rules! say {
 mod admin;
 pub mod ask;
 mod client;
+mod groups;
 mod hook;
 mod mail;
 mod serve;
@@ -78,6 +79,8 @@ pub fn run(cli: Cli) -> ExitCode {
             .and_then(|dir| admin::key(args.command, &dir)),
         Command::User(args) => existing_data_dir(args.data.data_dir.or(top))
             .and_then(|dir| users::user(args.command, &dir)),
+        Command::Group(args) => existing_data_dir(args.data.data_dir.or(top))
+            .and_then(|dir| groups::group(args.command, &dir)),
         Command::Ask(args) => return ask::run(args),
         Command::Healthcheck(args) => return client::healthcheck(&args),
         Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => {

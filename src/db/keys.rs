@@ -15,13 +15,14 @@ pub struct NewRow<'a> {
     pub webhook_secret: &'a str,
     pub monthly_limit: Option<i64>,
     pub created_at: Millis,
+    pub owner_email: Option<&'a str>,
 }
 
 pub fn insert(conn: &Connection, k: &NewRow) -> Result<()> {
     conn.execute(
         "INSERT INTO api_keys (id, name, prefix, key_hash, kind, user_id, webhook_url,
-                               webhook_secret, monthly_limit, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               webhook_secret, monthly_limit, created_at, owner_email)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             k.id,
             k.name,
@@ -32,7 +33,8 @@ pub fn insert(conn: &Connection, k: &NewRow) -> Result<()> {
             k.webhook_url,
             k.webhook_secret,
             k.monthly_limit,
-            k.created_at
+            k.created_at,
+            k.owner_email
         ],
     )
     .map_err(|e| match e {
@@ -116,7 +118,7 @@ pub fn by_prefix(conn: &Connection, prefix: &str) -> Result<Vec<Candidate>> {
 
 const LIST_SQL: &str =
     "SELECT k.id, k.name, k.prefix, k.kind, u.email, k.webhook_url, k.monthly_limit,
-            coalesce(ku.count, 0), k.created_at, k.last_used_at, k.revoked_at
+            coalesce(ku.count, 0), k.created_at, k.last_used_at, k.revoked_at, k.owner_email
      FROM api_keys k
      LEFT JOIN users u ON u.id = k.user_id
      LEFT JOIN key_usage ku ON ku.key_id = k.id AND ku.month = ?1";
@@ -134,6 +136,7 @@ fn row_to_key(row: &Row) -> rusqlite::Result<ApiKey> {
         created_at: row.get(8)?,
         last_used_at: row.get(9)?,
         revoked_at: row.get(10)?,
+        owner_email: row.get(11)?,
     })
 }
 
@@ -210,4 +213,13 @@ pub fn touch(conn: &Connection, id: &str, now: Millis) -> Result<()> {
     conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
+}
+
+/// The person who runs an agent key, who may never decide its pauses.
+pub fn owner_email(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT owner_email FROM api_keys WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
 }

@@ -4,6 +4,7 @@
 pub mod account_links;
 pub mod audit;
 mod checkpoint;
+pub mod groups;
 pub mod keys;
 pub mod outbox;
 pub mod pauses;
@@ -54,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005-risk-summary.sql"),
     include_str!("migrations/0006-people-and-keys.sql"),
     include_str!("migrations/0007-on-timeout.sql"),
+    include_str!("migrations/0008-quorum-and-owner.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

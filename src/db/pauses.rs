@@ -7,7 +7,10 @@ use crate::model::{Kind, OnTimeout, Result, Risk, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
      p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment,
-     p.kind, p.options, p.answer, p.risk, p.summary, p.on_timeout";
+     p.kind, p.options, p.answer, p.risk, p.summary, p.on_timeout, p.required_approvals,
+     (SELECT json_group_array(json_object('by', v.voter, 'at', v.at, 'comment', v.comment))
+      FROM (SELECT voter, at, comment FROM pause_votes WHERE pause_id = p.id
+            ORDER BY at, voter) v)";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -49,6 +52,9 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
         resolved_by: row.get(12)?,
         comment: row.get(13)?,
         answer: row.get(16)?,
+        required_approvals: row.get(20)?,
+        approvals: serde_json::from_str(&row.get::<_, String>(21)?)
+            .map_err(|e| conversion_error(format!("approvals: {e}")))?,
     })
 }
 
@@ -62,8 +68,9 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         .map_err(crate::model::Error::internal)?;
     conn.prepare_cached(
         "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
-                             created_at, expires_at, kind, options, risk, summary, on_timeout)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                             created_at, expires_at, kind, options, risk, summary, on_timeout,
+                             required_approvals)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         p.watch_id,
@@ -79,7 +86,8 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         options,
         p.risk.map(Risk::as_str),
         p.summary,
-        p.on_timeout.as_str()
+        p.on_timeout.as_str(),
+        p.required_approvals
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =
@@ -362,4 +370,22 @@ pub fn count_usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> 
              RETURNING count",
         )?
         .query_row(params![key_id, month], |r| r.get(0))?)
+}
+
+/// Records one reviewer's approval; false when they had approved it already (the
+/// primary key is the pause and the reviewer).
+pub fn add_vote(
+    conn: &Connection,
+    pause_id: i64,
+    voter: &str,
+    at: Millis,
+    comment: Option<&str>,
+) -> Result<bool> {
+    let added = conn
+        .prepare_cached(
+            "INSERT INTO pause_votes (pause_id, voter, at, comment) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (pause_id, voter) DO NOTHING",
+        )?
+        .execute(params![pause_id, voter, at, comment])?;
+    Ok(added == 1)
 }

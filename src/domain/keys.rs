@@ -35,6 +35,7 @@ pub struct CreatedKey {
     pub user_email: Option<String>,
     pub webhook_url: Option<String>,
     pub monthly_limit: Option<i64>,
+    pub owner_email: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +44,9 @@ pub struct NewKey {
     pub user_email: Option<String>,
     pub webhook_url: Option<String>,
     pub monthly_limit: Option<i64>,
+    /// The person who runs an agent key (separation of duties: they may never decide
+    /// its pauses).
+    pub owner_email: Option<String>,
 }
 
 /// A key as the rules see it after authentication.
@@ -78,6 +82,18 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
         if limit < 1 {
             return Err(Error::validation("the monthly limit must be at least 1"));
         }
+    }
+    let owner_email = new
+        .owner_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(users::normalize_email)
+        .transpose()?;
+    if owner_email.is_some() && new.user_email.is_some() {
+        return Err(Error::validation(
+            "an owner is the person who runs an agent key; a reviewer key has none",
+        ));
     }
     if db::keys::active_id_by_name(tx, &name)?.is_some() {
         return Err(Error::Conflict(format!(
@@ -121,6 +137,7 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
             webhook_secret: &webhook_secret,
             monthly_limit: new.monthly_limit,
             created_at: now,
+            owner_email: owner_email.as_deref(),
         },
     )?;
     let user_email = user.map(|u| u.email);
@@ -131,7 +148,8 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
         "key.created",
         None,
         json!({ "id": id, "name": name, "kind": kind, "user": user_email,
-                "webhookUrl": webhook_url, "monthlyLimit": new.monthly_limit }),
+                "webhookUrl": webhook_url, "monthlyLimit": new.monthly_limit,
+                "owner": owner_email }),
     )?;
     Ok(CreatedKey {
         id,
@@ -143,6 +161,7 @@ pub fn create(tx: &mut Tx, now: Millis, actor: &Actor, new: NewKey) -> Result<Cr
         user_email,
         webhook_url,
         monthly_limit: new.monthly_limit,
+        owner_email,
     })
 }
 

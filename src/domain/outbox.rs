@@ -73,6 +73,9 @@ pub fn webhook_payload(p: &Pause) -> String {
         reject_option: Option<&'a str>,
         /// The timeout ended it (expired, or decided by `onTimeout`).
         timed_out: bool,
+        /// How many distinct approvals it needed, and those given (oldest first).
+        required_approvals: u32,
+        approvals: Vec<serde_json::Value>,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -101,6 +104,12 @@ pub fn webhook_payload(p: &Pause) -> String {
             .as_deref()
             .filter(|_| p.kind == super::Kind::Decision),
         timed_out: p.timed_out(),
+        required_approvals: p.required_approvals,
+        approvals: p
+            .approvals
+            .iter()
+            .map(|a| json!({ "by": a.by, "at": clock::rfc3339(a.at), "comment": a.comment }))
+            .collect(),
         agent_context: AgentContext {
             action: &p.action,
             risk: p.risk,

@@ -59,6 +59,10 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     AlreadyResolved,
+    /// Separation of duties: the owner of a pause's agent key may not decide it.
+    SelfApproval,
+    /// This reviewer has already approved the pause; it needs other reviewers.
+    AlreadyVoted,
     IdempotencyConflict,
     Conflict,
     QuotaExceeded,
@@ -93,6 +97,8 @@ pub fn classify(e: &Error) -> (StatusCode, ErrorCode) {
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, C::Forbidden),
         Error::NotFound(_) => (StatusCode::NOT_FOUND, C::NotFound),
         Error::AlreadyResolved(_) => (StatusCode::CONFLICT, C::AlreadyResolved),
+        Error::SelfApproval(_) => (StatusCode::FORBIDDEN, C::SelfApproval),
+        Error::AlreadyVoted => (StatusCode::CONFLICT, C::AlreadyVoted),
         Error::IdempotencyConflict => (StatusCode::CONFLICT, C::IdempotencyConflict),
         Error::Conflict(_) => (StatusCode::CONFLICT, C::Conflict),
         Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, C::QuotaExceeded),

@@ -154,6 +154,7 @@ async fn decide(
         risk: None,
         summary: None,
         on_timeout: None,
+        required_approvals: None,
     };
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;

@@ -95,11 +95,27 @@ pub struct PauseBody<'a> {
     answer: Option<&'a str>,
     /// A decision rejected with one of its options: that option.
     reject_option: Option<&'a str>,
+    /// How many distinct approvals approve it (1 to 10).
+    #[schema(minimum = 1, maximum = 10)]
+    required_approvals: u32,
+    /// The approvals given so far, oldest first: "1 of 2 approvals" while pending.
+    approvals: Vec<ApprovalBody<'a>>,
     #[schema(format = "uri")]
     status_url: String,
     /// The review page of the pause.
     #[schema(format = "uri")]
     review_url: String,
+}
+
+/// One reviewer's approval of a pause that needs more than one.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Approval)]
+pub struct ApprovalBody<'a> {
+    /// The approving reviewer's email.
+    by: &'a str,
+    #[schema(format = DateTime)]
+    at: String,
+    comment: Option<&'a str>,
 }
 
 impl<'a> PauseBody<'a> {
@@ -127,6 +143,16 @@ impl<'a> PauseBody<'a> {
             comment: p.comment.as_deref(),
             answer: p.answer.as_deref().filter(|_| p.kind == Kind::Question),
             reject_option: p.answer.as_deref().filter(|_| p.kind == Kind::Decision),
+            required_approvals: p.required_approvals,
+            approvals: p
+                .approvals
+                .iter()
+                .map(|a| ApprovalBody {
+                    by: &a.by,
+                    at: clock::rfc3339(a.at),
+                    comment: a.comment.as_deref(),
+                })
+                .collect(),
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
         }

@@ -55,13 +55,17 @@ impl Memory {
         match (stage, event) {
             (
                 Stage::Committing,
-                Event::PauseResolved { watch_id, .. } | Event::PauseExtended { watch_id, .. },
+                Event::PauseResolved { watch_id, .. }
+                | Event::PauseExtended { watch_id, .. }
+                | Event::PauseVoted { watch_id },
             ) => {
                 self.pauses.changing(watch_id);
             }
             (
                 Stage::Failed,
-                Event::PauseResolved { watch_id, .. } | Event::PauseExtended { watch_id, .. },
+                Event::PauseResolved { watch_id, .. }
+                | Event::PauseExtended { watch_id, .. }
+                | Event::PauseVoted { watch_id },
             ) => {
                 self.pauses.changed(watch_id);
             }
@@ -79,6 +83,8 @@ impl Memory {
                     expiry.deadline(*expires_at);
                 }
             }
+            // Only the cached pause changes: waiters sleep on until it ends.
+            (Stage::Committed, Event::PauseVoted { watch_id }) => self.pauses.changed(watch_id),
             (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.forget_keys(),
             (
                 Stage::Committed,

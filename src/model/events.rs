@@ -22,6 +22,11 @@ pub enum Event {
         watch_id: String,
         expires_at: Millis,
     },
+    /// A pause that needs several approvals got one and stays pending: what is kept in
+    /// memory of it is stale, but nobody waiting is woken.
+    PauseVoted {
+        watch_id: String,
+    },
     /// Rows were added to the outbox (or made due again).
     OutboxReady,
     /// A key or a user changed: authentications kept in memory must be checked again.

@@ -39,6 +39,8 @@ pub struct ApiKey {
     pub last_used_at: Option<Millis>,
     #[serde(serialize_with = "super::ser_opt_time")]
     pub revoked_at: Option<Millis>,
+    /// The person who runs an agent key: they may never decide its pauses.
+    pub owner_email: Option<String>,
 }
 
 /// The row `authenticate` compares against.

@@ -38,6 +38,11 @@ pub enum Error {
     NotFound(String),
     #[error("this pause is already {0}")]
     AlreadyResolved(Status),
+    /// Separation of duties: the owner of a pause's key may not decide it.
+    #[error("{0}")]
+    SelfApproval(String),
+    #[error("you have already approved this pause; it needs approvals from other reviewers")]
+    AlreadyVoted,
     #[error("this Idempotency-Key was already used with a different request body")]
     IdempotencyConflict,
     #[error("{0}")]

@@ -34,6 +34,19 @@ pub struct Pause {
     /// A question's answer once answered; for a decision rejected with one of its
     /// options, that option.
     pub answer: Option<String>,
+    /// How many distinct approvals approve it (1 to 10).
+    pub required_approvals: u32,
+    /// The approvals given so far, oldest first (kept once it is approved).
+    pub approvals: Vec<Approval>,
+}
+
+/// One reviewer's approval of a pause that needs more than one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Approval {
+    /// The approving reviewer's email.
+    pub by: String,
+    pub at: Millis,
+    pub comment: Option<String>,
 }
 
 /// Who resolves a pause when its timeout passes.
@@ -76,6 +89,8 @@ impl Pause {
             resolved_by: None,
             comment: None,
             answer: None,
+            required_approvals: 1,
+            approvals: vec![],
         }
     }
 }

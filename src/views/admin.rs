@@ -18,6 +18,7 @@ pub struct KeyForm {
     pub user: String,
     pub webhook_url: String,
     pub monthly_limit: String,
+    pub owner: String,
 }
 
 pub struct Keys {
@@ -118,6 +119,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                         }
                     }
                 }
+                label { span { "Owner " span.muted { "(optional: the person who runs this agent; they can never decide its pauses)" } } input type="email" name="owner" value=(f.owner) placeholder="dev@example.com" autocomplete="off"; }
                 label { span { "Webhook URL " span.muted { "(optional)" } } input type="url" name="webhook_url" value=(f.webhook_url) placeholder="https://example.internal/hooks/hitl"; }
                 label { span { "Monthly limit " span.muted { "(optional: pauses per calendar month, UTC)" } } input type="number" name="monthly_limit" min="1" value=(f.monthly_limit); }
                 div { button type="submit" { "Create key" } }
@@ -134,7 +136,7 @@ pub fn keys(viewer: &Viewer, m: &Keys) -> Markup {
                             td.wide data-label="Name" { span.key-name { (agent_text(&k.name)) } }
                             td data-label="Key" { code { (k.prefix) "…" } }
                             td data-label="Kind" {
-                                @if let Some(email) = &k.user_email { "reviewer · " (email) } @else { (k.kind.as_str()) }
+                                @if let Some(email) = &k.user_email { "reviewer · " (email) } @else { (k.kind.as_str()) @if let Some(owner) = &k.owner_email { " · owner " (owner) } }
                             }
                             td data-label="This month" {
                                 (k.used_this_month)
@@ -197,6 +199,8 @@ pub struct IssuedLink {
 
 pub struct Users {
     pub users: Vec<User>,
+    /// Read-only here: groups are managed with `hitl group`.
+    pub groups: Vec<crate::domain::groups::Group>,
     pub self_id: i64,
     pub issued: Option<IssuedLink>,
     /// Whether the server has mail (SMTP) configured.
@@ -294,6 +298,25 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                 }
             }
         } }
+        section aria-labelledby="groups-title" data-groups {
+            h2 #groups-title { "Groups" }
+            @if m.groups.is_empty() {
+                p.muted { "No groups yet. Create one with " code { "hitl group create NAME" } "." }
+            } @else {
+                table {
+                    thead { tr { th { "Group" } th { "Members" } } }
+                    tbody {
+                        @for g in &m.groups {
+                            tr {
+                                td data-label="Group" { (g.name) }
+                                td data-label="Members" { @if g.members.is_empty() { span.muted { "nobody yet" } } @else { (g.members.join(", ")) } }
+                            }
+                        }
+                    }
+                }
+                p.muted { "Groups are managed with " code { "hitl group" } "." }
+            }
+        }
     };
     page("Users", viewer, Nav::Users, content)
 }

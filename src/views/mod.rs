@@ -150,6 +150,15 @@ pub fn tags(tags: &[String]) -> Markup {
 /// URL-encodes a query value (for links that keep filters).
 pub use crate::urls::query_value;
 
+/// "1 of 2 approvals": the progress of a pause that needs several approvals.
+pub fn approvals_progress(p: &crate::domain::pauses::Pause) -> String {
+    format!(
+        "{} of {} approvals",
+        p.approvals.len(),
+        p.required_approvals
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

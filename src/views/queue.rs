@@ -45,6 +45,7 @@ pub fn list(q: &Queue) -> Markup {
                                     span.row-meta {
                                         span.key-name { (agent_text(&p.key_name)) }
                                         (tags(&p.tags))
+                                        @if p.required_approvals > 1 { " " span.approvals-progress { (super::approvals_progress(p)) } }
                                     }
                                 }
                                 span.row-times {

@@ -38,6 +38,25 @@ pub struct Review {
     pub prev_pending: Option<String>,
     /// Pending pauses other than this one.
     pub others_pending: i64,
+    /// The viewer runs the agent key that asked: they may not decide (separation of
+    /// duties).
+    pub owner: bool,
+}
+
+/// "1 of 2 approvals", with who approved and when.
+fn approvals_note(p: &Pause) -> Markup {
+    html! {
+        section.approvals aria-label="Approvals" {
+            p data-approvals { strong { (super::approvals_progress(p)) } }
+            @if !p.approvals.is_empty() {
+                ul {
+                    @for a in &p.approvals {
+                        li { (a.by) " approved " (clock::rfc3339(a.at)) @if let Some(c) = &a.comment { ": " (c) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Where the agent's text holds hidden or direction-changing characters.
@@ -136,6 +155,7 @@ fn history_line(e: &Entry, p: &Pause) -> Markup {
                 @if let Some(to) = details["to"].as_str() { " to " (to) }
             }
             "pause.approved" => { "approved by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
+            "pause.approval" => { "one approval by " (agent_text(by)) " (" (details["approvals"]) " of " (details["requiredApprovals"]) ")" @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.rejected" => { "rejected by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.answered" => { "answered by " (agent_text(by)) @if let Some(a) = details["answer"].as_str() { ": " q { (agent_text(a)) } } }
             "pause.cancelled" => { "cancelled by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
@@ -311,8 +331,17 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 Some(Notice::Error(message)) => { div.notice.error role="alert" { (message) } }
                 None => {}
             }
+            @if p.required_approvals > 1 { (approvals_note(p)) }
             @if p.status == Status::Pending {
-                @if p.kind == PauseKind::Question {
+                @if r.owner {
+                    p.notice.warn role="note" data-self-approval {
+                        "You run the agent key “" (agent_text(&p.key_name)) "” that asked, so another reviewer must decide this pause (separation of duties)."
+                    }
+                } @else if p.approvals.iter().any(|a| a.by == viewer.email) {
+                    p.notice role="note" data-voted {
+                        "You approved this pause; it waits for approvals from other reviewers."
+                    }
+                } @else if p.kind == PauseKind::Question {
                     section.decision aria-label="Answer" { (answer_form(r, viewer)) }
                 } @else {
                     section.decision aria-label="Decision" { (decision_form(r, viewer)) }

@@ -8,8 +8,9 @@ use super::{not_found, Pause, MAX_ANSWER_BYTES, MAX_COMMENT_BYTES};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
 use crate::domain::outbox::{self, Channels};
-use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Status};
+use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Status};
 use crate::model::events::Event;
+use crate::model::pause::Approval;
 use crate::model::pause::SYSTEM;
 
 /// A reviewer's decision: `approved` or `rejected`.
@@ -72,6 +73,64 @@ pub(super) fn pending_for_change(
         return Err(Error::AlreadyResolved(pause.on_timeout.status()));
     }
     Ok(pause)
+}
+
+/// Separation of duties: the owner of a pause's agent key (the person who runs that
+/// agent) may never approve, reject or answer its pauses, on any path.
+fn refuse_owner(tx: &Tx, pause: &Pause, reviewer: &Reviewer) -> Result<()> {
+    if is_owner(tx, pause, &reviewer.email)? {
+        return Err(Error::SelfApproval(format!(
+            "{} runs the agent key {:?} that asked; another reviewer must decide its pauses",
+            reviewer.email, pause.key_name
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `email` runs the key that asked, and so may not decide this pause (the
+/// review page asks, to say why).
+pub fn is_owner(conn: &rusqlite::Connection, pause: &Pause, email: &str) -> Result<bool> {
+    Ok(db::keys::owner_email(conn, &pause.key_id)?.is_some_and(|o| o.eq_ignore_ascii_case(email)))
+}
+
+/// One approval of a pause that needs several, and whether it was the last needed.
+/// Until then the pause stays pending: no webhook, no waiter woken; only the copy kept
+/// in memory is dropped (`PauseVoted`).
+fn vote(
+    tx: &mut Tx,
+    now: Millis,
+    mut pause: Pause,
+    by: &str,
+    comment: Option<String>,
+    actor: &Actor,
+) -> Result<(Pause, bool)> {
+    if pause.approvals.iter().any(|a| a.by == by)
+        || !db::pauses::add_vote(tx, pause.id, by, now, comment.as_deref())?
+    {
+        return Err(Error::AlreadyVoted);
+    }
+    pause.approvals.push(Approval {
+        by: by.to_string(),
+        at: now,
+        comment: comment.clone(),
+    });
+    let given = pause.approvals.len();
+    audit::record(
+        tx,
+        now,
+        actor,
+        "pause.approval",
+        Some(&pause.watch_id),
+        json!({ "by": by, "comment": comment, "approvals": given,
+                "requiredApprovals": pause.required_approvals }),
+    )?;
+    let complete = given >= pause.required_approvals as usize;
+    if !complete {
+        tx.emit(Event::PauseVoted {
+            watch_id: pause.watch_id.clone(),
+        });
+    }
+    Ok((pause, complete))
 }
 
 /// How a pending pause ends: who, what, and which channels hear of it.
@@ -164,12 +223,13 @@ pub fn decide(
         ));
     };
     let comment = clean_comment(comment)?;
-    let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    let mut pause = pending_for_change(tx, now, watch_id, |_| true)?;
     if pause.kind == Kind::Question {
         return Err(Error::validation(
             "this pause is a question: answer it instead",
         ));
     }
+    refuse_owner(tx, &pause, reviewer)?;
     let option = match option {
         None => None,
         Some(_) if decision != Decision::Rejected => {
@@ -182,6 +242,14 @@ pub fn decide(
     let comment = comment.or_else(|| option.clone());
     let by = reviewer.email.clone();
     let actor = principal.actor();
+    if decision == Decision::Approved && pause.required_approvals > 1 {
+        // The vote and, when it is the last one needed, the approval: one transaction.
+        let (voted, complete) = vote(tx, now, pause, &by, comment.clone(), &actor)?;
+        if !complete {
+            return Ok(voted);
+        }
+        pause = voted;
+    }
     let end = Ending {
         status: decision.status(),
         at: now,
@@ -250,6 +318,7 @@ pub fn answer(
             "this pause is a decision: approve or reject it",
         ));
     }
+    refuse_owner(tx, &pause, reviewer)?;
     let answer = check_answer(&pause, answer)?;
     let by = reviewer.email.clone();
     let actor = principal.actor();

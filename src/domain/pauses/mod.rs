@@ -6,7 +6,7 @@ mod extend;
 mod list;
 
 pub use decide::{
-    answer, cancel, decide, expire_due, forget_idempotency_before, next_expiry, Decision,
+    answer, cancel, decide, expire_due, forget_idempotency_before, is_owner, next_expiry, Decision,
 };
 pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};
@@ -37,6 +37,7 @@ pub const MAX_TIMEOUT_SECS: i64 = 30 * 24 * 3600;
 pub const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 3600 * 1000;
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 pub const MAX_LIST_LIMIT: u32 = 200;
+pub const MAX_REQUIRED_APPROVALS: u32 = 10;
 pub const DEFAULT_LIST_LIMIT: u32 = 50;
 
 /// The body of `POST /api/pause`, as sent.
@@ -94,6 +95,11 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(value_type = Option<OnTimeout>)]
     pub on_timeout: Option<String>,
+    /// How many distinct reviewers must approve (1 to 10, default 1). Any rejection
+    /// rejects at once; a reviewer approves once. Decisions only.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 10, example = 2)]
+    pub required_approvals: Option<i64>,
 }
 
 /// A create request that passed every check, ready to store.
@@ -118,6 +124,8 @@ pub struct NewPause {
     // Left out when absent, so the digest of an older request still matches.
     #[serde(skip_serializing_if = "Option::is_none")]
     on_timeout: Option<OnTimeout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_approvals: Option<u32>,
     #[serde(skip)]
     idempotency: Option<Idempotency>,
 }
@@ -225,6 +233,27 @@ fn validate_risk(risk: Option<&str>) -> Result<Option<Risk>> {
     .transpose()
 }
 
+/// `requiredApprovals`: 1 to `MAX_REQUIRED_APPROVALS`, and above 1 only for a decision.
+fn validate_required_approvals(n: Option<i64>, kind: Kind) -> Result<Option<u32>> {
+    let Some(n) = n else {
+        return Ok(None);
+    };
+    let n = u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_REQUIRED_APPROVALS).contains(n))
+        .ok_or_else(|| {
+            Error::validation(format!(
+                "requiredApprovals must be from 1 to {MAX_REQUIRED_APPROVALS}"
+            ))
+        })?;
+    if n > 1 && kind == Kind::Question {
+        return Err(Error::validation(
+            "a question is answered once: requiredApprovals above 1 is for decisions",
+        ));
+    }
+    Ok(Some(n))
+}
+
 /// The summary: visible text of at most `MAX_SUMMARY_BYTES`, trimmed.
 fn validate_summary(summary: Option<String>) -> Result<Option<String>> {
     let Some(summary) = summary else {
@@ -285,6 +314,7 @@ impl CreateRequest {
         let risk = validate_risk(self.risk.as_deref())?;
         let summary = validate_summary(self.summary)?;
         let on_timeout = validate_on_timeout(self.on_timeout.as_deref(), kind)?;
+        let required_approvals = validate_required_approvals(self.required_approvals, kind)?;
         let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
@@ -310,6 +340,7 @@ impl CreateRequest {
             risk,
             summary,
             on_timeout,
+            required_approvals,
             idempotency: None,
         };
         if let Some(key) = idempotency_key {
@@ -425,6 +456,8 @@ pub fn create(
         resolved_by: None,
         comment: None,
         answer: None,
+        required_approvals: new.required_approvals.unwrap_or(1),
+        approvals: Vec::new(),
     };
     let id = db::pauses::insert(tx, &pause)?;
     if let Some(idem) = &new_idempotency {

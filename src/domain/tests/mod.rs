@@ -23,9 +23,11 @@ mod api_keys;
 mod create;
 mod decide;
 mod expiry;
+mod groups;
 mod limits;
 mod on_timeout;
 mod questions;
+mod quorum;
 mod reject_options;
 mod risk_summary;
 
@@ -132,6 +134,7 @@ fn add_key(tx: &mut Tx, name: &str, user: Option<&str>, hook: Option<&str>) -> R
         user_email: user.map(Into::into),
         webhook_url: hook.map(Into::into),
         monthly_limit: None,
+        owner_email: None,
     };
     let created = keys::create(tx, t0(), &Actor::Cli, new)?;
     Ok(KeyRef {

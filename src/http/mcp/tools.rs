@@ -301,6 +301,7 @@ async fn request_approval(
         risk: args.risk,
         summary: args.summary,
         on_timeout: args.on_timeout,
+        required_approvals: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -326,6 +327,7 @@ async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Val
         risk: None,
         summary: None,
         on_timeout: None,
+        required_approvals: None,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -394,6 +396,7 @@ async fn permission_prompt(
         risk: None,
         summary: None,
         on_timeout: None,
+        required_approvals: None,
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

@@ -139,6 +139,8 @@ struct CreateForm {
     webhook_url: String,
     #[serde(default)]
     monthly_limit: String,
+    #[serde(default)]
+    owner: String,
 }
 
 fn parse_limit(text: &str) -> Result<Option<i64>, Error> {
@@ -164,6 +166,7 @@ async fn create(
         user: form.user.clone(),
         webhook_url: form.webhook_url.clone(),
         monthly_limit: form.monthly_limit.clone(),
+        owner: form.owner.clone(),
     };
     let url_check = match form.webhook_url.trim() {
         "" => Ok(()),
@@ -176,6 +179,7 @@ async fn create(
                 user_email: Some(form.user.trim().to_string()).filter(|u| !u.is_empty()),
                 webhook_url: Some(form.webhook_url.trim().to_string()).filter(|u| !u.is_empty()),
                 monthly_limit,
+                owner_email: Some(form.owner.trim().to_string()).filter(|o| !o.is_empty()),
             };
             admin
                 .write(&state, move |tx, who, now| {

@@ -19,7 +19,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn refused(e: &Error) -> HttpResponse {
     let status = match e {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Conflict(_) | Error::AlreadyResolved(_) => StatusCode::CONFLICT,
+        Error::Conflict(_) | Error::AlreadyResolved(_) | Error::AlreadyVoted => {
+            StatusCode::CONFLICT
+        }
+        Error::SelfApproval(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
     html_status(
@@ -89,6 +92,14 @@ async fn decide(
         .run(move |tx| links::decide(tx, clock::now(), &key, &token, Some(comment), &channels))
         .await;
     match result {
+        Ok(pause) if pause.status == crate::domain::Status::Pending => Ok(html(mail::outcome(
+            "Approval recorded",
+            &format!(
+                "{}: the pause waits for the other reviewers.",
+                crate::views::approvals_progress(&pause)
+            ),
+            Some(&pause),
+        ))),
         Ok(pause) => Ok(html(mail::outcome(
             "Done",
             "The agent learns your decision now.",
@@ -102,9 +113,13 @@ async fn decide(
                 None,
             ),
         )),
-        Err(e @ (Error::NotFound(_) | Error::Conflict(_) | Error::Validation(_))) => {
-            Ok(refused(&e))
-        }
+        Err(
+            e @ (Error::NotFound(_)
+            | Error::Conflict(_)
+            | Error::Validation(_)
+            | Error::SelfApproval(_)
+            | Error::AlreadyVoted),
+        ) => Ok(refused(&e)),
         Err(e) => Err(e.into()),
     }
 }

@@ -29,13 +29,17 @@ async fn load(
     principal: Principal,
     watch_id: String,
 ) -> Result<Review, PageError> {
-    let (pause, history, deliveries, beside) = state
+    let (pause, history, deliveries, beside, owner) = state
         .read(move |conn| {
             let pause = pauses::get(conn, &principal, &watch_id)?;
+            let owner = match principal.reviewer() {
+                Some(r) => pauses::is_owner(conn, &pause, &r.email)?,
+                None => false,
+            };
             let history = audit::for_pause(conn, &watch_id)?;
             let deliveries = outbox::deliveries(conn, &principal, &watch_id)?;
             let beside = pauses::pending_beside(conn, &pause)?;
-            Ok((pause, history, deliveries, beside))
+            Ok((pause, history, deliveries, beside, owner))
         })
         .await?;
     let context: Option<serde_json::Value> = pause
@@ -60,6 +64,7 @@ async fn load(
         next_pending: beside.next,
         prev_pending: beside.prev,
         others_pending: beside.others,
+        owner,
     })
 }
 

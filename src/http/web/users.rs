@@ -32,13 +32,16 @@ async fn render(
     form_email: String,
     issued: Option<IssuedLink>,
 ) -> Result<HttpResponse, PageError> {
-    let users = state.read(users::list).await?;
+    let (users, groups) = state
+        .read(|conn| Ok((users::list(conn)?, crate::domain::groups::list(conn)?)))
+        .await?;
     Ok(html_status(
         status,
         admin::users(
             &admin.0.viewer,
             &Users {
                 users,
+                groups,
                 self_id: admin.0.session.user.user_id,
                 issued,
                 email_on: state.channels.email,
