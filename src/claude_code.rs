@@ -68,27 +68,29 @@ pub struct Input {
     pub permission_mode: Option<String>,
 }
 
-impl Input {
-    /// `"{tool_name}: {summary}"`, cut to the action limit on a character boundary.
-    pub fn action(&self) -> String {
-        let action = format!("{}: {}", self.tool_name, self.summary());
-        cut_bytes(&action, MAX_ACTION_BYTES)
-    }
+/// The one-line action a reviewer reads for a tool call: `"{tool_name}: {subject}"`,
+/// cut to the action limit on a character boundary. The subject is the input's `field`
+/// when that is a string (a command, a file), else the input as compact JSON.
+pub fn tool_action(tool_name: &str, input: &RawValue, field: Option<&str>) -> String {
+    let value: Value = serde_json::from_str(input.get()).unwrap_or(Value::Null);
+    let subject = match field.and_then(|f| value.get(f)).and_then(Value::as_str) {
+        Some(text) => text.to_string(),
+        None => value.to_string(),
+    };
+    cut_bytes(&format!("{tool_name}: {subject}"), MAX_ACTION_BYTES)
+}
 
-    /// The most telling field of the input: the command of `Bash`, the file of
-    /// `Edit`, `Write` and `Read`, the URL of `WebFetch`; else the input as compact JSON.
-    fn summary(&self) -> String {
-        let input: Value = serde_json::from_str(self.tool_input.get()).unwrap_or(Value::Null);
+impl Input {
+    /// The tool and its most telling field: the command of `Bash`, the file of `Edit`,
+    /// `Write` and `Read`, the URL of `WebFetch` (see [`tool_action`]).
+    pub fn action(&self) -> String {
         let field = match self.tool_name.as_str() {
             "Bash" => Some("command"),
             "Edit" | "Write" | "Read" => Some("file_path"),
             "WebFetch" => Some("url"),
             _ => None,
         };
-        match field.and_then(|f| input.get(f)).and_then(Value::as_str) {
-            Some(text) => text.to_string(),
-            None => input.to_string(),
-        }
+        tool_action(&self.tool_name, &self.tool_input, field)
     }
 
     /// The pause's context, as JSON text: the input as sent and where it came from.

@@ -8,9 +8,11 @@ use crate::model::{Kind, OnTimeout, Result, Risk, Status};
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
      p.webhook_url, p.created_at, p.expires_at, p.resolved_at, p.resolved_by, p.comment,
      p.kind, p.options, p.answer, p.risk, p.summary, p.on_timeout, p.required_approvals,
-     (SELECT json_group_array(json_object('by', v.voter, 'at', v.at, 'comment', v.comment))
-      FROM (SELECT voter, at, comment FROM pause_votes WHERE pause_id = p.id
-            ORDER BY at, voter) v)";
+     CASE WHEN p.required_approvals > 1 THEN
+       (SELECT json_group_array(json_object('by', v.voter, 'at', v.at, 'comment', v.comment))
+        FROM (SELECT voter, at, comment FROM pause_votes WHERE pause_id = p.id
+              ORDER BY at, voter) v)
+     ELSE '[]' END";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {

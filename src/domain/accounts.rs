@@ -161,9 +161,7 @@ pub fn invite(
 
 /// A link with which an existing user sets a new password.
 pub fn reset(tx: &mut Tx, now: Millis, actor: &Actor, email: &str, mail: bool) -> Result<Issued> {
-    let email = users::normalize_email(email)?;
-    let user = db::users::by_email(tx, &email)?
-        .ok_or_else(|| Error::NotFound(format!("no user with email {email}")))?;
+    let user = users::by_email(tx, email)?;
     let purpose = if user.invite_pending {
         Purpose::Invite
     } else {

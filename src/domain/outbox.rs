@@ -75,7 +75,7 @@ pub fn webhook_payload(p: &Pause) -> String {
         timed_out: bool,
         /// How many distinct approvals it needed, and those given (oldest first).
         required_approvals: u32,
-        approvals: Vec<serde_json::Value>,
+        approvals: &'a [crate::model::pause::Approval],
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -95,21 +95,11 @@ pub fn webhook_payload(p: &Pause) -> String {
         resolved_at: p.resolved_at.map(clock::rfc3339),
         resolved_by: p.resolved_by.as_deref(),
         comment: p.comment.as_deref(),
-        answer: p
-            .answer
-            .as_deref()
-            .filter(|_| p.kind == super::Kind::Question),
-        reject_option: p
-            .answer
-            .as_deref()
-            .filter(|_| p.kind == super::Kind::Decision),
+        answer: p.question_answer(),
+        reject_option: p.reject_option(),
         timed_out: p.timed_out(),
         required_approvals: p.required_approvals,
-        approvals: p
-            .approvals
-            .iter()
-            .map(|a| json!({ "by": a.by, "at": clock::rfc3339(a.at), "comment": a.comment }))
-            .collect(),
+        approvals: &p.approvals,
         agent_context: AgentContext {
             action: &p.action,
             risk: p.risk,

@@ -8,9 +8,29 @@ use serde::de::DeserializeOwned;
 use crate::domain::Error;
 
 /// Reads at most `limit` bytes and parses them as `T`. Syntax errors are
-/// `invalid_json`; well-formed JSON of the wrong shape is `validation_failed`.
-/// A `Content-Length` over the limit is refused before anything is read.
+/// `invalid_json` (an empty body too); well-formed JSON of the wrong shape is
+/// `validation_failed`. A `Content-Length` over the limit is refused before anything
+/// is read.
 pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, Error> {
+    read(req, payload, limit, false)
+        .await?
+        .ok_or_else(|| Error::InvalidJson("the request body is empty; send a JSON object".into()))
+}
+
+/// As [`read_json`], but an empty body (or only whitespace) is `None`.
+pub async fn read_optional_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Option<T>, Error> {
+    read(req, payload, limit, true).await
+}
+
+async fn read<T: DeserializeOwned>(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

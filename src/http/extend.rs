@@ -57,9 +57,7 @@ pub(super) async fn extend(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = super::caller(&req, &state).await?;
-    let body: ExtendBody = read_json(&req, payload, SMALL_BODY, false)
-        .await?
-        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let body: ExtendBody = read_json(&req, payload, SMALL_BODY).await?;
     let seconds = whole_seconds(&body.seconds)?;
     let watch_id = path.into_inner();
     let pause = state

@@ -69,10 +69,8 @@ pub fn refused(error: &Error) -> HttpResponse {
 async fn hook(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     let limit = state.max_create_body();
-    let body: Box<serde_json::value::RawValue> = match read_json(&req, payload, limit, false).await
-    {
-        Ok(Some(body)) => body,
-        Ok(None) => return deny(Event::PreToolUse, "hitl: the request body is empty"),
+    let body: Box<serde_json::value::RawValue> = match read_json(&req, payload, limit).await {
+        Ok(body) => body,
         Err(e) => return deny(Event::PreToolUse, &format!("hitl: {}", public_message(&e))),
     };
     let event = Event::guess(body.get().as_bytes());
@@ -216,13 +214,10 @@ fn outcome(pause: &Pause, wait: u64, stopping: bool) -> Outcome {
         Status::Answered => Outcome::Denied(format!(
             "hitl: answered by {by} instead of approved; not allowed"
         )),
-        Status::Expired => Outcome::Denied(format!(
-            "hitl: no decision within {wait} s; the request expired"
-        )),
         Status::Pending if stopping => Outcome::Denied(
             "hitl: the server is stopping; no decision was made (ask again)".to_string(),
         ),
-        Status::Pending => Outcome::Denied(format!(
+        Status::Expired | Status::Pending => Outcome::Denied(format!(
             "hitl: no decision within {wait} s; the request expired"
         )),
     }

@@ -257,9 +257,7 @@ async fn read_model<T: serde::de::DeserializeOwned>(
     state: &AppState,
     what: &str,
 ) -> Result<T, Error> {
-    let body: Box<RawValue> = read_json(req, payload, state.max_create_body(), false)
-        .await?
-        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let body: Box<RawValue> = read_json(req, payload, state.max_create_body()).await?;
     serde_json::from_str(body.get()).map_err(|e| Error::validation(format!("not a {what}: {e}")))
 }
 

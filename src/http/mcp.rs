@@ -148,9 +148,9 @@ async fn post(
     }
     let token = api_key(&req, &state)?;
     check_key(&state, &token).await?;
-    let raw: Box<RawValue> = match read_json(&req, payload, state.max_create_body(), false).await {
-        Ok(Some(raw)) => raw,
-        Ok(None) | Err(Error::InvalidJson(_)) | Err(Error::Validation(_)) => {
+    let raw: Box<RawValue> = match read_json(&req, payload, state.max_create_body()).await {
+        Ok(raw) => raw,
+        Err(Error::InvalidJson(_)) | Err(Error::Validation(_)) => {
             return Ok(rpc_error(
                 StatusCode::BAD_REQUEST,
                 &Value::Null,

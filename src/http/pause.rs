@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::read_json;
+use super::body::{read_json, read_optional_json};
 use super::error::{ApiError, ErrorBody};
 use super::{allow, api_key, AppState};
 use crate::clock;
 use crate::domain::pauses::{self, CreateRequest, Decision, ListQuery, Pause};
 use crate::domain::{Error, Kind, OnTimeout, Risk, Status};
+use crate::model::pause::Approval;
 
 const MAX_WAIT_SECS: u64 = 60;
 /// Room for everything in a request body besides the context.
@@ -99,23 +100,12 @@ pub struct PauseBody<'a> {
     #[schema(minimum = 1, maximum = 10)]
     required_approvals: u32,
     /// The approvals given so far, oldest first: "1 of 2 approvals" while pending.
-    approvals: Vec<ApprovalBody<'a>>,
+    approvals: &'a [Approval],
     #[schema(format = "uri")]
     status_url: String,
     /// The review page of the pause.
     #[schema(format = "uri")]
     review_url: String,
-}
-
-/// One reviewer's approval of a pause that needs more than one.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Approval)]
-pub struct ApprovalBody<'a> {
-    /// The approving reviewer's email.
-    by: &'a str,
-    #[schema(format = DateTime)]
-    at: String,
-    comment: Option<&'a str>,
 }
 
 impl<'a> PauseBody<'a> {
@@ -141,18 +131,10 @@ impl<'a> PauseBody<'a> {
             resolved_by: p.resolved_by.as_deref(),
             timed_out: p.timed_out(),
             comment: p.comment.as_deref(),
-            answer: p.answer.as_deref().filter(|_| p.kind == Kind::Question),
-            reject_option: p.answer.as_deref().filter(|_| p.kind == Kind::Decision),
+            answer: p.question_answer(),
+            reject_option: p.reject_option(),
             required_approvals: p.required_approvals,
-            approvals: p
-                .approvals
-                .iter()
-                .map(|a| ApprovalBody {
-                    by: &a.by,
-                    at: clock::rfc3339(a.at),
-                    comment: a.comment.as_deref(),
-                })
-                .collect(),
+            approvals: &p.approvals,
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
         }
@@ -223,9 +205,7 @@ async fn create(
         .into());
     }
     let limits = state.limits;
-    let request: CreateRequest = read_json(&req, payload, state.max_create_body(), false)
-        .await?
-        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let request: CreateRequest = read_json(&req, payload, state.max_create_body()).await?;
     let new = request.validate(limits, idempotency_key)?;
     let created = state.create_pause(token, new).await?;
     let builder = if created.replayed {
@@ -442,9 +422,7 @@ async fn decide(
 ) -> Result<HttpResponse, ApiError> {
     // A reviewer key, or the web page's session with its CSRF token.
     let caller = super::caller(&req, &state).await?;
-    let body: DecideBody = read_json(&req, payload, SMALL_BODY, false)
-        .await?
-        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let body: DecideBody = read_json(&req, payload, SMALL_BODY).await?;
     let decision = Decision::parse(&body.decision)?;
     let watch_id = path.into_inner();
     let channels = state.channels;
@@ -498,9 +476,7 @@ async fn answer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = super::caller(&req, &state).await?;
-    let body: AnswerBody = read_json(&req, payload, SMALL_BODY, false)
-        .await?
-        .ok_or_else(|| Error::InvalidJson("the request body is empty".into()))?;
+    let body: AnswerBody = read_json(&req, payload, SMALL_BODY).await?;
     let watch_id = path.into_inner();
     let channels = state.channels;
     let pause = state
@@ -548,7 +524,7 @@ async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
     // No body, or `null`, is the same as `{}`.
-    let body: CancelBody = read_json::<Option<CancelBody>>(&req, payload, SMALL_BODY, true)
+    let body: CancelBody = read_optional_json::<Option<CancelBody>>(&req, payload, SMALL_BODY)
         .await?
         .flatten()
         .unwrap_or_default();

@@ -40,11 +40,14 @@ pub struct Pause {
     pub approvals: Vec<Approval>,
 }
 
-/// One reviewer's approval of a pause that needs more than one.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+/// One reviewer's approval of a pause that needs more than one. Read from the
+/// database with `at` in milliseconds; written (API, webhook) with `at` in RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct Approval {
     /// The approving reviewer's email.
     pub by: String,
+    #[serde(serialize_with = "super::ser_time")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Millis,
     pub comment: Option<String>,
 }
@@ -61,6 +64,20 @@ impl Pause {
             Status::Approved | Status::Rejected => self.resolved_by.as_deref() == Some(SYSTEM),
             _ => false,
         }
+    }
+
+    /// A question's answer (the `answer` column of a question).
+    pub fn question_answer(&self) -> Option<&str> {
+        self.answer
+            .as_deref()
+            .filter(|_| self.kind == Kind::Question)
+    }
+
+    /// The reason a rejected decision picked (the `answer` column of a decision).
+    pub fn reject_option(&self) -> Option<&str> {
+        self.answer
+            .as_deref()
+            .filter(|_| self.kind == Kind::Decision)
     }
 }
 

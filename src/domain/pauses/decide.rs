@@ -286,7 +286,7 @@ fn check_answer(pause: &Pause, answer: &str) -> Result<String> {
         return check_option(pause, answer);
     }
     let answer = answer.trim();
-    if answer.is_empty() || crate::text::looks_empty(answer) {
+    if crate::text::looks_empty(answer) {
         return Err(Error::validation("answer must not be empty"));
     }
     if answer.len() > MAX_ANSWER_BYTES {

@@ -205,7 +205,7 @@ fn validate_options(options: Option<Vec<String>>) -> Result<Option<Vec<String>>>
     let mut out: Vec<String> = Vec::with_capacity(options.len());
     for option in options {
         let option = option.trim();
-        if option.is_empty() || crate::text::looks_empty(option) {
+        if crate::text::looks_empty(option) {
             return Err(Error::validation("options must not be empty"));
         }
         if option.chars().count() > MAX_OPTION_CHARS || option.chars().any(char::is_control) {

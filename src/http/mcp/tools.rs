@@ -10,10 +10,9 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{Failure, RpcError};
-use crate::domain::pauses::{CreateRequest, Pause, MAX_ACTION_BYTES};
+use crate::domain::pauses::{CreateRequest, Pause};
 use crate::domain::{Error, Status};
 use crate::http::AppState;
-use crate::text::cut_bytes;
 
 /// The longest a tool call waits: most clients give up on one after 60 s.
 pub const MAX_WAIT_SECS: u64 = 50;
@@ -26,7 +25,13 @@ const DISCONNECTED: &str =
     "the agent disconnected before a decision (the permission prompt stopped waiting)";
 
 /// The `tools/list` entries.
-pub fn list() -> Value {
+/// The tool list, built once: it never changes.
+pub fn list() -> &'static Value {
+    static TOOLS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(build_list);
+    &TOOLS
+}
+
+fn build_list() -> Value {
     let approval = json!({
         "type": "object",
         "properties": {
@@ -349,17 +354,12 @@ async fn get_approval(state: &AppState, token: String, args: GetArgs) -> Result<
 
 /// The one-line action a reviewer reads: the tool and what it works on.
 fn prompt_action(tool_name: &str, input: &RawValue) -> String {
-    let value: Value = serde_json::from_str(input.get()).unwrap_or(Value::Null);
     let field = match tool_name {
         "Bash" => Some("command"),
         "Edit" | "MultiEdit" | "Write" | "Read" => Some("file_path"),
         _ => None,
     };
-    let subject = match field.and_then(|f| value.get(f)).and_then(Value::as_str) {
-        Some(text) => text.to_string(),
-        None => value.to_string(),
-    };
-    cut_bytes(&format!("{tool_name}: {subject}"), MAX_ACTION_BYTES)
+    crate::claude_code::tool_action(tool_name, input, field)
 }
 
 /// One text block holding Claude Code's permission answer.
@@ -446,6 +446,7 @@ async fn permission_prompt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pauses::MAX_ACTION_BYTES;
 
     fn raw(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.to_string()).unwrap()
