@@ -71,7 +71,7 @@ pub struct PauseBody<'a> {
     /// A question's choices, or a decision's reasons to reject.
     options: Option<&'a [String]>,
     /// The context as the agent sent it.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     context: Option<&'a RawValue>,
     tags: &'a [String],
     /// The agent's rating of the action's risk, if it gave one.

@@ -54,7 +54,7 @@ pub struct CreateRequest {
     /// Any JSON value the reviewer sees beside the action (at most 256 KiB by default).
     /// Kept as sent: [`context::normalise`] refuses duplicate keys and keeps digits.
     #[serde(default)]
-    #[schema(value_type = Option<Object>, example = json!({"environment": "prod"}))]
+    #[schema(value_type = Option<serde_json::Value>, example = json!({"environment": "prod"}))]
     pub context: Option<Box<RawValue>>,
     /// Where the decision is POSTed, signed; overrides the key's webhook.
     #[serde(default)]
