@@ -12,7 +12,8 @@ CREATE TABLE users (
     password_hash TEXT    NOT NULL,                 -- pbkdf2-sha256$iterations$salt$hash
     notify_email  INTEGER NOT NULL DEFAULT 1,
     created_at    INTEGER NOT NULL
-);
+, away_until INTEGER, delegate_id INTEGER REFERENCES users (id) ON DELETE SET NULL);
+-- (away_until and delegate_id, version 9: while away, the delegate gets their pauses.)
 
 CREATE TABLE api_keys (
     id             TEXT    PRIMARY KEY,             -- key_...
@@ -54,12 +55,19 @@ CREATE TABLE pauses (
     resolved_by TEXT,
     comment     TEXT,
     answer      TEXT                                -- a question's answer, once answered
-, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10));
--- (required_approvals, version 8: distinct approvals that approve the pause.)
+, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10), policy TEXT, reviewers TEXT, remind_every INTEGER, remind_at INTEGER, escalate_at INTEGER, escalate_to TEXT);
+-- (required_approvals, version 8: distinct approvals that approve the pause. Version 9,
+-- copied from the routing policy that matched, if one did: its name; reviewers, a JSON
+-- array of group names (NULL: any approver); remind_every in milliseconds and the next
+-- reminder's time; when escalate_to joins the reviewers.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
+CREATE INDEX pauses_pending_reminders ON pauses (remind_at)
+    WHERE status = 'pending' AND remind_at IS NOT NULL;
+CREATE INDEX pauses_pending_escalations ON pauses (escalate_at)
+    WHERE status = 'pending' AND escalate_at IS NOT NULL;
 
 -- Approvals given to a pause that needs more than one; one per person.
 CREATE TABLE pause_votes (
@@ -222,7 +230,7 @@ CREATE TABLE secrets (
     value BLOB NOT NULL
 ) WITHOUT ROWID;
 
--- Named sets of users (routing policies come later).
+-- Named sets of users; routing policies send pauses to them.
 CREATE TABLE groups (
     id         INTEGER PRIMARY KEY,
     name       TEXT    NOT NULL UNIQUE,
@@ -235,3 +243,22 @@ CREATE TABLE group_members (
     PRIMARY KEY (group_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX group_members_user ON group_members (user_id);
+
+-- Routing policies, tried by position (lowest first): the first whose conditions all
+-- hold routes a new pause.
+CREATE TABLE policies (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT    NOT NULL UNIQUE,
+    position       INTEGER NOT NULL,                -- the order policies are tried in
+    tags           TEXT    NOT NULL DEFAULT '[]',   -- JSON array: the pause has one of them
+    key_name       TEXT,                            -- the asking key's name
+    action_glob    TEXT,                            -- a glob over the action text
+    min_risk       TEXT    CHECK (min_risk IN ('low', 'medium', 'high', 'critical')),
+    reviewers      TEXT    NOT NULL,                -- JSON array of group names
+    approvals      INTEGER NOT NULL DEFAULT 1 CHECK (approvals BETWEEN 1 AND 10),
+    remind_every   INTEGER,                         -- milliseconds
+    escalate_after INTEGER,                         -- milliseconds
+    escalate_to    TEXT,                            -- a group name
+    on_timeout     TEXT    CHECK (on_timeout IN ('expire', 'reject', 'approve')),
+    created_at     INTEGER NOT NULL
+);

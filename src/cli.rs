@@ -75,6 +75,8 @@ pub enum Command {
     User(UserArgs),
     /// Manage groups of users (works while the server runs)
     Group(GroupArgs),
+    /// Manage routing policies: who decides which pauses (works while the server runs)
+    Policy(PolicyArgs),
     /// Ask for approval and wait: exit 0 approved, 1 rejected, 2 expired or cancelled, 3 error
     Ask(AskArgs),
     /// Exit 0 when the server at --url answers its health check
@@ -276,6 +278,79 @@ pub enum GroupCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub data: GlobalDataDir,
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Add a policy, tried after the existing ones. A new pause goes to the first
+    /// policy whose conditions all hold; without a match any approver decides it
+    #[command(
+        after_help = "Example: two approvals from ops for anything tagged prod\n  \
+        hitl policy add prod-changes --tag prod --reviewers ops --approvals 2 \\\n      \
+        --remind-every 30m --escalate-after 2h --escalate-to sre-leads"
+    )]
+    Add(Box<PolicyAddArgs>),
+    /// List policies in the order they are tried
+    List {
+        #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+        json: bool,
+    },
+    /// Remove a policy (pauses it routed keep their reviewers)
+    Remove { name: String },
+    /// Move a policy just before another, so that it is tried first
+    Move {
+        name: String,
+        #[arg(long, value_name = "OTHER")]
+        before: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyAddArgs {
+    /// 1 to 64 letters, digits, '-', '_' or '.'
+    pub name: String,
+    /// Match pauses carrying this tag (repeat: any of them)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Match pauses of the key with this name
+    #[arg(long, value_name = "KEYNAME")]
+    pub key: Option<String>,
+    /// Match actions by a glob: '*' any text, '?' one character, e.g. 'Bash: git push*'
+    #[arg(long, value_name = "GLOB")]
+    pub action: Option<String>,
+    /// Match pauses the agent rated this risky or more: low, medium, high, critical
+    #[arg(long, value_name = "LEVEL")]
+    pub risk: Option<String>,
+    /// The groups whose members decide (repeat, or separate with commas)
+    #[arg(long, required = true, value_name = "GROUP")]
+    pub reviewers: Vec<String>,
+    /// Distinct approvals needed (1 to 10; an agent may ask for more, never fewer)
+    #[arg(long, value_name = "N")]
+    pub approvals: Option<u32>,
+    /// Remind reviewers who have not voted this often, e.g. 30m
+    #[arg(long, value_name = "DUR")]
+    pub remind_every: Option<String>,
+    /// After this long undecided, the --escalate-to group joins the reviewers
+    #[arg(long, value_name = "DUR", requires = "escalate_to")]
+    pub escalate_after: Option<String>,
+    /// The group that joins the reviewers after --escalate-after
+    #[arg(long, value_name = "GROUP", requires = "escalate_after")]
+    pub escalate_to: Option<String>,
+    /// What the pause's timeout does: expire, reject or approve (the agent's choice
+    /// otherwise, but never approve)
+    #[arg(long, value_name = "OUTCOME")]
+    pub on_timeout: Option<String>,
+    /// Print the policy as JSON
+    #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Create a key; prints the key alone on the first line (it is shown only once)
@@ -364,6 +439,21 @@ pub enum UserCommand {
         /// The user's new role
         #[arg(long, value_enum)]
         role: Option<RoleArg>,
+        /// Away until this date (YYYY-MM-DD: to the end of that day, UTC) or RFC 3339
+        /// time; pauses routed to them go to --delegate meanwhile
+        #[arg(
+            long,
+            value_name = "DATE",
+            requires = "delegate",
+            conflicts_with = "back"
+        )]
+        away_until: Option<String>,
+        /// Who decides and is told of their routed pauses while they are away
+        #[arg(long, value_name = "EMAIL", requires = "away_until")]
+        delegate: Option<String>,
+        /// Back: no longer away
+        #[arg(long)]
+        back: bool,
         /// Print the user as a JSON object
         #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,

@@ -30,7 +30,6 @@ pub fn rfc3339(ms: Millis) -> String {
 }
 
 /// Parses an RFC 3339 timestamp (any offset) into milliseconds.
-#[cfg(test)]
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     Some((t.unix_timestamp_nanos() / 1_000_000) as Millis)

@@ -1,6 +1,7 @@
 //! The expiry timer: one thread that sleeps until the earliest pending pause's
-//! `expiresAt`, then marks every due pause `expired` through the writer (which wakes
-//! its waiters). It runs at start-up too, so pauses that expired while the server was
+//! `expiresAt` (or reminder, or escalation), then ends every due pause as its
+//! `onTimeout` says through the writer (which wakes its waiters), and sends the due
+//! reminders and escalations. It runs at start-up too, so pauses that expired while the server was
 //! down are expired at once. Once an hour it also forgets old Idempotency-Keys and
 //! sessions that can no longer be used.
 
@@ -117,7 +118,7 @@ impl Timer<'_> {
             .reads
             .get()
             .map_err(domain::Error::from)
-            .and_then(|conn| pauses::next_expiry(&conn));
+            .and_then(|conn| pauses::next_timer(&conn));
         match read {
             Ok(due) => {
                 self.next = Some(due);
@@ -133,9 +134,12 @@ impl Timer<'_> {
     /// Expires what is due (a batch at a time), then asks the database again.
     fn expire_due(&mut self) -> Result<(), Stop> {
         let channels = self.channels;
-        let expired = self
-            .writer
-            .run_blocking(move |tx| pauses::expire_due(tx, clock::now(), BATCH, &channels));
+        let expired = self.writer.run_blocking(move |tx| {
+            let now = clock::now();
+            // Expired first: an ended pause is neither reminded nor escalated.
+            Ok(pauses::expire_due(tx, now, BATCH, &channels)?
+                + pauses::nudge_due(tx, now, BATCH, &channels)?)
+        });
         self.next = None;
         match expired {
             Ok(n) => {

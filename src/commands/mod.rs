@@ -15,6 +15,7 @@ mod client;
 mod groups;
 mod hook;
 mod mail;
+mod policies;
 mod serve;
 mod users;
 
@@ -81,6 +82,8 @@ pub fn run(cli: Cli) -> ExitCode {
             .and_then(|dir| users::user(args.command, &dir)),
         Command::Group(args) => existing_data_dir(args.data.data_dir.or(top))
             .and_then(|dir| groups::group(args.command, &dir)),
+        Command::Policy(args) => existing_data_dir(args.data.data_dir.or(top))
+            .and_then(|dir| policies::policy(args.command, &dir)),
         Command::Ask(args) => return ask::run(args),
         Command::Healthcheck(args) => return client::healthcheck(&args),
         Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => {

@@ -28,19 +28,46 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
         UserCommand::ResetPassword { email, json } => issue(dir, json, |tx, now, mail| {
             accounts::reset(tx, now, &Actor::Cli, &email, mail)
         }),
-        UserCommand::Set { email, role, json } => {
-            let Some(role) = role else {
-                return Err("nothing to change: give a setting, e.g. --role admin".into());
-            };
+        UserCommand::Set {
+            email,
+            role,
+            away_until,
+            delegate,
+            back,
+            json,
+        } => {
+            if role.is_none() && away_until.is_none() && !back {
+                return Err(
+                    "nothing to change: give a setting, e.g. --role admin, --away-until DATE --delegate EMAIL, or --back"
+                        .into(),
+                );
+            }
             let mut conn = open(dir)?;
             let user = change(&mut conn, dir, |tx| {
-                let user = users::by_email(tx, &email)?;
-                users::set_role(tx, clock::now(), &Actor::Cli, user.id, role.role())
+                let now = clock::now();
+                let mut user = users::by_email(tx, &email)?;
+                if let Some(role) = role {
+                    user = users::set_role(tx, now, &Actor::Cli, user.id, role.role())?;
+                }
+                if let (Some(until), Some(delegate)) = (&away_until, &delegate) {
+                    let until = users::parse_away_until(until, now)?;
+                    user = users::set_away(tx, now, &Actor::Cli, user.id, Some((until, delegate)))?;
+                } else if back {
+                    user = users::set_away(tx, now, &Actor::Cli, user.id, None)?;
+                }
+                Ok(user)
             })?;
             if json {
                 print_json(&user_json(&user));
             } else {
-                say!("{} is now {}", user.email, user.role);
+                let away = match (user.away_until, &user.delegate) {
+                    (Some(until), Some(delegate)) => format!(
+                        ", away until {} (pauses routed to them go to {delegate})",
+                        clock::rfc3339(until)
+                    ),
+                    _ => String::new(),
+                };
+                say!("{} is {}{away}", user.email, user.role);
             }
             Ok(())
         }

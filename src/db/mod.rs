@@ -8,6 +8,8 @@ pub mod groups;
 pub mod keys;
 pub mod outbox;
 pub mod pauses;
+pub mod policies;
+pub mod routing;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
@@ -56,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006-people-and-keys.sql"),
     include_str!("migrations/0007-on-timeout.sql"),
     include_str!("migrations/0008-quorum-and-owner.sql"),
+    include_str!("migrations/0009-routing.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

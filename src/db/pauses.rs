@@ -2,7 +2,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
-use crate::model::pause::{Cursor, ListQuery, Pause};
+use crate::model::pause::{Cursor, ListQuery, Pause, Routing};
 use crate::model::{Kind, OnTimeout, Result, Risk, Status};
 
 const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p.context, p.tags,
@@ -12,7 +12,8 @@ const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p
        (SELECT json_group_array(json_object('by', v.voter, 'at', v.at, 'comment', v.comment))
         FROM (SELECT voter, at, comment FROM pause_votes WHERE pause_id = p.id
               ORDER BY at, voter) v)
-     ELSE '[]' END";
+     ELSE '[]' END,
+     p.policy, p.reviewers, p.remind_every, p.remind_at, p.escalate_at, p.escalate_to";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -57,7 +58,27 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
         required_approvals: row.get(20)?,
         approvals: serde_json::from_str(&row.get::<_, String>(21)?)
             .map_err(|e| conversion_error(format!("approvals: {e}")))?,
+        routing: row_to_routing(row)?,
     })
+}
+
+fn row_to_routing(row: &Row) -> rusqlite::Result<Option<Routing>> {
+    let Some(policy) = row.get::<_, Option<String>>(22)? else {
+        return Ok(None);
+    };
+    let reviewers: Option<String> = row.get(23)?;
+    Ok(Some(Routing {
+        policy,
+        reviewers: reviewers
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| conversion_error(format!("reviewers: {e}")))?
+            .unwrap_or_default(),
+        remind_every: row.get(24)?,
+        remind_at: row.get(25)?,
+        escalate_at: row.get(26)?,
+        escalate_to: row.get(27)?,
+    }))
 }
 
 pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
@@ -68,11 +89,18 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         .map(serde_json::to_string)
         .transpose()
         .map_err(crate::model::Error::internal)?;
+    let routing = p.routing.as_ref();
+    let reviewers = routing
+        .map(|r| serde_json::to_string(&r.reviewers))
+        .transpose()
+        .map_err(crate::model::Error::internal)?;
     conn.prepare_cached(
         "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
                              created_at, expires_at, kind, options, risk, summary, on_timeout,
-                             required_approvals)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                             required_approvals, policy, reviewers, remind_every, remind_at,
+                             escalate_at, escalate_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19, ?20, ?21)",
     )?
     .execute(params![
         p.watch_id,
@@ -89,7 +117,13 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         p.risk.map(Risk::as_str),
         p.summary,
         p.on_timeout.as_str(),
-        p.required_approvals
+        p.required_approvals,
+        routing.map(|r| &r.policy),
+        reviewers,
+        routing.and_then(|r| r.remind_every),
+        routing.and_then(|r| r.remind_at),
+        routing.and_then(|r| r.escalate_at),
+        routing.and_then(|r| r.escalate_to.as_ref()),
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =
@@ -218,28 +252,55 @@ pub fn first_id_created_from(conn: &Connection, at: Millis) -> Result<Option<i64
     super::first_id_at_or_after(conn, "pauses", "created_at", at)
 }
 
-pub fn pending_oldest_first(conn: &Connection, limit: u32) -> Result<Vec<Pause>> {
+/// The pending pauses that are the user's to decide at `now` (not routed, or routed
+/// to them), oldest first.
+pub fn pending_oldest_first(
+    conn: &Connection,
+    limit: u32,
+    user_id: i64,
+    now: Millis,
+) -> Result<Vec<Pause>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE p.status = 'pending' ORDER BY p.id LIMIT ?1"
+        "SELECT {COLUMNS} FROM {FROM} WHERE p.status = 'pending' AND {}
+         ORDER BY p.id LIMIT ?1",
+        super::routing::routed_to(2, 3)
     ))?;
     let items = stmt
-        .query_map([limit], row_to_pause)?
+        .query_map(params![limit, user_id, now], row_to_pause)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(items)
 }
 
 /// The watchId of the first pending pause after (`later`) or before the id, in queue
-/// order (through the `pauses_status` index).
-pub fn pending_beside(conn: &Connection, id: i64, later: bool) -> Result<Option<String>> {
-    let sql = if later {
-        "SELECT watch_id FROM pauses WHERE status = 'pending' AND id > ?1 ORDER BY id LIMIT 1"
-    } else {
-        "SELECT watch_id FROM pauses WHERE status = 'pending' AND id < ?1 ORDER BY id DESC LIMIT 1"
-    };
+/// order (through the `pauses_status` index), among the user's to decide at `now`.
+pub fn pending_beside(
+    conn: &Connection,
+    id: i64,
+    later: bool,
+    user_id: i64,
+    now: Millis,
+) -> Result<Option<String>> {
+    let (compare, order) = if later { (">", "") } else { ("<", " DESC") };
+    let sql = format!(
+        "SELECT p.watch_id FROM pauses p WHERE p.status = 'pending' AND p.id {compare} ?1 AND {}
+         ORDER BY p.id{order} LIMIT 1",
+        super::routing::routed_to(2, 3)
+    );
     Ok(conn
-        .prepare_cached(sql)?
-        .query_row([id], |r| r.get(0))
+        .prepare_cached(&sql)?
+        .query_row(params![id, user_id, now], |r| r.get(0))
         .optional()?)
+}
+
+/// How many pending pauses are the user's to decide at `now`.
+pub fn count_pending_for(conn: &Connection, user_id: i64, now: Millis) -> Result<i64> {
+    let sql = format!(
+        "SELECT count(*) FROM pauses p WHERE p.status = 'pending' AND {}",
+        super::routing::routed_to(1, 2)
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![user_id, now], |r| r.get(0))?)
 }
 
 /// How a pending pause ends, as stored.
@@ -291,12 +352,59 @@ pub fn due_for_expiry(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<
     Ok(due)
 }
 
-pub fn next_expiry(conn: &Connection) -> Result<Option<Millis>> {
+/// The first time a timer acts on a pending pause: a deadline, a reminder or an
+/// escalation (each found through its own partial index).
+pub fn next_timer(conn: &Connection) -> Result<Option<Millis>> {
     Ok(conn
         .prepare_cached(
-            "SELECT min(expires_at) FROM pauses WHERE status = 'pending' AND expires_at IS NOT NULL",
+            "SELECT min(at) FROM (
+                SELECT min(expires_at) AS at FROM pauses
+                    WHERE status = 'pending' AND expires_at IS NOT NULL
+                UNION ALL SELECT min(remind_at) FROM pauses
+                    WHERE status = 'pending' AND remind_at IS NOT NULL
+                UNION ALL SELECT min(escalate_at) FROM pauses
+                    WHERE status = 'pending' AND escalate_at IS NOT NULL)",
         )?
         .query_row([], |r| r.get(0))?)
+}
+
+/// Pending pauses whose next reminder is due, at most `limit`.
+pub fn due_for_reminder(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
+    due_by(conn, "remind_at", now, limit)
+}
+
+/// Pending pauses whose escalation is due, at most `limit`.
+pub fn due_for_escalation(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
+    due_by(conn, "escalate_at", now, limit)
+}
+
+fn due_by(conn: &Connection, column: &str, now: Millis, limit: u32) -> Result<Vec<Pause>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE p.status = 'pending' AND p.{column} IS NOT NULL AND p.{column} <= ?1
+         ORDER BY p.{column} LIMIT ?2"
+    ))?;
+    let due = stmt
+        .query_map(params![now, limit], row_to_pause)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(due)
+}
+
+/// The next reminder of a pending pause.
+pub fn set_remind_at(conn: &Connection, id: i64, at: Millis) -> Result<()> {
+    conn.prepare_cached("UPDATE pauses SET remind_at = ?2 WHERE id = ?1 AND status = 'pending'")?
+        .execute(params![id, at])?;
+    Ok(())
+}
+
+/// An escalation done: the reviewers with the added group, and no escalation left.
+pub fn set_escalated(conn: &Connection, id: i64, reviewers: &[String]) -> Result<()> {
+    let reviewers = serde_json::to_string(reviewers).map_err(crate::model::Error::internal)?;
+    conn.prepare_cached(
+        "UPDATE pauses SET reviewers = ?2, escalate_at = NULL WHERE id = ?1 AND status = 'pending'",
+    )?
+    .execute(params![id, reviewers])?;
+    Ok(())
 }
 
 pub struct IdempotencyRow {

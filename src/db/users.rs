@@ -4,7 +4,8 @@ use crate::clock::Millis;
 use crate::model::user::User;
 use crate::model::{Error, Result, Role};
 
-const COLUMNS: &str = "id, email, role, notify_email, created_at, password_hash = ''";
+const COLUMNS: &str = "id, email, role, notify_email, created_at, password_hash = '',
+     away_until, (SELECT d.email FROM users d WHERE d.id = users.delegate_id)";
 
 fn role_of(text: &str) -> rusqlite::Result<Role> {
     Role::parse(text).ok_or_else(|| {
@@ -24,6 +25,8 @@ fn row_to_user(row: &Row) -> rusqlite::Result<User> {
         notify_email: row.get(3)?,
         created_at: row.get(4)?,
         invite_pending: row.get(5)?,
+        away_until: row.get(6)?,
+        delegate: row.get(7)?,
     })
 }
 
@@ -93,6 +96,15 @@ pub fn set_role(conn: &Connection, id: i64, role: Role) -> Result<()> {
     conn.execute(
         "UPDATE users SET role = ?2 WHERE id = ?1",
         params![id, role.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Away until a time with a delegate, or (`None`) back.
+pub fn set_away(conn: &Connection, id: i64, away: Option<(Millis, i64)>) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET away_until = ?2, delegate_id = ?3 WHERE id = ?1",
+        params![id, away.map(|a| a.0), away.map(|a| a.1)],
     )?;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod links;
 pub mod outbox;
 pub mod password;
 pub mod pauses;
+pub mod policies;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

@@ -76,6 +76,10 @@ pub fn webhook_payload(p: &Pause) -> String {
         /// How many distinct approvals it needed, and those given (oldest first).
         required_approvals: u32,
         approvals: &'a [crate::model::pause::Approval],
+        /// The routing policy that matched, and the groups it routed to (with any
+        /// escalation); null when any approver could decide.
+        policy: Option<&'a str>,
+        reviewers: Option<&'a [String]>,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -100,6 +104,8 @@ pub fn webhook_payload(p: &Pause) -> String {
         timed_out: p.timed_out(),
         required_approvals: p.required_approvals,
         approvals: &p.approvals,
+        policy: p.routing.as_ref().map(|r| r.policy.as_str()),
+        reviewers: p.routing.as_ref().map(|r| r.reviewers.as_slice()),
         agent_context: AgentContext {
             action: &p.action,
             risk: p.risk,
@@ -154,29 +160,84 @@ fn slack_row(p: &Pause, event: &str, now: Millis) -> NewRow {
     }
 }
 
-/// A new pause: mail to every reviewer who wants it, and a Slack message.
+/// A new pause: mail to every reviewer who wants it (for a routed pause, its routed
+/// reviewers), and a Slack message.
 pub fn pause_created(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
     if channels.email {
-        for (user_id, email) in db::outbox::notified_users(tx)? {
-            add(
-                tx,
-                NewRow {
-                    kind: Kind::Email,
-                    watch_id: p.watch_id.clone(),
-                    event_id: event_id(),
-                    target: email,
-                    key_id: None,
-                    user_id: Some(user_id),
-                    payload: json!({ "event": "created" }).to_string(),
-                    at: now,
-                },
-            )?;
-        }
+        let recipients = match &p.routing {
+            Some(r) => db::routing::recipients(tx, &r.reviewers, now)?,
+            None => db::outbox::notified_users(tx)?,
+        };
+        mail_reviewers(tx, now, p, MailEvent::Created, recipients)?;
     }
     if channels.slack {
         add(tx, slack_row(p, "created", now))?;
     }
     Ok(())
+}
+
+/// Why a reviewer is mailed about a pending pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailEvent {
+    Created,
+    /// Still undecided; they have not voted.
+    Reminder,
+    /// Their group joined the reviewers after the policy's escalation delay.
+    Escalated,
+}
+
+impl MailEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailEvent::Created => "created",
+            MailEvent::Reminder => "reminder",
+            MailEvent::Escalated => "escalated",
+        }
+    }
+
+    pub fn parse(text: &str) -> MailEvent {
+        match text {
+            "reminder" => MailEvent::Reminder,
+            "escalated" => MailEvent::Escalated,
+            _ => MailEvent::Created,
+        }
+    }
+}
+
+/// One mail per recipient about a pending pause, less the person who runs the key that
+/// asked (they may not decide it).
+pub fn mail_reviewers(
+    tx: &mut Tx,
+    now: Millis,
+    p: &Pause,
+    event: MailEvent,
+    recipients: Vec<(i64, String)>,
+) -> Result<usize> {
+    let owner = db::keys::owner_email(tx, &p.key_id)?;
+    let mut sent = 0;
+    for (user_id, email) in recipients {
+        if owner
+            .as_deref()
+            .is_some_and(|o| o.eq_ignore_ascii_case(&email))
+        {
+            continue;
+        }
+        add(
+            tx,
+            NewRow {
+                kind: Kind::Email,
+                watch_id: p.watch_id.clone(),
+                event_id: event_id(),
+                target: email,
+                key_id: None,
+                user_id: Some(user_id),
+                payload: json!({ "event": event.as_str() }).to_string(),
+                at: now,
+            },
+        )?;
+        sent += 1;
+    }
+    Ok(sent)
 }
 
 /// Queues a test webhook to a key's URL; returns the delivery's id.

@@ -52,6 +52,8 @@ pub fn add(
         notify_email: true,
         created_at: now,
         invite_pending: false,
+        away_until: None,
+        delegate: None,
     })
 }
 
@@ -81,6 +83,8 @@ pub fn add_invited(
         notify_email: true,
         created_at: now,
         invite_pending: true,
+        away_until: None,
+        delegate: None,
     })
 }
 
@@ -107,6 +111,8 @@ pub fn add_from_provider(tx: &mut Tx, now: Millis, email: &str, role: Role) -> R
         notify_email: true,
         created_at: now,
         invite_pending: true,
+        away_until: None,
+        delegate: None,
     })
 }
 
@@ -252,6 +258,85 @@ pub fn set_notify_email(
     )?;
     Ok(User {
         notify_email: on,
+        ..user
+    })
+}
+
+/// The longest absence one can set at once.
+const MAX_AWAY_MS: Millis = 366 * crate::clock::DAY_MS;
+
+/// When an absence ends, as typed: an RFC 3339 time, or a `YYYY-MM-DD` date meaning
+/// until the end of that day (UTC).
+pub fn parse_away_until(text: &str, now: Millis) -> Result<Millis> {
+    let text = text.trim();
+    let until = crate::clock::parse_rfc3339(text)
+        .or_else(|| crate::clock::parse_date(text).map(|d| d + crate::clock::DAY_MS))
+        .ok_or_else(|| {
+            Error::validation(format!(
+                "{text:?} is not a date: write YYYY-MM-DD (away until the end of that day, UTC) or an RFC 3339 time"
+            ))
+        })?;
+    if until <= now {
+        return Err(Error::validation(
+            "the end of the absence must be in the future",
+        ));
+    }
+    if until - now > MAX_AWAY_MS {
+        return Err(Error::validation(
+            "an absence can be set at most a year ahead",
+        ));
+    }
+    Ok(until)
+}
+
+/// Marks a user away until `until` with a delegate who decides and is told of the
+/// pauses routed to them meanwhile; `None` marks them back.
+pub fn set_away(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    away: Option<(Millis, &str)>,
+) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    let stored = match away {
+        None => None,
+        Some((until, delegate)) => {
+            let delegate = by_email(tx, delegate)?;
+            if delegate.id == user.id {
+                return Err(Error::validation(
+                    "name someone else as your delegate: they decide for you while you are away",
+                ));
+            }
+            if until <= now || until - now > MAX_AWAY_MS {
+                return Err(Error::validation(
+                    "the end of the absence must be in the future, at most a year ahead",
+                ));
+            }
+            Some((until, delegate))
+        }
+    };
+    db::users::set_away(tx, user.id, stored.as_ref().map(|(u, d)| (*u, d.id)))?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        if stored.is_some() {
+            "user.away"
+        } else {
+            "user.back"
+        },
+        None,
+        match &stored {
+            Some((until, d)) => {
+                json!({ "email": user.email, "until": crate::clock::rfc3339(*until), "delegate": d.email })
+            }
+            None => json!({ "email": user.email }),
+        },
+    )?;
+    Ok(User {
+        away_until: stored.as_ref().map(|(u, _)| *u),
+        delegate: stored.map(|(_, d)| d.email),
         ..user
     })
 }

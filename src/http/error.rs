@@ -61,6 +61,8 @@ pub enum ErrorCode {
     AlreadyResolved,
     /// Separation of duties: the owner of a pause's agent key may not decide it.
     SelfApproval,
+    /// The pause is routed to groups this reviewer is not in (nor a delegate for).
+    NotAReviewer,
     /// This reviewer has already approved the pause; it needs other reviewers.
     AlreadyVoted,
     IdempotencyConflict,
@@ -98,6 +100,7 @@ pub fn classify(e: &Error) -> (StatusCode, ErrorCode) {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, C::NotFound),
         Error::AlreadyResolved(_) => (StatusCode::CONFLICT, C::AlreadyResolved),
         Error::SelfApproval(_) => (StatusCode::FORBIDDEN, C::SelfApproval),
+        Error::NotAReviewer(_) => (StatusCode::FORBIDDEN, C::NotAReviewer),
         Error::AlreadyVoted => (StatusCode::CONFLICT, C::AlreadyVoted),
         Error::IdempotencyConflict => (StatusCode::CONFLICT, C::IdempotencyConflict),
         Error::Conflict(_) => (StatusCode::CONFLICT, C::Conflict),

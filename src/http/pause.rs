@@ -101,6 +101,10 @@ pub struct PauseBody<'a> {
     required_approvals: u32,
     /// The approvals given so far, oldest first: "1 of 2 approvals" while pending.
     approvals: &'a [Approval],
+    /// The routing policy that matched when it was created, if one did.
+    policy: Option<&'a str>,
+    /// The groups whose members decide it (an escalation adds one); null: any approver.
+    reviewers: Option<&'a [String]>,
     #[schema(format = "uri")]
     status_url: String,
     /// The review page of the pause.
@@ -135,6 +139,8 @@ impl<'a> PauseBody<'a> {
             reject_option: p.reject_option(),
             required_approvals: p.required_approvals,
             approvals: &p.approvals,
+            policy: p.routing.as_ref().map(|r| r.policy.as_str()),
+            reviewers: p.routing.as_ref().map(|r| r.reviewers.as_slice()),
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
         }

@@ -57,7 +57,7 @@ impl Memory {
                 Stage::Committing,
                 Event::PauseResolved { watch_id, .. }
                 | Event::PauseExtended { watch_id, .. }
-                | Event::PauseVoted { watch_id },
+                | Event::PauseUpdated { watch_id },
             ) => {
                 self.pauses.changing(watch_id);
             }
@@ -65,7 +65,7 @@ impl Memory {
                 Stage::Failed,
                 Event::PauseResolved { watch_id, .. }
                 | Event::PauseExtended { watch_id, .. }
-                | Event::PauseVoted { watch_id },
+                | Event::PauseUpdated { watch_id },
             ) => {
                 self.pauses.changed(watch_id);
             }
@@ -84,16 +84,10 @@ impl Memory {
                 }
             }
             // Only the cached pause changes: waiters sleep on until it ends.
-            (Stage::Committed, Event::PauseVoted { watch_id }) => self.pauses.changed(watch_id),
+            (Stage::Committed, Event::PauseUpdated { watch_id }) => self.pauses.changed(watch_id),
             (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.forget_keys(),
-            (
-                Stage::Committed,
-                Event::PauseCreated {
-                    watch_id,
-                    expires_at,
-                },
-            ) => {
-                if let (Some(at), Some(expiry)) = (expires_at, self.expiry.get()) {
+            (Stage::Committed, Event::PauseCreated { watch_id, wake_at }) => {
+                if let (Some(at), Some(expiry)) = (wake_at, self.expiry.get()) {
                     expiry.deadline(*at);
                 }
                 // Nobody listening is fine.

@@ -303,7 +303,7 @@ async fn open_pages_hear_of_committed_pauses_only() {
     let memory = Memory::new(dir.path(), live, Waker::default());
     let created = Event::PauseCreated {
         watch_id: "w1".into(),
-        expires_at: None,
+        wake_at: None,
     };
     let events = [created, resolved("w1", Status::Approved)];
     memory.before_commit(&events);

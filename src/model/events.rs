@@ -11,7 +11,8 @@ use crate::clock::Millis;
 pub enum Event {
     PauseCreated {
         watch_id: String,
-        expires_at: Option<Millis>,
+        /// The first time a timer acts on it: its deadline, reminder or escalation.
+        wake_at: Option<Millis>,
     },
     PauseResolved {
         watch_id: String,
@@ -22,9 +23,9 @@ pub enum Event {
         watch_id: String,
         expires_at: Millis,
     },
-    /// A pause that needs several approvals got one and stays pending: what is kept in
-    /// memory of it is stale, but nobody waiting is woken.
-    PauseVoted {
+    /// A pending pause changed and stays pending (an approval of several needed, an
+    /// escalation): what is kept in memory of it is stale, but nobody waiting is woken.
+    PauseUpdated {
         watch_id: String,
     },
     /// Rows were added to the outbox (or made due again).

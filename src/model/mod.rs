@@ -41,6 +41,9 @@ pub enum Error {
     /// Separation of duties: the owner of a pause's key may not decide it.
     #[error("{0}")]
     SelfApproval(String),
+    /// The pause is routed to groups the person is not in (nor a delegate for).
+    #[error("{0}")]
+    NotAReviewer(String),
     #[error("you have already approved this pause; it needs approvals from other reviewers")]
     AlreadyVoted,
     #[error("this Idempotency-Key was already used with a different request body")]

@@ -38,6 +38,24 @@ pub struct Pause {
     pub required_approvals: u32,
     /// The approvals given so far, oldest first (kept once it is approved).
     pub approvals: Vec<Approval>,
+    /// Where a routing policy sent it; `None`: any approver decides.
+    pub routing: Option<Routing>,
+}
+
+/// What the routing policy that matched a pause decided, copied when the pause was
+/// created: a later change of the policy never changes a pause under review.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// The policy's name.
+    pub policy: String,
+    /// The groups whose members (or their delegates) may decide; escalation adds one.
+    pub reviewers: Vec<String>,
+    /// How often reviewers who have not voted are reminded, and when next.
+    pub remind_every: Option<Millis>,
+    pub remind_at: Option<Millis>,
+    /// When `escalate_to` joins the reviewers (cleared once it has).
+    pub escalate_at: Option<Millis>,
+    pub escalate_to: Option<String>,
 }
 
 /// One reviewer's approval of a pause that needs more than one. Read from the
@@ -64,6 +82,20 @@ impl Pause {
             Status::Approved | Status::Rejected => self.resolved_by.as_deref() == Some(SYSTEM),
             _ => false,
         }
+    }
+
+    /// The earliest time a timer acts on it while pending: its deadline, its next
+    /// reminder or its escalation.
+    pub fn next_timer(&self) -> Option<Millis> {
+        let routing = self.routing.as_ref();
+        [
+            self.expires_at,
+            routing.and_then(|r| r.remind_at),
+            routing.and_then(|r| r.escalate_at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A question's answer (the `answer` column of a question).
@@ -108,6 +140,7 @@ impl Pause {
             answer: None,
             required_approvals: 1,
             approvals: vec![],
+            routing: None,
         }
     }
 }

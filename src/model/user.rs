@@ -16,9 +16,23 @@ pub struct User {
     pub created_at: Millis,
     /// Invited, and has not set a password yet (cannot sign in).
     pub invite_pending: bool,
+    /// Away until then (while it is in the future), with pauses routed to them going to
+    /// their delegate.
+    #[serde(serialize_with = "super::ser_opt_time")]
+    pub away_until: Option<Millis>,
+    /// The delegate's email.
+    pub delegate: Option<String>,
 }
 
 impl User {
+    /// Away now, with someone standing in.
+    pub fn away_at(&self, now: Millis) -> Option<(Millis, &str)> {
+        match (self.away_until, &self.delegate) {
+            (Some(until), Some(delegate)) if until > now => Some((until, delegate)),
+            _ => None,
+        }
+    }
+
     pub fn reviewer(&self) -> Reviewer {
         Reviewer {
             user_id: self.id,

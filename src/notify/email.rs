@@ -11,7 +11,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use maud::{html, Markup, DOCTYPE};
 
 use super::dns::Dns;
-use crate::domain::outbox::{Attempt, Next};
+use crate::domain::outbox::{Attempt, MailEvent, Next};
 use crate::domain::pauses::Pause;
 use crate::text::{marked, marked_preview};
 
@@ -246,7 +246,7 @@ fn is_question(p: &Pause) -> bool {
     p.kind == crate::domain::Kind::Question
 }
 
-fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
+fn html_body(p: &Pause, context: Option<&str>, links: &Links, lead: Option<&str>) -> Markup {
     let button = |href: &str, label: &str, colour: &str| {
         html! {
             a href=(href) style=(format!("display:inline-block;padding:12px 22px;margin:4px 16px 4px 0;border-radius:6px;background:{colour};color:#ffffff;font-weight:bold;text-decoration:none;")) { (label) }
@@ -256,6 +256,9 @@ fn html_body(p: &Pause, context: Option<&str>, links: &Links) -> Markup {
         (DOCTYPE)
         html {
             body style="font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1c1d1f;line-height:1.5;" {
+                @if let Some(lead) = lead {
+                    p style="font-weight:bold;margin:0 0 12px;" { (lead) }
+                }
                 p style="color:#5c6370;margin:0;" {
                     @if is_question(p) { "Question: an agent is waiting for your answer" }
                     @else { "An agent is waiting for your decision" }
@@ -296,12 +299,17 @@ pub fn new_pause_message(
     to: &str,
     p: &Pause,
     links: &Links,
+    event: MailEvent,
 ) -> Result<Message, String> {
     let to: Mailbox = to.parse().map_err(|e| format!("bad recipient {to}: {e}"))?;
     let context = context_preview(p, 1500);
+    let lead = event_lead(p, event);
     // Agent text shows its hidden characters as markers, as on the pages.
     let mut text = format!(
-        "{}:\n\n    {}\n\nRequested by {}{}\n",
+        "{}{}:\n\n    {}\n\nRequested by {}{}\n",
+        lead.as_deref()
+            .map(|l| format!("{l}\n\n"))
+            .unwrap_or_default(),
         if is_question(p) {
             "Question: an agent is waiting for your answer"
         } else {
@@ -336,15 +344,45 @@ pub fn new_pause_message(
     } else {
         "Approval needed"
     };
+    let prefix = match event {
+        MailEvent::Created => "",
+        MailEvent::Reminder => "Reminder: ",
+        MailEvent::Escalated => "Escalated to you: ",
+    };
     Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(format!("{subject}: {}", marked_preview(&p.action, 80)))
+        .subject(format!(
+            "{prefix}{subject}: {}",
+            marked_preview(&p.action, 80)
+        ))
         .multipart(MultiPart::alternative_plain_html(
             text,
-            html_body(p, context.as_deref(), links).into_string(),
+            html_body(p, context.as_deref(), links, lead.as_deref()).into_string(),
         ))
         .map_err(|e| format!("cannot build the mail: {e}"))
+}
+
+/// Why this mail comes now, for a reminder or an escalation: one sentence.
+fn event_lead(p: &Pause, event: MailEvent) -> Option<String> {
+    let waiting = |ms: i64| {
+        let secs = ((crate::clock::now() - ms).max(0) / 1000) as u64;
+        // Whole minutes once it is a minute or more.
+        let shown = if secs >= 60 { secs - secs % 60 } else { secs };
+        humantime::format_duration(std::time::Duration::from_secs(shown)).to_string()
+    };
+    let routing = p.routing.as_ref();
+    let policy = routing.map_or(String::new(), |r| format!(" (policy {})", r.policy));
+    match event {
+        MailEvent::Created => None,
+        MailEvent::Reminder => Some(format!(
+            "Reminder: this has waited {} for a decision{policy}, and yours is still missing.",
+            waiting(p.created_at)
+        )),
+        MailEvent::Escalated => Some(format!(
+            "Escalated: nobody decided this within the time the policy allows{policy}, so your group was added to its reviewers."
+        )),
+    }
 }
 
 /// The mail with an invitation or password-reset link.

@@ -351,7 +351,9 @@ impl Worker {
             decide,
             review: self.settings.urls.review(&pause.watch_id),
         };
-        match email::new_pause_message(&smtp.from, &address, pause, &links) {
+        let event: serde_json::Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
+        let event = outbox::MailEvent::parse(event["event"].as_str().unwrap_or_default());
+        match email::new_pause_message(&smtp.from, &address, pause, &links, event) {
             Ok(message) => Sent::Tried(smtp.send(&self.dns, &message)),
             Err(e) => Sent::Impossible(e),
         }

@@ -41,6 +41,9 @@ pub struct Review {
     /// The viewer runs the agent key that asked: they may not decide (separation of
     /// duties).
     pub owner: bool,
+    /// The pause is not routed, or routed to the viewer (or to someone they stand in
+    /// for): they may decide it.
+    pub routed_to_viewer: bool,
 }
 
 /// "1 of 2 approvals", with who approved and when.
@@ -337,6 +340,13 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                     p.notice.warn role="note" data-self-approval {
                         "You run the agent key “" (agent_text(&p.key_name)) "” that asked, so another reviewer must decide this pause (separation of duties)."
                     }
+                } @else if let (false, Some(routing)) = (r.routed_to_viewer, &p.routing) {
+                    p.notice.warn role="note" data-not-a-reviewer {
+                        "The policy “" (routing.policy) "” routes this pause to "
+                        (and_list(&routing.reviewers.iter().map(String::as_str).collect::<Vec<_>>())) ". You are not a member"
+                        @if routing.reviewers.len() > 1 { " of any of them" }
+                        ", nor standing in for one who is away, so one of them must decide it."
+                    }
                 } @else if p.approvals.iter().any(|a| a.by == viewer.email) {
                     p.notice role="note" data-voted {
                         "You approved this pause; it waits for approvals from other reviewers."
@@ -346,7 +356,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 } @else {
                     section.decision aria-label="Decision" { (decision_form(r, viewer)) }
                 }
-                (extend_form(p, viewer))
+                @if r.routed_to_viewer { (extend_form(p, viewer)) }
                 @if viewer.is_admin { (cancel_form(&p.watch_id, viewer)) }
             } @else {
                 (decided_banner(p, r.now))

@@ -116,10 +116,13 @@ pub fn link_gone(message: &str) -> Markup {
     )
 }
 
+#[derive(Clone)]
 pub struct Account {
     pub notify_email: bool,
     /// Whether the server has mail (SMTP) configured.
     pub email_on: bool,
+    /// Away now: until when (RFC 3339) and the delegate's email.
+    pub away: Option<(String, String)>,
     pub error: Option<String>,
     pub notice: Option<String>,
 }
@@ -141,6 +144,29 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
                 p {
                     "New pauses are " strong { @if a.notify_email { "mailed to you" } @else { "not mailed to you" } } ". "
                     button.small.secondary type="submit" { @if a.notify_email { "Turn off" } @else { "Turn on" } }
+                }
+            }
+        }
+        section #away {
+            h2 { "Away" }
+            @if let Some((until, delegate)) = &a.away {
+                form.inline method="post" action="/account/away" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    input type="hidden" name="action" value="back";
+                    p data-away {
+                        "You are away until " time datetime=(until) { (until) }
+                        ". Pauses routed to you go to " strong { (delegate) } " meanwhile. "
+                        button.small.secondary type="submit" { "I am back" }
+                    }
+                }
+            } @else {
+                p.muted { "Going away? Name a delegate: until the date you give, pauses routed to you go to them (they are told and may decide them). You can still decide them yourself." }
+                form.stack method="post" action="/account/away" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    input type="hidden" name="action" value="away";
+                    label { span { "Away until the end of (UTC)" } input type="date" name="until" required; }
+                    label { span { "Delegate (their email)" } input type="email" name="delegate" required autocomplete="off"; }
+                    div { button type="submit" { "Set away" } }
                 }
             }
         }

@@ -87,6 +87,33 @@ fn refuse_owner(tx: &Tx, pause: &Pause, reviewer: &Reviewer) -> Result<()> {
     Ok(())
 }
 
+/// Routing: a pause a policy sent to groups is decided only by their members, or by
+/// the delegate of a member who is away; admins are no exception.
+pub(super) fn refuse_unrouted(
+    tx: &Tx,
+    now: Millis,
+    pause: &Pause,
+    reviewer: &Reviewer,
+) -> Result<()> {
+    let Some(routing) = &pause.routing else {
+        return Ok(());
+    };
+    if db::routing::may_decide(tx, &routing.reviewers, reviewer.user_id, now)? {
+        return Ok(());
+    }
+    Err(Error::NotAReviewer(format!(
+        "policy {:?} routes this pause to {}; {} is not in {} and is no away member's delegate",
+        routing.policy,
+        routing.reviewers.join(", "),
+        reviewer.email,
+        if routing.reviewers.len() == 1 {
+            "it"
+        } else {
+            "any of them"
+        },
+    )))
+}
+
 /// Whether `email` runs the key that asked, and so may not decide this pause (the
 /// review page asks, to say why).
 pub fn is_owner(conn: &rusqlite::Connection, pause: &Pause, email: &str) -> Result<bool> {
@@ -95,7 +122,7 @@ pub fn is_owner(conn: &rusqlite::Connection, pause: &Pause, email: &str) -> Resu
 
 /// One approval of a pause that needs several, and whether it was the last needed.
 /// Until then the pause stays pending: no webhook, no waiter woken; only the copy kept
-/// in memory is dropped (`PauseVoted`).
+/// in memory is dropped (`PauseUpdated`).
 fn vote(
     tx: &mut Tx,
     now: Millis,
@@ -126,7 +153,7 @@ fn vote(
     )?;
     let complete = given >= pause.required_approvals as usize;
     if !complete {
-        tx.emit(Event::PauseVoted {
+        tx.emit(Event::PauseUpdated {
             watch_id: pause.watch_id.clone(),
         });
     }
@@ -230,6 +257,7 @@ pub fn decide(
         ));
     }
     refuse_owner(tx, &pause, reviewer)?;
+    refuse_unrouted(tx, now, &pause, reviewer)?;
     let option = match option {
         None => None,
         Some(_) if decision != Decision::Rejected => {
@@ -319,6 +347,7 @@ pub fn answer(
         ));
     }
     refuse_owner(tx, &pause, reviewer)?;
+    refuse_unrouted(tx, now, &pause, reviewer)?;
     let answer = check_answer(&pause, answer)?;
     let by = reviewer.email.clone();
     let actor = principal.actor();
@@ -413,7 +442,8 @@ pub fn forget_idempotency_before(tx: &mut Tx, cutoff: Millis) -> Result<()> {
     db::pauses::idempotency_prune(tx, cutoff)
 }
 
-/// When the next pending pause expires, if any does.
-pub fn next_expiry(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
-    db::pauses::next_expiry(conn)
+/// When a timer next acts on a pending pause (a deadline, a reminder, an
+/// escalation), if one ever does.
+pub fn next_timer(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
+    db::pauses::next_timer(conn)
 }

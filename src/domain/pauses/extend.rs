@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::decide::pending_for_change;
+use super::decide::{pending_for_change, refuse_unrouted};
 use super::{Pause, MAX_TIMEOUT_SECS};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
@@ -11,7 +11,8 @@ use crate::domain::{audit, Error, Principal, Result, Status};
 use crate::model::events::Event;
 
 /// Adds `seconds` (1 to 30 days) to a pending pause's deadline, or sets one that far
-/// from now if it had none. A reviewer (key or signed-in user) only; 409 once decided.
+/// from now if it had none. A reviewer (key or signed-in user) only, one it is routed to
+/// if a policy routed it; 409 once decided.
 pub fn extend(
     tx: &mut Tx,
     now: Millis,
@@ -30,6 +31,7 @@ pub fn extend(
         )));
     }
     let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    refuse_unrouted(tx, now, &pause, reviewer)?;
     let from = pause.expires_at;
     let to = from.unwrap_or(now) + seconds * 1000;
     if !db::pauses::set_expiry(tx, pause.id, to)? {

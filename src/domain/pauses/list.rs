@@ -1,6 +1,6 @@
 //! Reading pauses in pages: the API's list, the history page and the queue.
 
-use super::{pending_count, Cursor, ListQuery, Pause, Principal, Result};
+use super::{pending_count, Cursor, ListQuery, Pause, Principal, Result, Seat};
 use crate::db;
 use crate::model::Error;
 use crate::secret;
@@ -112,11 +112,12 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
     })
 }
 
-/// The queue: pending pauses, oldest waiting first, and how many are pending in all.
-pub fn queue(conn: &rusqlite::Connection, limit: u32) -> Result<(Vec<Pause>, i64)> {
+/// A reviewer's queue: the pending pauses that are theirs to decide (not routed, or
+/// routed to them), oldest waiting first, and how many there are in all.
+pub fn queue(conn: &rusqlite::Connection, limit: u32, who: Seat) -> Result<(Vec<Pause>, i64)> {
     Ok((
-        db::pauses::pending_oldest_first(conn, limit)?,
-        pending_count(conn)?,
+        db::pauses::pending_oldest_first(conn, limit, who.user_id, who.now)?,
+        pending_count(conn, who)?,
     ))
 }
 
@@ -128,22 +129,23 @@ pub struct Beside {
     pub others: i64,
 }
 
-/// The pending pauses beside the pause `p` (pending or not).
-pub fn pending_beside(conn: &rusqlite::Connection, p: &Pause) -> Result<Beside> {
+/// The pending pauses beside the pause `p` (pending or not) in the reviewer's queue.
+pub fn pending_beside(conn: &rusqlite::Connection, p: &Pause, who: Seat) -> Result<Beside> {
     let id = p.id;
-    let after = db::pauses::pending_beside(conn, id, true)?;
-    let before = db::pauses::pending_beside(conn, id, false)?;
+    let beside = |from: i64, later: bool| {
+        db::pauses::pending_beside(conn, from, later, who.user_id, who.now)
+    };
     // Past the end, go round: the first pending after the start, the last before the end.
-    let next = match after {
+    let next = match beside(id, true)? {
         Some(next) => Some(next),
-        None => db::pauses::pending_beside(conn, 0, true)?,
+        None => beside(0, true)?,
     };
-    let prev = match before {
+    let prev = match beside(id, false)? {
         Some(prev) => Some(prev),
-        None => db::pauses::pending_beside(conn, i64::MAX, false)?,
+        None => beside(i64::MAX, false)?,
     };
-    let self_pending = p.status == crate::model::Status::Pending;
-    let others = pending_count(conn)? - i64::from(self_pending);
+    let in_queue = p.status == crate::model::Status::Pending && super::may_decide(conn, who, p)?;
+    let others = pending_count(conn, who)? - i64::from(in_queue);
     let own = |w: Option<String>| w.filter(|_| others > 0);
     Ok(Beside {
         next: own(next),

@@ -4,12 +4,14 @@
 mod decide;
 mod extend;
 mod list;
+mod nudge;
 
 pub use decide::{
-    answer, cancel, decide, expire_due, forget_idempotency_before, is_owner, next_expiry, Decision,
+    answer, cancel, decide, expire_due, forget_idempotency_before, is_owner, next_timer, Decision,
 };
 pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};
+pub use nudge::nudge_due;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,11 +19,11 @@ use serde_json::value::RawValue;
 
 use super::context;
 use super::outbox::{self, Channels};
-use super::{audit, Error, Kind, OnTimeout, Principal, Result, Risk, Status};
+use super::{audit, policies, Error, Kind, OnTimeout, Principal, Result, Risk, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::model::events::Event;
-pub use crate::model::pause::{Cursor, ListQuery, Pause};
+pub use crate::model::pause::{Cursor, ListQuery, Pause, Routing};
 use crate::secret;
 
 pub const MAX_ACTION_BYTES: usize = 2_000;
@@ -167,7 +169,7 @@ pub fn validate_webhook_url(raw: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
+pub(crate) fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
     if tags.len() > MAX_TAGS {
         return Err(Error::validation(format!(
             "at most {MAX_TAGS} tags are allowed"
@@ -434,6 +436,23 @@ pub fn create(
         });
     }
 
+    let route = policies::route(
+        tx,
+        &policies::Request {
+            key_name: &key.name,
+            action: &new.action,
+            tags: &new.tags,
+            risk: new.risk,
+        },
+    )?;
+    let (required_approvals, on_timeout, routing) = match route {
+        None => (
+            new.required_approvals.unwrap_or(1),
+            new.on_timeout.unwrap_or_default(),
+            None,
+        ),
+        Some(policy) => routed(now, policy, &new)?,
+    };
     let new_idempotency = new.idempotency;
     let pause = Pause {
         id: 0,
@@ -451,13 +470,14 @@ pub fn create(
         webhook_url: new.webhook_url,
         created_at: now,
         expires_at: new.timeout_seconds.map(|s| now + s * 1000),
-        on_timeout: new.on_timeout.unwrap_or_default(),
+        on_timeout,
         resolved_at: None,
         resolved_by: None,
         comment: None,
         answer: None,
-        required_approvals: new.required_approvals.unwrap_or(1),
+        required_approvals,
         approvals: Vec::new(),
+        routing,
     };
     let id = db::pauses::insert(tx, &pause)?;
     if let Some(idem) = &new_idempotency {
@@ -469,11 +489,15 @@ pub fn create(
         &principal.actor(),
         "pause.created",
         Some(&pause.watch_id),
-        json!({ "key": key.name, "kind": pause.kind, "tags": pause.tags, "expiresAt": pause.expires_at.map(clock::rfc3339), "onTimeout": pause.on_timeout }),
+        json!({ "key": key.name, "kind": pause.kind, "tags": pause.tags,
+                "expiresAt": pause.expires_at.map(clock::rfc3339), "onTimeout": pause.on_timeout,
+                "policy": pause.routing.as_ref().map(|r| &r.policy),
+                "reviewers": pause.routing.as_ref().map(|r| &r.reviewers),
+                "requiredApprovals": pause.required_approvals }),
     )?;
     tx.emit(Event::PauseCreated {
         watch_id: pause.watch_id.clone(),
-        expires_at: pause.expires_at,
+        wake_at: pause.next_timer(),
     });
     let pause = Pause { id, ..pause };
     outbox::pause_created(tx, now, &pause, channels)?;
@@ -483,6 +507,37 @@ pub fn create(
     })
 }
 
+/// What a matching policy makes of a new pause: at least its number of approvals (an
+/// agent may ask for more, never fewer), its timeout outcome, its reviewers and timers.
+fn routed(
+    now: Millis,
+    policy: policies::Policy,
+    new: &NewPause,
+) -> Result<(u32, OnTimeout, Option<Routing>)> {
+    let on_timeout = match (policy.on_timeout, new.on_timeout) {
+        (Some(set), _) => set,
+        // Approving on timeout would let the clock decide instead of the reviewers.
+        (None, Some(OnTimeout::Approve)) => {
+            return Err(Error::validation(format!(
+                "onTimeout \"approve\" is not allowed here: policy {:?} routes this pause to {}, and only the policy may let a timeout approve",
+                policy.name,
+                policy.reviewers.join(", ")
+            )))
+        }
+        (None, asked) => asked.unwrap_or_default(),
+    };
+    let approvals = new.required_approvals.unwrap_or(1).max(policy.approvals);
+    let routing = Routing {
+        remind_at: policy.remind_every.map(|every| now + every),
+        remind_every: policy.remind_every,
+        escalate_at: policy.escalate_after.map(|after| now + after),
+        escalate_to: policy.escalate_to,
+        reviewers: policy.reviewers,
+        policy: policy.name,
+    };
+    Ok((approvals, on_timeout, Some(routing)))
+}
+
 /// One pause, if the principal may see it (an agent key sees only its own).
 pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -> Result<Pause> {
     let pause = db::pauses::by_watch_id(conn, watch_id)?.ok_or_else(|| not_found(watch_id))?;
@@ -490,9 +545,35 @@ pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -
     Ok(pause)
 }
 
-/// How many pauses wait for a decision (the page title and the nav show it).
-pub fn pending_count(conn: &rusqlite::Connection) -> Result<i64> {
-    db::stats::count_pending(conn)
+/// A person at the review page, at a time: whose queue to show. Routing decides which
+/// pending pauses are theirs (delegations depend on the time).
+#[derive(Debug, Clone, Copy)]
+pub struct Seat {
+    pub user_id: i64,
+    pub now: Millis,
+}
+
+impl Seat {
+    pub fn of(reviewer: &crate::model::Reviewer, now: Millis) -> Seat {
+        Seat {
+            user_id: reviewer.user_id,
+            now,
+        }
+    }
+}
+
+/// How many pauses wait for this person's decision (the page title and the nav show it).
+pub fn pending_count(conn: &rusqlite::Connection, who: Seat) -> Result<i64> {
+    db::pauses::count_pending_for(conn, who.user_id, who.now)
+}
+
+/// Whether the person may decide the pause as routing goes (the review page asks, to
+/// show the buttons or say why not).
+pub fn may_decide(conn: &rusqlite::Connection, who: Seat, pause: &Pause) -> Result<bool> {
+    match &pause.routing {
+        None => Ok(true),
+        Some(r) => db::routing::may_decide(conn, &r.reviewers, who.user_id, who.now),
+    }
 }
 
 /// What the About page counts: pauses, pending ones, active keys, users, audit entries.

@@ -108,7 +108,7 @@ fn the_sweep_takes_at_most_a_batch_earliest_deadline_first() {
 #[test]
 fn next_expiry_is_the_earliest_pending_deadline() {
     let mut w = World::new();
-    let next = |db: &Db| pauses::next_expiry(db.conn()).unwrap();
+    let next = |db: &Db| pauses::next_timer(db.conn()).unwrap();
     assert_eq!(next(&w.db), None, "no pauses");
     w.db.pending(t0(), &w.agent, None);
     assert_eq!(next(&w.db), None, "a pause without a timeout never expires");

@@ -98,7 +98,7 @@ fn a_quorum_counts_distinct_people_and_announces_only_its_end() {
     );
     assert!(events
         .iter()
-        .any(|e| matches!(e, Event::PauseVoted { watch_id } if *watch_id == id)));
+        .any(|e| matches!(e, Event::PauseUpdated { watch_id } if *watch_id == id)));
     assert!(w
         .db
         .outbox(&id)

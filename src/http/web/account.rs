@@ -25,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/password/{token}", web::post().to(password_post))
         .route("/account", web::get().to(account_page))
         .route("/account/password", web::post().to(change_password))
-        .route("/account/notify", web::post().to(set_notify));
+        .route("/account/notify", web::post().to(set_notify))
+        .route("/account/away", web::post().to(set_away));
 }
 
 #[derive(Deserialize)]
@@ -355,27 +356,94 @@ async fn password_post(
     }
 }
 
+/// The account page's state for the signed-in user, without a message.
+async fn account_of(who: &SignedIn, state: &AppState) -> Result<Account, PageError> {
+    let user_id = who.session.user.user_id;
+    let user = state.read(move |conn| users::by_id(conn, user_id)).await?;
+    let now = clock::now();
+    Ok(Account {
+        notify_email: who.session.notify_email,
+        email_on: state.channels.email,
+        away: user
+            .away_at(now)
+            .map(|(until, delegate)| (clock::rfc3339(until), delegate.to_string())),
+        error: None,
+        notice: None,
+    })
+}
+
 async fn account_page(
     who: SignedIn,
     q: web::Query<Flash>,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let notice = match q.done.as_deref() {
         Some("password") => {
             Some("Your password is changed. Your other sessions were signed out.".to_string())
         }
         Some("notify") => Some("Saved.".to_string()),
+        Some("away") => {
+            Some("Saved: while you are away, pauses routed to you go to your delegate.".to_string())
+        }
+        Some("back") => Some("Welcome back: pauses routed to you come to you again.".to_string()),
         _ => None,
     };
-    html(signin::account(
-        &who.viewer,
-        &Account {
-            notify_email: who.session.notify_email,
-            email_on: state.channels.email,
-            error: None,
-            notice,
-        },
-    ))
+    let account = Account {
+        notice,
+        ..account_of(&who, &state).await?
+    };
+    Ok(html(signin::account(&who.viewer, &account)))
+}
+
+#[derive(Deserialize)]
+struct AwayForm {
+    #[serde(default)]
+    csrf: String,
+    /// `away` (with `until` and `delegate`) or `back`.
+    action: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    delegate: String,
+}
+
+/// Away until a date with a delegate, or back.
+async fn set_away(
+    req: HttpRequest,
+    who: SignedIn,
+    form: web::Form<AwayForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, state.urls.base())?;
+    let form = form.into_inner();
+    let back = form.action == "back";
+    let user_id = who.session.user.user_id;
+    let result = who
+        .write(&state, move |tx, me, now| {
+            let away = if back {
+                None
+            } else {
+                Some(users::parse_away_until(&form.until, now)?)
+            };
+            let away = away.map(|until| (until, form.delegate.as_str()));
+            users::set_away(tx, now, &me.actor(), user_id, away)
+        })
+        .await;
+    match result {
+        Ok(_) if back => Ok(redirect("/account?done=back")),
+        Ok(_) => Ok(redirect("/account?done=away")),
+        Err(e @ (Error::Validation(_) | Error::NotFound(_))) => {
+            let account = Account {
+                error: Some(e.to_string()),
+                ..account_of(&who, &state).await?
+            };
+            Ok(html_status(
+                StatusCode::BAD_REQUEST,
+                signin::account(&who.viewer, &account),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -395,16 +463,15 @@ async fn change_password(
 ) -> Result<HttpResponse, PageError> {
     who.check_post(&req, &form.csrf, state.urls.base())?;
     let form = form.into_inner();
+    let base = account_of(&who, &state).await?;
     let fail = |message: &str| {
         html_status(
             StatusCode::BAD_REQUEST,
             signin::account(
                 &who.viewer,
                 &Account {
-                    notify_email: who.session.notify_email,
-                    email_on: state.channels.email,
                     error: Some(message.to_string()),
-                    notice: None,
+                    ..base.clone()
                 },
             ),
         )

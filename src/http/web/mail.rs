@@ -22,7 +22,7 @@ fn refused(e: &Error) -> HttpResponse {
         Error::Conflict(_) | Error::AlreadyResolved(_) | Error::AlreadyVoted => {
             StatusCode::CONFLICT
         }
-        Error::SelfApproval(_) => StatusCode::FORBIDDEN,
+        Error::SelfApproval(_) | Error::NotAReviewer(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
     html_status(
@@ -118,6 +118,7 @@ async fn decide(
             | Error::Conflict(_)
             | Error::Validation(_)
             | Error::SelfApproval(_)
+            | Error::NotAReviewer(_)
             | Error::AlreadyVoted),
         ) => Ok(refused(&e)),
         Err(e) => Err(e.into()),

@@ -232,6 +232,11 @@ impl SignedIn {
         domain::Principal::User(self.session.user.clone())
     }
 
+    /// Whose queue to show, now.
+    pub fn seat(&self) -> domain::pauses::Seat {
+        domain::pauses::Seat::of(&self.session.user, clock::now())
+    }
+
     /// Runs a change as this session's user, checked again inside the writing
     /// transaction (see [`AppState::write_as_session`]).
     pub async fn write<R, F>(&self, state: &AppState, f: F) -> Result<R, Error>
@@ -279,7 +284,8 @@ pub async fn current_session(
             let Some(session) = sessions::lookup(conn, &value, now)? else {
                 return Ok(None);
             };
-            let pending = crate::domain::pauses::pending_count(conn)?;
+            let seat = crate::domain::pauses::Seat::of(&session.user, now);
+            let pending = crate::domain::pauses::pending_count(conn, seat)?;
             Ok(Some((session, pending)))
         })
         .await?;

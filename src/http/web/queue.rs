@@ -25,8 +25,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn load(state: &AppState) -> Result<Queue, PageError> {
-    let (items, pending) = state.read(|conn| pauses::queue(conn, SHOWN)).await?;
+async fn load(state: &AppState, seat: pauses::Seat) -> Result<Queue, PageError> {
+    let (items, pending) = state
+        .read(move |conn| pauses::queue(conn, SHOWN, seat))
+        .await?;
     Ok(Queue {
         items,
         pending,
@@ -36,14 +38,14 @@ async fn load(state: &AppState) -> Result<Queue, PageError> {
 }
 
 async fn page(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    let q = load(&state).await?;
+    let q = load(&state, who.seat()).await?;
     let mut viewer = who.viewer;
     viewer.pending = q.pending;
     Ok(html(queue::view(&viewer, &q)))
 }
 
-async fn fragment(_who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    Ok(html(queue::list(&load(&state).await?)))
+async fn fragment(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    Ok(html(queue::list(&load(&state, who.seat()).await?)))
 }
 
 /// The bulk form: `id` repeated, so read by hand (serde's form reader takes one).
@@ -164,9 +166,10 @@ async fn bulk_decide(
         };
         outcomes.push(outcome);
     }
+    let seat = who.seat();
     let mut viewer = who.viewer;
     viewer.pending = state
-        .read(pauses::pending_count)
+        .read(move |conn| pauses::pending_count(conn, seat))
         .await
         .unwrap_or(viewer.pending);
     Ok(html(bulk::done(&viewer, approve, &outcomes)))

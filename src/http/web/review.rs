@@ -29,17 +29,21 @@ async fn load(
     principal: Principal,
     watch_id: String,
 ) -> Result<Review, PageError> {
-    let (pause, history, deliveries, beside, owner) = state
+    let (pause, history, deliveries, beside, (owner, routed_to_viewer)) = state
         .read(move |conn| {
             let pause = pauses::get(conn, &principal, &watch_id)?;
-            let owner = match principal.reviewer() {
-                Some(r) => pauses::is_owner(conn, &pause, &r.email)?,
-                None => false,
-            };
+            let reviewer = principal
+                .reviewer()
+                .ok_or_else(|| Error::Forbidden("sign in as a reviewer".into()))?;
+            let seat = pauses::Seat::of(reviewer, clock::now());
+            let who = (
+                pauses::is_owner(conn, &pause, &reviewer.email)?,
+                pauses::may_decide(conn, seat, &pause)?,
+            );
             let history = audit::for_pause(conn, &watch_id)?;
             let deliveries = outbox::deliveries(conn, &principal, &watch_id)?;
-            let beside = pauses::pending_beside(conn, &pause)?;
-            Ok((pause, history, deliveries, beside, owner))
+            let beside = pauses::pending_beside(conn, &pause, seat)?;
+            Ok((pause, history, deliveries, beside, who))
         })
         .await?;
     let context: Option<serde_json::Value> = pause
@@ -65,6 +69,7 @@ async fn load(
         prev_pending: beside.prev,
         others_pending: beside.others,
         owner,
+        routed_to_viewer,
     })
 }
 
@@ -268,8 +273,9 @@ async fn after_change(
 ) -> Result<HttpResponse, PageError> {
     let (status, notice) = match outcome {
         Ok(decided) if then == Then::Next => {
+            let seat = who.seat();
             let beside = state
-                .read(move |conn| pauses::pending_beside(conn, &decided))
+                .read(move |conn| pauses::pending_beside(conn, &decided, seat))
                 .await?;
             return Ok(redirect(
                 &beside
