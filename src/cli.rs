@@ -230,6 +230,11 @@ pub struct OidcArgs {
     #[arg(long, env = "HITL_OIDC_AUTO_CREATE", value_name = "ROLE")]
     pub oidc_auto_create: Option<String>,
 
+    /// The ID token claim (e.g. groups) listing the person's groups: at each sign-in it
+    /// decides their membership of every existing hitl group
+    #[arg(long, env = "HITL_OIDC_GROUPS_CLAIM", value_name = "NAME")]
+    pub oidc_groups_claim: Option<String>,
+
     /// Whether people may sign in with an email and password
     #[arg(long, env = "HITL_PASSWORD_SIGN_IN", default_value = "true", value_parser = boolish(), value_name = "BOOL", action = clap::ArgAction::Set)]
     pub password_sign_in: bool,

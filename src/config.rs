@@ -146,7 +146,11 @@ impl Config {
             (
                 "OpenID Connect sign-in".into(),
                 self.oidc.as_ref().map_or("off".to_string(), |o| {
-                    format!("{} (client {})", o.issuer, o.client_id)
+                    let groups = o
+                        .groups_claim
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(", groups from the {c:?} claim"));
+                    format!("{} (client {}{groups})", o.issuer, o.client_id)
                 }),
             ),
             (
@@ -244,6 +248,9 @@ fn oidc_settings(args: &OidcArgs) -> Result<Option<crate::oidc::Settings>, Strin
             if args.oidc_auto_create.is_some() {
                 return Err("--oidc-auto-create needs --oidc-issuer".into());
             }
+            if groups_claim(args).is_some() {
+                return Err("--oidc-groups-claim needs --oidc-issuer".into());
+            }
             return Ok(None);
         }
         (Some(issuer), Some(id), Some(file)) => (issuer, id, file),
@@ -279,7 +286,17 @@ fn oidc_settings(args: &OidcArgs) -> Result<Option<crate::oidc::Settings>, Strin
         client_id: id.trim().to_string(),
         client_secret: secret,
         auto_create,
+        groups_claim: groups_claim(args),
     }))
+}
+
+/// `--oidc-groups-claim`, trimmed; empty is none.
+fn groups_claim(args: &OidcArgs) -> Option<String> {
+    args.oidc_groups_claim
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// `--password-sign-in false` needs another way in.

@@ -31,6 +31,8 @@ pub struct Settings {
     pub client_secret: String,
     /// `--oidc-auto-create`: the role of a person signing in for the first time.
     pub auto_create: Option<Role>,
+    /// `--oidc-groups-claim`: the ID token claim that decides group memberships.
+    pub groups_claim: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Settings {
             .field("client_id", &self.client_id)
             .field("client_secret", &"(redacted)")
             .field("auto_create", &self.auto_create)
+            .field("groups_claim", &self.groups_claim)
             .finish()
     }
 }
@@ -77,6 +80,43 @@ pub struct Identity {
     pub subject: String,
     /// Lower-cased; present only when the provider marks it verified.
     pub verified_email: Option<String>,
+    /// The groups claim, when `--oidc-groups-claim` names one.
+    pub groups: Option<GroupsClaim>,
+}
+
+/// What the ID token says in the groups claim.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GroupsClaim {
+    /// No such claim in the token: memberships stay as they are.
+    Absent,
+    /// The group names: a JSON array of strings, or one string.
+    Names(Vec<String>),
+    /// Something else (a number, an object, an array holding a non-string...): what
+    /// it is, for the log; memberships stay as they are.
+    Unusable(&'static str),
+}
+
+impl GroupsClaim {
+    /// Reads the claim `name` from the ID token's claims.
+    pub fn from_claims(claims: &serde_json::Map<String, serde_json::Value>, name: &str) -> Self {
+        use serde_json::Value;
+        match claims.get(name) {
+            None => GroupsClaim::Absent,
+            Some(Value::String(one)) => GroupsClaim::Names(vec![one.clone()]),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect::<Option<Vec<String>>>()
+                .map_or(
+                    GroupsClaim::Unusable("an array holding something other than strings"),
+                    GroupsClaim::Names,
+                ),
+            Some(Value::Null) => GroupsClaim::Unusable("null"),
+            Some(Value::Bool(_)) => GroupsClaim::Unusable("a boolean"),
+            Some(Value::Number(_)) => GroupsClaim::Unusable("a number"),
+            Some(Value::Object(_)) => GroupsClaim::Unusable("an object"),
+        }
+    }
 }
 
 fn random_token() -> String {
@@ -245,17 +285,20 @@ impl Oidc {
             &self.discovery.issuer,
             &self.settings.client_id,
             nonce,
+            self.settings.groups_claim.as_deref(),
         )
     }
 }
 
-/// Checks an ID token against a JWKS, the issuer, the client ID and the nonce.
+/// Checks an ID token against a JWKS, the issuer, the client ID and the nonce; reads
+/// the groups claim `groups_claim` if one is named.
 fn verify_with(
     jwks: &JwkSet,
     id_token: &str,
     issuer: &str,
     client_id: &str,
     nonce: &str,
+    groups_claim: Option<&str>,
 ) -> Result<Identity, String> {
     let header = jsonwebtoken::decode_header(id_token).map_err(|e| format!("bad ID token: {e}"))?;
     // Only public-key signatures: an HMAC "signature" keyed with a public key is
@@ -277,9 +320,16 @@ fn verify_with(
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let claims = jsonwebtoken::decode::<Claims>(id_token, &key, &validation)
-        .map_err(|e| format!("ID token refused: {e}"))?
-        .claims;
+    let all = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+        id_token,
+        &key,
+        &validation,
+    )
+    .map_err(|e| format!("ID token refused: {e}"))?
+    .claims;
+    let groups = groups_claim.map(|name| GroupsClaim::from_claims(&all, name));
+    let claims: Claims = serde_json::from_value(serde_json::Value::Object(all))
+        .map_err(|e| format!("ID token refused: {e}"))?;
     if claims.nonce.as_deref() != Some(nonce) {
         return Err("ID token refused: wrong nonce".into());
     }
@@ -291,6 +341,7 @@ fn verify_with(
             .email
             .filter(|_| verified)
             .map(|e| e.trim().to_lowercase()),
+        groups,
     })
 }
 
@@ -337,7 +388,7 @@ mod tests {
     }
 
     fn check(jwks: &JwkSet, token: &str) -> Result<Identity, String> {
-        verify_with(jwks, token, ISSUER, CLIENT, "n1")
+        verify_with(jwks, token, ISSUER, CLIENT, "n1", None)
     }
 
     #[test]
@@ -389,5 +440,57 @@ mod tests {
         let hmac =
             jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(b"k")).unwrap();
         assert!(check(&jwks, &hmac).is_err());
+    }
+
+    #[test]
+    fn the_groups_claim_is_read_only_when_named() {
+        let (key, jwks) = new_key();
+        let mut with_groups = claims();
+        with_groups["groups"] = json!(["ops", "dev"]);
+        let token = sign(&key, &with_groups);
+        assert_eq!(check(&jwks, &token).unwrap().groups, None);
+        let who = verify_with(&jwks, &token, ISSUER, CLIENT, "n1", Some("groups")).unwrap();
+        assert_eq!(
+            who.groups,
+            Some(GroupsClaim::Names(vec!["ops".into(), "dev".into()]))
+        );
+        let who = verify_with(&jwks, &token, ISSUER, CLIENT, "n1", Some("roles")).unwrap();
+        assert_eq!(who.groups, Some(GroupsClaim::Absent));
+        assert_eq!(who.subject, "u1");
+    }
+
+    #[test]
+    fn a_groups_claim_is_strings_one_string_or_unusable() {
+        let read = |value: Value| {
+            let claims = json!({ "sub": "u1", "groups": value });
+            let Value::Object(map) = claims else {
+                unreachable!()
+            };
+            GroupsClaim::from_claims(&map, "groups")
+        };
+        assert_eq!(
+            read(json!(["a", "b"])),
+            GroupsClaim::Names(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(read(json!([])), GroupsClaim::Names(vec![]));
+        assert_eq!(read(json!("ops")), GroupsClaim::Names(vec!["ops".into()]));
+        for bad in [
+            json!(["a", 1]),
+            json!([["a"]]),
+            json!(null),
+            json!(true),
+            json!(7),
+            json!({"ops": true}),
+        ] {
+            assert!(
+                matches!(read(bad.clone()), GroupsClaim::Unusable(_)),
+                "{bad}"
+            );
+        }
+        let no_claim = serde_json::Map::new();
+        assert_eq!(
+            GroupsClaim::from_claims(&no_claim, "groups"),
+            GroupsClaim::Absent
+        );
     }
 }

@@ -118,3 +118,45 @@ pub fn list(conn: &rusqlite::Connection) -> Result<Vec<Group>> {
         })
         .collect())
 }
+
+/// What [`set_memberships`] changed: the names of the groups the user joined and left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MembershipChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Makes a user a member of exactly the existing groups that `names` names (the groups
+/// claim of an OpenID Connect sign-in): added to each named group, removed from every
+/// other group. Names that are not groups are ignored; no group is ever created. Each
+/// change is audited like `add` and `remove` do, with `"via": "oidc"`; a user already
+/// in the right groups changes nothing and writes no audit entry.
+pub fn set_memberships(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    names: &[String],
+) -> Result<MembershipChanges> {
+    let user = db::users::by_id(tx, user_id)?
+        .ok_or_else(|| Error::NotFound(format!("no user with id {user_id}")))?;
+    let wanted: std::collections::HashSet<&str> = names.iter().map(|n| n.trim()).collect();
+    let mut changes = MembershipChanges::default();
+    for (name, _, _) in db::groups::list(tx)? {
+        let Some(id) = db::groups::id_by_name(tx, &name)? else {
+            continue;
+        };
+        if wanted.contains(name.as_str()) {
+            if db::groups::add_member(tx, id, user.id)? {
+                let details = json!({ "name": name, "added": [user.email], "via": "oidc" });
+                audit::record(tx, now, actor, "group.members_added", None, details)?;
+                changes.added.push(name);
+            }
+        } else if db::groups::remove_member(tx, id, user.id)? {
+            let details = json!({ "name": name, "removed": user.email, "via": "oidc" });
+            audit::record(tx, now, actor, "group.member_removed", None, details)?;
+            changes.removed.push(name);
+        }
+    }
+    Ok(changes)
+}

@@ -350,3 +350,172 @@ fn password_sign_in_can_be_turned_off() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --oidc-issuer"));
 }
+
+/// `hitl group list --json` as (name, members) pairs.
+fn groups(hitl: &Hitl) -> Vec<(String, Vec<String>)> {
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&hitl.ok(&["group", "list", "--json"])).expect("group list JSON");
+    list.iter()
+        .map(|g| {
+            let members = g["members"]
+                .as_array()
+                .expect("members")
+                .iter()
+                .map(|m| m.as_str().expect("email").to_string())
+                .collect();
+            (g["name"].as_str().expect("name").to_string(), members)
+        })
+        .collect()
+}
+
+fn group(name: &str, members: &[&str]) -> (String, Vec<String>) {
+    (
+        name.to_string(),
+        members.iter().map(|m| m.to_string()).collect(),
+    )
+}
+
+#[test]
+fn the_groups_claim_decides_membership_of_existing_groups_at_each_sign_in() {
+    let provider = Provider::start();
+    let dana = |groups: serde_json::Value| {
+        let mut claims = serde_json::json!({"email": "dana@example.com", "email_verified": true});
+        if !groups.is_null() {
+            claims["groups"] = groups;
+        }
+        provider.user("dana", claims);
+    };
+    dana(serde_json::json!(["ops", "finance"]));
+    let hitl = Hitl::new();
+    hitl.add_user("dana@example.com", "approver");
+    hitl.add_user("erin@example.com", "approver");
+    for name in ["dev", "oncall", "ops"] {
+        hitl.ok(&["group", "create", name]);
+    }
+    hitl.ok(&[
+        "group",
+        "add",
+        "oncall",
+        "dana@example.com",
+        "erin@example.com",
+    ]);
+    hitl.ok(&["group", "add", "dev", "erin@example.com"]);
+    let server = start_hitl(&hitl, &provider, &["--oidc-groups-claim", "groups"]);
+
+    // Named and existing: joined. Existing and not named: left. Unknown: no group made.
+    opens_queue(&server, &sign_in(&server, &provider, "dana"));
+    assert_eq!(
+        groups(&hitl),
+        [
+            group("dev", &["erin@example.com"]),
+            group("oncall", &["erin@example.com"]),
+            group("ops", &["dana@example.com"]),
+        ]
+    );
+    let audit: Vec<(String, String, String)> = {
+        let db = hitl.db();
+        let mut stmt = db
+            .prepare("SELECT actor, event, details FROM audit WHERE event LIKE 'group.member%' AND actor LIKE 'user:%' ORDER BY id")
+            .expect("audit query");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("audit rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("audit rows");
+        rows
+    };
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    // By the user herself, one entry per group changed, in the groups' order.
+    assert!(audit
+        .iter()
+        .all(|(actor, _, _)| actor == "user:dana@example.com"));
+    assert_eq!(audit[0].1, "group.member_removed");
+    let details: serde_json::Value = serde_json::from_str(&audit[0].2).expect("JSON");
+    assert_eq!(
+        details,
+        serde_json::json!({"name": "oncall", "removed": "dana@example.com", "via": "oidc"})
+    );
+    assert_eq!(audit[1].1, "group.members_added");
+    let details: serde_json::Value = serde_json::from_str(&audit[1].2).expect("JSON");
+    assert_eq!(
+        details,
+        serde_json::json!({"name": "ops", "added": ["dana@example.com"], "via": "oidc"})
+    );
+
+    // One string is one group: the next sign-in moves her from ops to oncall.
+    dana(serde_json::json!("oncall"));
+    sign_in(&server, &provider, "dana");
+    assert_eq!(
+        groups(&hitl),
+        [
+            group("dev", &["erin@example.com"]),
+            group("oncall", &["dana@example.com", "erin@example.com"]),
+            group("ops", &[]),
+        ]
+    );
+
+    // No claim, or one that is not strings: she still signs in, memberships stay.
+    for unchanged in [serde_json::Value::Null, serde_json::json!(42)] {
+        dana(unchanged);
+        opens_queue(&server, &sign_in(&server, &provider, "dana"));
+        assert_eq!(
+            groups(&hitl),
+            [
+                group("dev", &["erin@example.com"]),
+                group("oncall", &["dana@example.com", "erin@example.com"]),
+                group("ops", &[]),
+            ]
+        );
+    }
+
+    eventually(Duration::from_secs(5), "the warning in the log", || {
+        let log = server.log();
+        log.contains("\"groups\" claim for dana@example.com is a number")
+            .then_some(())
+    });
+
+    // An empty list: she leaves every group, erin stays where she was.
+    dana(serde_json::json!([]));
+    sign_in(&server, &provider, "dana");
+    assert_eq!(
+        groups(&hitl),
+        [
+            group("dev", &["erin@example.com"]),
+            group("oncall", &["erin@example.com"]),
+            group("ops", &[]),
+        ]
+    );
+}
+
+#[test]
+fn without_the_flag_a_groups_claim_changes_nothing() {
+    let provider = Provider::start();
+    provider.user(
+        "dana",
+        serde_json::json!({"email": "dana@example.com", "email_verified": true, "groups": ["ops"]}),
+    );
+    let hitl = Hitl::new();
+    hitl.add_user("dana@example.com", "approver");
+    hitl.ok(&["group", "create", "ops"]);
+    hitl.ok(&["group", "create", "oncall"]);
+    hitl.ok(&["group", "add", "oncall", "dana@example.com"]);
+    let server = start_hitl(&hitl, &provider, &[]);
+    opens_queue(&server, &sign_in(&server, &provider, "dana"));
+    assert_eq!(
+        groups(&hitl),
+        [group("oncall", &["dana@example.com"]), group("ops", &[])]
+    );
+
+    // The flag without a provider is a mistake: the server refuses to start.
+    let out = hitl.cmd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--oidc-groups-claim",
+        "groups",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--oidc-groups-claim needs --oidc-issuer")
+    );
+}

@@ -25,6 +25,7 @@ mod decide;
 mod expiry;
 mod groups;
 mod limits;
+mod oidc_groups;
 mod on_timeout;
 mod questions;
 mod quorum;

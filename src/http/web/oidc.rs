@@ -10,9 +10,9 @@ use serde_json::json;
 use super::account::user_agent;
 use super::{client_address, html_status, redirect, safe_next, session_cookie, PageError};
 use crate::clock;
-use crate::domain::{audit, sessions, users, Actor, Error};
+use crate::domain::{audit, groups, sessions, users, Actor, Error};
 use crate::http::AppState;
-use crate::oidc::PENDING_TTL;
+use crate::oidc::{GroupsClaim, PENDING_TTL};
 use crate::views::signin;
 
 /// The cookie that ties the provider's answer to the browser that asked.
@@ -133,10 +133,28 @@ async fn callback(
             "Your identity provider did not give a verified email address, so hitl cannot tell who you are.",
         ));
     };
+    let claim = oidc.settings.groups_claim.as_deref().unwrap_or("");
+    let group_names = match identity.groups {
+        None => None,
+        Some(GroupsClaim::Names(names)) => Some(names),
+        Some(GroupsClaim::Absent) => {
+            tracing::debug!(
+                "the ID token for {email} has no {claim:?} claim: group memberships unchanged"
+            );
+            None
+        }
+        Some(GroupsClaim::Unusable(what)) => {
+            tracing::warn!(
+                "the ID token's {claim:?} claim for {email} is {what}, not an array of strings: ignored, group memberships unchanged"
+            );
+            None
+        }
+    };
     let auto_create = oidc.settings.auto_create;
     let address = client_address(&req, state.web.trust_proxy);
     let client = format!("{address} {}", user_agent(&req));
     let subject = identity.subject;
+    let who = email.clone();
     let found = state
         .writer
         .run(move |tx| {
@@ -152,12 +170,30 @@ async fn callback(
                     }
                 },
             };
+            // The claim decides every existing group's membership, in this transaction.
+            let changes = match &group_names {
+                Some(names) => {
+                    let actor = Actor::User(user.email.clone());
+                    Some(groups::set_memberships(tx, now, &actor, user.id, names)?)
+                }
+                None => None,
+            };
             let cookie = sessions::create(tx, now, &user.reviewer(), &client)?;
-            Ok(Ok(cookie))
+            Ok(Ok((cookie, changes)))
         })
         .await?;
     let session = match found {
-        Ok(session) => session,
+        Ok((session, changes)) => {
+            if let Some(changes) = changes.filter(|c| !c.added.is_empty() || !c.removed.is_empty())
+            {
+                tracing::info!(
+                    "groups of {who} from the identity provider: joined {:?}, left {:?}",
+                    changes.added,
+                    changes.removed
+                );
+            }
+            session
+        }
         Err(email) => {
             return Ok(refused(
                 StatusCode::FORBIDDEN,
