@@ -246,7 +246,7 @@ fn reviewers_approving_at_once_end_it_once() {
 }
 
 /// The Approve link in a mail's text, as a path.
-fn approve_link(mail: &serde_json::Value, base: &str) -> String {
+pub fn approve_link(mail: &serde_json::Value, base: &str) -> String {
     let text = mail["text"].as_str().unwrap();
     let line = text.lines().find(|l| l.starts_with("Approve:")).unwrap();
     line.split_whitespace()
