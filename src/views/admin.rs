@@ -35,7 +35,8 @@ pub struct Keys {
     pub now: Millis,
 }
 
-fn csrf(viewer: &Viewer) -> Markup {
+/// The hidden CSRF field every form of an admin page carries.
+pub(super) fn csrf(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(viewer.csrf); }
 }
 
