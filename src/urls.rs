@@ -118,6 +118,19 @@ pub fn user_remove(id: i64) -> String {
     format!("/users/{id}/remove")
 }
 
+/// The Groups page (admin).
+pub const GROUPS: &str = "/groups";
+
+/// Adding members to a group.
+pub fn group_members(name: &str) -> String {
+    format!("/groups/{}/members", seg(name))
+}
+
+/// Taking one member out of a group.
+pub fn group_member_remove(name: &str) -> String {
+    format!("/groups/{}/members/remove", seg(name))
+}
+
 /// Absolute URLs: the public URL (`--public-url`, else the listen address) in front
 /// of a path.
 #[derive(Debug, Clone)]
@@ -208,6 +221,7 @@ mod tests {
     fn no_segment_can_escape_its_place() {
         assert_eq!(review("../admin?x=1#y"), "/review/..%2Fadmin%3Fx=1%23y");
         assert_eq!(key("a b/c"), "/keys/a%20b%2Fc");
+        assert_eq!(group_members("ops/x?y"), "/groups/ops%2Fx%3Fy/members");
         assert_eq!(
             signin_then("/review/x?y=1&z"),
             "/signin?next=%2Freview%2Fx%3Fy%3D1%26z"

@@ -1,4 +1,4 @@
-//! The admin pages: API keys and users.
+//! The admin pages: API keys and users (groups have their own module).
 
 use maud::{html, Markup};
 
@@ -35,7 +35,8 @@ pub struct Keys {
     pub now: Millis,
 }
 
-fn csrf(viewer: &Viewer) -> Markup {
+/// The hidden CSRF field every form of an admin page carries.
+pub(super) fn csrf(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(viewer.csrf); }
 }
 
@@ -199,8 +200,6 @@ pub struct IssuedLink {
 
 pub struct Users {
     pub users: Vec<User>,
-    /// Read-only here: groups are managed with `hitl group`.
-    pub groups: Vec<crate::domain::groups::Group>,
     pub self_id: i64,
     pub issued: Option<IssuedLink>,
     /// Whether the server has mail (SMTP) configured.
@@ -298,25 +297,7 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
                 }
             }
         } }
-        section aria-labelledby="groups-title" data-groups {
-            h2 #groups-title { "Groups" }
-            @if m.groups.is_empty() {
-                p.muted { "No groups yet. Create one with " code { "hitl group create NAME" } "." }
-            } @else {
-                table {
-                    thead { tr { th { "Group" } th { "Members" } } }
-                    tbody {
-                        @for g in &m.groups {
-                            tr {
-                                td data-label="Group" { (g.name) }
-                                td data-label="Members" { @if g.members.is_empty() { span.muted { "nobody yet" } } @else { (g.members.join(", ")) } }
-                            }
-                        }
-                    }
-                }
-                p.muted { "Groups are managed with " code { "hitl group" } "." }
-            }
-        }
+        p.muted { "To put users into groups, open the " a href=(urls::GROUPS) { "Groups" } " page." }
     };
     page("Users", viewer, Nav::Users, content)
 }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod audit;
 pub mod bulk;
 pub mod decide;
+pub mod groups;
 pub mod history;
 pub mod json_tree;
 pub mod layout;

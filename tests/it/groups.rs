@@ -1,4 +1,4 @@
-//! `hitl group ...`: named sets of users, stored, listed, and shown on the Users page.
+//! `hitl group ...`: named sets of users, stored, listed, and shown on the Groups page.
 
 use serde_json::json;
 
@@ -56,7 +56,14 @@ fn groups_are_created_filled_emptied_and_listed() {
 
     let server = hitl.serve(&[]);
     let cookie = sign_in(&server, "ann@example.com", PASSWORD).unwrap();
-    let html = page(&server, "/users", &cookie).text;
+    let html = page(&server, "/groups", &cookie).text;
     assert!(html.contains("data-groups"), "{html}");
-    assert!(html.contains("<td data-label=\"Group\">ops</td>"), "{html}");
+    assert!(
+        html.contains("<span class=\"key-name\">ops</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"member\">bob@example.com</span>"),
+        "{html}"
+    );
 }

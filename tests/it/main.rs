@@ -20,6 +20,7 @@ mod exact_context;
 mod examples;
 mod expiry;
 mod groups;
+mod groups_page;
 mod humanlayer;
 mod idempotency;
 mod key_names;

@@ -73,6 +73,7 @@ fn every_html_page_sends_the_security_headers() {
         "/history",
         "/keys",
         "/users",
+        "/groups",
         "/audit",
         "/about",
         "/account",

@@ -256,6 +256,7 @@ fn pages_fit_desktop_and_phone() {
         "/history",
         "/keys",
         "/users",
+        "/groups",
         "/audit",
         "/about",
         "/account",

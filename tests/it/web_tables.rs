@@ -202,6 +202,15 @@ fn tables_keep_words_whole_on_desktop_and_become_cards_on_a_phone() {
         .unwrap()
         .to_string();
     hitl.add_user("notifications.person@example.com", "approver");
+    hitl.ok(&["group", "create", "release-managers"]);
+    hitl.ok(&[
+        "group",
+        "add",
+        "release-managers",
+        "carol.reviewer@example.com",
+        "notifications.person@example.com",
+    ]);
+    hitl.ok(&["group", "create", "on-call"]);
     let a = server.create(&deploy, &json!({
         "action": "Deploy to production (v2.4.1) after the canary has been healthy for thirty minutes",
         "tags": ["deploy", "prod"],
@@ -232,7 +241,7 @@ fn tables_keep_words_whole_on_desktop_and_become_cards_on_a_phone() {
             browser.screenshot(&dir.join(name));
         }
     };
-    let pages = ["/history", "/keys", "/users", "/audit"];
+    let pages = ["/history", "/keys", "/users", "/groups", "/audit"];
     for path in pages {
         browser.goto(&format!("{}{path}", server.url));
         shot(path, "");

@@ -5,6 +5,7 @@ mod about;
 mod account;
 pub mod assets;
 mod audit;
+mod groups;
 mod history;
 mod keys;
 mod live;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(history::configure)
         .configure(keys::configure)
         .configure(users::configure)
+        .configure(groups::configure)
         .configure(audit::configure)
         .configure(about::configure)
         .configure(mail::configure);

@@ -32,16 +32,13 @@ async fn render(
     form_email: String,
     issued: Option<IssuedLink>,
 ) -> Result<HttpResponse, PageError> {
-    let (users, groups) = state
-        .read(|conn| Ok((users::list(conn)?, crate::domain::groups::list(conn)?)))
-        .await?;
+    let users = state.read(users::list).await?;
     Ok(html_status(
         status,
         admin::users(
             &admin.0.viewer,
             &Users {
                 users,
-                groups,
                 self_id: admin.0.session.user.user_id,
                 issued,
                 email_on: state.channels.email,
