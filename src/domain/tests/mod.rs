@@ -31,6 +31,7 @@ mod questions;
 mod quorum;
 mod reject_options;
 mod risk_summary;
+mod routing;
 
 use rusqlite::{Connection, TransactionBehavior};
 
