@@ -365,12 +365,7 @@ pub fn new_pause_message(
 
 /// Why this mail comes now, for a reminder or an escalation: one sentence.
 fn event_lead(p: &Pause, event: MailEvent) -> Option<String> {
-    let waiting = |ms: i64| {
-        let secs = ((crate::clock::now() - ms).max(0) / 1000) as u64;
-        // Whole minutes once it is a minute or more.
-        let shown = if secs >= 60 { secs - secs % 60 } else { secs };
-        humantime::format_duration(std::time::Duration::from_secs(shown)).to_string()
-    };
+    let waiting = |since: i64| crate::clock::rough_duration(crate::clock::now() - since);
     let routing = p.routing.as_ref();
     let policy = routing.map_or(String::new(), |r| format!(" (policy {})", r.policy));
     match event {

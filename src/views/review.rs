@@ -46,6 +46,35 @@ pub struct Review {
     pub routed_to_viewer: bool,
 }
 
+/// Where a policy routed the pause, and what it does while nobody decides.
+fn routing_note(p: &Pause, now: Millis) -> Markup {
+    let Some(r) = &p.routing else {
+        return html! {};
+    };
+    html! {
+        p.meta data-routing {
+            "Routed by the policy “" (r.policy) "” to "
+            (and_list(&r.reviewers.iter().map(String::as_str).collect::<Vec<_>>()))
+            @if p.status == Status::Pending {
+                @if let (Some(at), Some(to)) = (r.escalate_at, &r.escalate_to) {
+                    " · " (to) " joins " (time_until(at, now))
+                }
+                @if let (Some(every), Some(_)) = (r.remind_every, r.remind_at) {
+                    " · reminders every " (crate::domain::policies::duration_text(every))
+                }
+            }
+        }
+    }
+}
+
+/// "in 2h 5m" (or "now" once due).
+fn time_until(at: Millis, now: Millis) -> String {
+    if at <= now {
+        return "now".into();
+    }
+    format!("in {}", clock::rough_duration(at - now))
+}
+
 /// "1 of 2 approvals", with who approved and when.
 fn approvals_note(p: &Pause) -> Markup {
     html! {
@@ -315,6 +344,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 " " button.icon-button type="button" data-copy=(p.watch_id) aria-label="Copy the watchId" { (assets::icon("copy")) }
             }
             @if !p.tags.is_empty() { p.tags { (tags(&p.tags)) } }
+            (routing_note(p, r.now))
 
             @if !hidden.is_empty() {
                 div.notice.warn.hidden-chars role="alert" {

@@ -171,6 +171,10 @@ fn a_rejection_by_a_routed_reviewer_ends_the_quorum_and_the_page_tells_outsiders
     assert!(queue.contains(&low), "{queue}");
     let html = page(&server, &format!("/review/{id}"), &eve).text;
     assert!(html.contains("data-not-a-reviewer"), "{html}");
+    assert!(
+        html.contains("data-routing") && html.contains("Routed by the policy “risky” to ops"),
+        "{html}"
+    );
     assert!(!html.contains(&format!("/review/{id}/decide")), "{html}");
     // And a forged form post decides nothing.
     let csrf = csrf_of(&page(&server, "/account", &eve).text);
