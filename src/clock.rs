@@ -69,6 +69,14 @@ pub fn start_of_next_month(ms: Millis) -> Millis {
         .unwrap_or(ms)
 }
 
+/// A span of time as people read it: `45s`, or from a minute on in whole minutes
+/// (`2h 5m`).
+pub fn rough_duration(ms: Millis) -> String {
+    let secs = (ms.max(0) / 1000) as u64;
+    let shown = if secs >= 60 { secs - secs % 60 } else { secs };
+    humantime::format_duration(std::time::Duration::from_secs(shown)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,10 +118,3 @@ mod tests {
     }
 }
 
-/// A span of time as people read it: `45s`, or from a minute on in whole minutes
-/// (`2h 5m`).
-pub fn rough_duration(ms: Millis) -> String {
-    let secs = (ms.max(0) / 1000) as u64;
-    let shown = if secs >= 60 { secs - secs % 60 } else { secs };
-    humantime::format_duration(std::time::Duration::from_secs(shown)).to_string()
-}
