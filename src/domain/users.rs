@@ -88,14 +88,19 @@ pub fn add_invited(
     })
 }
 
-/// Adds a user who signs in with the identity provider (`--oidc-auto-create`): no
-/// password, like an invited user.
+/// The password hash of someone who signs in only with the identity provider: no
+/// password matches it (it is no PBKDF2 hash), yet they are no pending invitee: they
+/// are mailed and counted as an admin who can sign in.
+pub const PROVIDER_ONLY: &str = "!oidc";
+
+/// Adds a user who signs in with the identity provider (`--oidc-auto-create`), with no
+/// password.
 pub fn add_from_provider(tx: &mut Tx, now: Millis, email: &str, role: Role) -> Result<User> {
     let email = normalize_email(email)?;
     if let Some(user) = db::users::by_email(tx, &email)? {
         return Ok(user);
     }
-    let id = db::users::insert(tx, &email, role, "", now)?;
+    let id = db::users::insert(tx, &email, role, PROVIDER_ONLY, now)?;
     audit::record(
         tx,
         now,
@@ -110,9 +115,23 @@ pub fn add_from_provider(tx: &mut Tx, now: Millis, email: &str, role: Role) -> R
         role,
         notify_email: true,
         created_at: now,
-        invite_pending: true,
+        invite_pending: false,
         away_until: None,
         delegate: None,
+    })
+}
+
+/// An invited user (no password yet) who signed in with the identity provider is no
+/// longer pending: from now on they are mailed like everyone else. Their invitation
+/// link still lets them choose a password.
+pub fn signed_in_with_provider(tx: &mut Tx, user: User) -> Result<User> {
+    if !user.invite_pending {
+        return Ok(user);
+    }
+    db::users::set_password_hash(tx, user.id, PROVIDER_ONLY)?;
+    Ok(User {
+        invite_pending: false,
+        ..user
     })
 }
 
@@ -177,12 +196,15 @@ pub fn credentials(conn: &rusqlite::Connection, email: &str) -> Result<Option<(U
 /// CPU-heavy: run it on a blocking thread, never on the writer.
 pub fn check_password(found: Option<(User, String)>, pw: &str) -> Result<User> {
     match found {
-        Some((user, hash)) if !hash.is_empty() => match password::verify(pw, &hash) {
-            true => Ok(user),
-            false => Err(Error::Unauthorized),
-        },
-        // An unknown email, or an invited user with no password yet (an empty hash):
-        // the same PBKDF2 run against the decoy, so timing does not tell either apart.
+        Some((user, hash)) if !hash.is_empty() && hash != PROVIDER_ONLY => {
+            match password::verify(pw, &hash) {
+                true => Ok(user),
+                false => Err(Error::Unauthorized),
+            }
+        }
+        // An unknown email, an invited user with no password yet (an empty hash) or
+        // one who signs in only with the identity provider: the same PBKDF2 run against
+        // the decoy, so timing does not tell them apart.
         _ => {
             let _ = password::verify(pw, decoy_hash());
             Err(Error::Unauthorized)

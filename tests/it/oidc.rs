@@ -280,6 +280,42 @@ fn auto_create_makes_the_user_with_the_role() {
     assert_eq!(role, "approver");
     // The second time she is found, not created again.
     opens_queue(&server, &sign_in(&server, &provider, "carol"));
+    // She is an active user (mailed, counted), yet no password signs her in.
+    let users: serde_json::Value =
+        serde_json::from_str(&hitl.ok(&["user", "list", "--json"])).unwrap();
+    assert_eq!(users[0]["email"], "carol@example.com");
+    assert_eq!(users[0]["invitePending"], false, "{users}");
+    for password in ["", "!oidc", PASSWORD] {
+        let body = format!(
+            "email=carol%40example.com&password={}&next=%2F",
+            crate::web_http::url_encode(password)
+        );
+        let r = crate::web_http::form_post(&server, "/signin", None, &body, &[]);
+        assert_ne!(
+            r.status, 303,
+            "no password signs in an identity-provider user"
+        );
+    }
+}
+
+#[test]
+fn an_invited_user_who_signs_in_with_the_provider_is_no_longer_pending() {
+    let provider = Provider::start();
+    provider.user(
+        "dan",
+        serde_json::json!({"email": "dan@example.com", "email_verified": true}),
+    );
+    let hitl = Hitl::new();
+    let server = start_hitl(&hitl, &provider, &[]);
+    hitl.ok(&["user", "invite", "dan@example.com"]);
+    let pending = |hitl: &Hitl| {
+        let users: serde_json::Value =
+            serde_json::from_str(&hitl.ok(&["user", "list", "--json"])).unwrap();
+        users[0]["invitePending"].clone()
+    };
+    assert_eq!(pending(&hitl), true);
+    opens_queue(&server, &sign_in(&server, &provider, "dan"));
+    assert_eq!(pending(&hitl), false);
 }
 
 #[test]

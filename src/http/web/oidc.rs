@@ -160,7 +160,7 @@ async fn callback(
         .run(move |tx| {
             let now = clock::now();
             let user = match crate::db::users::by_email(tx, &email)? {
-                Some(user) => user,
+                Some(user) => users::signed_in_with_provider(tx, user)?,
                 None => match auto_create {
                     Some(role) => users::add_from_provider(tx, now, &email, role)?,
                     None => {
