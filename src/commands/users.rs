@@ -60,14 +60,18 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
             if json {
                 print_json(&user_json(&user));
             } else {
-                let away = match (user.away_until, &user.delegate) {
-                    (Some(until), Some(delegate)) => format!(
-                        ", away until {} (pauses routed to them go to {delegate})",
+                if role.is_some() {
+                    say!("{} is now {}", user.email, user.role);
+                }
+                match (user.away_until, &user.delegate) {
+                    (Some(until), Some(delegate)) => say!(
+                        "{} is away until {}; pauses routed to them go to {delegate} meanwhile",
+                        user.email,
                         clock::rfc3339(until)
                     ),
-                    _ => String::new(),
-                };
-                say!("{} is {}{away}", user.email, user.role);
+                    _ if back => say!("{} is back", user.email),
+                    _ => {}
+                }
             }
             Ok(())
         }
