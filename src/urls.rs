@@ -118,6 +118,14 @@ pub fn user_remove(id: i64) -> String {
     format!("/users/{id}/remove")
 }
 
+pub fn policy_remove(name: &str) -> String {
+    format!("/policies/{}/remove", seg(name))
+}
+
+pub fn policy_move_up(name: &str) -> String {
+    format!("/policies/{}/move-up", seg(name))
+}
+
 /// Absolute URLs: the public URL (`--public-url`, else the listen address) in front
 /// of a path.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ pub enum Nav {
     History,
     Keys,
     Users,
+    Policies,
     Audit,
     About,
     Account,
@@ -49,6 +50,7 @@ fn links(viewer: &Viewer, active: Nav) -> Markup {
         @if viewer.is_admin {
             (nav_link("/keys", html! { "Keys" }, active == Nav::Keys, false))
             (nav_link("/users", html! { "Users" }, active == Nav::Users, false))
+            (nav_link("/policies", html! { "Policies" }, active == Nav::Policies, false))
             (nav_link("/audit", html! { "Audit" }, active == Nav::Audit, false))
         }
         (nav_link("/about", html! { "About" }, active == Nav::About, false))

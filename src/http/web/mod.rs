@@ -10,6 +10,7 @@ mod keys;
 mod live;
 mod mail;
 mod oidc;
+mod policies;
 mod queue;
 mod review;
 mod users;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(history::configure)
         .configure(keys::configure)
         .configure(users::configure)
+        .configure(policies::configure)
         .configure(audit::configure)
         .configure(about::configure)
         .configure(mail::configure);
