@@ -35,6 +35,7 @@ mod on_timeout;
 mod openapi;
 mod peers;
 mod people;
+mod policies_page;
 mod questions;
 mod quorum;
 mod race;
