@@ -131,6 +131,14 @@ pub fn group_member_remove(name: &str) -> String {
     format!("/groups/{}/members/remove", seg(name))
 }
 
+pub fn policy_remove(name: &str) -> String {
+    format!("/policies/{}/remove", seg(name))
+}
+
+pub fn policy_move_up(name: &str) -> String {
+    format!("/policies/{}/move-up", seg(name))
+}
+
 /// Absolute URLs: the public URL (`--public-url`, else the listen address) in front
 /// of a path.
 #[derive(Debug, Clone)]

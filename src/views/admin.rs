@@ -1,12 +1,15 @@
-//! The admin pages: API keys and users (groups have their own module).
+//! The admin pages: API keys, users and routing policies (groups have their own
+//! module).
 
 use maud::{html, Markup};
 
 use super::layout::{page, Nav};
 use super::{agent_text, time_ago, Viewer};
 use crate::clock::Millis;
+use crate::domain::groups::Group;
 use crate::domain::keys::{ApiKey, CreatedKey};
 use crate::domain::outbox::Delivery;
+use crate::domain::policies::Policy;
 use crate::domain::users::User;
 use crate::domain::Role;
 use crate::urls;
@@ -300,4 +303,157 @@ pub fn users(viewer: &Viewer, m: &Users) -> Markup {
         p.muted { "To put users into groups, open the " a href=(urls::GROUPS) { "Groups" } " page." }
     };
     page("Users", viewer, Nav::Users, content)
+}
+
+/// The values of the add-policy form, as typed; kept when it is shown again with an
+/// error.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyForm {
+    pub name: String,
+    /// Comma-separated.
+    pub tags: String,
+    pub key: String,
+    pub action: String,
+    pub risk: String,
+    /// The groups ticked.
+    pub reviewers: Vec<String>,
+    pub approvals: String,
+    pub remind_every: String,
+    pub escalate_after: String,
+    pub escalate_to: String,
+    pub on_timeout: String,
+}
+
+pub struct Policies {
+    /// In the order they are tried.
+    pub policies: Vec<Policy>,
+    pub groups: Vec<Group>,
+    pub form: PolicyForm,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+const RISKS: [(&str, &str); 5] = [
+    ("", "any"),
+    ("low", "low or higher"),
+    ("medium", "medium or higher"),
+    ("high", "high or higher"),
+    ("critical", "critical"),
+];
+
+const ON_TIMEOUT: [(&str, &str); 4] = [
+    ("", "the agent's choice (never approve)"),
+    ("expire", "expire"),
+    ("reject", "reject"),
+    ("approve", "approve"),
+];
+
+fn policy_form(viewer: &Viewer, m: &Policies) -> Markup {
+    let f = &m.form;
+    let approvals = if f.approvals.is_empty() {
+        "1"
+    } else {
+        f.approvals.as_str()
+    };
+    html! {
+        form.stack.policy-form method="post" action="/policies" {
+            (csrf(viewer))
+            label { span { "Name " span.muted { "(letters, digits, '-', '_' or '.')" } } input type="text" name="name" required maxlength="64" value=(f.name) placeholder="prod-changes" autocomplete="off"; }
+            fieldset {
+                legend { "Matches a pause when" }
+                p.muted { "Every condition you fill in must hold. Leave them all empty to match every pause." }
+                label { span { "Tags " span.muted { "(comma-separated: it carries any of them)" } } input type="text" name="tags" value=(f.tags) placeholder="prod, billing" autocomplete="off"; }
+                label { span { "Key name " span.muted { "(the asking key's name)" } } input type="text" name="key" value=(f.key) placeholder="deploy-bot" autocomplete="off"; }
+                label { span { "Action " span.muted { "(a pattern: * any text, ? one character)" } } input type="text" name="action" value=(f.action) placeholder="Bash: git push*" autocomplete="off"; }
+                label { span { "Risk " span.muted { "(as the agent rated it)" } }
+                    select name="risk" {
+                        @for (value, text) in RISKS { option value=(value) selected[f.risk == value] { (text) } }
+                    }
+                }
+            }
+            fieldset {
+                legend { "Decided by" }
+                @if m.groups.is_empty() {
+                    p.notice.warn role="note" data-no-groups {
+                        "There are no groups yet, and a policy routes pauses to groups. Create one on the "
+                        a href="/groups" { "Groups" } " page or with " code { "hitl group create NAME" } "."
+                    }
+                } @else {
+                    p.muted { "Reviewers: the members of the groups you tick decide; nobody else can." }
+                    fieldset.chips {
+                        legend.visually-hidden { "Reviewers" }
+                        @for g in &m.groups {
+                            label.chip title=(if g.members.is_empty() { "nobody yet".to_string() } else { g.members.join(", ") }) {
+                                input type="checkbox" name="reviewers" value=(g.name) checked[f.reviewers.contains(&g.name)];
+                                (g.name) " " span.muted { "(" (g.members.len()) ")" }
+                            }
+                        }
+                    }
+                }
+                label { span { "Approvals " span.muted { "(distinct people, 1 to 10; an agent may ask for more, never fewer)" } } input type="number" name="approvals" min="1" max="10" required value=(approvals); }
+            }
+            fieldset {
+                legend { "While nobody decides" }
+                label { span { "Remind every " span.muted { "(optional, e.g. 30m or 4h: reviewers who have not voted)" } } input type="text" name="remind_every" value=(f.remind_every) placeholder="30m" autocomplete="off"; }
+                label { span { "Escalate after " span.muted { "(optional, e.g. 2h; with a group below)" } } input type="text" name="escalate_after" value=(f.escalate_after) placeholder="2h" autocomplete="off"; }
+                label { span { "Escalate to " span.muted { "(this group joins the reviewers then)" } }
+                    select name="escalate_to" {
+                        option value="" { "nobody" }
+                        @for g in &m.groups { option value=(g.name) selected[f.escalate_to == g.name] { (g.name) } }
+                    }
+                }
+                label { span { "On timeout " span.muted { "(what the pause's timeout does)" } }
+                    select name="on_timeout" {
+                        @for (value, text) in ON_TIMEOUT { option value=(value) selected[f.on_timeout == value] { (text) } }
+                    }
+                }
+            }
+            div { button type="submit" { "Add policy" } }
+        }
+    }
+}
+
+pub fn policies(viewer: &Viewer, m: &Policies) -> Markup {
+    let content = html! {
+        div.page-head { h1 { "Policies" } }
+        p.muted { "A new pause goes to the first policy below whose conditions all hold, tried from the top; a pause no policy matches can be decided by any approver, and one approval is enough." }
+        @if let Some(notice) = &m.notice { div.notice role="status" { (notice) } }
+        @if let Some(error) = &m.error { div.notice.error role="alert" { (error) } }
+        details.create open[m.error.is_some() || m.policies.is_empty()] {
+            summary.button { "Add a policy" }
+            (policy_form(viewer, m))
+        }
+        @if m.policies.is_empty() {
+            p.empty { "No policies yet: any approver decides any pause." }
+        } @else {
+            div.table-wrap { table.list data-policies {
+                thead { tr { th { "#" } th { "Name" } th { "Matches" } th { "Decided by" } th { span.visually-hidden { "Actions" } } } }
+                tbody {
+                    @for (i, p) in m.policies.iter().enumerate() {
+                        tr data-policy=(p.name) {
+                            // The place in the order (stored positions may have gaps).
+                            td data-label="#" { (i + 1) }
+                            td data-label="Name" { span.key-name { (agent_text(&p.name)) } }
+                            td.details data-label="Matches" { (agent_text(&p.describe_conditions())) }
+                            td.details data-label="Decided by" { (agent_text(&p.describe_outcome())) }
+                            td.actions {
+                                @if let Some(prev) = i.checked_sub(1).and_then(|j| m.policies.get(j)) {
+                                    form.inline method="post" action=(urls::policy_move_up(&p.name)) {
+                                        (csrf(viewer))
+                                        button.small.secondary type="submit" title=(format!("Try it before {}", prev.name)) aria-label=(format!("Move {} up", p.name)) { "Move up" }
+                                    }
+                                    " "
+                                }
+                                form.inline method="post" action=(urls::policy_remove(&p.name)) data-confirm=(format!("Remove the policy “{}”? New pauses it would match go to the next policy that matches, or to any approver. Pauses it already routed keep their reviewers.", p.name)) {
+                                    (csrf(viewer))
+                                    button.danger.small type="submit" aria-label=(format!("Remove {}", p.name)) { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+    };
+    page("Policies", viewer, Nav::Policies, content)
 }

@@ -12,6 +12,7 @@ pub enum Nav {
     Keys,
     Users,
     Groups,
+    Policies,
     Audit,
     About,
     Account,
@@ -51,6 +52,7 @@ fn links(viewer: &Viewer, active: Nav) -> Markup {
             (nav_link("/keys", html! { "Keys" }, active == Nav::Keys, false))
             (nav_link("/users", html! { "Users" }, active == Nav::Users, false))
             (nav_link(crate::urls::GROUPS, html! { "Groups" }, active == Nav::Groups, false))
+            (nav_link("/policies", html! { "Policies" }, active == Nav::Policies, false))
             (nav_link("/audit", html! { "Audit" }, active == Nav::Audit, false))
         }
         (nav_link("/about", html! { "About" }, active == Nav::About, false))

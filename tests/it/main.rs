@@ -36,6 +36,7 @@ mod on_timeout;
 mod openapi;
 mod peers;
 mod people;
+mod policies_page;
 mod questions;
 pub mod quorum;
 mod race;

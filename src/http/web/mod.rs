@@ -11,6 +11,7 @@ mod keys;
 mod live;
 mod mail;
 mod oidc;
+mod policies;
 mod queue;
 mod review;
 mod users;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(keys::configure)
         .configure(users::configure)
         .configure(groups::configure)
+        .configure(policies::configure)
         .configure(audit::configure)
         .configure(about::configure)
         .configure(mail::configure);
