@@ -340,6 +340,9 @@ pub fn remove(tx: &mut Tx, now: Millis, actor: &Actor, name: &str) -> Result<()>
     if !db::policies::delete(tx, &name)? {
         return Err(Error::NotFound(format!("no policy named {name:?}")));
     }
+    // The others keep their order, numbered from 1 without a gap.
+    let names: Vec<String> = db::policies::all(tx)?.into_iter().map(|p| p.name).collect();
+    db::policies::reorder(tx, &names)?;
     audit::record(
         tx,
         now,

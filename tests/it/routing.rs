@@ -658,7 +658,9 @@ fn the_policy_command_checks_what_it_is_given_and_keeps_order() {
     );
     hitl.ok(&["policy", "remove", "second"]);
     assert!(fails(&hitl, &["policy", "remove", "second"]).contains("no policy named"));
-    assert_eq!(policy_list(&hitl).as_array().unwrap().len(), 1);
+    let list = policy_list(&hitl);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["position"], 1, "numbered without a gap: {list}");
     let db = hitl.db();
     let audited: i64 = db
         .query_row(
