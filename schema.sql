@@ -55,11 +55,13 @@ CREATE TABLE pauses (
     resolved_by TEXT,
     comment     TEXT,
     answer      TEXT                                -- a question's answer, once answered
-, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10), policy TEXT, reviewers TEXT, remind_every INTEGER, remind_at INTEGER, escalate_at INTEGER, escalate_to TEXT);
+, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10), policy TEXT, reviewers TEXT, remind_every INTEGER, remind_at INTEGER, escalate_at INTEGER, escalate_to TEXT, approved_context TEXT, response_schema TEXT, response TEXT);
 -- (required_approvals, version 8: distinct approvals that approve the pause. Version 9,
 -- copied from the routing policy that matched, if one did: its name; reviewers, a JSON
 -- array of group names (NULL: any approver); remind_every in milliseconds and the next
--- reminder's time; when escalate_to joins the reviewers.)
+-- reminder's time; when escalate_to joins the reviewers. Version 10: approved_context, the
+-- context as a reviewer edited and approved it (JSON; NULL: not edited); response_schema,
+-- a JSON Schema the reviewer's response must meet, and response, that response.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
@@ -262,3 +264,22 @@ CREATE TABLE policies (
     on_timeout     TEXT    CHECK (on_timeout IN ('expire', 'reject', 'approve')),
     created_at     INTEGER NOT NULL
 );
+
+-- Standing approvals: a new pause of the key whose action matches an active rule is
+-- approved at creation.
+CREATE TABLE rules (
+    id           INTEGER PRIMARY KEY,
+    key_id       TEXT    NOT NULL REFERENCES api_keys (id),
+    action       TEXT    NOT NULL,                -- the exact action text, or a glob
+    is_glob      INTEGER NOT NULL DEFAULT 0,
+    created_by   TEXT    NOT NULL,                -- the approving reviewer's email
+    created_at   INTEGER NOT NULL,
+    watch_id     TEXT,                            -- the pause whose approval made it
+    expires_at   INTEGER,                         -- NULL: until revoked
+    max_uses     INTEGER CHECK (max_uses IS NULL OR max_uses >= 1),
+    uses         INTEGER NOT NULL DEFAULT 0,
+    last_used_at INTEGER,
+    revoked_at   INTEGER,
+    revoked_by   TEXT
+);
+CREATE INDEX rules_active ON rules (key_id) WHERE revoked_at IS NULL;

@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007-on-timeout.sql"),
     include_str!("migrations/0008-quorum-and-owner.sql"),
     include_str!("migrations/0009-routing.sql"),
+    include_str!("migrations/0010-decided-content.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

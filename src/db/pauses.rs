@@ -13,7 +13,8 @@ const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p
         FROM (SELECT voter, at, comment FROM pause_votes WHERE pause_id = p.id
               ORDER BY at, voter) v)
      ELSE '[]' END,
-     p.policy, p.reviewers, p.remind_every, p.remind_at, p.escalate_at, p.escalate_to";
+     p.policy, p.reviewers, p.remind_every, p.remind_at, p.escalate_at, p.escalate_to,
+     p.approved_context, p.response_schema, p.response";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -59,6 +60,9 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
         approvals: serde_json::from_str(&row.get::<_, String>(21)?)
             .map_err(|e| conversion_error(format!("approvals: {e}")))?,
         routing: row_to_routing(row)?,
+        approved_context: row.get(28)?,
+        response_schema: row.get(29)?,
+        response: row.get(30)?,
     })
 }
 
@@ -98,9 +102,9 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         "INSERT INTO pauses (watch_id, key_id, status, action, context, tags, webhook_url,
                              created_at, expires_at, kind, options, risk, summary, on_timeout,
                              required_approvals, policy, reviewers, remind_every, remind_at,
-                             escalate_at, escalate_to)
+                             escalate_at, escalate_to, response_schema)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21)",
+                 ?18, ?19, ?20, ?21, ?22)",
     )?
     .execute(params![
         p.watch_id,
@@ -124,6 +128,7 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
         routing.and_then(|r| r.remind_at),
         routing.and_then(|r| r.escalate_at),
         routing.and_then(|r| r.escalate_to.as_ref()),
+        p.response_schema,
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =

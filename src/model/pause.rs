@@ -40,6 +40,13 @@ pub struct Pause {
     pub approvals: Vec<Approval>,
     /// Where a routing policy sent it; `None`: any approver decides.
     pub routing: Option<Routing>,
+    /// The context as a reviewer edited and approved it (JSON text); `None`: not
+    /// edited, the agent's `context` is what was approved.
+    pub approved_context: Option<String>,
+    /// The JSON Schema (text) a reviewer's response must meet: a form, if any.
+    pub response_schema: Option<String>,
+    /// The reviewer's response to the form (JSON text), once given.
+    pub response: Option<String>,
 }
 
 /// What the routing policy that matched a pause decided, copied when the pause was
@@ -98,6 +105,17 @@ impl Pause {
         .min()
     }
 
+    /// The context that was approved: the reviewer's edit, if they made one, else the
+    /// agent's (JSON text; `None` when there is none).
+    pub fn effective_context(&self) -> Option<&str> {
+        self.approved_context.as_deref().or(self.context.as_deref())
+    }
+
+    /// A reviewer changed the context before approving.
+    pub fn edited(&self) -> bool {
+        self.approved_context.is_some()
+    }
+
     /// A question's answer (the `answer` column of a question).
     pub fn question_answer(&self) -> Option<&str> {
         self.answer
@@ -141,6 +159,9 @@ impl Pause {
             required_approvals: 1,
             approvals: vec![],
             routing: None,
+            approved_context: None,
+            response_schema: None,
+            response: None,
         }
     }
 }

@@ -478,6 +478,9 @@ pub fn create(
         required_approvals,
         approvals: Vec::new(),
         routing,
+        approved_context: None,
+        response_schema: None,
+        response: None,
     };
     let id = db::pauses::insert(tx, &pause)?;
     if let Some(idem) = &new_idempotency {
