@@ -146,9 +146,7 @@ pub fn decide(
         now,
         &Principal::User(user.reviewer()),
         &link.watch_id,
-        link.decision,
-        comment,
-        None,
+        pauses::Verdict::new(link.decision, comment, None),
         channels,
     )
 }

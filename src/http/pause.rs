@@ -439,9 +439,7 @@ async fn decide(
                 now,
                 principal,
                 &watch_id,
-                decision,
-                body.comment,
-                body.option,
+                pauses::Verdict::new(decision, body.comment, body.option),
                 &channels,
             )
         })

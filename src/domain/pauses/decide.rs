@@ -39,6 +39,25 @@ impl Decision {
     }
 }
 
+/// What a reviewer decides: approve or reject, with an optional comment and, for a
+/// rejection, one of the pause's reasons to reject.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub comment: Option<String>,
+    pub option: Option<String>,
+}
+
+impl Verdict {
+    pub fn new(decision: Decision, comment: Option<String>, option: Option<String>) -> Verdict {
+        Verdict {
+            decision,
+            comment,
+            option,
+        }
+    }
+}
+
 fn clean_comment(comment: Option<String>) -> Result<Option<String>> {
     let comment = comment
         .map(|c| c.trim().to_string())
@@ -233,17 +252,19 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
 ///
 /// A rejection may name one of the pause's options (its reasons to reject), kept as
 /// the pause's `answer`; without a comment, the option is the comment too.
-#[allow(clippy::too_many_arguments)]
 pub fn decide(
     tx: &mut Tx,
     now: Millis,
     principal: &Principal,
     watch_id: &str,
-    decision: Decision,
-    comment: Option<String>,
-    option: Option<String>,
+    verdict: Verdict,
     channels: &Channels,
 ) -> Result<Pause> {
+    let Verdict {
+        decision,
+        comment,
+        option,
+    } = verdict;
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
             "agent keys cannot decide pauses; use a reviewer key or the web page".into(),

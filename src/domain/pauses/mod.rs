@@ -8,6 +8,7 @@ mod nudge;
 
 pub use decide::{
     answer, cancel, decide, expire_due, forget_idempotency_before, is_owner, next_timer, Decision,
+    Verdict,
 };
 pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};

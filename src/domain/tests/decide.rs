@@ -45,9 +45,7 @@ fn an_approval_records_who_when_and_why_and_queues_the_webhook() {
                 at,
                 &w.approver,
                 &id,
-                Decision::Approved,
-                comment,
-                None,
+                pauses::Verdict::new(Decision::Approved, comment, None),
                 &CHANNELS,
             )
         })
@@ -249,9 +247,7 @@ fn two_threads_deciding_at_once_on_one_database_file_one_wins() {
                                 t0() + HOUR,
                                 who,
                                 id,
-                                *decision,
-                                None,
-                                None,
+                                pauses::Verdict::new(*decision, None, None),
                                 &CHANNELS,
                             )
                         })

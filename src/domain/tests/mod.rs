@@ -223,7 +223,14 @@ impl Db {
     ) -> Result<Pause> {
         self.write(|tx| {
             let comment = comment.map(Into::into);
-            pauses::decide(tx, now, who, watch_id, decision, comment, None, &CHANNELS)
+            pauses::decide(
+                tx,
+                now,
+                who,
+                watch_id,
+                pauses::Verdict::new(decision, comment, None),
+                &CHANNELS,
+            )
         })
     }
 

@@ -81,9 +81,7 @@ fn a_quorum_counts_distinct_people_and_announces_only_its_end() {
                 t0() + 1,
                 &w.approver,
                 &id,
-                Decision::Approved,
-                Some("one".into()),
-                None,
+                pauses::Verdict::new(Decision::Approved, Some("one".into()), None),
                 &CHANNELS,
             )
         })
@@ -120,9 +118,7 @@ fn a_quorum_counts_distinct_people_and_announces_only_its_end() {
                 t0() + 3,
                 &w.admin,
                 &id,
-                Decision::Approved,
-                None,
-                None,
+                pauses::Verdict::new(Decision::Approved, None, None),
                 &CHANNELS,
             )
         })

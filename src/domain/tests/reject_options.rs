@@ -31,9 +31,7 @@ fn decide(
             t0() + SECOND,
             &who,
             id,
-            decision,
-            comment.map(Into::into),
-            option.map(Into::into),
+            pauses::Verdict::new(decision, comment.map(Into::into), option.map(Into::into)),
             &CHANNELS,
         )
     })

@@ -69,9 +69,7 @@ pub(super) async fn respond_call(
                 now,
                 &auth.principal,
                 &pause.watch_id,
-                decision,
-                status.comment,
-                option,
+                pauses::Verdict::new(decision, status.comment, option),
                 &channels,
             )
         })

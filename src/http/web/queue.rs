@@ -136,9 +136,7 @@ async fn bulk_decide(
                     now,
                     principal,
                     &watch_id,
-                    decision,
-                    Some(comment),
-                    None,
+                    pauses::Verdict::new(decision, Some(comment), None),
                     &channels,
                 )
             })

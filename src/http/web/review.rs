@@ -132,9 +132,7 @@ async fn decide(
                     now,
                     principal,
                     &id,
-                    decision,
-                    Some(comment),
-                    option,
+                    pauses::Verdict::new(decision, Some(comment), option),
                     &channels,
                 )
             })
