@@ -94,6 +94,21 @@
     }
     if (form.matches("[data-decide]")) {
       if (form.dataset.sent) { event.preventDefault(); return; }
+      // "Approve with these changes": the JSON is checked here before it is sent (the
+      // server checks it again, with the rules of a new pause's context).
+      if (event.submitter && event.submitter.matches("[data-edit-submit]")) {
+        const box = form.querySelector("[data-json-edit]");
+        const error = form.querySelector("[data-json-error]");
+        try {
+          JSON.parse(box.value);
+          if (error) { error.hidden = true; error.textContent = ""; }
+        } catch (e) {
+          event.preventDefault();
+          if (error) { error.hidden = false; error.textContent = "This is not valid JSON: " + e.message; }
+          box.focus();
+          return;
+        }
+      }
       form.dataset.sent = "yes";
       const chosen = event.submitter;
       if (chosen && chosen.name) {

@@ -114,19 +114,43 @@ impl Input {
     }
 }
 
-/// The answer that lets the tool run. A `PermissionRequest` allow always carries the
-/// input as `updatedInput` (recent versions drop a bare allow).
-pub fn allow(event: Event, reason: &str, tool_input: &RawValue) -> Value {
+/// The tool input a reviewer approved with changes: the member `field` (`tool_input`
+/// for a hook, `input` for the permission prompt) of the pause's edited context, as
+/// its JSON text; `None` when the context was not edited or has no such member.
+pub fn edited_input(approved_context: Option<&str>, field: &str) -> Option<Box<RawValue>> {
+    let members: std::collections::HashMap<String, Box<RawValue>> =
+        serde_json::from_str(approved_context?).ok()?;
+    members
+        .into_iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
+}
+
+/// The answer that lets the tool run, with the input to run it with: the reviewer's
+/// edit if they made one (`edited`), else the input as sent. A `PermissionRequest`
+/// allow always carries the input as `updatedInput` (recent versions drop a bare
+/// allow); a `PreToolUse` allow carries it only when it was edited.
+pub fn allow(
+    event: Event,
+    reason: &str,
+    tool_input: &RawValue,
+    edited: Option<&RawValue>,
+) -> Value {
     match event {
-        Event::PreToolUse => json!({
-            "hookSpecificOutput": {
+        Event::PreToolUse => {
+            let mut out = json!({
                 "hookEventName": "PreToolUse",
                 "permissionDecision": "allow",
                 "permissionDecisionReason": reason,
+            });
+            if let Some(edited) = edited {
+                out["updatedInput"] = serde_json::from_str(edited.get()).unwrap_or(Value::Null);
             }
-        }),
+            json!({ "hookSpecificOutput": out })
+        }
         Event::PermissionRequest => {
-            let input: Value = serde_json::from_str(tool_input.get()).unwrap_or(Value::Null);
+            let input = edited.unwrap_or(tool_input);
+            let input: Value = serde_json::from_str(input.get()).unwrap_or(Value::Null);
             json!({
                 "hookSpecificOutput": {
                     "hookEventName": "PermissionRequest",
@@ -225,9 +249,34 @@ mod tests {
     fn answers_are_recognised_for_their_event_only() {
         let raw = RawValue::from_string(r#"{"a":1}"#.into()).unwrap();
         for event in [Event::PreToolUse, Event::PermissionRequest] {
-            assert!(is_answer(event, &allow(event, "ok", &raw)));
+            assert!(is_answer(event, &allow(event, "ok", &raw, None)));
+            assert!(is_answer(event, &allow(event, "ok", &raw, Some(&raw))));
             assert!(is_answer(event, &deny(event, "no")));
         }
+        // An edit goes back as the input to run, for both events.
+        let edited = RawValue::from_string(r#"{"a":2}"#.into()).unwrap();
+        let pre = allow(Event::PreToolUse, "ok", &raw, Some(&edited));
+        assert_eq!(pre["hookSpecificOutput"]["updatedInput"], json!({"a": 2}));
+        assert!(
+            allow(Event::PreToolUse, "ok", &raw, None)["hookSpecificOutput"]
+                .get("updatedInput")
+                .is_none()
+        );
+        let req = allow(Event::PermissionRequest, "ok", &raw, Some(&edited));
+        assert_eq!(
+            req["hookSpecificOutput"]["decision"]["updatedInput"],
+            json!({"a": 2})
+        );
+        assert_eq!(
+            edited_input(
+                Some(r#"{"tool_input":{"command":"ls"},"cwd":"/w"}"#),
+                "tool_input"
+            )
+            .map(|r| r.get().to_string()),
+            Some(r#"{"command":"ls"}"#.to_string())
+        );
+        assert!(edited_input(None, "tool_input").is_none());
+        assert!(edited_input(Some("[1]"), "tool_input").is_none());
         assert!(!is_answer(
             Event::PermissionRequest,
             &deny(Event::PreToolUse, "no")

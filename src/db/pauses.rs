@@ -487,6 +487,22 @@ pub fn count_usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> 
         .query_row(params![key_id, month], |r| r.get(0))?)
 }
 
+/// The context as a reviewer edited it (`None`: the agent's again).
+pub fn set_approved_context(conn: &Connection, id: i64, context: Option<&str>) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE pauses SET approved_context = ?2 WHERE id = ?1 AND status = 'pending'",
+    )?
+    .execute(params![id, context])?;
+    Ok(())
+}
+
+/// Drops the approvals given so far (the content changed); returns how many.
+pub fn clear_votes(conn: &Connection, pause_id: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM pause_votes WHERE pause_id = ?1")?
+        .execute([pause_id])?)
+}
+
 /// Records one reviewer's approval; false when they had approved it already (the
 /// primary key is the pause and the reviewer).
 pub fn add_vote(

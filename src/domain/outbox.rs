@@ -80,6 +80,10 @@ pub fn webhook_payload(p: &Pause) -> String {
         /// escalation); null when any approver could decide.
         policy: Option<&'a str>,
         reviewers: Option<&'a [String]>,
+        /// A reviewer changed the context before approving: `approvedContext` is what
+        /// was approved (`agentContext.context` stays what the agent sent).
+        edited: bool,
+        approved_context: Option<&'a serde_json::value::RawValue>,
         agent_context: AgentContext<'a>,
     }
     #[derive(serde::Serialize)]
@@ -106,6 +110,11 @@ pub fn webhook_payload(p: &Pause) -> String {
         approvals: &p.approvals,
         policy: p.routing.as_ref().map(|r| r.policy.as_str()),
         reviewers: p.routing.as_ref().map(|r| r.reviewers.as_slice()),
+        edited: p.edited(),
+        approved_context: p
+            .approved_context
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok()),
         agent_context: AgentContext {
             action: &p.action,
             risk: p.risk,

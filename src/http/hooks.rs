@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::body::read_json;
@@ -98,9 +99,12 @@ async fn hook(req: HttpRequest, payload: web::Payload, state: web::Data<AppState
         Err(e) => return deny(event, &format!("hitl: {e}")),
     };
     match decide(&req, &state, &input, wait, started).await {
-        Ok(Outcome::Allowed(reason)) => {
-            answer(claude_code::allow(event, &reason, &input.tool_input))
-        }
+        Ok(Outcome::Allowed(reason, edited)) => answer(claude_code::allow(
+            event,
+            &reason,
+            &input.tool_input,
+            edited.as_deref(),
+        )),
         Ok(Outcome::Denied(reason)) => deny(event, &reason),
         Err(e) => deny(
             event,
@@ -126,7 +130,8 @@ fn wait_secs(query: &str) -> Result<u64, String> {
 }
 
 enum Outcome {
-    Allowed(String),
+    /// Allowed, with the reason and the tool input as a reviewer edited it, if they did.
+    Allowed(String, Option<Box<RawValue>>),
     Denied(String),
 }
 
@@ -207,7 +212,10 @@ fn outcome(pause: &Pause, wait: u64, stopping: bool) -> Outcome {
         _ => text,
     };
     match pause.status {
-        Status::Approved => Outcome::Allowed(said(format!("hitl: approved by {by}"))),
+        Status::Approved => Outcome::Allowed(
+            said(format!("hitl: approved by {by}")),
+            claude_code::edited_input(pause.approved_context.as_deref(), "tool_input"),
+        ),
         Status::Rejected => Outcome::Denied(said(format!("hitl: rejected by {by}"))),
         Status::Cancelled => Outcome::Denied(said(format!("hitl: cancelled by {by}"))),
         // Hooks only ask for decisions; an answer is not an approval.

@@ -70,9 +70,14 @@ pub struct PauseBody<'a> {
     action: &'a str,
     /// A question's choices, or a decision's reasons to reject.
     options: Option<&'a [String]>,
-    /// The context as the agent sent it.
+    /// The context as the agent sent it (never changed by an edit).
     #[schema(value_type = Option<serde_json::Value>)]
     context: Option<&'a RawValue>,
+    /// The context as a reviewer edited and approved it; null when not edited.
+    #[schema(value_type = Option<serde_json::Value>)]
+    approved_context: Option<&'a RawValue>,
+    /// A reviewer changed the context before approving: act on `approvedContext`.
+    edited: bool,
     tags: &'a [String],
     /// The agent's rating of the action's risk, if it gave one.
     risk: Option<Risk>,
@@ -125,6 +130,11 @@ impl<'a> PauseBody<'a> {
                 .context
                 .as_deref()
                 .and_then(|c| serde_json::from_str(c).ok()),
+            approved_context: p
+                .approved_context
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+            edited: p.edited(),
             tags: &p.tags,
             risk: p.risk,
             summary: p.summary.as_deref(),
@@ -398,6 +408,12 @@ struct DecideBody {
     /// Without a comment, it is the comment too.
     #[serde(default)]
     option: Option<String>,
+    /// With `approved`: the context as the reviewer edited it (approve with changes),
+    /// by the rules of a new pause's context. The agent's `context` is kept; the pause
+    /// gains `approvedContext` and `edited`.
+    #[serde(default)]
+    #[schema(value_type = Option<serde_json::Value>)]
+    context: Option<Box<RawValue>>,
 }
 
 /// Approve or reject a pending pause (reviewer key, or the web page's session).
@@ -430,18 +446,20 @@ async fn decide(
     let caller = super::caller(&req, &state).await?;
     let body: DecideBody = read_json(&req, payload, SMALL_BODY).await?;
     let decision = Decision::parse(&body.decision)?;
+    let edited = body
+        .context
+        .as_deref()
+        .map(|raw| pauses::edited_context(raw, state.limits))
+        .transpose()?;
     let watch_id = path.into_inner();
     let channels = state.channels;
     let pause = state
         .write_as_caller(caller, move |tx, principal, now| {
-            pauses::decide(
-                tx,
-                now,
-                principal,
-                &watch_id,
-                pauses::Verdict::new(decision, body.comment, body.option),
-                &channels,
-            )
+            let verdict = pauses::Verdict {
+                context: edited,
+                ..pauses::Verdict::new(decision, body.comment, body.option)
+            };
+            pauses::decide(tx, now, principal, &watch_id, verdict, &channels)
         })
         .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))

@@ -83,6 +83,16 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                     }
                 }
             }
+            @if let Some(text) = edit_text(r) {
+                details.edit-fold open[r.edit_text.is_some()] data-edit-fold {
+                    summary { "Edit the context before approving" " " span.muted { "(optional)" } }
+                    label.visually-hidden for="edited-context" { "The context to approve, as JSON" }
+                    textarea #edited-context name="edited_context" rows="10" spellcheck="false" data-json-edit { (text) }
+                    p.field-error role="alert" hidden data-json-error {}
+                    p.muted { "Approving with changes sends this JSON to the agent instead of its own; the agent's is kept in the record, and the change is in the history." }
+                    div { button.secondary type="submit" name="decision" value="edit" data-busy="Approving…" data-edit-submit { "Approve with these changes" } }
+                }
+            }
             div.decide-buttons {
                 button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
                     span aria-hidden="true" { "✓ " } span data-label { "Approve" }
@@ -94,6 +104,17 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
             (next_choice(r))
         }
     }
+}
+
+/// The text the Edit box starts with: what the reviewer typed (after a refusal), else
+/// the context to approve now, laid out; `None` for a pause without a context.
+fn edit_text(r: &Review) -> Option<String> {
+    if let Some(typed) = &r.edit_text {
+        return Some(typed.clone());
+    }
+    let current = r.pause.effective_context()?;
+    let value: serde_json::Value = serde_json::from_str(current).ok()?;
+    serde_json::to_string_pretty(&value).ok()
 }
 
 /// The choices of the Extend form: seconds and how they read.

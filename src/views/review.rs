@@ -30,6 +30,8 @@ pub struct Review {
     pub now: Millis,
     pub notice: Option<Notice>,
     pub comment: String,
+    /// The edited context as the reviewer typed it, kept when it was refused.
+    pub edit_text: Option<String>,
     /// Every node of the context open, however large (`?open=all`).
     pub open_all: bool,
     /// The pending pauses after and before this one in the queue's order (wrapping
@@ -73,6 +75,58 @@ fn time_until(at: Millis, now: Millis) -> String {
         return "now".into();
     }
     format!("in {}", clock::rough_duration(at - now))
+}
+
+/// A reviewer's changes to the context, as a list of JSON Patch operations read out:
+/// what was replaced, removed or added, with the old and the new value.
+fn edit_diff(p: &Pause) -> Markup {
+    let parse = |text: Option<&str>| -> Value {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or(Value::Null)
+    };
+    let (agent, approved) = (
+        parse(p.context.as_deref()),
+        parse(p.approved_context.as_deref()),
+    );
+    let patch = json_patch::diff(&agent, &approved);
+    let by = p
+        .approvals
+        .first()
+        .map(|a| a.by.as_str())
+        .or(p.resolved_by.as_deref());
+    let shown = |v: Option<&Value>| v.map_or_else(String::new, Value::to_string);
+    html! {
+        section.edit-diff aria-label="Changes to the context" data-edit-diff {
+            h2 { "Approved with changes" }
+            p.muted {
+                "A reviewer changed the context before approving"
+                @if p.status == Status::Pending { "; approving now approves the changed context" }
+                @else if let Some(by) = by { " (" (by) ")" }
+                ". The agent's own context is kept above; "
+                code { "approvedContext" } " is what the agent acts on."
+            }
+            ul.diff {
+                @for op in patch.iter() {
+                    @match op {
+                        json_patch::PatchOperation::Replace(r) => li.diff-replace {
+                            code { (r.path.to_string()) } ": "
+                            del { (agent_text(&shown(agent.pointer(r.path.as_str())))) }
+                            " → " ins { (agent_text(&r.value.to_string())) }
+                        },
+                        json_patch::PatchOperation::Remove(r) => li.diff-remove {
+                            "removed " code { (r.path.to_string()) } ": "
+                            del { (agent_text(&shown(agent.pointer(r.path.as_str())))) }
+                        },
+                        json_patch::PatchOperation::Add(a) => li.diff-add {
+                            "added " code { (a.path.to_string()) } ": "
+                            ins { (agent_text(&a.value.to_string())) }
+                        },
+                        other => li { code { (agent_text(&serde_json::to_string(other).unwrap_or_default())) } },
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// "1 of 2 approvals", with who approved and when.
@@ -364,6 +418,7 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                 Some(Notice::Error(message)) => { div.notice.error role="alert" { (message) } }
                 None => {}
             }
+            @if p.edited() { (edit_diff(p)) }
             @if p.required_approvals > 1 { (approvals_note(p)) }
             @if p.status == Status::Pending {
                 @if r.owner {

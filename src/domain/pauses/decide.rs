@@ -46,6 +46,9 @@ pub struct Verdict {
     pub decision: Decision,
     pub comment: Option<String>,
     pub option: Option<String>,
+    /// An approval with changes: the context as the reviewer edited it (checked with
+    /// [`super::edited_context`]).
+    pub context: Option<String>,
 }
 
 impl Verdict {
@@ -54,6 +57,7 @@ impl Verdict {
             decision,
             comment,
             option,
+            context: None,
         }
     }
 }
@@ -179,6 +183,51 @@ fn vote(
     Ok((pause, complete))
 }
 
+/// An approval with changes: the edited context is kept beside the agent's (which
+/// never changes), the change is audited as an RFC 6902 JSON Patch, and under a quorum
+/// the approvals given so far are dropped: approvals are for content. The same content
+/// as now is no edit.
+fn apply_edit(
+    tx: &mut Tx,
+    now: Millis,
+    mut pause: Pause,
+    edited: String,
+    by: &str,
+    actor: &Actor,
+) -> Result<Pause> {
+    let current = pause.effective_context().map(str::to_string);
+    if current.as_deref() == Some(edited.as_str()) {
+        return Ok(pause);
+    }
+    let parse = |text: Option<&str>| -> serde_json::Value {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let patch = json_patch::diff(&parse(current.as_deref()), &parse(Some(&edited)));
+    // Back to exactly what the agent sent: no longer an edit.
+    let stored = (pause.context.as_deref() != Some(edited.as_str())).then_some(edited);
+    db::pauses::set_approved_context(tx, pause.id, stored.as_deref())?;
+    let dropped = if pause.approvals.is_empty() {
+        0
+    } else {
+        db::pauses::clear_votes(tx, pause.id)?
+    };
+    audit::record(
+        tx,
+        now,
+        actor,
+        "pause.edited",
+        Some(&pause.watch_id),
+        json!({ "by": by, "patch": patch, "approvalsRestarted": dropped }),
+    )?;
+    pause.approved_context = stored;
+    pause.approvals.clear();
+    tx.emit(Event::PauseUpdated {
+        watch_id: pause.watch_id.clone(),
+    });
+    Ok(pause)
+}
+
 /// How a pending pause ends: who, what, and which channels hear of it.
 struct Ending<'a> {
     status: Status,
@@ -264,6 +313,7 @@ pub fn decide(
         decision,
         comment,
         option,
+        context: edit,
     } = verdict;
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
@@ -291,6 +341,14 @@ pub fn decide(
     let comment = comment.or_else(|| option.clone());
     let by = reviewer.email.clone();
     let actor = principal.actor();
+    if let Some(edited) = edit {
+        if decision != Decision::Approved {
+            return Err(Error::validation(
+                "only an approval carries an edited context; reject without one",
+            ));
+        }
+        pause = apply_edit(tx, now, pause, edited, &by, &actor)?;
+    }
     if decision == Decision::Approved && pause.required_approvals > 1 {
         // The vote and, when it is the last one needed, the approval: one transaction.
         let (voted, complete) = vote(tx, now, pause, &by, comment.clone(), &actor)?;

@@ -542,6 +542,13 @@ fn routed(
     Ok((approvals, on_timeout, Some(routing)))
 }
 
+/// An edited context sent with an approval, checked by the rules of a new pause's
+/// context (no key twice, digits kept, the size limit), as stored.
+pub fn edited_context(raw: &RawValue, limits: Limits) -> Result<String> {
+    context::normalise(Some(raw), limits.max_context_bytes)?
+        .ok_or_else(|| Error::validation("context: send the edited JSON; null is not an edit"))
+}
+
 /// One pause, if the principal may see it (an agent key sees only its own).
 pub fn get(conn: &rusqlite::Connection, principal: &Principal, watch_id: &str) -> Result<Pause> {
     let pause = db::pauses::by_watch_id(conn, watch_id)?.ok_or_else(|| not_found(watch_id))?;

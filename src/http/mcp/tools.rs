@@ -44,9 +44,11 @@ fn build_list() -> Value {
             "comment": { "type": ["string", "null"], "description": "The reviewer's comment." },
             "answer": { "type": ["string", "null"], "description": "A question's answer (null for a decision)." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who decided." },
-            "reviewUrl": { "type": "string", "description": "Where a reviewer decides." }
+            "reviewUrl": { "type": "string", "description": "Where a reviewer decides." },
+            "edited": { "type": "boolean", "description": "A reviewer changed the context before approving: act on approvedContext." },
+            "approvedContext": { "description": "The context as the reviewer edited and approved it; null when not edited." }
         },
-        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl"]
+        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl", "edited", "approvedContext"]
     });
     let answered = json!({
         "type": "object",
@@ -266,6 +268,11 @@ fn approval_result(pause: &Pause, state: &AppState) -> Value {
         "answer": pause.answer,
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
+        "edited": pause.edited(),
+        "approvedContext": pause
+            .approved_context
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<Value>(c).ok()),
     }))
 }
 
@@ -422,10 +429,16 @@ async fn permission_prompt(
     gone.disarm();
     let pause = waited?;
     Ok(match pause.status {
-        Status::Approved => prompt_answer(format!(
-            r#"{{"behavior":"allow","updatedInput":{}}}"#,
-            args.input.get()
-        )),
+        Status::Approved => {
+            // The input a reviewer approved with changes, else the input as sent.
+            let edited =
+                crate::claude_code::edited_input(pause.approved_context.as_deref(), "input");
+            let input = edited.as_deref().unwrap_or(&args.input);
+            prompt_answer(format!(
+                r#"{{"behavior":"allow","updatedInput":{}}}"#,
+                input.get()
+            ))
+        }
         status => {
             let reason = match (pause.comment.as_deref(), status) {
                 (Some(comment), _) if !comment.trim().is_empty() => comment.to_string(),

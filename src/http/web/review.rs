@@ -64,6 +64,7 @@ async fn load(
         now: clock::now(),
         notice: None,
         comment: String::new(),
+        edit_text: None,
         open_all: false,
         next_pending: beside.next,
         prev_pending: beside.prev,
@@ -106,6 +107,17 @@ struct DecideForm {
     /// Present: go on to the next pending pause afterwards.
     #[serde(default)]
     next: Option<String>,
+    /// With `decision=edit`: the context to approve instead of the agent's, as JSON.
+    #[serde(default)]
+    edited_context: Option<String>,
+}
+
+/// An "Approve with these changes": the typed JSON, checked as a new pause's context.
+fn edited(text: Option<&str>, limits: pauses::Limits) -> Result<String, Error> {
+    let text = text.unwrap_or_default();
+    let raw: Box<serde_json::value::RawValue> = serde_json::from_str(text)
+        .map_err(|e| Error::validation(format!("the edited context is not valid JSON: {e}")))?;
+    pauses::edited_context(&raw, limits)
 }
 
 async fn decide(
@@ -118,30 +130,34 @@ async fn decide(
     who.check_post(&req, &form.csrf, state.urls.base())?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
+    let with_changes = form.reject_option.is_none() && form.decision == "edit";
     let decision = match &form.reject_option {
-        Some(_) => Ok(Decision::Rejected),
-        None => Decision::parse(&form.decision),
+        Some(_) => Ok((Decision::Rejected, None)),
+        None if with_changes => edited(form.edited_context.as_deref(), state.limits)
+            .map(|context| (Decision::Approved, Some(context))),
+        None => Decision::parse(&form.decision).map(|d| (d, None)),
     };
     let outcome = match decision {
-        Ok(decision) => {
+        Ok((decision, context)) => {
             let (id, comment) = (watch_id.clone(), form.comment.clone());
             let (option, channels) = (form.reject_option.clone(), state.channels);
             who.write(&state, move |tx, principal, now| {
-                pauses::decide(
-                    tx,
-                    now,
-                    principal,
-                    &id,
-                    pauses::Verdict::new(decision, Some(comment), option),
-                    &channels,
-                )
+                let verdict = pauses::Verdict {
+                    context,
+                    ..pauses::Verdict::new(decision, Some(comment), option)
+                };
+                pauses::decide(tx, now, principal, &id, verdict, &channels)
             })
             .await
         }
         Err(e) => Err(e),
     };
     let then = Then::from_field(form.next.as_deref());
-    after_change(&who, &state, watch_id, outcome, form.comment, then).await
+    let kept = Kept {
+        comment: form.comment,
+        edit_text: form.edited_context.filter(|_| with_changes),
+    };
+    after_change(&who, &state, watch_id, outcome, kept, then).await
 }
 
 #[derive(Deserialize)]
@@ -173,7 +189,11 @@ async fn answer(
         .await;
     // A refused free-text answer comes back in its box.
     let then = Then::from_field(form.next.as_deref());
-    after_change(&who, &state, watch_id, outcome, form.answer, then).await
+    let kept = Kept {
+        comment: form.answer,
+        edit_text: None,
+    };
+    after_change(&who, &state, watch_id, outcome, kept, then).await
 }
 
 #[derive(Deserialize)]
@@ -207,7 +227,7 @@ async fn extend(
             "choose how long to extend the timeout by",
         )),
     };
-    after_change(&who, &state, watch_id, outcome, String::new(), Then::Stay).await
+    after_change(&who, &state, watch_id, outcome, Kept::default(), Then::Stay).await
 }
 
 #[derive(Deserialize)]
@@ -237,7 +257,7 @@ async fn cancel(
             pauses::cancel(tx, now, principal, &id, reason, &channels)
         })
         .await;
-    after_change(&who, &state, watch_id, outcome, String::new(), Then::Stay).await
+    after_change(&who, &state, watch_id, outcome, Kept::default(), Then::Stay).await
 }
 
 /// Where a successful change leads.
@@ -266,7 +286,7 @@ async fn after_change(
     state: &AppState,
     watch_id: String,
     outcome: Result<pauses::Pause, Error>,
-    comment: String,
+    kept: Kept,
     then: Then,
 ) -> Result<HttpResponse, PageError> {
     let (status, notice) = match outcome {
@@ -288,8 +308,16 @@ async fn after_change(
     };
     let mut r = load(state, who.principal(), watch_id).await?;
     r.notice = Some(notice);
-    r.comment = comment;
+    r.comment = kept.comment;
+    r.edit_text = kept.edit_text;
     Ok(html_status(status, review::view(&who.viewer, &r)))
+}
+
+/// What the reviewer typed, shown again when the change was refused.
+#[derive(Default)]
+struct Kept {
+    comment: String,
+    edit_text: Option<String>,
 }
 
 /// "Retry now" / "Send again" on a delivery.
