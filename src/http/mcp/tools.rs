@@ -32,6 +32,10 @@ pub fn list() -> &'static Value {
 }
 
 fn build_list() -> Value {
+    let receipt = json!({
+        "type": ["string", "null"],
+        "description": "The signed receipt of the decision (a compact JWS, EdDSA; null while pending): pass it to the tool that acts, which checks it against /.well-known/jwks.json and its own arguments."
+    });
     let approval = json!({
         "type": "object",
         "properties": {
@@ -44,9 +48,10 @@ fn build_list() -> Value {
             "comment": { "type": ["string", "null"], "description": "The reviewer's comment." },
             "answer": { "type": ["string", "null"], "description": "A question's answer (null for a decision)." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who decided." },
-            "reviewUrl": { "type": "string", "description": "Where a reviewer decides." }
+            "reviewUrl": { "type": "string", "description": "Where a reviewer decides." },
+            "receipt": receipt
         },
-        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl"]
+        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl", "receipt"]
     });
     let answered = json!({
         "type": "object",
@@ -59,9 +64,10 @@ fn build_list() -> Value {
             },
             "answer": { "type": ["string", "null"], "description": "The answer: one of the options if any were given." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who answered." },
-            "reviewUrl": { "type": "string", "description": "Where a reviewer answers." }
+            "reviewUrl": { "type": "string", "description": "Where a reviewer answers." },
+            "receipt": receipt
         },
-        "required": ["watchId", "status", "answer", "resolvedBy", "reviewUrl"]
+        "required": ["watchId", "status", "answer", "resolvedBy", "reviewUrl", "receipt"]
     });
     let wait = json!({
         "type": "integer",
@@ -266,6 +272,7 @@ fn approval_result(pause: &Pause, state: &AppState) -> Value {
         "answer": pause.answer,
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
+        "receipt": state.receipts.receipt(pause),
     }))
 }
 
@@ -277,6 +284,7 @@ fn answer_result(pause: &Pause, state: &AppState) -> Value {
         "answer": pause.answer,
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
+        "receipt": state.receipts.receipt(pause),
     }))
 }
 
