@@ -81,6 +81,9 @@ pub enum Command {
     Ask(AskArgs),
     /// Exit 0 when the server at --url answers its health check
     Healthcheck(ClientArgs),
+    /// Check a signed decision receipt before acting on it
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
     /// Answer an agent's hook: its input on stdin, the decision on stdout
     #[command(subcommand)]
     Hook(HookCommand),
@@ -528,6 +531,39 @@ pub struct AskArgs {
     pub api_key: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Verify a receipt's signature with the server's JWKS, and that it approved this
+    /// action and context: exit 0 valid, 1 bad signature, 2 cannot check (bad receipt,
+    /// JWKS or file), 3 no key in the JWKS for it, 4 another action, 5 another context,
+    /// 6 not an approval
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The receipt (a compact JWS), or - to read it from standard input
+    pub receipt: String,
+    /// The server's JWK Set: a URL (a server's base URL means its
+    /// /.well-known/jwks.json) or a file
+    #[arg(long, env = "HITL_JWKS", value_name = "URL|FILE")]
+    pub jwks: String,
+    /// The action about to be taken: the receipt must be for this exact text
+    #[arg(long, value_name = "TEXT")]
+    pub action: Option<String>,
+    /// A file with the context (JSON) about to be used, or - for standard input: the
+    /// receipt must be for this context (compared in RFC 8785 canonical form; a file
+    /// holding `null` for a pause without context)
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Accept a receipt of any outcome (rejected, expired, ...), not only an approval
+    #[arg(long)]
+    pub any_status: bool,
+    /// Print the receipt's claims as JSON on standard output once it verifies
+    #[arg(long, env = "HITL_JSON", value_parser = boolish())]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod memory;
 mod model;
 mod notify;
 mod oidc;
+mod receipt;
 mod secret;
 mod text;
 mod urls;

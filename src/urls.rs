@@ -118,6 +118,9 @@ pub fn user_remove(id: i64) -> String {
     format!("/users/{id}/remove")
 }
 
+/// The public key that signs decision receipts, as a JWK Set.
+pub const JWKS: &str = "/.well-known/jwks.json";
+
 /// The Groups page (admin).
 pub const GROUPS: &str = "/groups";
 
@@ -194,6 +197,10 @@ impl Urls {
 
     pub fn healthz(&self) -> String {
         format!("{}/healthz", self.base)
+    }
+
+    pub fn jwks(&self) -> String {
+        format!("{}{JWKS}", self.base)
     }
 
     /// The page itself (where reviewers sign in).

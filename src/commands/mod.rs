@@ -16,6 +16,7 @@ mod groups;
 mod hook;
 mod mail;
 mod policies;
+mod receipt;
 mod serve;
 mod users;
 
@@ -86,6 +87,9 @@ pub fn run(cli: Cli) -> ExitCode {
             .and_then(|dir| policies::policy(args.command, &dir)),
         Command::Ask(args) => return ask::run(args),
         Command::Healthcheck(args) => return client::healthcheck(&args),
+        Command::Receipt(crate::cli::ReceiptCommand::Verify(args)) => {
+            return receipt::verify(&args)
+        }
         Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => {
             return hook::claude_code(&args)
         }

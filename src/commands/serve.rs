@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{Checkpointer, Pool, Store, Writer};
 use crate::domain::outbox::{self, Channels};
 use crate::domain::pauses::Limits;
+use crate::domain::receipts::{self, Receipts};
 use crate::domain::throttle::Throttle;
 use crate::domain::{settings, setup};
 use crate::expiry::Expiry;
@@ -76,6 +77,7 @@ fn start(config: &Config) -> Result<(), String> {
         dns: Arc::clone(&parts.dns),
         policy: Arc::new(config.policy.clone()),
         link_key: Arc::clone(&parts.link_key),
+        receipts: Arc::clone(&parts.receipts),
         throttle: Throttle::default(),
         rate_limit: http::RateLimit::new(config.rate_limit),
         live,
@@ -156,6 +158,7 @@ struct Parts {
     channels: Channels,
     dns: Arc<Dns>,
     link_key: Arc<Vec<u8>>,
+    receipts: Arc<Receipts>,
 }
 
 impl Parts {
@@ -194,6 +197,16 @@ impl Parts {
                 .run_blocking(outbox::link_key)
                 .map_err(|e| format!("cannot prepare the mail link key: {e}"))?,
         );
+        // Made at the first start and kept in the database: the same kid ever after.
+        let receipts = writer
+            .run_blocking(receipts::key)
+            .and_then(|key| Receipts::new(&key, public_url))
+            .map_err(|e| format!("cannot prepare the receipt signing key: {e}"))?;
+        tracing::info!(
+            "decision receipts are signed with the Ed25519 key {}, published at {}",
+            receipts.signer().kid(),
+            Urls::new(public_url).jwks()
+        );
         let notifier = Notifier::start(
             settings,
             writer.clone(),
@@ -217,6 +230,7 @@ impl Parts {
             channels,
             dns,
             link_key,
+            receipts: Arc::new(receipts),
         })
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::pauses::Pause;
+use super::receipts::Receipts;
 use super::{audit, keys, pauses, Error, Principal, Result};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
@@ -55,8 +56,9 @@ fn add(tx: &mut Tx, row: NewRow) -> Result<i64> {
     Ok(id)
 }
 
-/// The webhook payload of a decided (or expired, or cancelled) pause.
-pub fn webhook_payload(p: &Pause) -> String {
+/// The webhook payload of a decided (or expired, or cancelled) pause, with its
+/// receipt when `receipts` can sign it.
+pub fn webhook_payload(p: &Pause, receipts: Option<&Receipts>) -> String {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Payload<'a> {
@@ -85,6 +87,8 @@ pub fn webhook_payload(p: &Pause) -> String {
         edited: bool,
         approved_context: Option<&'a serde_json::value::RawValue>,
         agent_context: AgentContext<'a>,
+        /// The signed receipt of the decision (a compact JWS).
+        receipt: Option<String>,
     }
     #[derive(serde::Serialize)]
     struct AgentContext<'a> {
@@ -124,6 +128,7 @@ pub fn webhook_payload(p: &Pause) -> String {
                 .as_deref()
                 .and_then(|c| serde_json::from_str(c).ok()),
         },
+        receipt: receipts.and_then(|r| r.receipt(p)),
     };
     serde_json::to_string(&payload).unwrap_or_default()
 }
@@ -136,6 +141,7 @@ pub fn pause_resolved(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) 
         None => db::keys::webhook_url(tx, &p.key_id)?,
     };
     if let Some(url) = url {
+        let receipts = Receipts::in_tx(tx)?;
         add(
             tx,
             NewRow {
@@ -145,7 +151,7 @@ pub fn pause_resolved(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) 
                 target: url,
                 key_id: Some(p.key_id.clone()),
                 user_id: None,
-                payload: webhook_payload(p),
+                payload: webhook_payload(p, receipts.as_ref()),
                 at: now,
             },
         )?;

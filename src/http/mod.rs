@@ -8,6 +8,7 @@ mod extend;
 mod health;
 mod hooks;
 mod humanlayer;
+mod jwks;
 mod mcp;
 mod openapi;
 mod pause;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub policy: Arc<crate::notify::policy::Policy>,
     /// Signs and checks the Approve and Reject links in mail.
     pub link_key: Arc<Vec<u8>>,
+    /// Signs the receipts of decided pauses; its public key is the JWKS.
+    pub receipts: Arc<crate::domain::receipts::Receipts>,
     pub throttle: crate::domain::throttle::Throttle,
     /// `--rate-limit`: API requests per minute per key.
     pub rate_limit: rate::RateLimit,
@@ -487,6 +490,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
                 .error_handler(form_error),
         )
         .configure(health::configure)
+        .configure(jwks::configure)
         .configure(pause::configure)
         .configure(deliveries::configure)
         .configure(openapi::configure)

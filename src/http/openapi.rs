@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::deliveries::list,
         super::deliveries::retry,
         super::health::healthz,
+        super::jwks::jwks,
         document,
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode)),

@@ -115,10 +115,20 @@ pub struct PauseBody<'a> {
     /// The review page of the pause.
     #[schema(format = "uri")]
     review_url: String,
+    /// The signed receipt of the decision, once the pause has left `pending` (null
+    /// while pending): a compact JWS (EdDSA) of its `iss`, `watchId`, `status`,
+    /// `resolvedAt`, `resolvedBy`, `keyId`, `actionSha256` and `contextSha256`,
+    /// verifiable with the key at `/.well-known/jwks.json`.
+    receipt: Option<String>,
 }
 
 impl<'a> PauseBody<'a> {
     pub fn new(p: &'a Pause, state: &AppState) -> Self {
+        Self::with_receipt(p, state, state.receipts.receipt(p))
+    }
+
+    /// With its receipt already signed (see `list`).
+    fn with_receipt(p: &'a Pause, state: &AppState, receipt: Option<String>) -> Self {
         PauseBody {
             watch_id: &p.watch_id,
             kind: p.kind,
@@ -153,6 +163,7 @@ impl<'a> PauseBody<'a> {
             reviewers: p.routing.as_ref().map(|r| r.reviewers.as_slice()),
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
+            receipt,
         }
     }
 }
@@ -376,16 +387,22 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let token = api_key(&req, &state)?;
     let query = params.into_inner().into_query()?;
-    let page = state
+    let signer = std::sync::Arc::clone(&state.receipts);
+    // The receipts are signed on the blocking thread: a page may hold 200 large contexts
+    // to canonicalize.
+    let (page, receipts) = state
         .read_as(token, move |conn, principal| {
-            pauses::list(conn, principal, &query)
+            let page = pauses::list(conn, principal, &query)?;
+            let receipts: Vec<_> = page.items.iter().map(|p| signer.receipt(p)).collect();
+            Ok((page, receipts))
         })
         .await?;
     let body = ListBody {
         items: page
             .items
             .iter()
-            .map(|p| PauseBody::new(p, &state))
+            .zip(receipts)
+            .map(|(p, receipt)| PauseBody::with_receipt(p, &state, receipt))
             .collect(),
         next_cursor: page.next_cursor,
     };

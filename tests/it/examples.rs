@@ -331,6 +331,79 @@ fn the_openai_agents_loop_resumes_with_the_reviewers_decision() {
     );
 }
 
+/// examples/receipts: the tool acts on a receipt for what it is about to do, and
+/// refuses one for anything else (tests/it/receipts.rs tries every way to differ).
+#[test]
+fn the_receipts_example_acts_only_on_a_matching_receipt() {
+    require("python3", &["--version"], "install python3");
+    require_python_module("jwt", "PyJWT[crypto]>=2.8,<3");
+    require_python_module("cryptography", "cryptography");
+    require_python_module("rfc8785", "rfc8785>=0.1.4,<0.2");
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("deploy-bot");
+    let reviewer = hitl.reviewer_key("rev@example.com");
+    let server = hitl.serve(&[]);
+    let context = r#"{"environment":"prod","replicas":3}"#;
+    let id = server.create(
+        &agent,
+        &serde_json::json!({
+            "action": "Deploy v2.4.1 to production",
+            "context": serde_json::from_str::<Value>(context).unwrap(),
+        }),
+    );
+    server.decide(&reviewer, &id, "approved", "ok");
+    let receipt = server.status(&agent, &id)["receipt"]
+        .as_str()
+        .expect("a receipt")
+        .to_string();
+    let jwks = format!("{}/.well-known/jwks.json", server.url);
+    let run = |action: &str, context: &str| {
+        finish(
+            Command::new("python3")
+                .arg(format!("{EXAMPLES}/receipts/guarded_tool.py"))
+                .args([
+                    &receipt,
+                    "--jwks",
+                    &jwks,
+                    "--action",
+                    action,
+                    "--context",
+                    context,
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn"),
+        )
+    };
+
+    // The same context in another spelling is the same context.
+    let acted = run(
+        "Deploy v2.4.1 to production",
+        r#"{ "replicas": 3.0, "environment": "prod" }"#,
+    );
+    assert_eq!(acted.code, 0, "{acted}");
+    assert!(
+        acted
+            .stdout
+            .contains(&format!("verified: {id} approved by rev@example.com"))
+            && acted.stdout.contains("acting: Deploy v2.4.1 to production"),
+        "{acted}"
+    );
+    let refused = run(
+        "Deploy v2.4.1 to production",
+        r#"{"environment":"prod","replicas":30}"#,
+    );
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("refused: the context is not the one that was approved"),
+        "{refused}"
+    );
+    assert!(!refused.stdout.contains("acting"), "{refused}");
+}
+
 /// The n8n workflow cannot run here without n8n, so the test reads it as n8n would:
 /// the nodes and their order, then the create body its expression makes (evaluated by
 /// node with a stand-in `$execution`), sent to the real server; the webhook reaches

@@ -41,6 +41,7 @@ mod policies_page;
 mod questions;
 pub mod quorum;
 mod race;
+mod receipts;
 mod reject_options;
 mod request_ids;
 mod risk_summary;

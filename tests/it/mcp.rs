@@ -115,7 +115,14 @@ fn initialize_negotiates_the_version_and_lists_four_tools() {
     assert_eq!(tools[2]["inputSchema"]["required"], json!(["question"]));
     assert_eq!(
         tools[2]["outputSchema"]["required"],
-        json!(["watchId", "status", "answer", "resolvedBy", "reviewUrl"])
+        json!([
+            "watchId",
+            "status",
+            "answer",
+            "resolvedBy",
+            "reviewUrl",
+            "receipt"
+        ])
     );
 
     let r = request(

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// Every operation of the public API, as `METHOD path`.
-const OPERATIONS: [&str; 11] = [
+const OPERATIONS: [&str; 12] = [
     "POST /api/pause",
     "GET /api/pause",
     "GET /api/pause/{watchId}",
@@ -27,6 +27,7 @@ const OPERATIONS: [&str; 11] = [
     "POST /api/pause/{watchId}/deliveries/{id}/retry",
     "GET /healthz",
     "GET /api/openapi.json",
+    "GET /.well-known/jwks.json",
 ];
 
 fn document(server: &Server) -> Value {
@@ -113,9 +114,18 @@ fn the_description_is_openapi_3_1_of_every_operation_with_errors_and_auth() {
         "answer",
         "statusUrl",
         "reviewUrl",
+        "receipt",
     ] {
         assert!(pause.contains_key(field), "Pause lacks {field}");
     }
+    // The receipts' key is public: the JWK Set needs no key.
+    let jwks = &doc["paths"]["/.well-known/jwks.json"]["get"];
+    assert_eq!(jwks["security"], json!([{}]), "{jwks}");
+    assert!(
+        schemas["Jwk"]["properties"]["kid"].is_object(),
+        "{}",
+        schemas["Jwk"]
+    );
     assert_eq!(
         schemas["CreateRequest"]["required"],
         json!(["action"]),
@@ -231,8 +241,8 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
         );
         // It really ran: every operation (but the description itself, which the tool
         // leaves out as the document it loaded), cases generated, none failed.
-        assert!(stdout.contains("Selected: 10/10"), "{who}:\n{stdout}");
-        assert!(stdout.contains("Tested: 10"), "{who}:\n{stdout}");
+        assert!(stdout.contains("Selected: 11/11"), "{who}:\n{stdout}");
+        assert!(stdout.contains("Tested: 11"), "{who}:\n{stdout}");
         assert!(stdout.contains(" passed"), "{who}:\n{stdout}");
         assert!(!stdout.contains("Server error"), "{who}:\n{stdout}");
     }

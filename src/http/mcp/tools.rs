@@ -32,6 +32,10 @@ pub fn list() -> &'static Value {
 }
 
 fn build_list() -> Value {
+    let receipt = json!({
+        "type": ["string", "null"],
+        "description": "The signed receipt of the decision (a compact JWS, EdDSA; null while pending): pass it to the tool that acts, which checks it against /.well-known/jwks.json and its own arguments."
+    });
     let approval = json!({
         "type": "object",
         "properties": {
@@ -46,9 +50,10 @@ fn build_list() -> Value {
             "resolvedBy": { "type": ["string", "null"], "description": "Who decided." },
             "reviewUrl": { "type": "string", "description": "Where a reviewer decides." },
             "edited": { "type": "boolean", "description": "A reviewer changed the context before approving: act on approvedContext." },
-            "approvedContext": { "description": "The context as the reviewer edited and approved it; null when not edited." }
+            "approvedContext": { "description": "The context as the reviewer edited and approved it; null when not edited." },
+            "receipt": receipt
         },
-        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl", "edited", "approvedContext"]
+        "required": ["watchId", "status", "comment", "answer", "resolvedBy", "reviewUrl", "edited", "approvedContext", "receipt"]
     });
     let answered = json!({
         "type": "object",
@@ -61,9 +66,10 @@ fn build_list() -> Value {
             },
             "answer": { "type": ["string", "null"], "description": "The answer: one of the options if any were given." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who answered." },
-            "reviewUrl": { "type": "string", "description": "Where a reviewer answers." }
+            "reviewUrl": { "type": "string", "description": "Where a reviewer answers." },
+            "receipt": receipt
         },
-        "required": ["watchId", "status", "answer", "resolvedBy", "reviewUrl"]
+        "required": ["watchId", "status", "answer", "resolvedBy", "reviewUrl", "receipt"]
     });
     let wait = json!({
         "type": "integer",
@@ -273,6 +279,7 @@ fn approval_result(pause: &Pause, state: &AppState) -> Value {
             .approved_context
             .as_deref()
             .and_then(|c| serde_json::from_str::<Value>(c).ok()),
+        "receipt": state.receipts.receipt(pause),
     }))
 }
 
@@ -284,6 +291,7 @@ fn answer_result(pause: &Pause, state: &AppState) -> Value {
         "answer": pause.answer,
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
+        "receipt": state.receipts.receipt(pause),
     }))
 }
 
