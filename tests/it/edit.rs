@@ -142,6 +142,43 @@ fn an_edited_approval_reaches_the_agent_everywhere_and_keeps_its_context() {
         "{patch:?}"
     );
 
+    // The signed receipt is for the approved (edited) context, not the agent's.
+    let receipt = s["receipt"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (edited_file, sent_file) = (dir.path().join("edited.json"), dir.path().join("sent.json"));
+    std::fs::write(
+        &edited_file,
+        r#"{"note":"split","amount":500.50,"to":"acme"}"#,
+    )
+    .unwrap();
+    std::fs::write(&sent_file, sent).unwrap();
+    let jwks = format!("{}/.well-known/jwks.json", server.url);
+    let verify = |file: &std::path::Path| {
+        hitl.cmd(&[
+            "receipt",
+            "verify",
+            &receipt,
+            "--jwks",
+            &jwks,
+            "--action",
+            "pay",
+            "--context",
+            file.to_str().unwrap(),
+        ])
+        .status
+        .code()
+    };
+    assert_eq!(
+        verify(&edited_file),
+        Some(0),
+        "any key order of the same JSON matches"
+    );
+    assert_eq!(
+        verify(&sent_file),
+        Some(5),
+        "the agent's own context was not approved"
+    );
+
     // An unedited approval says so.
     let plain = server.create(
         &agent,
