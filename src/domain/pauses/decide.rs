@@ -370,6 +370,27 @@ pub fn decide(
     finish(tx, now, pause, end)
 }
 
+/// The response a review page's form posted for a pause: its fields as typed (by
+/// field name) turned into JSON by the pause's form; `None` for a pause without one.
+pub fn response_from_page(
+    tx: &Tx,
+    watch_id: &str,
+    typed: &std::collections::HashMap<String, String>,
+) -> Result<Option<serde_json::Value>> {
+    let Some(pause) = db::pauses::by_watch_id(tx, watch_id)? else {
+        return Err(not_found(watch_id));
+    };
+    let Some(schema) = &pause.response_schema else {
+        return Ok(None);
+    };
+    let form = forms::stored(schema)?;
+    let prefix = match pause.kind {
+        Kind::Question => "answer",
+        Kind::Decision => "response",
+    };
+    forms::from_page(&form, &|name| typed.get(name).cloned(), prefix).map(Some)
+}
+
 /// One of several pauses approved or rejected together (the queue's bulk decision):
 /// as `decide`, except that a pause with a form is never approved this way, since
 /// nobody filled its form in.

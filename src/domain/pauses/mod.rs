@@ -8,7 +8,7 @@ mod nudge;
 
 pub use decide::{
     answer, cancel, decide, decide_in_bulk, expire_due, forget_idempotency_before, is_owner,
-    next_timer, reply, Decision, Reply, Verdict,
+    next_timer, reply, response_from_page, Decision, Reply, Verdict,
 };
 pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};

@@ -1,5 +1,7 @@
 //! A pause's page, the decision form and a question's answer form.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -7,7 +9,7 @@ use serde::Deserialize;
 use super::{html, html_status, redirect, CsrfForm, PageError, SignedIn};
 use crate::clock;
 use crate::domain::pauses::{self, Decision};
-use crate::domain::{audit, outbox, Error, Principal};
+use crate::domain::{audit, forms, outbox, Error, Principal};
 use crate::http::AppState;
 use crate::urls;
 use crate::views::review::{self, Notice, Review};
@@ -46,6 +48,11 @@ async fn load(
             Ok((pause, history, deliveries, beside, who))
         })
         .await?;
+    let form = pause
+        .response_schema
+        .as_deref()
+        .map(forms::stored)
+        .transpose()?;
     let context: Option<serde_json::Value> = pause
         .context
         .as_deref()
@@ -64,6 +71,8 @@ async fn load(
         now: clock::now(),
         notice: None,
         comment: String::new(),
+        form,
+        typed: HashMap::new(),
         open_all: false,
         next_pending: beside.next,
         prev_pending: beside.prev,
@@ -106,6 +115,16 @@ struct DecideForm {
     /// Present: go on to the next pending pause afterwards.
     #[serde(default)]
     next: Option<String>,
+    /// Everything else: the fields of the pause's form, `field.NAME`.
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
+}
+
+/// What the reviewer typed in a form's fields, by field name.
+fn typed_fields(rest: HashMap<String, String>) -> HashMap<String, String> {
+    rest.into_iter()
+        .filter_map(|(k, v)| k.strip_prefix("field.").map(|name| (name.to_string(), v)))
+        .collect()
 }
 
 async fn decide(
@@ -122,17 +141,27 @@ async fn decide(
         Some(_) => Ok(Decision::Rejected),
         None => Decision::parse(&form.decision),
     };
+    let typed = typed_fields(form.rest);
     let outcome = match decision {
         Ok(decision) => {
             let (id, comment) = (watch_id.clone(), form.comment.clone());
             let (option, channels) = (form.reject_option.clone(), state.channels);
+            let fields = typed.clone();
             who.write(&state, move |tx, principal, now| {
+                // Only an approval sends the form; a rejection needs none.
+                let response = match decision {
+                    Decision::Approved => pauses::response_from_page(tx, &id, &fields)?,
+                    Decision::Rejected => None,
+                };
                 pauses::decide(
                     tx,
                     now,
                     principal,
                     &id,
-                    pauses::Verdict::new(decision, Some(comment), option),
+                    pauses::Verdict {
+                        response,
+                        ..pauses::Verdict::new(decision, Some(comment), option)
+                    },
                     &channels,
                 )
             })
@@ -141,7 +170,11 @@ async fn decide(
         Err(e) => Err(e),
     };
     let then = Then::from_field(form.next.as_deref());
-    after_change(&who, &state, watch_id, outcome, form.comment, then).await
+    let kept = Kept {
+        comment: form.comment,
+        typed,
+    };
+    after_change(&who, &state, watch_id, outcome, kept, then).await
 }
 
 #[derive(Deserialize)]
@@ -152,6 +185,9 @@ struct AnswerForm {
     answer: String,
     #[serde(default)]
     next: Option<String>,
+    /// A question with a form: its fields, `field.NAME`.
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
 }
 
 async fn answer(
@@ -165,15 +201,24 @@ async fn answer(
     let watch_id = path.into_inner();
     let form = form.into_inner();
     let (id, answer) = (watch_id.clone(), form.answer.clone());
-    let channels = state.channels;
+    let typed = typed_fields(form.rest);
+    let (fields, channels) = (typed.clone(), state.channels);
     let outcome = who
         .write(&state, move |tx, principal, now| {
-            pauses::answer(tx, now, principal, &id, &answer, &channels)
+            let reply = match pauses::response_from_page(tx, &id, &fields)? {
+                Some(response) => pauses::Reply::Form(response),
+                None => pauses::Reply::Text(answer),
+            };
+            pauses::reply(tx, now, principal, &id, reply, &channels)
         })
         .await;
-    // A refused free-text answer comes back in its box.
+    // A refused free-text answer comes back in its box, a form's values in theirs.
     let then = Then::from_field(form.next.as_deref());
-    after_change(&who, &state, watch_id, outcome, form.answer, then).await
+    let kept = Kept {
+        comment: form.answer,
+        typed,
+    };
+    after_change(&who, &state, watch_id, outcome, kept, then).await
 }
 
 #[derive(Deserialize)]
@@ -207,7 +252,7 @@ async fn extend(
             "choose how long to extend the timeout by",
         )),
     };
-    after_change(&who, &state, watch_id, outcome, String::new(), Then::Stay).await
+    after_change(&who, &state, watch_id, outcome, Kept::default(), Then::Stay).await
 }
 
 #[derive(Deserialize)]
@@ -237,7 +282,7 @@ async fn cancel(
             pauses::cancel(tx, now, principal, &id, reason, &channels)
         })
         .await;
-    after_change(&who, &state, watch_id, outcome, String::new(), Then::Stay).await
+    after_change(&who, &state, watch_id, outcome, Kept::default(), Then::Stay).await
 }
 
 /// Where a successful change leads.
@@ -258,15 +303,23 @@ impl Then {
     }
 }
 
+/// What a refused post puts back in the page: the comment (or free-text answer) and
+/// the form's fields as typed.
+#[derive(Default)]
+struct Kept {
+    comment: String,
+    typed: HashMap<String, String>,
+}
+
 /// After a decision (or a cancellation): the pause, or with `Then::Next` the next
-/// pending one; on a refusal, the page again with what went wrong and the reviewer's
-/// comment kept.
+/// pending one; on a refusal, the page again with what went wrong and what the
+/// reviewer typed kept.
 async fn after_change(
     who: &SignedIn,
     state: &AppState,
     watch_id: String,
     outcome: Result<pauses::Pause, Error>,
-    comment: String,
+    kept: Kept,
     then: Then,
 ) -> Result<HttpResponse, PageError> {
     let (status, notice) = match outcome {
@@ -288,7 +341,8 @@ async fn after_change(
     };
     let mut r = load(state, who.principal(), watch_id).await?;
     r.notice = Some(notice);
-    r.comment = comment;
+    r.comment = kept.comment;
+    r.typed = kept.typed;
     Ok(html_status(status, review::view(&who.viewer, &r)))
 }
 
