@@ -19,6 +19,7 @@ mod durability;
 mod exact_context;
 mod examples;
 mod expiry;
+mod forms;
 mod groups;
 mod groups_page;
 mod humanlayer;
