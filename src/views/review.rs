@@ -119,6 +119,12 @@ fn hidden_in(r: &Review) -> Vec<&'static str> {
     {
         places.push("the options");
     }
+    if p.response_schema
+        .as_deref()
+        .is_some_and(crate::text::has_hidden)
+    {
+        places.push("the form");
+    }
     let in_context = match &r.context {
         Some(value) => value_has_hidden(value),
         None => p.context.as_deref().is_some_and(crate::text::has_hidden),

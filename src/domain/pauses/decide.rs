@@ -380,7 +380,12 @@ pub fn response_from_page(
     let Some(pause) = db::pauses::by_watch_id(tx, watch_id)? else {
         return Err(not_found(watch_id));
     };
-    let Some(schema) = &pause.response_schema else {
+    // Decided meanwhile: `decide` says so, rather than what was typed.
+    let Some(schema) = pause
+        .response_schema
+        .as_deref()
+        .filter(|_| !pause.status.is_terminal())
+    else {
         return Ok(None);
     };
     let form = forms::stored(schema)?;
