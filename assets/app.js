@@ -280,6 +280,10 @@
     const form = document.querySelector("form[data-decide]");
     if (!form || form.dataset.sent) return;
     form.querySelectorAll("button, textarea, input[type=checkbox]").forEach(function (el) { el.disabled = true; });
+    // A form's fields sit above the panel and belong to it by id.
+    if (form.id) {
+      document.querySelectorAll("[form='" + form.id + "']").forEach(function (el) { el.disabled = true; });
+    }
     // The status everywhere on the page, not only in the notice.
     const article = form.closest("article.review");
     if (article) article.dataset.status = status;

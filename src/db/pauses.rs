@@ -316,6 +316,8 @@ pub struct Resolution<'a> {
     pub comment: Option<&'a str>,
     /// A question's answer.
     pub answer: Option<&'a str>,
+    /// The reviewer's filled-in form (checked JSON text), if the pause has one.
+    pub response: Option<&'a str>,
 }
 
 /// Moves a pending pause to a terminal status; false if it was not pending any more.
@@ -323,7 +325,7 @@ pub fn resolve(conn: &Connection, id: i64, end: &Resolution) -> Result<bool> {
     let changed = conn
         .prepare_cached(
             "UPDATE pauses SET status = ?2, resolved_at = ?3, resolved_by = ?4, comment = ?5,
-                               answer = ?6
+                               answer = ?6, response = ?7
              WHERE id = ?1 AND status = 'pending'",
         )?
         .execute(params![
@@ -332,7 +334,8 @@ pub fn resolve(conn: &Connection, id: i64, end: &Resolution) -> Result<bool> {
             end.at,
             end.by,
             end.comment,
-            end.answer
+            end.answer,
+            end.response
         ])?;
     Ok(changed == 1)
 }

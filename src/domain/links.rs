@@ -123,6 +123,13 @@ pub fn inspect(
             "this is a question: answer it on its review page".into(),
         ));
     }
+    // A pause with a form is approved only with the form filled in, on its review
+    // page; its Reject link still works.
+    if pause.response_schema.is_some() && link.decision == Decision::Approved {
+        return Err(Error::Conflict(
+            "this request asks for a form: approve it on its review page, where the form is filled in".into(),
+        ));
+    }
     Ok((link, pause, user))
 }
 

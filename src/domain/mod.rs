@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod context;
+pub mod forms;
 pub mod groups;
 pub mod keys;
 pub mod links;

@@ -73,6 +73,9 @@ pub fn webhook_payload(p: &Pause, receipts: Option<&Receipts>) -> String {
         /// The option a rejection picked (a decision's reason to reject), if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         reject_option: Option<&'a str>,
+        /// The form as the reviewer filled it in (a pause with a `responseSchema`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response: Option<&'a serde_json::value::RawValue>,
         /// The timeout ended it (expired, or decided by `onTimeout`).
         timed_out: bool,
         /// How many distinct approvals it needed, and those given (oldest first).
@@ -109,6 +112,10 @@ pub fn webhook_payload(p: &Pause, receipts: Option<&Receipts>) -> String {
         comment: p.comment.as_deref(),
         answer: p.question_answer(),
         reject_option: p.reject_option(),
+        response: p
+            .response
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
         timed_out: p.timed_out(),
         required_approvals: p.required_approvals,
         approvals: &p.approvals,

@@ -158,6 +158,7 @@ async fn decide(
         summary: None,
         on_timeout: None,
         required_approvals: None,
+        response_schema: None,
     };
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;

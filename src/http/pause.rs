@@ -101,6 +101,13 @@ pub struct PauseBody<'a> {
     answer: Option<&'a str>,
     /// A decision rejected with one of its options: that option.
     reject_option: Option<&'a str>,
+    /// The form the reviewer fills in (`responseSchema` as sent at create), if any.
+    #[schema(value_type = Option<Object>)]
+    response_schema: Option<&'a RawValue>,
+    /// The form as the reviewer filled it in: set when a pause with a
+    /// `responseSchema` is approved (or its question answered); null otherwise.
+    #[schema(value_type = Option<Object>, example = json!({"amount": 40}))]
+    response: Option<&'a RawValue>,
     /// How many distinct approvals approve it (1 to 10).
     #[schema(minimum = 1, maximum = 10)]
     required_approvals: u32,
@@ -157,6 +164,15 @@ impl<'a> PauseBody<'a> {
             comment: p.comment.as_deref(),
             answer: p.question_answer(),
             reject_option: p.reject_option(),
+            // Both stored as JSON text checked when they were written.
+            response_schema: p
+                .response_schema
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+            response: p
+                .response
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
             required_approvals: p.required_approvals,
             approvals: &p.approvals,
             policy: p.routing.as_ref().map(|r| r.policy.as_str()),
@@ -431,6 +447,13 @@ struct DecideBody {
     #[serde(default)]
     #[schema(value_type = Option<serde_json::Value>)]
     context: Option<Box<RawValue>>,
+    /// With `approved`, for a pause with a `responseSchema`: the form filled in, an
+    /// object that meets the schema (checked; a missing required field or a value out
+    /// of range is 400 `validation_failed` naming the field). Refused with
+    /// `rejected` and for a pause without a form.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"amount": 40}))]
+    response: Option<serde_json::Value>,
 }
 
 /// Approve or reject a pending pause (reviewer key, or the web page's session).
@@ -446,7 +469,7 @@ struct DecideBody {
     request_body = DecideBody,
     responses(
         (status = 200, description = "Decided", body = PauseBody),
-        (status = 400, description = "Not JSON, a field breaks a rule, or the pause is a question", body = ErrorBody),
+        (status = 400, description = "Not JSON, a field breaks a rule (a `response` that does not meet the form names the field), or the pause is a question", body = ErrorBody),
         (status = 403, description = "An agent key", body = ErrorBody),
         (status = 404, description = "No such pause", body = ErrorBody),
         (status = 409, description = "`already_resolved`", body = ErrorBody),
@@ -474,6 +497,7 @@ async fn decide(
         .write_as_caller(caller, move |tx, principal, now| {
             let verdict = pauses::Verdict {
                 context: edited,
+                response: body.response,
                 ..pauses::Verdict::new(decision, body.comment, body.option)
             };
             pauses::decide(tx, now, principal, &watch_id, verdict, &channels)
@@ -486,9 +510,32 @@ async fn decide(
 #[serde(deny_unknown_fields)]
 #[schema(as = AnswerRequest)]
 struct AnswerBody {
-    /// Free text, or one of the question's options (at most 4,000 bytes).
-    #[schema(min_length = 1, max_length = 4000)]
-    answer: String,
+    /// Free text, or one of the question's options (at most 4,000 bytes); for a
+    /// question with a `responseSchema`, an object of its form's fields (it becomes the
+    /// pause's `response`, and `answer` holds the same as JSON text).
+    #[schema(schema_with = answer_schema)]
+    answer: AnswerValue,
+}
+
+/// An answer as sent: text, or a form's fields.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnswerValue {
+    Text(String),
+    Form(serde_json::Map<String, serde_json::Value>),
+}
+
+/// `answer`: a string of 1 to 4,000 characters, or an object.
+fn answer_schema() -> impl Into<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(4000)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Object))
 }
 
 /// Answers a question: a reviewer key, or the web page's session with its CSRF token.
@@ -501,7 +548,7 @@ struct AnswerBody {
     request_body = AnswerBody,
     responses(
         (status = 200, description = "Answered", body = PauseBody),
-        (status = 400, description = "Not JSON, not one of the options, or the pause is not a question", body = ErrorBody),
+        (status = 400, description = "Not JSON, not one of the options, a form answer that does not meet its schema, or the pause is not a question", body = ErrorBody),
         (status = 403, description = "An agent key", body = ErrorBody),
         (status = 404, description = "No such pause", body = ErrorBody),
         (status = 409, description = "`already_resolved`", body = ErrorBody),
@@ -520,7 +567,11 @@ async fn answer(
     let channels = state.channels;
     let pause = state
         .write_as_caller(caller, move |tx, principal, now| {
-            pauses::answer(tx, now, principal, &watch_id, &body.answer, &channels)
+            let reply = match body.answer {
+                AnswerValue::Text(text) => pauses::Reply::Text(text),
+                AnswerValue::Form(map) => pauses::Reply::Form(serde_json::Value::Object(map)),
+            };
+            pauses::reply(tx, now, principal, &watch_id, reply, &channels)
         })
         .await?;
     Ok(pause_response(HttpResponse::Ok(), &pause, &state))

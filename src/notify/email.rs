@@ -238,7 +238,8 @@ pub struct Links {
 }
 
 pub struct DecideLinks {
-    pub approve: String,
+    /// None for a pause with a form: it is approved on its review page.
+    pub approve: Option<String>,
     pub reject: String,
 }
 
@@ -277,7 +278,11 @@ fn html_body(p: &Pause, context: Option<&str>, links: &Links, lead: Option<&str>
                 }
                 @if let Some(decide) = &links.decide {
                     p {
-                        (button(&decide.approve, "Approve", "#15803d"))
+                        @if let Some(approve) = &decide.approve {
+                            (button(approve, "Approve", "#15803d"))
+                        } @else {
+                            (button(&links.review, "Fill in the form to approve", "#15803d"))
+                        }
                         (button(&decide.reject, "Reject", "#b91c1c"))
                     }
                     p style="color:#5c6370;font-size:13px;" {
@@ -335,7 +340,9 @@ pub fn new_pause_message(
     match &links.decide {
         Some(decide) => text.push_str(&format!(
             "\nApprove: {}\nReject:  {}\n\nEach link opens a page where you confirm; nothing is decided by opening it.\nThe links work once and are yours alone. The full review page: {}\n",
-            decide.approve, decide.reject, links.review
+            decide.approve.as_deref().unwrap_or("this request asks for a form: fill it in on the review page below"),
+            decide.reject,
+            links.review
         )),
         None => text.push_str(&format!("\nAnswer on the review page: {}\n", links.review)),
     }

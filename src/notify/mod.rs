@@ -342,9 +342,13 @@ impl Worker {
             );
             self.settings.urls.mail(&token)
         };
-        // A question gets no one-click links: it is answered on its review page.
+        // A question gets no one-click links: it is answered on its review page. A
+        // pause with a form gets no Approve link: it is filled in on the review page.
         let decide = (pause.kind == crate::domain::Kind::Decision).then(|| email::DecideLinks {
-            approve: link(Decision::Approved),
+            approve: pause
+                .response_schema
+                .is_none()
+                .then(|| link(Decision::Approved)),
             reject: link(Decision::Rejected),
         });
         let links = email::Links {

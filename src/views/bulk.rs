@@ -35,10 +35,17 @@ fn pause_line(p: &Pause) -> Markup {
 }
 
 pub fn confirm(viewer: &Viewer, c: &Confirm) -> Markup {
+    // A pause with a form is approved only on its review page, where it is filled in.
+    let with_form = |p: &&Pause| c.approve && p.response_schema.is_some();
     let pending: Vec<&Pause> = c
         .pauses
         .iter()
-        .filter(|p| p.status == Status::Pending)
+        .filter(|p| p.status == Status::Pending && !with_form(p))
+        .collect();
+    let forms: Vec<&Pause> = c
+        .pauses
+        .iter()
+        .filter(|p| p.status == Status::Pending && with_form(p))
         .collect();
     let word = verb(c.approve);
     page(
@@ -67,6 +74,14 @@ pub fn confirm(viewer: &Viewer, c: &Confirm) -> Markup {
                         ul.bulk-list {
                             @for p in &gone { li { (status_badge(p.status)) " " (pause_line(p)) } }
                             @for id in &c.missing { li { "no pause " code { (id) } } }
+                        }
+                    }
+                }
+                @if !forms.is_empty() {
+                    div.notice.warn role="status" data-needs-form {
+                        p { "These ask for a form, so they cannot be approved together: approve each on its review page, where the form is filled in." }
+                        ul.bulk-list {
+                            @for p in &forms { li { (pause_line(p)) } }
                         }
                     }
                 }

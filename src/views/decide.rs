@@ -10,6 +10,7 @@ use maud::{html, Markup};
 
 use super::review::Review;
 use super::{agent_text, Viewer};
+use crate::domain::forms::{self, Field, FieldKind, Form};
 use crate::domain::pauses::Pause;
 use crate::domain::OnTimeout;
 use crate::urls;
@@ -30,13 +31,142 @@ fn next_choice(r: &Review) -> Markup {
     }
 }
 
-/// A question's answer: one button per option, or a text box.
+/// The id of the decision panel's form: a form's fields sit above the panel (which
+/// stays short, stuck to the bottom of the window) and belong to it by this id.
+pub const DECIDE_FORM_ID: &str = "decide-form";
+
+/// One field of a pause's form: its label (the title, else the name; required ones
+/// marked), its help, and an input by type, holding what the reviewer typed.
+fn form_field(field: &Field, typed: Option<&str>, index: usize) -> Markup {
+    let id = format!("field-{index}");
+    let help_id = format!("field-{index}-help");
+    let name = forms::input_name(field);
+    let described = field.description.as_ref().map(|_| help_id.as_str());
+    let typed = typed.unwrap_or("");
+    let label = html! {
+        (agent_text(field.label()))
+        @if field.required {
+            span.required aria-hidden="true" { " *" }
+            span.visually-hidden { " (required)" }
+        }
+    };
+    html! {
+        div.form-field data-field=(field.name) {
+            @match &field.kind {
+                FieldKind::Boolean => {
+                    label.check for=(id) {
+                        input #(id) type="checkbox" name=(name) value="true" form=(DECIDE_FORM_ID)
+                            checked[!typed.is_empty()] aria-describedby=[described];
+                        " " (label)
+                    }
+                }
+                FieldKind::Text { max_length } => {
+                    label for=(id) { (label) }
+                    @if max_length.is_some_and(|m| m <= 200) {
+                        input #(id) type="text" name=(name) value=(typed) form=(DECIDE_FORM_ID)
+                            maxlength=[max_length] required[field.required] aria-describedby=[described];
+                    } @else {
+                        textarea #(id) name=(name) rows="2" form=(DECIDE_FORM_ID)
+                            maxlength=[max_length] required[field.required] aria-describedby=[described] { (typed) }
+                    }
+                }
+                FieldKind::Number { integer, minimum, maximum } => {
+                    label for=(id) { (label) }
+                    input #(id) type="number" name=(name) value=(typed) form=(DECIDE_FORM_ID)
+                        step=(if *integer { "1" } else { "any" })
+                        min=[minimum.as_ref().map(ToString::to_string)]
+                        max=[maximum.as_ref().map(ToString::to_string)]
+                        required[field.required] aria-describedby=[described];
+                    @if minimum.is_some() || maximum.is_some() {
+                        span.range.muted {
+                            " "
+                            @match (minimum, maximum) {
+                                (Some(lo), Some(hi)) => { (lo) " to " (hi) }
+                                (Some(lo), None) => { "at least " (lo) }
+                                (None, Some(hi)) => { "at most " (hi) }
+                                (None, None) => {}
+                            }
+                        }
+                    }
+                }
+                FieldKind::Choice(choices) => {
+                    label for=(id) { (label) }
+                    select #(id) name=(name) form=(DECIDE_FORM_ID) required[field.required] aria-describedby=[described] {
+                        option value="" { "Choose…" }
+                        @for choice in choices {
+                            option value=(choice) selected[typed == choice] { (agent_text(choice)) }
+                        }
+                    }
+                }
+            }
+            @if let Some(help) = &field.description {
+                p.help.muted #(help_id) { (agent_text(help)) }
+            }
+        }
+    }
+}
+
+/// The pause's form, above the decision panel: what approving (or answering) needs.
+pub fn response_form(form: &Form, r: &Review) -> Markup {
+    let question = r.pause.kind == crate::domain::Kind::Question;
+    html! {
+        section.response-form aria-labelledby="response-form-title" data-response-form {
+            h2 #response-form-title {
+                @if let Some(title) = &form.title { (agent_text(title)) }
+                @else if question { "Answer with this form" }
+                @else { "To approve, fill in" }
+            }
+            @if let Some(description) = &form.description {
+                p.muted { (agent_text(description)) }
+            }
+            @if !question {
+                p.muted.form-note { "The agent receives these values with your approval. A rejection needs none." }
+            }
+            @if form.fields.iter().any(|f| f.required) {
+                p.muted.form-note { "Fields marked " span aria-hidden="true" { "*" } " are required." }
+            }
+            div.form-fields {
+                @for (i, field) in form.fields.iter().enumerate() {
+                    (form_field(field, r.typed.get(&field.name).map(String::as_str), i))
+                }
+            }
+        }
+    }
+}
+
+/// A filled-in form, once decided: each field's label and value.
+pub fn response_summary(form: &Form, response: &str) -> Markup {
+    let value: serde_json::Value = serde_json::from_str(response).unwrap_or_default();
+    html! {
+        dl.response data-response {
+            @for field in &form.fields {
+                @if let Some(v) = value.get(&field.name) {
+                    dt { (agent_text(field.label())) }
+                    dd {
+                        @match v {
+                            serde_json::Value::String(s) => { (agent_text(s)) }
+                            serde_json::Value::Bool(true) => { "yes" }
+                            serde_json::Value::Bool(false) => { "no" }
+                            other => { (other.to_string()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A question's answer: one button per option, a text box, or its form's fields.
 pub fn answer_form(r: &Review, viewer: &Viewer) -> Markup {
     let id = &r.pause.watch_id;
     html! {
-        form.decide method="post" action=(urls::review_answer(id)) data-decide {
+        form.decide #(DECIDE_FORM_ID) method="post" action=(urls::review_answer(id)) data-decide {
             input type="hidden" name="csrf" value=(viewer.csrf);
-            @if let Some(options) = &r.pause.options {
+            @if r.form.is_some() {
+                div.decide-buttons {
+                    button.approve type="submit" data-busy="Answering…" { "Answer with the form" }
+                }
+            } @else if let Some(options) = &r.pause.options {
                 p.muted { "Answer with one of the choices the agent offered:" }
                 div.answer-options {
                     @for option in options {
@@ -61,7 +191,7 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     let id = &r.pause.watch_id;
     let options = r.pause.options.as_deref().unwrap_or_default();
     html! {
-        form.decide method="post" action=(urls::review_decide(id)) data-decide {
+        form.decide #(DECIDE_FORM_ID) method="post" action=(urls::review_decide(id)) data-decide {
             input type="hidden" name="csrf" value=(viewer.csrf);
             div.decide-extra {
                 details.comment-fold open data-comment-fold {
@@ -75,7 +205,7 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                         p.muted { "Or reject for one of the reasons the agent offered:" }
                         div.answer-options.reject-options {
                             @for option in options {
-                                button.secondary type="submit" name="reject_option" value=(option) data-busy="Rejecting…" {
+                                button.secondary type="submit" name="reject_option" value=(option) data-busy="Rejecting…" formnovalidate {
                                     (agent_text(option))
                                 }
                             }
@@ -97,7 +227,7 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                 button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
                     span aria-hidden="true" { "✓ " } span data-label { "Approve" }
                 }
-                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" data-key="r" {
+                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" data-key="r" formnovalidate {
                     span aria-hidden="true" { "✕ " } span data-label { "Reject" }
                 }
             }

@@ -3,7 +3,10 @@
 use maud::{html, Markup};
 use serde_json::Value;
 
-use super::decide::{answer_form, cancel_form, decision_form, extend_form, shortcuts_help};
+use super::decide::{
+    answer_form, cancel_form, decision_form, extend_form, response_form, response_summary,
+    shortcuts_help,
+};
 use super::layout::{page, Nav};
 use super::{agent_text, expiry, json_tree, risk_badge, status_badge, tags, time_ago, Viewer};
 use crate::assets;
@@ -32,6 +35,11 @@ pub struct Review {
     pub comment: String,
     /// The edited context as the reviewer typed it, kept when it was refused.
     pub edit_text: Option<String>,
+    /// The pause's form (`responseSchema`), if it has one.
+    pub form: Option<crate::domain::forms::Form>,
+    /// What the reviewer typed in the form's fields, by field name (kept when a post
+    /// is refused).
+    pub typed: std::collections::HashMap<String, String>,
     /// Every node of the context open, however large (`?open=all`).
     pub open_all: bool,
     /// The pending pauses after and before this one in the queue's order (wrapping
@@ -165,6 +173,12 @@ fn hidden_in(r: &Review) -> Vec<&'static str> {
     {
         places.push("the options");
     }
+    if p.response_schema
+        .as_deref()
+        .is_some_and(crate::text::has_hidden)
+    {
+        places.push("the form");
+    }
     let in_context = match &r.context {
         Some(value) => value_has_hidden(value),
         None => p.context.as_deref().is_some_and(crate::text::has_hidden),
@@ -194,7 +208,7 @@ fn and_list(items: &[&str]) -> String {
     }
 }
 
-fn decided_banner(p: &Pause, now: Millis) -> Markup {
+fn decided_banner(p: &Pause, form: Option<&crate::domain::forms::Form>, now: Millis) -> Markup {
     let verb = match p.status {
         Status::Approved => "Approved",
         Status::Rejected => "Rejected",
@@ -217,8 +231,10 @@ fn decided_banner(p: &Pause, now: Millis) -> Markup {
             @if let Some(comment) = &p.comment {
                 " · " q.comment { (agent_text(comment)) }
             }
-            // A rejection's reason is usually its comment as well: shown once.
-            @if let Some(answer) = p.answer.as_ref().filter(|a| p.comment.as_ref() != Some(*a)) {
+            @if let (Some(form), Some(response)) = (form, &p.response) {
+                (response_summary(form, response))
+            } @else if let Some(answer) = p.answer.as_ref().filter(|a| p.comment.as_ref() != Some(*a)) {
+                // A rejection's reason is usually its comment as well: shown once.
                 span.answer { (agent_text(answer)) }
             }
         }
@@ -437,14 +453,16 @@ pub fn view(viewer: &Viewer, r: &Review) -> Markup {
                         "You approved this pause; it waits for approvals from other reviewers."
                     }
                 } @else if p.kind == PauseKind::Question {
+                    @if let Some(form) = &r.form { (response_form(form, r)) }
                     section.decision aria-label="Answer" { (answer_form(r, viewer)) }
                 } @else {
+                    @if let Some(form) = &r.form { (response_form(form, r)) }
                     section.decision aria-label="Decision" { (decision_form(r, viewer)) }
                 }
                 @if r.routed_to_viewer { (extend_form(p, viewer)) }
                 @if viewer.is_admin { (cancel_form(&p.watch_id, viewer)) }
             } @else {
-                (decided_banner(p, r.now))
+                (decided_banner(p, r.form.as_ref(), r.now))
             }
 
             section.history aria-labelledby="history-title" {

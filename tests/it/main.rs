@@ -20,6 +20,7 @@ mod edit;
 mod exact_context;
 mod examples;
 mod expiry;
+mod forms;
 mod groups;
 mod groups_page;
 mod humanlayer;

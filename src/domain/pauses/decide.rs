@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{not_found, Pause, MAX_ANSWER_BYTES, MAX_COMMENT_BYTES};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
+use crate::domain::forms;
 use crate::domain::outbox::{self, Channels};
 use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Status};
 use crate::model::events::Event;
@@ -40,7 +41,8 @@ impl Decision {
 }
 
 /// What a reviewer decides: approve or reject, with an optional comment and, for a
-/// rejection, one of the pause's reasons to reject.
+/// rejection, one of the pause's reasons to reject; for an approval of a pause with a
+/// form, the form filled in.
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub decision: Decision,
@@ -49,6 +51,9 @@ pub struct Verdict {
     /// An approval with changes: the context as the reviewer edited it (checked with
     /// [`super::edited_context`]).
     pub context: Option<String>,
+    /// The reviewer's response to the pause's form (`responseSchema`): checked
+    /// against it on approval; `None` is an empty form. A rejection carries none.
+    pub response: Option<serde_json::Value>,
 }
 
 impl Verdict {
@@ -58,6 +63,29 @@ impl Verdict {
             comment,
             option,
             context: None,
+            response: None,
+        }
+    }
+}
+
+/// The response an approval stores: checked against the pause's form, if it has one.
+/// A rejection, or a pause without a form, carries no response.
+fn check_response(
+    pause: &Pause,
+    decision: Decision,
+    response: Option<&serde_json::Value>,
+) -> Result<Option<String>> {
+    match (&pause.response_schema, decision, response) {
+        (_, Decision::Rejected, Some(_)) => Err(Error::validation(
+            "a response goes with an approval: a rejection carries none",
+        )),
+        (_, Decision::Rejected, None) => Ok(None),
+        (None, _, Some(_)) => Err(Error::validation(
+            "this pause has no form (no responseSchema): send no response",
+        )),
+        (None, _, None) => Ok(None),
+        (Some(schema), Decision::Approved, response) => {
+            forms::check_response(schema, response, "response").map(Some)
         }
     }
 }
@@ -152,6 +180,7 @@ fn vote(
     mut pause: Pause,
     by: &str,
     comment: Option<String>,
+    response: Option<&str>,
     actor: &Actor,
 ) -> Result<(Pause, bool)> {
     if pause.approvals.iter().any(|a| a.by == by)
@@ -165,14 +194,17 @@ fn vote(
         comment: comment.clone(),
     });
     let given = pause.approvals.len();
+    let mut details = json!({ "by": by, "comment": comment, "approvals": given,
+                              "requiredApprovals": pause.required_approvals });
+    // Each approval fills in the form; the pause keeps the last one's, the log each.
+    with_response(&mut details, response);
     audit::record(
         tx,
         now,
         actor,
         "pause.approval",
         Some(&pause.watch_id),
-        json!({ "by": by, "comment": comment, "approvals": given,
-                "requiredApprovals": pause.required_approvals }),
+        details,
     )?;
     let complete = given >= pause.required_approvals as usize;
     if !complete {
@@ -228,6 +260,14 @@ fn apply_edit(
     Ok(pause)
 }
 
+/// Adds a response (checked JSON text) to an audit entry's details.
+fn with_response(details: &mut serde_json::Value, response: Option<&str>) {
+    let parsed = response.and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
+    if let (Some(map), Some(parsed)) = (details.as_object_mut(), parsed) {
+        map.insert("response".into(), parsed);
+    }
+}
+
 /// How a pending pause ends: who, what, and which channels hear of it.
 struct Ending<'a> {
     status: Status,
@@ -237,6 +277,8 @@ struct Ending<'a> {
     comment: Option<String>,
     /// A question's answer, or the option a rejection picked.
     answer: Option<String>,
+    /// The filled-in form (checked JSON text), if the pause has one.
+    response: Option<String>,
     actor: &'a Actor,
     channels: &'a Channels,
     /// Its timeout ended it (the audit entry says so).
@@ -250,6 +292,7 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         by,
         comment,
         answer,
+        response,
         actor,
         channels,
         timed_out,
@@ -260,25 +303,28 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         by,
         comment: comment.as_deref(),
         answer: answer.as_deref(),
+        response: response.as_deref(),
     };
     if !db::pauses::resolve(tx, pause.id, &stored)? {
         // Another process changed it between our read and our write.
         let current = db::pauses::by_id(tx, pause.id)?.map_or(status, |p| p.status);
         return Err(Error::AlreadyResolved(current));
     }
+    let mut details = match (&answer, &comment) {
+        // A question's answer; or a rejection's reason with the reviewer's comment.
+        (Some(_), Some(_)) => json!({ "by": by, "comment": comment, "answer": answer }),
+        (Some(_), None) => json!({ "by": by, "answer": answer }),
+        (None, _) if timed_out => json!({ "by": by, "timedOut": true }),
+        (None, _) => json!({ "by": by, "comment": comment }),
+    };
+    with_response(&mut details, response.as_deref());
     audit::record(
         tx,
         now,
         actor,
         &format!("pause.{status}"),
         Some(&pause.watch_id),
-        match (&answer, &comment) {
-            // A question's answer; or a rejection's reason with the reviewer's comment.
-            (Some(_), Some(_)) => json!({ "by": by, "comment": comment, "answer": answer }),
-            (Some(_), None) => json!({ "by": by, "answer": answer }),
-            (None, _) if timed_out => json!({ "by": by, "timedOut": true }),
-            (None, _) => json!({ "by": by, "comment": comment }),
-        },
+        details,
     )?;
     tx.emit(Event::PauseResolved {
         watch_id: pause.watch_id.clone(),
@@ -290,6 +336,7 @@ fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> 
         resolved_by: Some(by.to_string()),
         comment,
         answer,
+        response,
         ..pause
     };
     outbox::pause_resolved(tx, now, &pause, channels)?;
@@ -314,6 +361,7 @@ pub fn decide(
         comment,
         option,
         context: edit,
+        response,
     } = verdict;
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
@@ -338,6 +386,7 @@ pub fn decide(
         }
         Some(option) => Some(check_option(&pause, &option)?),
     };
+    let response = check_response(&pause, decision, response.as_ref())?;
     let comment = comment.or_else(|| option.clone());
     let by = reviewer.email.clone();
     let actor = principal.actor();
@@ -351,7 +400,15 @@ pub fn decide(
     }
     if decision == Decision::Approved && pause.required_approvals > 1 {
         // The vote and, when it is the last one needed, the approval: one transaction.
-        let (voted, complete) = vote(tx, now, pause, &by, comment.clone(), &actor)?;
+        let (voted, complete) = vote(
+            tx,
+            now,
+            pause,
+            &by,
+            comment.clone(),
+            response.as_deref(),
+            &actor,
+        )?;
         if !complete {
             return Ok(voted);
         }
@@ -363,11 +420,60 @@ pub fn decide(
         by: &by,
         comment,
         answer: option,
+        response,
         actor: &actor,
         channels,
         timed_out: false,
     };
     finish(tx, now, pause, end)
+}
+
+/// The response a review page's form posted for a pause: its fields as typed (by
+/// field name) turned into JSON by the pause's form; `None` for a pause without one.
+pub fn response_from_page(
+    tx: &Tx,
+    watch_id: &str,
+    typed: &std::collections::HashMap<String, String>,
+) -> Result<Option<serde_json::Value>> {
+    let Some(pause) = db::pauses::by_watch_id(tx, watch_id)? else {
+        return Err(not_found(watch_id));
+    };
+    // Decided meanwhile: `decide` says so, rather than what was typed.
+    let Some(schema) = pause
+        .response_schema
+        .as_deref()
+        .filter(|_| !pause.status.is_terminal())
+    else {
+        return Ok(None);
+    };
+    let form = forms::stored(schema)?;
+    let prefix = match pause.kind {
+        Kind::Question => "answer",
+        Kind::Decision => "response",
+    };
+    forms::from_page(&form, &|name| typed.get(name).cloned(), prefix).map(Some)
+}
+
+/// One of several pauses approved or rejected together (the queue's bulk decision):
+/// as `decide`, except that a pause with a form is never approved this way, since
+/// nobody filled its form in.
+pub fn decide_in_bulk(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    verdict: Verdict,
+    channels: &Channels,
+) -> Result<Pause> {
+    if verdict.decision == Decision::Approved {
+        let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+        if pause.response_schema.is_some() {
+            return Err(Error::validation(
+                "it asks for a form: approve it on its review page, where the form is filled in",
+            ));
+        }
+    }
+    decide(tx, now, principal, watch_id, verdict, channels)
 }
 
 /// One of the pause's options, exactly.
@@ -404,14 +510,44 @@ fn check_answer(pause: &Pause, answer: &str) -> Result<String> {
     Ok(answer.to_string())
 }
 
-/// Answers a pending question. Like `decide`, the one path for every way of answering
-/// (the web page and reviewer keys), ending in `finish`: exactly one answer wins.
+/// What a question is answered with: text (or one of its options), or for a question
+/// with a form, the form filled in.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Text(String),
+    Form(serde_json::Value),
+}
+
+/// Answers a pending question with text, or one of its options.
 pub fn answer(
     tx: &mut Tx,
     now: Millis,
     principal: &Principal,
     watch_id: &str,
     answer: &str,
+    channels: &Channels,
+) -> Result<Pause> {
+    reply(
+        tx,
+        now,
+        principal,
+        watch_id,
+        Reply::Text(answer.to_string()),
+        channels,
+    )
+}
+
+/// Answers a pending question. Like `decide`, the one path for every way of answering
+/// (the web page and reviewer keys), ending in `finish`: exactly one answer wins.
+///
+/// A question with a form is answered with the form filled in: the pause's `response`
+/// holds it, and its `answer` the same as JSON text (for agents that read text).
+pub fn reply(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    reply: Reply,
     channels: &Channels,
 ) -> Result<Pause> {
     let Some(reviewer) = principal.reviewer() else {
@@ -427,7 +563,23 @@ pub fn answer(
     }
     refuse_owner(tx, &pause, reviewer)?;
     refuse_unrouted(tx, now, &pause, reviewer)?;
-    let answer = check_answer(&pause, answer)?;
+    let (answer, response) = match (&pause.response_schema, reply) {
+        (None, Reply::Text(text)) => (check_answer(&pause, &text)?, None),
+        (None, Reply::Form(_)) => {
+            return Err(Error::validation(
+                "this question has no form (no responseSchema): answer with text",
+            ))
+        }
+        (Some(_), Reply::Text(_)) => {
+            return Err(Error::validation(
+                "this question asks for a form: answer with an object of its fields, {\"answer\": {...}}",
+            ))
+        }
+        (Some(schema), Reply::Form(value)) => {
+            let response = forms::check_response(schema, Some(&value), "answer")?;
+            (response.clone(), Some(response))
+        }
+    };
     let by = reviewer.email.clone();
     let actor = principal.actor();
     let end = Ending {
@@ -436,6 +588,7 @@ pub fn answer(
         by: &by,
         comment: None,
         answer: Some(answer),
+        response,
         actor: &actor,
         channels,
         timed_out: false,
@@ -475,6 +628,7 @@ pub fn cancel(
         by: &by,
         comment: reason,
         answer: None,
+        response: None,
         actor: &actor,
         channels,
         timed_out: false,
@@ -498,6 +652,7 @@ fn expire_one(
         by: SYSTEM,
         comment: None,
         answer: None,
+        response: None,
         actor: &Actor::System,
         channels,
         timed_out: true,

@@ -7,8 +7,8 @@ mod list;
 mod nudge;
 
 pub use decide::{
-    answer, cancel, decide, expire_due, forget_idempotency_before, is_owner, next_timer, Decision,
-    Verdict,
+    answer, cancel, decide, decide_in_bulk, expire_due, forget_idempotency_before, is_owner,
+    next_timer, reply, response_from_page, Decision, Reply, Verdict,
 };
 pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};
@@ -103,6 +103,16 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 10, example = 2)]
     pub required_approvals: Option<i64>,
+    /// A form the reviewer fills in: a small subset of JSON Schema (an object of
+    /// string, number, integer, boolean and enum fields, with `required`, `minimum`,
+    /// `maximum`, `maxLength`, `title` and `description`; at most 16 KiB). Approving (or
+    /// answering a question) then needs a `response` that meets it. See the README's
+    /// "Forms".
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"type": "object",
+        "properties": {"amount": {"type": "number", "maximum": 100, "title": "Refund (EUR)"}},
+        "required": ["amount"]}))]
+    pub response_schema: Option<Box<RawValue>>,
 }
 
 /// A create request that passed every check, ready to store.
@@ -129,6 +139,8 @@ pub struct NewPause {
     on_timeout: Option<OnTimeout>,
     #[serde(skip_serializing_if = "Option::is_none")]
     required_approvals: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_schema: Option<String>,
     #[serde(skip)]
     idempotency: Option<Idempotency>,
 }
@@ -318,6 +330,16 @@ impl CreateRequest {
         let summary = validate_summary(self.summary)?;
         let on_timeout = validate_on_timeout(self.on_timeout.as_deref(), kind)?;
         let required_approvals = validate_required_approvals(self.required_approvals, kind)?;
+        let response_schema = self
+            .response_schema
+            .as_deref()
+            .map(super::forms::check_schema)
+            .transpose()?;
+        if response_schema.is_some() && kind == Kind::Question && options.is_some() {
+            return Err(Error::validation(
+                "a question with a responseSchema is answered with its form: leave out options",
+            ));
+        }
         let context = context::normalise(self.context.as_deref(), limits.max_context_bytes)?;
         if let Some(t) = self.timeout_seconds {
             if !(1..=MAX_TIMEOUT_SECS).contains(&t) {
@@ -344,6 +366,7 @@ impl CreateRequest {
             summary,
             on_timeout,
             required_approvals,
+            response_schema,
             idempotency: None,
         };
         if let Some(key) = idempotency_key {
@@ -480,7 +503,7 @@ pub fn create(
         approvals: Vec::new(),
         routing,
         approved_context: None,
-        response_schema: None,
+        response_schema: new.response_schema,
         response: None,
     };
     let id = db::pauses::insert(tx, &pause)?;

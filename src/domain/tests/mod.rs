@@ -23,6 +23,7 @@ mod api_keys;
 mod create;
 mod decide;
 mod expiry;
+mod forms;
 mod groups;
 mod limits;
 mod oidc_groups;

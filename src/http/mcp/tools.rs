@@ -47,6 +47,7 @@ fn build_list() -> Value {
             },
             "comment": { "type": ["string", "null"], "description": "The reviewer's comment." },
             "answer": { "type": ["string", "null"], "description": "A question's answer (null for a decision)." },
+            "response": { "type": ["object", "null"], "description": "The form the reviewer filled in, when responseSchema asked for one." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who decided." },
             "reviewUrl": { "type": "string", "description": "Where a reviewer decides." },
             "edited": { "type": "boolean", "description": "A reviewer changed the context before approving: act on approvedContext." },
@@ -65,6 +66,7 @@ fn build_list() -> Value {
                 "description": "answered once a person answered; pending means no answer yet."
             },
             "answer": { "type": ["string", "null"], "description": "The answer: one of the options if any were given." },
+            "response": { "type": ["object", "null"], "description": "With responseSchema: the form the person filled in (answer holds the same as JSON text)." },
             "resolvedBy": { "type": ["string", "null"], "description": "Who answered." },
             "reviewUrl": { "type": "string", "description": "Where a reviewer answers." },
             "receipt": receipt
@@ -92,6 +94,7 @@ fn build_list() -> Value {
                     "timeoutSeconds": { "type": "integer", "minimum": 1, "description": "Expire the request after this many seconds." },
                     "onTimeout": { "type": "string", "enum": ["expire", "reject", "approve"], "description": "What the timeout does: expire (the default), or decide reject or approve." },
                     "risk": { "type": "string", "enum": ["low", "medium", "high", "critical"], "description": "How much harm the action could do if it goes wrong, as you rate it; shown beside the action." },
+                    "responseSchema": { "type": "object", "description": "A form the person fills in: a JSON Schema object of string, number, integer, boolean and enum fields (required, minimum, maximum, maxLength, title, description). The result's response holds what they entered." },
                     "summary": { "type": "string", "maxLength": 1000, "description": "What will happen if approved, in plain words (at most 1,000 bytes); shown under the action." },
                     "waitSeconds": wait
                 },
@@ -130,6 +133,7 @@ fn build_list() -> Value {
                         "maxItems": 20,
                         "description": "The choices the person picks one of (distinct, short); without them the answer is free text."
                     },
+                    "responseSchema": { "type": "object", "description": "A form the person fills in: a JSON Schema object of string, number, integer, boolean and enum fields (required, minimum, maximum, maxLength, title, description). The result's response holds what they entered." },
                     "waitSeconds": wait
                 },
                 "required": ["question"],
@@ -178,6 +182,8 @@ struct RequestArgs {
     #[serde(default)]
     summary: Option<String>,
     #[serde(default)]
+    response_schema: Option<Box<RawValue>>,
+    #[serde(default)]
     wait_seconds: Option<u64>,
 }
 
@@ -187,6 +193,8 @@ struct AskArgs {
     question: String,
     #[serde(default)]
     options: Option<Vec<String>>,
+    #[serde(default)]
+    response_schema: Option<Box<RawValue>>,
     #[serde(default)]
     wait_seconds: Option<u64>,
 }
@@ -272,6 +280,7 @@ fn approval_result(pause: &Pause, state: &AppState) -> Value {
         "status": pause.status,
         "comment": pause.comment,
         "answer": pause.answer,
+        "response": response_of(pause),
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
         "edited": pause.edited(),
@@ -283,12 +292,22 @@ fn approval_result(pause: &Pause, state: &AppState) -> Value {
     }))
 }
 
+/// The reviewer's filled-in form, as JSON (stored as checked JSON text).
+fn response_of(pause: &Pause) -> Value {
+    pause
+        .response
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// The object `ask_human` answers.
 fn answer_result(pause: &Pause, state: &AppState) -> Value {
     tool_result(json!({
         "watchId": pause.watch_id,
         "status": pause.status,
         "answer": pause.answer,
+        "response": response_of(pause),
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
         "receipt": state.receipts.receipt(pause),
@@ -322,6 +341,7 @@ async fn request_approval(
         summary: args.summary,
         on_timeout: args.on_timeout,
         required_approvals: None,
+        response_schema: args.response_schema,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -348,6 +368,7 @@ async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Val
         summary: None,
         on_timeout: None,
         required_approvals: None,
+        response_schema: args.response_schema,
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -412,6 +433,7 @@ async fn permission_prompt(
         summary: None,
         on_timeout: None,
         required_approvals: None,
+        response_schema: None,
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

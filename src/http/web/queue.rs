@@ -131,7 +131,7 @@ async fn bulk_decide(
         let (watch_id, comment, channels) = (id.clone(), form.comment.clone(), state.channels);
         let result = who
             .write(&state, move |tx, principal, now| {
-                pauses::decide(
+                pauses::decide_in_bulk(
                     tx,
                     now,
                     principal,

@@ -1,5 +1,7 @@
 //! A pause's page, the decision form and a question's answer form.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -7,7 +9,7 @@ use serde::Deserialize;
 use super::{html, html_status, redirect, CsrfForm, PageError, SignedIn};
 use crate::clock;
 use crate::domain::pauses::{self, Decision};
-use crate::domain::{audit, outbox, Error, Principal};
+use crate::domain::{audit, forms, outbox, Error, Principal};
 use crate::http::AppState;
 use crate::urls;
 use crate::views::review::{self, Notice, Review};
@@ -46,6 +48,11 @@ async fn load(
             Ok((pause, history, deliveries, beside, who))
         })
         .await?;
+    let form = pause
+        .response_schema
+        .as_deref()
+        .map(forms::stored)
+        .transpose()?;
     let context: Option<serde_json::Value> = pause
         .context
         .as_deref()
@@ -65,6 +72,8 @@ async fn load(
         notice: None,
         comment: String::new(),
         edit_text: None,
+        form,
+        typed: HashMap::new(),
         open_all: false,
         next_pending: beside.next,
         prev_pending: beside.prev,
@@ -110,6 +119,9 @@ struct DecideForm {
     /// With `decision=edit`: the context to approve instead of the agent's, as JSON.
     #[serde(default)]
     edited_context: Option<String>,
+    /// Everything else: the fields of the pause's form, `field.NAME`.
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
 }
 
 /// An "Approve with these changes": the typed JSON, checked as a new pause's context.
@@ -118,6 +130,13 @@ fn edited(text: Option<&str>, limits: pauses::Limits) -> Result<String, Error> {
     let raw: Box<serde_json::value::RawValue> = serde_json::from_str(text)
         .map_err(|e| Error::validation(format!("the edited context is not valid JSON: {e}")))?;
     pauses::edited_context(&raw, limits)
+}
+
+/// What the reviewer typed in a form's fields, by field name.
+fn typed_fields(rest: HashMap<String, String>) -> HashMap<String, String> {
+    rest.into_iter()
+        .filter_map(|(k, v)| k.strip_prefix("field.").map(|name| (name.to_string(), v)))
+        .collect()
 }
 
 async fn decide(
@@ -137,13 +156,21 @@ async fn decide(
             .map(|context| (Decision::Approved, Some(context))),
         None => Decision::parse(&form.decision).map(|d| (d, None)),
     };
+    let typed = typed_fields(form.rest);
     let outcome = match decision {
         Ok((decision, context)) => {
             let (id, comment) = (watch_id.clone(), form.comment.clone());
             let (option, channels) = (form.reject_option.clone(), state.channels);
+            let fields = typed.clone();
             who.write(&state, move |tx, principal, now| {
+                // Only an approval sends the form; a rejection needs none.
+                let response = match decision {
+                    Decision::Approved => pauses::response_from_page(tx, &id, &fields)?,
+                    Decision::Rejected => None,
+                };
                 let verdict = pauses::Verdict {
                     context,
+                    response,
                     ..pauses::Verdict::new(decision, Some(comment), option)
                 };
                 pauses::decide(tx, now, principal, &id, verdict, &channels)
@@ -156,6 +183,7 @@ async fn decide(
     let kept = Kept {
         comment: form.comment,
         edit_text: form.edited_context.filter(|_| with_changes),
+        typed,
     };
     after_change(&who, &state, watch_id, outcome, kept, then).await
 }
@@ -168,6 +196,9 @@ struct AnswerForm {
     answer: String,
     #[serde(default)]
     next: Option<String>,
+    /// A question with a form: its fields, `field.NAME`.
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
 }
 
 async fn answer(
@@ -181,17 +212,23 @@ async fn answer(
     let watch_id = path.into_inner();
     let form = form.into_inner();
     let (id, answer) = (watch_id.clone(), form.answer.clone());
-    let channels = state.channels;
+    let typed = typed_fields(form.rest);
+    let (fields, channels) = (typed.clone(), state.channels);
     let outcome = who
         .write(&state, move |tx, principal, now| {
-            pauses::answer(tx, now, principal, &id, &answer, &channels)
+            let reply = match pauses::response_from_page(tx, &id, &fields)? {
+                Some(response) => pauses::Reply::Form(response),
+                None => pauses::Reply::Text(answer),
+            };
+            pauses::reply(tx, now, principal, &id, reply, &channels)
         })
         .await;
-    // A refused free-text answer comes back in its box.
+    // A refused free-text answer comes back in its box, a form's values in theirs.
     let then = Then::from_field(form.next.as_deref());
     let kept = Kept {
         comment: form.answer,
         edit_text: None,
+        typed,
     };
     after_change(&who, &state, watch_id, outcome, kept, then).await
 }
@@ -278,9 +315,18 @@ impl Then {
     }
 }
 
+/// What a refused post puts back in the page: the comment (or free-text answer), the
+/// form's fields and the edited context, as typed.
+#[derive(Default)]
+struct Kept {
+    comment: String,
+    typed: HashMap<String, String>,
+    edit_text: Option<String>,
+}
+
 /// After a decision (or a cancellation): the pause, or with `Then::Next` the next
-/// pending one; on a refusal, the page again with what went wrong and the reviewer's
-/// comment kept.
+/// pending one; on a refusal, the page again with what went wrong and what the
+/// reviewer typed kept.
 async fn after_change(
     who: &SignedIn,
     state: &AppState,
@@ -310,14 +356,8 @@ async fn after_change(
     r.notice = Some(notice);
     r.comment = kept.comment;
     r.edit_text = kept.edit_text;
+    r.typed = kept.typed;
     Ok(html_status(status, review::view(&who.viewer, &r)))
-}
-
-/// What the reviewer typed, shown again when the change was refused.
-#[derive(Default)]
-struct Kept {
-    comment: String,
-    edit_text: Option<String>,
 }
 
 /// "Retry now" / "Send again" on a delivery.
