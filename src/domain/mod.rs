@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod password;
 pub mod pauses;
 pub mod policies;
+pub mod rules;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

@@ -8,6 +8,7 @@ use super::{not_found, Pause, MAX_ANSWER_BYTES, MAX_COMMENT_BYTES};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
 use crate::domain::outbox::{self, Channels};
+use crate::domain::rules::{self, Remember, Rule};
 use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Status};
 use crate::model::events::Event;
 use crate::model::pause::Approval;
@@ -40,12 +41,15 @@ impl Decision {
 }
 
 /// What a reviewer decides: approve or reject, with an optional comment and, for a
-/// rejection, one of the pause's reasons to reject.
+/// rejection, one of the pause's reasons to reject; with an approval, perhaps a
+/// standing approval of the same for a while.
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub decision: Decision,
     pub comment: Option<String>,
     pub option: Option<String>,
+    /// Allow the same again for a while: a rule made with the approval.
+    pub remember: Option<Remember>,
 }
 
 impl Verdict {
@@ -54,7 +58,13 @@ impl Verdict {
             decision,
             comment,
             option,
+            remember: None,
         }
+    }
+
+    /// The same verdict, making a standing approval as it approves.
+    pub fn remembering(self, remember: Option<Remember>) -> Verdict {
+        Verdict { remember, ..self }
     }
 }
 
@@ -264,6 +274,7 @@ pub fn decide(
         decision,
         comment,
         option,
+        remember,
     } = verdict;
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
@@ -289,6 +300,16 @@ pub fn decide(
         Some(option) => Some(check_option(&pause, &option)?),
     };
     let comment = comment.or_else(|| option.clone());
+    // Checked before anything changes: a refused rule refuses the approval with it.
+    let plan = match remember {
+        None => None,
+        Some(_) if decision != Decision::Approved => {
+            return Err(Error::validation(
+                "remember makes a standing approval: it goes with \"approved\" only",
+            ));
+        }
+        Some(remember) => Some(remember.plan(&pause, now)?),
+    };
     let by = reviewer.email.clone();
     let actor = principal.actor();
     if decision == Decision::Approved && pause.required_approvals > 1 {
@@ -309,7 +330,48 @@ pub fn decide(
         channels,
         timed_out: false,
     };
-    finish(tx, now, pause, end)
+    let pause = finish(tx, now, pause, end)?;
+    if let Some(plan) = plan {
+        rules::create(tx, now, &actor, reviewer, &pause, plan)?;
+    }
+    Ok(pause)
+}
+
+/// Approves a new pause by a standing approval, in the transaction that created it:
+/// one use of the rule counted, the approval by `rule:<id>` audited and announced as
+/// any other (waiters, the live page, webhooks).
+pub(super) fn approve_by_rule(
+    tx: &mut Tx,
+    now: Millis,
+    pause: Pause,
+    rule: &Rule,
+    channels: &Channels,
+) -> Result<Pause> {
+    if !db::rules::use_once(tx, rule.id, now)? {
+        return Err(Error::internal(format!("rule {} was used up", rule.id)));
+    }
+    let by = rule.resolver();
+    let end = Ending {
+        status: Status::Approved,
+        at: now,
+        by: &by,
+        comment: None,
+        answer: None,
+        actor: &Actor::System,
+        channels,
+        timed_out: false,
+    };
+    let pause = finish(tx, now, pause, end)?;
+    audit::record(
+        tx,
+        now,
+        &Actor::System,
+        "rule.used",
+        Some(&pause.watch_id),
+        json!({ "rule": rule.id, "by": rule.created_by, "action": rule.action,
+                "isGlob": rule.is_glob, "uses": rule.uses + 1, "maxUses": rule.max_uses }),
+    )?;
+    Ok(pause)
 }
 
 /// One of the pause's options, exactly.
