@@ -14,6 +14,7 @@ mod pause;
 mod rate;
 pub use rate::RateLimit;
 pub mod request_id;
+mod rules;
 pub mod web;
 
 use std::net::TcpListener;
@@ -489,6 +490,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(health::configure)
         .configure(pause::configure)
         .configure(deliveries::configure)
+        .configure(rules::configure)
         .configure(openapi::configure)
         .configure(hooks::configure)
         .configure(mcp::configure)

@@ -398,6 +398,12 @@ struct DecideBody {
     /// Without a comment, it is the comment too.
     #[serde(default)]
     option: Option<String>,
+    /// With `approved`: allow the same again for a while, a standing approval. New
+    /// pauses of this key with this action (or matching `action`, a pattern) are then
+    /// approved at creation. Refused for a pause that needs several approvals, has a
+    /// critical risk, or is a question.
+    #[serde(default)]
+    remember: Option<pauses::Remember>,
 }
 
 /// Approve or reject a pending pause (reviewer key, or the web page's session).
@@ -413,8 +419,8 @@ struct DecideBody {
     request_body = DecideBody,
     responses(
         (status = 200, description = "Decided", body = PauseBody),
-        (status = 400, description = "Not JSON, a field breaks a rule, or the pause is a question", body = ErrorBody),
-        (status = 403, description = "An agent key", body = ErrorBody),
+        (status = 400, description = "Not JSON, a field breaks a rule, the pause is a question, or `remember` cannot be made for it", body = ErrorBody),
+        (status = 403, description = "An agent key, the key's owner, or a reviewer the pause is not routed to", body = ErrorBody),
         (status = 404, description = "No such pause", body = ErrorBody),
         (status = 409, description = "`already_resolved`", body = ErrorBody),
     ),
@@ -439,7 +445,8 @@ async fn decide(
                 now,
                 principal,
                 &watch_id,
-                pauses::Verdict::new(decision, body.comment, body.option),
+                pauses::Verdict::new(decision, body.comment, body.option)
+                    .remembering(body.remember),
                 &channels,
             )
         })

@@ -11,6 +11,7 @@ use maud::{html, Markup};
 use super::review::Review;
 use super::{agent_text, Viewer};
 use crate::domain::pauses::Pause;
+use crate::domain::rules::{self, RememberFor};
 use crate::domain::OnTimeout;
 use crate::urls;
 
@@ -62,6 +63,9 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     let options = r.pause.options.as_deref().unwrap_or_default();
     html! {
         form.decide method="post" action=(urls::review_decide(id)) data-decide {
+            // The form's default button, disabled: Enter in a field (the use count)
+            // decides nothing; only a pressed button does.
+            button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
             input type="hidden" name="csrf" value=(viewer.csrf);
             div.decide-extra {
                 details.comment-fold open data-comment-fold {
@@ -82,6 +86,8 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                         }
                     }
                 }
+                // On a phone it shows once the comment fold is opened (short panel).
+                @if rules::not_offered(&r.pause).is_none() { (remember_fold(&r.pause)) }
             }
             div.decide-buttons {
                 button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
@@ -92,6 +98,35 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                 }
             }
             (next_choice(r))
+        }
+    }
+}
+
+/// "Approve & allow for 1 h / 24 h / 7 d / always": approve, and let a standing
+/// approval approve the same again (or what matches the edited action) for a while.
+/// Folded away: most approvals are one-offs.
+fn remember_fold(p: &Pause) -> Markup {
+    html! {
+        details.remember data-remember {
+            summary { "Approve & allow again…" }
+            p.muted {
+                "Also approve new requests of " span.key-name { (agent_text(&p.key_name)) }
+                " with this action at once, without asking, for a while. You or an admin can revoke it on the "
+                a href="/rules" { "Rules" } " page."
+            }
+            label for="remember-action" {
+                "Action " span.muted { "(as asked; to widen it, use * for any text and ? for one character)" }
+            }
+            textarea #remember-action name="remember_action" rows="2" maxlength="2000" spellcheck="false" { (p.action) }
+            label for="remember-uses" { "At most " span.muted { "(optional: how many requests it approves)" } }
+            input #remember-uses type="number" name="remember_uses" min="1" max=(rules::MAX_USES) inputmode="numeric" placeholder="no limit";
+            div.answer-options.remember-buttons {
+                @for span in RememberFor::ALL {
+                    button.secondary type="submit" name="remember" value=(span.as_str()) data-busy="Approving…" {
+                        "Approve & allow " (span.label())
+                    }
+                }
+            }
         }
     }
 }

@@ -106,6 +106,34 @@ struct DecideForm {
     /// Present: go on to the next pending pause afterwards.
     #[serde(default)]
     next: Option<String>,
+    /// One of the "Approve & allow …" buttons: how long (`1h`, `24h`, `7d`, `always`).
+    #[serde(default)]
+    remember: Option<String>,
+    /// The action the standing approval allows, as the reviewer left or widened it.
+    #[serde(default)]
+    remember_action: String,
+    /// At most this many uses (empty: no limit).
+    #[serde(default)]
+    remember_uses: String,
+}
+
+/// The standing approval an "Approve & allow …" button asks for, if one was pressed.
+fn remember_of(form: &DecideForm) -> Result<Option<pauses::Remember>, Error> {
+    let Some(duration) = form.remember.as_deref().filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let max_uses = match form.remember_uses.trim() {
+        "" => None,
+        text => Some(text.parse::<i64>().map_err(|_| {
+            Error::validation("“At most” must be a whole number of requests, or empty")
+        })?),
+    };
+    let action = Some(form.remember_action.clone()).filter(|a| !a.trim().is_empty());
+    Ok(Some(pauses::Remember {
+        duration: duration.to_string(),
+        max_uses,
+        action,
+    }))
 }
 
 async fn decide(
@@ -118,12 +146,15 @@ async fn decide(
     who.check_post(&req, &form.csrf, state.urls.base())?;
     let watch_id = path.into_inner();
     let form = form.into_inner();
-    let decision = match &form.reject_option {
-        Some(_) => Ok(Decision::Rejected),
-        None => Decision::parse(&form.decision),
+    let remember = remember_of(&form);
+    let decision = match (&form.reject_option, &remember) {
+        (Some(_), _) => Ok(Decision::Rejected),
+        // An "Approve & allow" button: an approval (a bad use count is said below).
+        (None, Ok(Some(_)) | Err(_)) => Ok(Decision::Approved),
+        (None, _) => Decision::parse(&form.decision),
     };
-    let outcome = match decision {
-        Ok(decision) => {
+    let outcome = match (decision, remember) {
+        (Ok(decision), Ok(remember)) => {
             let (id, comment) = (watch_id.clone(), form.comment.clone());
             let (option, channels) = (form.reject_option.clone(), state.channels);
             who.write(&state, move |tx, principal, now| {
@@ -132,13 +163,13 @@ async fn decide(
                     now,
                     principal,
                     &id,
-                    pauses::Verdict::new(decision, Some(comment), option),
+                    pauses::Verdict::new(decision, Some(comment), option).remembering(remember),
                     &channels,
                 )
             })
             .await
         }
-        Err(e) => Err(e),
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     let then = Then::from_field(form.next.as_deref());
     after_change(&who, &state, watch_id, outcome, form.comment, then).await
