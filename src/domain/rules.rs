@@ -85,7 +85,7 @@ pub struct Remember {
     #[schema(value_type = RememberFor)]
     pub duration: String,
     /// How many pauses it may approve at most (1 to 1,000,000); none: no limit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 1, maximum = 1000000)]
     pub max_uses: Option<i64>,
     /// A pattern widening the action (`*` any text, `?` one character, `[abc]` one of
@@ -93,6 +93,24 @@ pub struct Remember {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 2000, example = "Deploy * to staging")]
     pub action: Option<String>,
+}
+
+/// A JSON integer, also when written as a number without a fraction (`3.0`), as JSON
+/// Schema's `integer` allows.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("remember.maxUses must be a whole number"))
 }
 
 /// A rule checked against the pause whose approval makes it, ready to store.

@@ -61,11 +61,14 @@ pub fn answer_form(r: &Review, viewer: &Viewer) -> Markup {
 pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     let id = &r.pause.watch_id;
     let options = r.pause.options.as_deref().unwrap_or_default();
+    let offered = rules::not_offered(&r.pause).is_none();
     html! {
         form.decide method="post" action=(urls::review_decide(id)) data-decide {
-            // The form's default button, disabled: Enter in a field (the use count)
-            // decides nothing; only a pressed button does.
-            button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
+            @if offered {
+                // The form's default button, disabled: Enter in the use count decides
+                // nothing; only a pressed button does.
+                button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
+            }
             input type="hidden" name="csrf" value=(viewer.csrf);
             div.decide-extra {
                 details.comment-fold open data-comment-fold {
@@ -86,8 +89,6 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                         }
                     }
                 }
-                // On a phone it shows once the comment fold is opened (short panel).
-                @if rules::not_offered(&r.pause).is_none() { (remember_fold(&r.pause)) }
             }
             div.decide-buttons {
                 button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
@@ -98,6 +99,9 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                 }
             }
             (next_choice(r))
+            // After the buttons, so that Tab goes from the comment to Approve; on a
+            // phone it shows once the comment fold is opened (a short panel).
+            @if offered { (remember_fold(&r.pause)) }
         }
     }
 }

@@ -415,3 +415,61 @@ fn the_review_page_offers_no_rule_for_a_quorum_or_a_critical_risk() {
         assert!(!review.text.contains("name=\"remember\""), "{body}");
     }
 }
+
+#[test]
+fn max_uses_may_be_written_as_a_whole_float() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("deploy-bot");
+    let alice = hitl.reviewer_key("alice@example.com");
+    let server = hitl.serve(&[]);
+    let id = server.create(&agent, &json!({ "action": "Deploy" }));
+    let r = approve(&server, &alice, &id, json!({ "for": "1h", "maxUses": 1.5 }));
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = approve(&server, &alice, &id, json!({ "for": "1h", "maxUses": 3.0 }));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(rules(&server, &alice)[0]["maxUses"], 3);
+}
+
+#[test]
+fn in_a_browser_the_allow_buttons_approve_and_make_the_rule() {
+    use crate::browser::Browser;
+    let hitl = Hitl::new();
+    let browser = Browser::new();
+    let server = crate::web_pages::setup_admin(&hitl, &browser);
+    let agent = hitl.agent_key("deploy-bot");
+    let id = server.create(&agent, &json!({ "action": "Rotate the staging logs" }));
+    browser.set_viewport(1280, 800);
+    browser.goto(&format!("{}/review/{id}", server.url));
+    browser.click("details.remember > summary");
+    browser.fill("input[name=remember_uses]", "2");
+    browser.click("button[name=remember][value='7d']");
+    browser.wait_until(
+        "the decided banner",
+        "document.querySelector('.banner-approved')",
+        Duration::from_secs(5),
+    );
+    assert!(browser.text(".history").contains("standing approval #"));
+    let rule = &rules(&server, &hitl.reviewer_key("bob@example.com"))[0];
+    assert_eq!(rule["action"], "Rotate the staging logs");
+    assert_eq!(rule["isGlob"], false);
+    assert_eq!(rule["maxUses"], 2);
+    assert_eq!(rule["createdBy"], "admin@example.com");
+    let next = create(&server, &agent, "Rotate the staging logs");
+    assert_eq!(next["status"], "approved");
+
+    // On a phone it shows only once the comment fold is opened: the panel stays short.
+    let other = server.create(&agent, &json!({ "action": "Rotate the prod logs" }));
+    browser.set_viewport(390, 844);
+    browser.goto(&format!("{}/review/{other}", server.url));
+    let shown = browser.js(
+        "return getComputedStyle(document.querySelector('details.remember')).display",
+        vec![],
+    );
+    assert_eq!(shown, json!("none"));
+    browser.click("details.comment-fold > summary");
+    let shown = browser.js(
+        "return getComputedStyle(document.querySelector('details.remember')).display",
+        vec![],
+    );
+    assert_ne!(shown, json!("none"));
+}
