@@ -209,6 +209,14 @@ impl Urls {
     }
 }
 
+/// The Rules page (standing approvals).
+pub const RULES: &str = "/rules";
+
+/// Revoking a standing approval from the Rules page.
+pub fn rule_revoke(id: i64) -> String {
+    format!("/rules/{id}/revoke")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod pauses;
 pub mod policies;
 pub mod routing;
+pub mod rules;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

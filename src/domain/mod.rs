@@ -14,6 +14,7 @@ pub mod password;
 pub mod pauses;
 pub mod policies;
 pub mod receipts;
+pub mod rules;
 pub mod sessions;
 pub mod settings;
 pub mod setup;

@@ -15,6 +15,7 @@ mod pause;
 mod rate;
 pub use rate::RateLimit;
 pub mod request_id;
+mod rules;
 pub mod web;
 
 use std::net::TcpListener;
@@ -493,6 +494,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(jwks::configure)
         .configure(pause::configure)
         .configure(deliveries::configure)
+        .configure(rules::configure)
         .configure(openapi::configure)
         .configure(hooks::configure)
         .configure(mcp::configure)

@@ -48,6 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         super::pause::cancel,
         super::deliveries::list,
         super::deliveries::retry,
+        super::rules::list,
+        super::rules::revoke,
         super::health::healthz,
         super::jwks::jwks,
         document,
@@ -57,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tags(
         (name = "pauses", description = "Asking for a decision and learning it"),
         (name = "deliveries", description = "The webhooks, mail and Slack messages of a pause"),
+        (name = "rules", description = "Standing approvals: what reviewers allowed for a while"),
         (name = "operations", description = "For the people running the server"),
     )
 )]

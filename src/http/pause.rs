@@ -454,6 +454,12 @@ struct DecideBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>, example = json!({"amount": 40}))]
     response: Option<serde_json::Value>,
+    /// With `approved`: allow the same again for a while, a standing approval. New
+    /// pauses of this key with this action (or matching `action`, a pattern) are then
+    /// approved at creation. Refused for a pause that needs several approvals, has a
+    /// critical risk, or is a question.
+    #[serde(default)]
+    remember: Option<pauses::Remember>,
 }
 
 /// Approve or reject a pending pause (reviewer key, or the web page's session).
@@ -469,8 +475,8 @@ struct DecideBody {
     request_body = DecideBody,
     responses(
         (status = 200, description = "Decided", body = PauseBody),
-        (status = 400, description = "Not JSON, a field breaks a rule (a `response` that does not meet the form names the field), or the pause is a question", body = ErrorBody),
-        (status = 403, description = "An agent key", body = ErrorBody),
+        (status = 400, description = "Not JSON, a field breaks a rule (a `response` that does not meet the form names the field), the pause is a question, or `remember` cannot be made for it", body = ErrorBody),
+        (status = 403, description = "An agent key, the key's owner, or a reviewer the pause is not routed to", body = ErrorBody),
         (status = 404, description = "No such pause", body = ErrorBody),
         (status = 409, description = "`already_resolved`", body = ErrorBody),
     ),
@@ -499,7 +505,8 @@ async fn decide(
                 context: edited,
                 response: body.response,
                 ..pauses::Verdict::new(decision, body.comment, body.option)
-            };
+            }
+            .remembering(body.remember);
             pauses::decide(tx, now, principal, &watch_id, verdict, &channels)
         })
         .await?;

@@ -12,6 +12,7 @@ use super::review::Review;
 use super::{agent_text, Viewer};
 use crate::domain::forms::{self, Field, FieldKind, Form};
 use crate::domain::pauses::Pause;
+use crate::domain::rules::{self, RememberFor};
 use crate::domain::OnTimeout;
 use crate::urls;
 
@@ -190,8 +191,14 @@ pub fn answer_form(r: &Review, viewer: &Viewer) -> Markup {
 pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     let id = &r.pause.watch_id;
     let options = r.pause.options.as_deref().unwrap_or_default();
+    let offered = rules::not_offered(&r.pause).is_none();
     html! {
         form.decide #(DECIDE_FORM_ID) method="post" action=(urls::review_decide(id)) data-decide {
+            @if offered {
+                // The form's default button, disabled: Enter in the use count decides
+                // nothing; only a pressed button does.
+                button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
+            }
             input type="hidden" name="csrf" value=(viewer.csrf);
             div.decide-extra {
                 details.comment-fold open data-comment-fold {
@@ -213,6 +220,19 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                     }
                 }
             }
+            div.decide-buttons {
+                button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
+                    span aria-hidden="true" { "✓ " } span data-label { "Approve" }
+                }
+                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" data-key="r" formnovalidate {
+                    span aria-hidden="true" { "✕ " } span data-label { "Reject" }
+                }
+            }
+            (next_choice(r))
+            // These folds come after the buttons, so that Tab goes from the comment to
+            // Approve; on a phone they show once the comment fold is opened (a short
+            // panel).
+            @if offered { (remember_fold(&r.pause)) }
             @if let Some(text) = edit_text(r) {
                 details.edit-fold open[r.edit_text.is_some()] data-edit-fold {
                     summary { "Edit the context before approving" " " span.muted { "(optional)" } }
@@ -223,15 +243,35 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
                     div { button.secondary type="submit" name="decision" value="edit" data-busy="Approving…" data-edit-submit { "Approve with these changes" } }
                 }
             }
-            div.decide-buttons {
-                button.approve type="submit" name="decision" value="approved" data-busy="Approving…" data-key="a" {
-                    span aria-hidden="true" { "✓ " } span data-label { "Approve" }
-                }
-                button.reject type="submit" name="decision" value="rejected" data-busy="Rejecting…" data-key="r" formnovalidate {
-                    span aria-hidden="true" { "✕ " } span data-label { "Reject" }
+        }
+    }
+}
+
+/// "Approve & allow for 1 h / 24 h / 7 d / always": approve, and let a standing
+/// approval approve the same again (or what matches the edited action) for a while.
+/// Folded away: most approvals are one-offs.
+fn remember_fold(p: &Pause) -> Markup {
+    html! {
+        details.remember data-remember {
+            summary { "Approve & allow again…" }
+            p.muted {
+                "Also approve new requests of " span.key-name { (agent_text(&p.key_name)) }
+                " with this action at once, without asking, for a while. You or an admin can revoke it on the "
+                a href="/rules" { "Rules" } " page."
+            }
+            label for="remember-action" {
+                "Action " span.muted { "(as asked; to widen it, use * for any text and ? for one character)" }
+            }
+            textarea #remember-action name="remember_action" rows="2" maxlength="2000" spellcheck="false" { (p.action) }
+            label for="remember-uses" { "At most " span.muted { "(optional: how many requests it approves)" } }
+            input #remember-uses type="number" name="remember_uses" min="1" max=(rules::MAX_USES) inputmode="numeric" placeholder="no limit";
+            div.answer-options.remember-buttons {
+                @for span in RememberFor::ALL {
+                    button.secondary type="submit" name="remember" value=(span.as_str()) data-busy="Approving…" {
+                        "Approve & allow " (span.label())
+                    }
                 }
             }
-            (next_choice(r))
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::assets;
 pub enum Nav {
     Queue,
     History,
+    Rules,
     Keys,
     Users,
     Groups,
@@ -48,6 +49,7 @@ fn links(viewer: &Viewer, active: Nav) -> Markup {
     html! {
         (nav_link("/", queue_label, active == Nav::Queue, true))
         (nav_link("/history", html! { "History" }, active == Nav::History, false))
+        (nav_link(crate::urls::RULES, html! { "Rules" }, active == Nav::Rules, false))
         @if viewer.is_admin {
             (nav_link("/keys", html! { "Keys" }, active == Nav::Keys, false))
             (nav_link("/users", html! { "Users" }, active == Nav::Users, false))

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod mail;
 pub mod queue;
 pub mod review;
+pub mod rules;
 pub mod signin;
 
 use maud::{html, Markup};

@@ -224,6 +224,8 @@ fn decided_banner(p: &Pause, form: Option<&crate::domain::forms::Form>, now: Mil
                 " · nobody decided in time"
             } @else if p.timed_out() {
                 " by the timeout · nobody decided in time"
+            } @else if let Some(rule) = p.resolved_by.as_deref().and_then(|by| by.strip_prefix("rule:")) {
+                " by standing approval " a href=(urls::RULES) { "#" (rule) }
             } @else if let Some(by) = &p.resolved_by {
                 " by " (agent_text(by))
             }
@@ -262,6 +264,14 @@ fn history_line(e: &Entry, p: &Pause) -> Markup {
             "pause.answered" => { "answered by " (agent_text(by)) @if let Some(a) = details["answer"].as_str() { ": " q { (agent_text(a)) } } }
             "pause.cancelled" => { "cancelled by " (agent_text(by)) @if let Some(c) = comment { ": " q { (agent_text(c)) } } }
             "pause.expired" => { "expired: nobody decided in time" }
+            "rule.created" => {
+                "standing approval #" (details["rule"]) " made by " (agent_text(by)) ": allows "
+                @if details["isGlob"] == Value::Bool(true) { "actions matching " } @else { "this action " }
+                @match details["expiresAt"].as_str() { Some(at) => { "until " (at) }, None => { "until revoked" } }
+                @if let Some(n) = details["maxUses"].as_i64() { ", at most " (n) " times" }
+            }
+            "rule.used" => { "allowed by standing approval #" (details["rule"]) " of " (agent_text(by)) " (use " (details["uses"]) @if let Some(n) = details["maxUses"].as_i64() { " of " (n) } ")" }
+            "rule.revoked" => { "standing approval #" (details["rule"]) " revoked by " (agent_text(by)) }
             other => { (other) }
         }
     }

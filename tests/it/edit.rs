@@ -86,6 +86,21 @@ fn an_edited_approval_reaches_the_agent_everywhere_and_keeps_its_context() {
         "{}",
         r.text
     );
+    // An edit cannot make a standing approval: later pauses would carry the agent's
+    // own context.
+    let r = request(
+        "POST",
+        &format!("{}/api/pause/{id}/approve", server.url),
+        Some(&reviewer),
+        Some(r#"{"decision":"approved","context":{"amount":1},"remember":{"for":"1h"}}"#),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "validation_failed"),
+        "{}",
+        r.text
+    );
     assert_eq!(server.status(&agent, &id)["status"], "pending");
     assert!(audited(&hitl, &id, "pause.edited").is_empty());
 

@@ -47,6 +47,7 @@ mod reject_options;
 mod request_ids;
 mod risk_summary;
 mod routing;
+mod rules;
 mod slow_bodies;
 mod stale_session;
 mod web_admin;

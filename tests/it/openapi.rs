@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// Every operation of the public API, as `METHOD path`.
-const OPERATIONS: [&str; 12] = [
+const OPERATIONS: [&str; 14] = [
     "POST /api/pause",
     "GET /api/pause",
     "GET /api/pause/{watchId}",
@@ -25,6 +25,8 @@ const OPERATIONS: [&str; 12] = [
     "POST /api/pause/{watchId}/cancel",
     "GET /api/pause/{watchId}/deliveries",
     "POST /api/pause/{watchId}/deliveries/{id}/retry",
+    "GET /api/rules",
+    "DELETE /api/rules/{id}",
     "GET /healthz",
     "GET /api/openapi.json",
     "GET /.well-known/jwks.json",
@@ -54,11 +56,11 @@ fn the_description_is_openapi_3_1_of_every_operation_with_errors_and_auth() {
         for (method, op) in item.as_object().expect("path item") {
             found.push(format!("{} {path}", method.to_uppercase()));
             let responses = op["responses"].as_object().expect("responses");
-            if path.starts_with("/api/pause") {
+            if path.starts_with("/api/pause") || path.starts_with("/api/rules") {
                 // Every API operation names its key and its errors, all one schema.
                 assert!(op["security"].is_array(), "{method} {path}: no security");
                 for status in ["401", "404", "405", "408", "413", "429", "500"] {
-                    if status == "404" && path == "/api/pause" {
+                    if status == "404" && (path == "/api/pause" || path == "/api/rules") {
                         continue;
                     }
                     let schema = &responses
@@ -133,6 +135,13 @@ fn the_description_is_openapi_3_1_of_every_operation_with_errors_and_auth() {
         schemas["CreateRequest"]
     );
     assert_eq!(schemas["Decision"]["enum"], json!(["approved", "rejected"]));
+    // A standing approval: how long, as four words.
+    assert_eq!(
+        schemas["RememberFor"]["enum"],
+        json!(["1h", "24h", "7d", "always"])
+    );
+    assert!(schemas["DecideRequest"]["properties"]["remember"].is_object());
+    assert_eq!(schemas["Remember"]["required"], json!(["for"]));
 }
 
 /// A reviewer who decides every pending pause within a moment, so that a long-poll on
@@ -241,8 +250,8 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
         );
         // It really ran: every operation (but the description itself, which the tool
         // leaves out as the document it loaded), cases generated, none failed.
-        assert!(stdout.contains("Selected: 11/11"), "{who}:\n{stdout}");
-        assert!(stdout.contains("Tested: 11"), "{who}:\n{stdout}");
+        assert!(stdout.contains("Selected: 13/13"), "{who}:\n{stdout}");
+        assert!(stdout.contains("Tested: 13"), "{who}:\n{stdout}");
         assert!(stdout.contains(" passed"), "{who}:\n{stdout}");
         assert!(!stdout.contains("Server error"), "{who}:\n{stdout}");
     }

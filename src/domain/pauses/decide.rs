@@ -9,6 +9,7 @@ use crate::clock::Millis;
 use crate::db::{self, Tx};
 use crate::domain::forms;
 use crate::domain::outbox::{self, Channels};
+use crate::domain::rules::{self, Remember, Rule};
 use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Status};
 use crate::model::events::Event;
 use crate::model::pause::Approval;
@@ -41,8 +42,8 @@ impl Decision {
 }
 
 /// What a reviewer decides: approve or reject, with an optional comment and, for a
-/// rejection, one of the pause's reasons to reject; for an approval of a pause with a
-/// form, the form filled in.
+/// rejection, one of the pause's reasons to reject; for an approval, perhaps an edited
+/// context, the form filled in, and a standing approval of the same for a while.
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub decision: Decision,
@@ -54,6 +55,8 @@ pub struct Verdict {
     /// The reviewer's response to the pause's form (`responseSchema`): checked
     /// against it on approval; `None` is an empty form. A rejection carries none.
     pub response: Option<serde_json::Value>,
+    /// Allow the same again for a while: a rule made with the approval.
+    pub remember: Option<Remember>,
 }
 
 impl Verdict {
@@ -64,7 +67,13 @@ impl Verdict {
             option,
             context: None,
             response: None,
+            remember: None,
         }
+    }
+
+    /// The same verdict, making a standing approval as it approves.
+    pub fn remembering(self, remember: Option<Remember>) -> Verdict {
+        Verdict { remember, ..self }
     }
 }
 
@@ -362,6 +371,7 @@ pub fn decide(
         option,
         context: edit,
         response,
+        remember,
     } = verdict;
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
@@ -388,6 +398,23 @@ pub fn decide(
     };
     let response = check_response(&pause, decision, response.as_ref())?;
     let comment = comment.or_else(|| option.clone());
+    // Checked before anything changes: a refused rule refuses the approval with it.
+    let plan = match remember {
+        None => None,
+        Some(_) if decision != Decision::Approved => {
+            return Err(Error::validation(
+                "remember makes a standing approval: it goes with \"approved\" only",
+            ));
+        }
+        // A rule approves later pauses as their agent sends them: it cannot carry an
+        // edit, so allowing "the same" would allow what this reviewer changed.
+        Some(_) if edit.is_some() => {
+            return Err(Error::validation(
+                "an approval with changes cannot also make a standing approval: later pauses would be approved as the agent sends them",
+            ));
+        }
+        Some(remember) => Some(remember.plan(&pause, now)?),
+    };
     let by = reviewer.email.clone();
     let actor = principal.actor();
     if let Some(edited) = edit {
@@ -425,7 +452,49 @@ pub fn decide(
         channels,
         timed_out: false,
     };
-    finish(tx, now, pause, end)
+    let pause = finish(tx, now, pause, end)?;
+    if let Some(plan) = plan {
+        rules::create(tx, now, &actor, reviewer, &pause, plan)?;
+    }
+    Ok(pause)
+}
+
+/// Approves a new pause by a standing approval, in the transaction that created it:
+/// one use of the rule counted, the approval by `rule:<id>` audited and announced as
+/// any other (waiters, the live page, webhooks).
+pub(super) fn approve_by_rule(
+    tx: &mut Tx,
+    now: Millis,
+    pause: Pause,
+    rule: &Rule,
+    channels: &Channels,
+) -> Result<Pause> {
+    if !db::rules::use_once(tx, rule.id, now)? {
+        return Err(Error::internal(format!("rule {} was used up", rule.id)));
+    }
+    let by = rule.resolver();
+    let end = Ending {
+        status: Status::Approved,
+        at: now,
+        by: &by,
+        comment: None,
+        answer: None,
+        response: None,
+        actor: &Actor::System,
+        channels,
+        timed_out: false,
+    };
+    let pause = finish(tx, now, pause, end)?;
+    audit::record(
+        tx,
+        now,
+        &Actor::System,
+        "rule.used",
+        Some(&pause.watch_id),
+        json!({ "rule": rule.id, "by": rule.created_by, "action": rule.action,
+                "isGlob": rule.is_glob, "uses": rule.uses + 1, "maxUses": rule.max_uses }),
+    )?;
+    Ok(pause)
 }
 
 /// The response a review page's form posted for a pause: its fields as typed (by

@@ -6,6 +6,7 @@ mod extend;
 mod list;
 mod nudge;
 
+pub use super::rules::Remember;
 pub use decide::{
     answer, cancel, decide, decide_in_bulk, expire_due, forget_idempotency_before, is_owner,
     next_timer, reply, response_from_page, Decision, Reply, Verdict,
@@ -20,7 +21,7 @@ use serde_json::value::RawValue;
 
 use super::context;
 use super::outbox::{self, Channels};
-use super::{audit, policies, Error, Kind, OnTimeout, Principal, Result, Risk, Status};
+use super::{audit, policies, rules, Error, Kind, OnTimeout, Principal, Result, Risk, Status};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::model::events::Event;
@@ -522,12 +523,21 @@ pub fn create(
                 "reviewers": pause.routing.as_ref().map(|r| &r.reviewers),
                 "requiredApprovals": pause.required_approvals }),
     )?;
+    // A standing approval that applies approves it at once: no timer, no "new pause"
+    // mail; its approval is announced as any other.
+    let rule = rules::applying(tx, now, &pause)?;
     tx.emit(Event::PauseCreated {
         watch_id: pause.watch_id.clone(),
-        wake_at: pause.next_timer(),
+        wake_at: pause.next_timer().filter(|_| rule.is_none()),
     });
     let pause = Pause { id, ..pause };
-    outbox::pause_created(tx, now, &pause, channels)?;
+    let pause = match rule {
+        Some(rule) => decide::approve_by_rule(tx, now, pause, &rule, channels)?,
+        None => {
+            outbox::pause_created(tx, now, &pause, channels)?;
+            pause
+        }
+    };
     Ok(Created {
         pause,
         replayed: false,

@@ -33,6 +33,7 @@ mod quorum;
 mod reject_options;
 mod risk_summary;
 mod routing;
+mod rules;
 
 use rusqlite::{Connection, TransactionBehavior};
 

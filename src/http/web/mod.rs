@@ -14,6 +14,7 @@ mod oidc;
 mod policies;
 mod queue;
 mod review;
+mod rules;
 mod users;
 
 use std::future::Future;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(live::configure)
         .configure(review::configure)
         .configure(history::configure)
+        .configure(rules::configure)
         .configure(keys::configure)
         .configure(users::configure)
         .configure(groups::configure)

@@ -116,6 +116,15 @@ struct DecideForm {
     /// Present: go on to the next pending pause afterwards.
     #[serde(default)]
     next: Option<String>,
+    /// One of the "Approve & allow …" buttons: how long (`1h`, `24h`, `7d`, `always`).
+    #[serde(default)]
+    remember: Option<String>,
+    /// The action the standing approval allows, as the reviewer left or widened it.
+    #[serde(default)]
+    remember_action: String,
+    /// At most this many uses (empty: no limit).
+    #[serde(default)]
+    remember_uses: String,
     /// With `decision=edit`: the context to approve instead of the agent's, as JSON.
     #[serde(default)]
     edited_context: Option<String>,
@@ -139,6 +148,25 @@ fn typed_fields(rest: HashMap<String, String>) -> HashMap<String, String> {
         .collect()
 }
 
+/// The standing approval an "Approve & allow …" button asks for, if one was pressed.
+fn remember_of(form: &DecideForm) -> Result<Option<pauses::Remember>, Error> {
+    let Some(duration) = form.remember.as_deref().filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let max_uses = match form.remember_uses.trim() {
+        "" => None,
+        text => Some(text.parse::<i64>().map_err(|_| {
+            Error::validation("“At most” must be a whole number of requests, or empty")
+        })?),
+    };
+    let action = Some(form.remember_action.clone()).filter(|a| !a.trim().is_empty());
+    Ok(Some(pauses::Remember {
+        duration: duration.to_string(),
+        max_uses,
+        action,
+    }))
+}
+
 async fn decide(
     req: HttpRequest,
     who: SignedIn,
@@ -150,15 +178,18 @@ async fn decide(
     let watch_id = path.into_inner();
     let form = form.into_inner();
     let with_changes = form.reject_option.is_none() && form.decision == "edit";
-    let decision = match &form.reject_option {
-        Some(_) => Ok((Decision::Rejected, None)),
-        None if with_changes => edited(form.edited_context.as_deref(), state.limits)
+    let remember = remember_of(&form);
+    let decision = match (&form.reject_option, &remember) {
+        (Some(_), _) => Ok((Decision::Rejected, None)),
+        // An "Approve & allow" button: an approval (a bad use count is said below).
+        (None, Ok(Some(_)) | Err(_)) => Ok((Decision::Approved, None)),
+        (None, _) if with_changes => edited(form.edited_context.as_deref(), state.limits)
             .map(|context| (Decision::Approved, Some(context))),
-        None => Decision::parse(&form.decision).map(|d| (d, None)),
+        (None, _) => Decision::parse(&form.decision).map(|d| (d, None)),
     };
     let typed = typed_fields(form.rest);
-    let outcome = match decision {
-        Ok((decision, context)) => {
+    let outcome = match (decision, remember) {
+        (Ok((decision, context)), Ok(remember)) => {
             let (id, comment) = (watch_id.clone(), form.comment.clone());
             let (option, channels) = (form.reject_option.clone(), state.channels);
             let fields = typed.clone();
@@ -172,12 +203,13 @@ async fn decide(
                     context,
                     response,
                     ..pauses::Verdict::new(decision, Some(comment), option)
-                };
+                }
+                .remembering(remember);
                 pauses::decide(tx, now, principal, &id, verdict, &channels)
             })
             .await
         }
-        Err(e) => Err(e),
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     let then = Then::from_field(form.next.as_deref());
     let kept = Kept {

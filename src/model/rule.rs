@@ -1,0 +1,72 @@
+//! A standing approval: while it is active, a new pause of its key whose action
+//! matches it is approved at creation, without asking anyone.
+
+use serde::Serialize;
+
+use crate::clock::Millis;
+
+/// One standing approval, as stored and as `GET /api/rules` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub id: i64,
+    /// The agent key whose pauses it approves.
+    #[serde(skip)]
+    pub key_id: String,
+    #[schema(example = "deploy-bot")]
+    pub key_name: String,
+    /// The exact action text, or with `isGlob` a pattern (`*` any text, `?` one
+    /// character, `[abc]` one of them).
+    #[schema(example = "Deploy v2.4.1 to staging")]
+    pub action: String,
+    pub is_glob: bool,
+    /// The email of the reviewer whose approval made it.
+    pub created_by: String,
+    #[serde(serialize_with = "super::ser_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Millis,
+    /// The pause whose approval made it.
+    pub watch_id: Option<String>,
+    /// When it stops applying; null: until revoked.
+    #[serde(serialize_with = "super::ser_opt_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Millis>,
+    /// How many pauses it may approve; null: no limit.
+    #[schema(minimum = 1)]
+    pub max_uses: Option<i64>,
+    /// How many pauses it has approved.
+    pub uses: i64,
+    #[serde(serialize_with = "super::ser_opt_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<Millis>,
+    #[serde(serialize_with = "super::ser_opt_time")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Millis>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// Not revoked, not expired, uses left: it applies to the next matching pause.
+    pub active: bool,
+}
+
+impl Rule {
+    /// Whether it still applies at `now`.
+    pub fn active_at(&self, now: Millis) -> bool {
+        self.revoked_at.is_none()
+            && self.expires_at.is_none_or(|at| at > now)
+            && self.max_uses.is_none_or(|max| self.uses < max)
+    }
+
+    /// Whether a pause's action text is one it approves.
+    pub fn matches(&self, action: &str) -> bool {
+        if self.is_glob {
+            glob::Pattern::new(&self.action).is_ok_and(|p| p.matches(action))
+        } else {
+            self.action == action
+        }
+    }
+
+    /// What `resolvedBy` says of a pause it approved.
+    pub fn resolver(&self) -> String {
+        format!("rule:{}", self.id)
+    }
+}
