@@ -386,3 +386,19 @@ pub fn move_before(
     )?;
     list(tx)
 }
+
+/// Moves a policy just before the one tried before it, found in the same transaction
+/// (two admins moving at once move it one place each).
+pub fn move_up(tx: &mut Tx, now: Millis, actor: &Actor, name: &str) -> Result<Vec<Policy>> {
+    let list = list(tx)?;
+    let at = list
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| Error::NotFound(format!("no policy named {name:?}")))?;
+    let Some(previous) = at.checked_sub(1).and_then(|i| list.get(i)) else {
+        return Err(Error::validation(format!(
+            "the policy {name:?} is already tried first"
+        )));
+    };
+    move_before(tx, now, actor, name, &previous.name)
+}

@@ -197,8 +197,7 @@ async fn remove(
     outcome(&admin, &state, result, "removed", PolicyForm::default()).await
 }
 
-/// Moves a policy just before the one tried before it (looked up in the writing
-/// transaction, so two admins moving at once still move by one place each).
+/// Moves a policy one place up (see [`policies::move_up`]).
 async fn move_up(
     req: HttpRequest,
     admin: Admin,
@@ -210,17 +209,7 @@ async fn move_up(
     let name = path.into_inner();
     let result = admin
         .write(&state, move |tx, who, now| {
-            let list = policies::list(tx)?;
-            let at = list
-                .iter()
-                .position(|p| p.name == name)
-                .ok_or_else(|| Error::NotFound(format!("no policy named {name:?}")))?;
-            let Some(previous) = at.checked_sub(1).and_then(|i| list.get(i)) else {
-                return Err(Error::validation(format!(
-                    "the policy {name:?} is already tried first"
-                )));
-            };
-            policies::move_before(tx, now, &who.actor(), &name, &previous.name)
+            policies::move_up(tx, now, &who.actor(), &name)
         })
         .await;
     outcome(&admin, &state, result, "moved", PolicyForm::default()).await
