@@ -4,16 +4,16 @@
 
 use serde_json::json;
 
+use super::approval::{apply_edit, check_response, with_response, Verdict};
 use super::{not_found, Pause, MAX_ANSWER_BYTES, MAX_COMMENT_BYTES};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
 use crate::domain::forms;
 use crate::domain::outbox::{self, Channels};
-use crate::domain::rules::{self, Remember, Rule};
+use crate::domain::rules::{self, Rule};
 use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Status};
 use crate::model::events::Event;
 use crate::model::pause::Approval;
-use crate::model::pause::SYSTEM;
 
 /// A reviewer's decision: `approved` or `rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
@@ -37,64 +37,6 @@ impl Decision {
         match self {
             Decision::Approved => Status::Approved,
             Decision::Rejected => Status::Rejected,
-        }
-    }
-}
-
-/// What a reviewer decides: approve or reject, with an optional comment and, for a
-/// rejection, one of the pause's reasons to reject; for an approval, perhaps an edited
-/// context, the form filled in, and a standing approval of the same for a while.
-#[derive(Debug, Clone)]
-pub struct Verdict {
-    pub decision: Decision,
-    pub comment: Option<String>,
-    pub option: Option<String>,
-    /// An approval with changes: the context as the reviewer edited it (checked with
-    /// [`super::edited_context`]).
-    pub context: Option<String>,
-    /// The reviewer's response to the pause's form (`responseSchema`): checked
-    /// against it on approval; `None` is an empty form. A rejection carries none.
-    pub response: Option<serde_json::Value>,
-    /// Allow the same again for a while: a rule made with the approval.
-    pub remember: Option<Remember>,
-}
-
-impl Verdict {
-    pub fn new(decision: Decision, comment: Option<String>, option: Option<String>) -> Verdict {
-        Verdict {
-            decision,
-            comment,
-            option,
-            context: None,
-            response: None,
-            remember: None,
-        }
-    }
-
-    /// The same verdict, making a standing approval as it approves.
-    pub fn remembering(self, remember: Option<Remember>) -> Verdict {
-        Verdict { remember, ..self }
-    }
-}
-
-/// The response an approval stores: checked against the pause's form, if it has one.
-/// A rejection, or a pause without a form, carries no response.
-fn check_response(
-    pause: &Pause,
-    decision: Decision,
-    response: Option<&serde_json::Value>,
-) -> Result<Option<String>> {
-    match (&pause.response_schema, decision, response) {
-        (_, Decision::Rejected, Some(_)) => Err(Error::validation(
-            "a response goes with an approval: a rejection carries none",
-        )),
-        (_, Decision::Rejected, None) => Ok(None),
-        (None, _, Some(_)) => Err(Error::validation(
-            "this pause has no form (no responseSchema): send no response",
-        )),
-        (None, _, None) => Ok(None),
-        (Some(schema), Decision::Approved, response) => {
-            forms::check_response(schema, response, "response").map(Some)
         }
     }
 }
@@ -224,77 +166,24 @@ fn vote(
     Ok((pause, complete))
 }
 
-/// An approval with changes: the edited context is kept beside the agent's (which
-/// never changes), the change is audited as an RFC 6902 JSON Patch, and under a quorum
-/// the approvals given so far are dropped: approvals are for content. The same content
-/// as now is no edit.
-fn apply_edit(
-    tx: &mut Tx,
-    now: Millis,
-    mut pause: Pause,
-    edited: String,
-    by: &str,
-    actor: &Actor,
-) -> Result<Pause> {
-    let current = pause.effective_context().map(str::to_string);
-    if current.as_deref() == Some(edited.as_str()) {
-        return Ok(pause);
-    }
-    let parse = |text: Option<&str>| -> serde_json::Value {
-        text.and_then(|t| serde_json::from_str(t).ok())
-            .unwrap_or(serde_json::Value::Null)
-    };
-    let patch = json_patch::diff(&parse(current.as_deref()), &parse(Some(&edited)));
-    // Back to exactly what the agent sent: no longer an edit.
-    let stored = (pause.context.as_deref() != Some(edited.as_str())).then_some(edited);
-    db::pauses::set_approved_context(tx, pause.id, stored.as_deref())?;
-    let dropped = if pause.approvals.is_empty() {
-        0
-    } else {
-        db::pauses::clear_votes(tx, pause.id)?
-    };
-    audit::record(
-        tx,
-        now,
-        actor,
-        "pause.edited",
-        Some(&pause.watch_id),
-        json!({ "by": by, "patch": patch, "approvalsRestarted": dropped }),
-    )?;
-    pause.approved_context = stored;
-    pause.approvals.clear();
-    tx.emit(Event::PauseUpdated {
-        watch_id: pause.watch_id.clone(),
-    });
-    Ok(pause)
-}
-
-/// Adds a response (checked JSON text) to an audit entry's details.
-fn with_response(details: &mut serde_json::Value, response: Option<&str>) {
-    let parsed = response.and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
-    if let (Some(map), Some(parsed)) = (details.as_object_mut(), parsed) {
-        map.insert("response".into(), parsed);
-    }
-}
-
 /// How a pending pause ends: who, what, and which channels hear of it.
-struct Ending<'a> {
-    status: Status,
+pub(super) struct Ending<'a> {
+    pub(super) status: Status,
     /// When it ended: now, or for an expiry the deadline that passed.
-    at: Millis,
-    by: &'a str,
-    comment: Option<String>,
+    pub(super) at: Millis,
+    pub(super) by: &'a str,
+    pub(super) comment: Option<String>,
     /// A question's answer, or the option a rejection picked.
-    answer: Option<String>,
+    pub(super) answer: Option<String>,
     /// The filled-in form (checked JSON text), if the pause has one.
-    response: Option<String>,
-    actor: &'a Actor,
-    channels: &'a Channels,
+    pub(super) response: Option<String>,
+    pub(super) actor: &'a Actor,
+    pub(super) channels: &'a Channels,
     /// Its timeout ended it (the audit entry says so).
-    timed_out: bool,
+    pub(super) timed_out: bool,
 }
 
-fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> {
+pub(super) fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Result<Pause> {
     let Ending {
         status,
         at,
@@ -703,50 +592,4 @@ pub fn cancel(
         timed_out: false,
     };
     finish(tx, now, pause, end)
-}
-
-/// Ends a pause as of its deadline, as its `onTimeout` says: expired, rejected or
-/// approved, by `system`. The audit log and the notifications carry `now`, the time it
-/// was recorded (the audit log only moves forward in time).
-fn expire_one(
-    tx: &mut Tx,
-    now: Millis,
-    pause: &Pause,
-    at: Millis,
-    channels: &Channels,
-) -> Result<()> {
-    let end = Ending {
-        status: pause.on_timeout.status(),
-        at,
-        by: SYSTEM,
-        comment: None,
-        answer: None,
-        response: None,
-        actor: &Actor::System,
-        channels,
-        timed_out: true,
-    };
-    finish(tx, now, pause.clone(), end).map(|_| ())
-}
-
-/// Expires every pending pause whose time has come (at most `batch` of them) and
-/// returns how many it expired.
-pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32, channels: &Channels) -> Result<usize> {
-    let due = db::pauses::due_for_expiry(tx, now, batch)?;
-    for pause in &due {
-        let at = pause.expires_at.unwrap_or(now);
-        expire_one(tx, now, pause, at, channels)?;
-    }
-    Ok(due.len())
-}
-
-/// Forgets Idempotency-Keys older than `cutoff` (their 24 hours are over).
-pub fn forget_idempotency_before(tx: &mut Tx, cutoff: Millis) -> Result<()> {
-    db::pauses::idempotency_prune(tx, cutoff)
-}
-
-/// When a timer next acts on a pending pause (a deadline, a reminder, an
-/// escalation), if one ever does.
-pub fn next_timer(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
-    db::pauses::next_timer(conn)
 }

@@ -1,15 +1,18 @@
-//! What a routing policy does while nobody decides: reminders to the routed reviewers
-//! who have not voted, and escalation, which adds a group to the reviewers. The expiry
-//! timer runs these when they fall due.
+//! What the timer does to pending pauses: ends those whose deadline passed (as their
+//! `onTimeout` says), and for a routing policy, reminds the routed reviewers who have
+//! not voted and escalates (adds a group to the reviewers). The expiry timer
+//! (`crate::expiry`) runs these when they fall due.
 
 use serde_json::json;
 
+use super::decide::{finish, Ending};
 use super::Pause;
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::domain::outbox::{self, Channels, MailEvent};
 use crate::domain::{audit, Actor, Result};
 use crate::model::events::Event;
+use crate::model::pause::SYSTEM;
 
 /// Sends the reminders and escalations that are due (at most `batch` of each) and
 /// returns how many pauses it acted on.
@@ -89,4 +92,50 @@ fn escalate(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Res
         outbox::mail_reviewers(tx, now, pause, MailEvent::Escalated, recipients)?;
     }
     Ok(())
+}
+
+/// Ends a pause as of its deadline, as its `onTimeout` says: expired, rejected or
+/// approved, by `system`. The audit log and the notifications carry `now`, the time it
+/// was recorded (the audit log only moves forward in time).
+fn expire_one(
+    tx: &mut Tx,
+    now: Millis,
+    pause: &Pause,
+    at: Millis,
+    channels: &Channels,
+) -> Result<()> {
+    let end = Ending {
+        status: pause.on_timeout.status(),
+        at,
+        by: SYSTEM,
+        comment: None,
+        answer: None,
+        response: None,
+        actor: &Actor::System,
+        channels,
+        timed_out: true,
+    };
+    finish(tx, now, pause.clone(), end).map(|_| ())
+}
+
+/// Expires every pending pause whose time has come (at most `batch` of them) and
+/// returns how many it expired.
+pub fn expire_due(tx: &mut Tx, now: Millis, batch: u32, channels: &Channels) -> Result<usize> {
+    let due = db::pauses::due_for_expiry(tx, now, batch)?;
+    for pause in &due {
+        let at = pause.expires_at.unwrap_or(now);
+        expire_one(tx, now, pause, at, channels)?;
+    }
+    Ok(due.len())
+}
+
+/// Forgets Idempotency-Keys older than `cutoff` (their 24 hours are over).
+pub fn forget_idempotency_before(tx: &mut Tx, cutoff: Millis) -> Result<()> {
+    db::pauses::idempotency_prune(tx, cutoff)
+}
+
+/// When a timer next acts on a pending pause (a deadline, a reminder, an
+/// escalation), if one ever does.
+pub fn next_timer(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
+    db::pauses::next_timer(conn)
 }
