@@ -187,7 +187,7 @@ fn slack_row(p: &Pause, event: &str, now: Millis) -> NewRow {
 pub fn pause_created(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
     if channels.email {
         let recipients = match &p.routing {
-            Some(r) => db::routing::recipients(tx, &r.reviewers, now)?,
+            Some(r) => db::routing::recipients(tx, &r.reviewers, &p.key_id, now)?,
             None => db::outbox::notified_users(tx)?,
         };
         mail_reviewers(tx, now, p, MailEvent::Created, recipients)?;

@@ -289,7 +289,7 @@ fn maker_may_decide(
     }
     match &pause.routing {
         None => Ok(true),
-        Some(r) => db::routing::may_decide(conn, &r.reviewers, user.id, now),
+        Some(r) => db::routing::may_decide(conn, &r.reviewers, &pause.key_id, user.id, now),
     }
 }
 

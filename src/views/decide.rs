@@ -194,11 +194,9 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
     let offered = rules::not_offered(&r.pause).is_none();
     html! {
         form.decide #(DECIDE_FORM_ID) method="post" action=(urls::review_decide(id)) data-decide {
-            @if offered {
-                // The form's default button, disabled: Enter in the use count decides
-                // nothing; only a pressed button does.
-                button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
-            }
+            // The form's default button, disabled: Enter in a field (a form's, the use
+            // count) decides nothing; only a pressed button does.
+            button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
             input type="hidden" name="csrf" value=(viewer.csrf);
             div.decide-extra {
                 details.comment-fold open data-comment-fold {

@@ -160,7 +160,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
                     }
                 }
             } @else {
-                p.muted { "Going away? Name a delegate: until the date you give, pauses routed to you go to them (they are told and may decide them). You can still decide them yourself." }
+                p.muted { "Going away? Name a delegate: until the date you give, pauses routed to you go to them: they are told, and decide them in your place until you are back." }
                 form.stack method="post" action="/account/away" {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     input type="hidden" name="action" value="away";

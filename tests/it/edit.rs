@@ -357,6 +357,20 @@ fn the_review_page_approves_with_changes_and_shows_the_diff() {
             &[("Origin", &server.url)],
         )
     };
+    // A plain Approve with a changed Edit box does not drop the change unnoticed.
+    let r = form_post(
+        &server,
+        &format!("/review/{id}/decide"),
+        Some(&cookie),
+        &format!(
+            "csrf={csrf}&decision=approved&comment=&edited_context={}",
+            url_encode(r#"{"to":"nobody"}"#)
+        ),
+        &[("Origin", &server.url)],
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("you changed the context"), "{}", r.text);
+    assert_eq!(server.status(&agent, &id)["status"], "pending");
     // Not JSON: a readable error, the typed text kept, nothing decided.
     let r = post(r#"{"to": "beta testers""#);
     assert_eq!(r.status, 400, "{}", r.text);

@@ -123,3 +123,21 @@ pub(super) fn with_response(details: &mut serde_json::Value, response: Option<&s
         map.insert("response".into(), parsed);
     }
 }
+
+/// The review page sends the Edit box's text with every button: an approval that is not
+/// "with these changes" must not leave a changed text behind unnoticed (the reviewer
+/// would approve what they meant to change). The same JSON as the context to approve,
+/// however laid out, is no change.
+pub fn check_edit_not_left(conn: &rusqlite::Connection, watch_id: &str, typed: &str) -> Result<()> {
+    let Some(pause) = db::pauses::by_watch_id(conn, watch_id)? else {
+        return Ok(());
+    };
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    let current = pause.effective_context().and_then(parse);
+    if current.is_some() && parse(typed) == current {
+        return Ok(());
+    }
+    Err(Error::validation(
+        "you changed the context in the Edit box: approve with \"Approve with these changes\", or undo the change",
+    ))
+}

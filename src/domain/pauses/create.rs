@@ -7,7 +7,7 @@ use super::{decide, NewPause, Pause, Routing, IDEMPOTENCY_WINDOW_MS};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 use crate::domain::outbox::{self, Channels};
-use crate::domain::{audit, policies, rules, Error, OnTimeout, Principal, Result, Status};
+use crate::domain::{audit, policies, rules, Error, Kind, OnTimeout, Principal, Result, Status};
 use crate::model::events::Event;
 use crate::secret;
 /// `wch_`, the creation time in hex, then 22 random base62 characters: unguessable,
@@ -167,6 +167,11 @@ fn routed(
         (None, asked) => asked.unwrap_or_default(),
     };
     let approvals = new.required_approvals.unwrap_or(1).max(policy.approvals);
+    // A question is answered once and can only expire: the policy routes it, no more.
+    let (approvals, on_timeout) = match new.kind {
+        Kind::Question => (1, OnTimeout::Expire),
+        Kind::Decision => (approvals, on_timeout),
+    };
     let routing = Routing {
         remind_at: policy.remind_every.map(|every| now + every),
         remind_every: policy.remind_every,

@@ -100,7 +100,7 @@ pub(super) fn refuse_unrouted(
     let Some(routing) = &pause.routing else {
         return Ok(());
     };
-    if db::routing::may_decide(tx, &routing.reviewers, reviewer.user_id, now)? {
+    if db::routing::may_decide(tx, &routing.reviewers, &pause.key_id, reviewer.user_id, now)? {
         return Ok(());
     }
     Err(Error::NotAReviewer(format!(

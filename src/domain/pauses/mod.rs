@@ -11,7 +11,7 @@ mod list;
 mod timers;
 
 pub use super::rules::Remember;
-pub use approval::Verdict;
+pub use approval::{check_edit_not_left, Verdict};
 pub use create::{create, Created};
 pub use decide::{
     answer, cancel, decide, decide_in_bulk, is_owner, reply, response_from_page, Decision, Reply,
@@ -450,7 +450,7 @@ pub fn pending_count(conn: &rusqlite::Connection, who: Seat) -> Result<i64> {
 pub fn may_decide(conn: &rusqlite::Connection, who: Seat, pause: &Pause) -> Result<bool> {
     match &pause.routing {
         None => Ok(true),
-        Some(r) => db::routing::may_decide(conn, &r.reviewers, who.user_id, who.now),
+        Some(r) => db::routing::may_decide(conn, &r.reviewers, &pause.key_id, who.user_id, who.now),
     }
 }
 

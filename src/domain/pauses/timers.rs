@@ -44,10 +44,11 @@ fn remind(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Resul
     if !channels.email {
         return Ok(());
     }
-    let waiting: Vec<(i64, String)> = db::routing::recipients(tx, &routing.reviewers, now)?
-        .into_iter()
-        .filter(|(_, email)| !pause.approvals.iter().any(|a| a.by == *email))
-        .collect();
+    let waiting: Vec<(i64, String)> =
+        db::routing::recipients(tx, &routing.reviewers, &pause.key_id, now)?
+            .into_iter()
+            .filter(|(_, email)| !pause.approvals.iter().any(|a| a.by == *email))
+            .collect();
     let to: Vec<String> = waiting.iter().map(|(_, e)| e.clone()).collect();
     if outbox::mail_reviewers(tx, now, pause, MailEvent::Reminder, waiting)? > 0 {
         audit::record(
@@ -88,7 +89,8 @@ fn escalate(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Res
         watch_id: pause.watch_id.clone(),
     });
     if channels.email {
-        let recipients = db::routing::recipients(tx, std::slice::from_ref(group), now)?;
+        let recipients =
+            db::routing::recipients(tx, std::slice::from_ref(group), &pause.key_id, now)?;
         outbox::mail_reviewers(tx, now, pause, MailEvent::Escalated, recipients)?;
     }
     Ok(())

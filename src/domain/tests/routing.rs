@@ -189,6 +189,11 @@ fn a_delegate_stands_in_only_while_the_member_is_away() {
             .map(|(_, t, _)| t)
             .collect();
     assert_eq!(to, ["bob@example.com"]);
+    // While away, bob holds ann's seat and she does not: the two never count twice.
+    assert_err!(
+        w.db.decide(t0() + 1, &w.approver, &first, Decision::Approved, None),
+        Error::NotAReviewer(_)
+    );
     let p =
         w.db.decide(t0() + 1, &bob, &first, Decision::Approved, None)
             .unwrap();
@@ -302,4 +307,90 @@ fn reminders_skip_voters_and_missed_turns_and_escalation_adds_the_group_once() {
     // Decided: nothing more falls due.
     assert_eq!(nudge(&mut w, t0() + 5 * HOUR), 0);
     assert_eq!(pauses::next_timer(w.db.conn()).unwrap(), None);
+}
+
+#[test]
+fn the_owner_of_a_key_cannot_hand_its_pauses_to_a_delegate() {
+    let (mut w, bob) = world_with_groups();
+    add_policy(&mut w, routed_to_ops("all"));
+    // ann runs the key and is in ops; she names bob (outside ops) while "away".
+    let new = keys::NewKey {
+        name: "ann-bot".into(),
+        owner_email: Some("ann@example.com".into()),
+        ..keys::NewKey::default()
+    };
+    let key =
+        w.db.write(|tx| keys::create(tx, t0(), &Actor::Cli, new))
+            .unwrap();
+    let agent = Principal::Agent(KeyRef {
+        id: key.id,
+        name: key.name,
+    });
+    let ann_id = w.approver.reviewer().unwrap().user_id;
+    let until = t0() + HOUR;
+    w.db.write(|tx| {
+        users::set_away(
+            tx,
+            t0(),
+            &Actor::Cli,
+            ann_id,
+            Some((until, "bob@example.com")),
+        )
+    })
+    .unwrap();
+    let own = w.db.pending(t0(), &agent, None).watch_id;
+    assert_err!(
+        w.db.decide(t0() + 1, &bob, &own, Decision::Approved, None),
+        Error::NotAReviewer(_)
+    );
+    // Nor is bob mailed about it.
+    assert!(w
+        .db
+        .outbox(&own)
+        .iter()
+        .all(|(_, to, _)| to != "bob@example.com"));
+    // For another key's pause, bob stands in for ann as usual.
+    let other = w.agent.clone();
+    let theirs = w.db.pending(t0(), &other, None).watch_id;
+    assert_eq!(
+        w.db.decide(t0() + 1, &bob, &theirs, Decision::Approved, None)
+            .unwrap()
+            .status,
+        Status::Approved
+    );
+}
+
+#[test]
+fn a_question_is_routed_but_keeps_one_answer_and_only_expires() {
+    let (mut w, _) = world_with_groups();
+    add_policy(
+        &mut w,
+        NewPolicy {
+            approvals: Some(3),
+            on_timeout: Some("approve".into()),
+            ..routed_to_ops("strict")
+        },
+    );
+    let agent = w.agent.clone();
+    let q =
+        w.db.create(
+            t0(),
+            &agent,
+            r#"{"action":"which region?","kind":"question","timeoutSeconds":60}"#,
+        )
+        .unwrap()
+        .pause;
+    assert_eq!(
+        q.routing.as_ref().map(|r| r.policy.as_str()),
+        Some("strict")
+    );
+    assert_eq!(
+        (q.required_approvals, q.on_timeout),
+        (1, crate::domain::OnTimeout::Expire)
+    );
+    let d = w.db.pending(t0(), &agent, Some(60));
+    assert_eq!(
+        (d.required_approvals, d.on_timeout),
+        (3, crate::domain::OnTimeout::Approve)
+    );
 }

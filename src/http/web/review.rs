@@ -193,8 +193,12 @@ async fn decide(
             let (id, comment) = (watch_id.clone(), form.comment.clone());
             let (option, channels) = (form.reject_option.clone(), state.channels);
             let fields = typed.clone();
+            let edit_box = form.edited_context.clone();
             who.write(&state, move |tx, principal, now| {
                 // Only an approval sends the form; a rejection needs none.
+                if let (Decision::Approved, None, Some(typed)) = (decision, &context, &edit_box) {
+                    pauses::check_edit_not_left(tx, &id, typed)?;
+                }
                 let response = match decision {
                     Decision::Approved => pauses::response_from_page(tx, &id, &fields)?,
                     Decision::Rejected => None,
@@ -214,7 +218,7 @@ async fn decide(
     let then = Then::from_field(form.next.as_deref());
     let kept = Kept {
         comment: form.comment,
-        edit_text: form.edited_context.filter(|_| with_changes),
+        edit_text: form.edited_context,
         typed,
     };
     after_change(&who, &state, watch_id, outcome, kept, then).await
