@@ -280,6 +280,9 @@ CREATE TABLE rules (
     uses         INTEGER NOT NULL DEFAULT 0,
     last_used_at INTEGER,
     revoked_at   INTEGER,
-    revoked_by   TEXT
+    revoked_by   TEXT,
+    context_sha256 TEXT,                          -- an exact rule: the context it allows
+    risk         TEXT    CHECK (risk IN ('low', 'medium', 'high', 'critical'))
+                                                  -- the highest risk it allows (NULL: unrated)
 );
 CREATE INDEX rules_active ON rules (key_id) WHERE revoked_at IS NULL;

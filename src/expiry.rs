@@ -19,7 +19,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(60);
 const HOUSEKEEPING_EVERY_MS: Millis = 3_600_000;
 
 enum Msg {
-    /// A pause now expires at this time.
+    /// A timer now acts on a pause at this time (its deadline, reminder or escalation).
     Deadline(Millis),
     Stop,
 }
@@ -145,7 +145,7 @@ impl Timer<'_> {
             Ok(n) => {
                 self.failures = 0;
                 if n > 0 {
-                    tracing::debug!(count = n, "expired pauses");
+                    tracing::debug!(count = n, "expired, reminded or escalated pauses");
                 }
                 Ok(())
             }

@@ -1,4 +1,4 @@
-//! Groups of users: named sets of people (routing policies come later).
+//! Groups of users: named sets of people, to whom routing policies send pauses.
 
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -398,10 +398,17 @@ fn due_by(conn: &Connection, column: &str, now: Millis, limit: u32) -> Result<Ve
     Ok(due)
 }
 
-/// The next reminder of a pending pause.
-pub fn set_remind_at(conn: &Connection, id: i64, at: Millis) -> Result<()> {
+/// The next reminder of a pending pause (`None`: no more).
+pub fn set_remind_at(conn: &Connection, id: i64, at: Option<Millis>) -> Result<()> {
     conn.prepare_cached("UPDATE pauses SET remind_at = ?2 WHERE id = ?1 AND status = 'pending'")?
         .execute(params![id, at])?;
+    Ok(())
+}
+
+/// No escalation left (there was nothing to escalate to).
+pub fn clear_escalation(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE pauses SET escalate_at = NULL WHERE id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
 use crate::model::rule::Rule;
-use crate::model::Result;
+use crate::model::{Result, Risk};
 
 /// A rule to store.
 pub struct NewRow<'a> {
@@ -16,12 +16,14 @@ pub struct NewRow<'a> {
     pub watch_id: Option<&'a str>,
     pub expires_at: Option<Millis>,
     pub max_uses: Option<i64>,
+    pub context_sha256: Option<&'a str>,
+    pub risk: Option<Risk>,
 }
 
 const SELECT: &str =
     "SELECT r.id, r.key_id, k.name, r.action, r.is_glob, r.created_by, r.created_at,
             r.watch_id, r.expires_at, r.max_uses, r.uses, r.last_used_at, r.revoked_at,
-            r.revoked_by
+            r.revoked_by, r.context_sha256, r.risk
      FROM rules r JOIN api_keys k ON k.id = r.key_id";
 
 /// A row, with `active` as of `now`.
@@ -41,6 +43,19 @@ fn row_to_rule(row: &Row, now: Millis) -> rusqlite::Result<Rule> {
         last_used_at: row.get(11)?,
         revoked_at: row.get(12)?,
         revoked_by: row.get(13)?,
+        context_sha256: row.get(14)?,
+        risk: row
+            .get::<_, Option<String>>(15)?
+            .map(|r| {
+                Risk::parse(&r).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        15,
+                        rusqlite::types::Type::Text,
+                        format!("risk {r:?}").into(),
+                    )
+                })
+            })
+            .transpose()?,
         active: false,
     };
     rule.active = rule.active_at(now);
@@ -50,8 +65,8 @@ fn row_to_rule(row: &Row, now: Millis) -> rusqlite::Result<Rule> {
 pub fn insert(conn: &Connection, r: &NewRow) -> Result<i64> {
     conn.execute(
         "INSERT INTO rules (key_id, action, is_glob, created_by, created_at, watch_id,
-                            expires_at, max_uses)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            expires_at, max_uses, context_sha256, risk)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             r.key_id,
             r.action,
@@ -60,7 +75,9 @@ pub fn insert(conn: &Connection, r: &NewRow) -> Result<i64> {
             r.created_at,
             r.watch_id,
             r.expires_at,
-            r.max_uses
+            r.max_uses,
+            r.context_sha256,
+            r.risk.map(Risk::as_str)
         ],
     )?;
     Ok(conn.last_insert_rowid())

@@ -123,8 +123,7 @@ pub fn webhook_payload(p: &Pause, receipts: Option<&Receipts>) -> String {
         reviewers: p.routing.as_ref().map(|r| r.reviewers.as_slice()),
         edited: p.edited(),
         approved_context: p
-            .approved_context
-            .as_deref()
+            .approved_context()
             .and_then(|c| serde_json::from_str(c).ok()),
         agent_context: AgentContext {
             action: &p.action,

@@ -240,6 +240,10 @@ pub(crate) fn create(
             watch_id: Some(&pause.watch_id),
             expires_at: plan.expires_at,
             max_uses: plan.max_uses,
+            // An exact rule allows the action with this context only; a pattern, which
+            // the reviewer widened on purpose, any context.
+            context_sha256: (!plan.is_glob).then(|| context_digest(pause)).as_deref(),
+            risk: pause.risk,
         },
     )?;
     audit::record(
@@ -266,7 +270,10 @@ pub(crate) fn applying(
         return Ok(None);
     }
     for rule in db::rules::active_for_key(conn, &pause.key_id, now)? {
-        if rule.matches(&pause.action) && maker_may_decide(conn, now, &rule, pause)? {
+        let digest = context_digest(pause);
+        if rule.matches(&pause.action, &digest, pause.risk)
+            && maker_may_decide(conn, now, &rule, pause)?
+        {
             return Ok(Some(rule));
         }
     }
@@ -287,10 +294,7 @@ fn maker_may_decide(
     if super::pauses::is_owner(conn, pause, &user.email)? {
         return Ok(false);
     }
-    match &pause.routing {
-        None => Ok(true),
-        Some(r) => db::routing::may_decide(conn, &r.reviewers, &pause.key_id, user.id, now),
-    }
+    super::pauses::may_decide(conn, super::pauses::Seat::of(&user.reviewer(), now), pause)
 }
 
 /// Every rule, newest first (reviewers only).
@@ -339,4 +343,9 @@ pub fn revoke(tx: &mut Tx, now: Millis, principal: &Principal, id: i64) -> Resul
     )?;
     db::rules::by_id(tx, id, now)?
         .ok_or_else(|| Error::internal("a rule vanished as it was revoked"))
+}
+
+/// The SHA-256 (hex) of a pause's context as stored, or of `null` without one.
+fn context_digest(pause: &Pause) -> String {
+    crate::receipt::sha256_hex(pause.context.as_deref().unwrap_or("null"))
 }

@@ -213,10 +213,16 @@ fn outcome(pause: &Pause, wait: u64, stopping: bool) -> Outcome {
         _ => text,
     };
     match pause.status {
-        Status::Approved => Outcome::Allowed(
-            said(format!("hitl: approved by {by}")),
-            claude_code::edited_input(pause.approved_context.as_deref(), "tool_input"),
-        ),
+        Status::Approved => match (
+            pause.edited(),
+            claude_code::edited_input(pause.approved_context(), "tool_input"),
+        ) {
+            // The edit left no tool input to run: nothing safe to allow.
+            (true, None) => Outcome::Denied(format!(
+                "hitl: approved by {by} with changes that leave no tool_input to run; not allowed"
+            )),
+            (_, edited) => Outcome::Allowed(said(format!("hitl: approved by {by}")), edited),
+        },
         Status::Rejected => Outcome::Denied(said(format!("hitl: rejected by {by}"))),
         Status::Cancelled => Outcome::Denied(said(format!("hitl: cancelled by {by}"))),
         // Hooks only ask for decisions; an answer is not an approval.

@@ -148,8 +148,7 @@ impl<'a> PauseBody<'a> {
                 .as_deref()
                 .and_then(|c| serde_json::from_str(c).ok()),
             approved_context: p
-                .approved_context
-                .as_deref()
+                .approved_context()
                 .and_then(|c| serde_json::from_str(c).ok()),
             edited: p.edited(),
             tags: &p.tags,
@@ -490,7 +489,8 @@ async fn decide(
 ) -> Result<HttpResponse, ApiError> {
     // A reviewer key, or the web page's session with its CSRF token.
     let caller = super::caller(&req, &state).await?;
-    let body: DecideBody = read_json(&req, payload, SMALL_BODY).await?;
+    // An edited context may be as large as a new pause's.
+    let body: DecideBody = read_json(&req, payload, state.max_create_body()).await?;
     let decision = Decision::parse(&body.decision)?;
     let edited = body
         .context

@@ -108,12 +108,22 @@ impl Pause {
     /// The context that was approved: the reviewer's edit, if they made one, else the
     /// agent's (JSON text; `None` when there is none).
     pub fn effective_context(&self) -> Option<&str> {
-        self.approved_context.as_deref().or(self.context.as_deref())
+        match self.edited() {
+            true => self.approved_context.as_deref(),
+            false => self.context.as_deref(),
+        }
     }
 
-    /// A reviewer changed the context before approving.
+    /// A reviewer changed the context before approving, and the pause is pending (the
+    /// change waits for the rest of a quorum) or approved. A pause that ended another
+    /// way was not approved with the change: it is the agent's context that counts.
     pub fn edited(&self) -> bool {
-        self.approved_context.is_some()
+        self.approved_context.is_some() && matches!(self.status, Status::Pending | Status::Approved)
+    }
+
+    /// The edited context, when [`Pause::edited`].
+    pub fn approved_context(&self) -> Option<&str> {
+        self.approved_context.as_deref().filter(|_| self.edited())
     }
 
     /// A question's answer (the `answer` column of a question).

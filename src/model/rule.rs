@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::Risk;
 use crate::clock::Millis;
 
 /// One standing approval, as stored and as `GET /api/rules` lists it.
@@ -44,6 +45,14 @@ pub struct Rule {
     pub revoked_at: Option<Millis>,
     /// Who revoked it.
     pub revoked_by: Option<String>,
+    /// An exact rule allows the action only with the context it was approved with:
+    /// the SHA-256 (hex) of that context as stored, or of `null`. `None` for a pattern.
+    #[serde(skip)]
+    pub context_sha256: Option<String>,
+    /// The highest risk it allows: the rating of the pause it was made on (null: only
+    /// pauses the agent did not rate).
+    #[schema(value_type = Option<String>, example = "low")]
+    pub risk: Option<Risk>,
     /// Not revoked, not expired, uses left: it applies to the next matching pause.
     pub active: bool,
 }
@@ -56,13 +65,21 @@ impl Rule {
             && self.max_uses.is_none_or(|max| self.uses < max)
     }
 
-    /// Whether a pause's action text is one it approves.
-    pub fn matches(&self, action: &str) -> bool {
-        if self.is_glob {
+    /// Whether it approves a pause with this action, context digest (see
+    /// `context_sha256`) and risk: the action is the same (or matches the pattern), an
+    /// exact rule's context is the same, and the risk is no higher than the one it was
+    /// made for.
+    pub fn matches(&self, action: &str, context_sha256: &str, risk: Option<Risk>) -> bool {
+        let action_matches = if self.is_glob {
             glob::Pattern::new(&self.action).is_ok_and(|p| p.matches(action))
         } else {
             self.action == action
-        }
+        };
+        let context_matches = self
+            .context_sha256
+            .as_deref()
+            .is_none_or(|pinned| pinned == context_sha256);
+        action_matches && context_matches && risk <= self.risk
     }
 
     /// What `resolvedBy` says of a pause it approved.

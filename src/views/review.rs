@@ -92,10 +92,7 @@ fn edit_diff(p: &Pause) -> Markup {
         text.and_then(|t| serde_json::from_str(t).ok())
             .unwrap_or(Value::Null)
     };
-    let (agent, approved) = (
-        parse(p.context.as_deref()),
-        parse(p.approved_context.as_deref()),
-    );
+    let (agent, approved) = (parse(p.context.as_deref()), parse(p.approved_context()));
     let patch = json_patch::diff(&agent, &approved);
     let by = p
         .approvals

@@ -246,6 +246,25 @@ fn under_a_quorum_an_edit_restarts_the_count() {
     let r = server.decide(&ann, &id, "approved", "fine");
     assert_eq!(r.json["status"], "approved", "{}", r.text);
     assert_eq!(r.json["approvedContext"], json!({"nodes": 4}));
+
+    // An edit waiting for the rest of a quorum, then a rejection: nothing was approved
+    // with the change, so the pause is not "edited" and its receipt is for the
+    // agent's own context.
+    let id = server.create(
+        &agent,
+        &json!({ "action": "resize again", "context": {"nodes": 10}, "requiredApprovals": 2 }),
+    );
+    let r = approve_with(&server, &bob, &id, r#"{"nodes":40}"#);
+    assert_eq!(
+        (r.json["status"].clone(), r.json["edited"].clone()),
+        (json!("pending"), json!(true))
+    );
+    let r = server.decide(&ann, &id, "rejected", "no");
+    assert_eq!(r.json["status"], "rejected", "{}", r.text);
+    assert_eq!(
+        (r.json["edited"].clone(), r.json["approvedContext"].clone()),
+        (json!(false), Value::Null)
+    );
 }
 
 #[test]

@@ -100,7 +100,7 @@ pub(super) fn refuse_unrouted(
     let Some(routing) = &pause.routing else {
         return Ok(());
     };
-    if db::routing::may_decide(tx, &routing.reviewers, &pause.key_id, reviewer.user_id, now)? {
+    if super::may_decide(tx, super::Seat::of(reviewer, now), pause)? {
         return Ok(());
     }
     Err(Error::NotAReviewer(format!(

@@ -31,16 +31,18 @@ pub fn nudge_due(tx: &mut Tx, now: Millis, batch: u32, channels: &Channels) -> R
 /// Mails the routed reviewers (or their delegates) who have not approved yet, and sets
 /// the next reminder one interval on (skipping those missed while hitl was down).
 fn remind(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Result<()> {
-    let Some(routing) = &pause.routing else {
-        return Ok(());
-    };
-    let (Some(every), Some(at)) = (routing.remind_every, routing.remind_at) else {
-        return Ok(());
+    let timer = pause
+        .routing
+        .as_ref()
+        .and_then(|r| Some((r, r.remind_every?, r.remind_at?)));
+    let Some((routing, every, at)) = timer else {
+        // Nothing to remind of: the timer must not stay due.
+        return db::pauses::set_remind_at(tx, pause.id, None);
     };
     let every = every.max(1);
     let missed = (now - at) / every;
     let next = at + (missed + 1) * every;
-    db::pauses::set_remind_at(tx, pause.id, next)?;
+    db::pauses::set_remind_at(tx, pause.id, Some(next))?;
     if !channels.email {
         return Ok(());
     }
@@ -66,14 +68,17 @@ fn remind(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Resul
 /// Adds the policy's escalation group to the reviewers, tells its members, and records
 /// it; the pause stays pending and its waiters sleep on.
 fn escalate(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Result<()> {
-    let Some(routing) = &pause.routing else {
-        return Ok(());
-    };
-    let Some(group) = &routing.escalate_to else {
-        return Ok(());
+    let Some((routing, group)) = pause
+        .routing
+        .as_ref()
+        .and_then(|r| Some((r, r.escalate_to.as_ref()?)))
+    else {
+        // Nowhere to escalate to: the timer must not stay due.
+        return db::pauses::clear_escalation(tx, pause.id);
     };
     let mut reviewers = routing.reviewers.clone();
-    if !reviewers.contains(group) {
+    let added = !reviewers.contains(group);
+    if added {
         reviewers.push(group.clone());
     }
     db::pauses::set_escalated(tx, pause.id, &reviewers)?;
@@ -88,7 +93,8 @@ fn escalate(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Res
     tx.emit(Event::PauseUpdated {
         watch_id: pause.watch_id.clone(),
     });
-    if channels.email {
+    // Its members were told already if the group was a reviewer from the start.
+    if channels.email && added {
         let recipients =
             db::routing::recipients(tx, std::slice::from_ref(group), &pause.key_id, now)?;
         outbox::mail_reviewers(tx, now, pause, MailEvent::Escalated, recipients)?;

@@ -358,14 +358,22 @@ fn a_rule_never_applies_to_a_quorum_a_critical_risk_or_a_question() {
         let p = create(&mut w, t0(), &agent, body.clone());
         assert_eq!(p.status, Status::Pending, "{body}");
     }
-    // A high risk is still the reviewer's to allow.
+    // A higher risk than the pause the rule was made on (unrated) is not allowed
+    // either; the same or no rating is.
     let high = create(
         &mut w,
         t0(),
         &agent,
         serde_json::json!({ "action": "Deploy v2.4.1", "risk": "high" }),
     );
-    assert_eq!(high.status, Status::Approved);
+    assert_eq!(high.status, Status::Pending);
+    let unrated = create(
+        &mut w,
+        t0(),
+        &agent,
+        serde_json::json!({ "action": "Deploy v2.4.1" }),
+    );
+    assert_eq!(unrated.status, Status::Approved);
     // A policy that asks for two approvals: no rule applies.
     w.db.write(|tx| {
         groups::create(tx, t0(), &Actor::Cli, "ops")?;
@@ -505,4 +513,41 @@ fn agents_cannot_list_rules() {
     assert!(rules::list(w.db.conn(), &w.reviewer_key, t0())
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn an_exact_rule_allows_its_action_only_with_the_same_context() {
+    let mut w = World::new();
+    let agent = w.agent.clone();
+    let approver = w.approver.clone();
+    // Approved once: write this file with this content.
+    let first = create(
+        &mut w,
+        t0(),
+        &agent,
+        serde_json::json!({ "action": "Write: /etc/app.conf", "context": {"content": "debug=false"}, "risk": "low" }),
+    );
+    approve_remembering(
+        &mut w,
+        t0(),
+        &approver,
+        &first.watch_id,
+        remember("1h", None, None),
+    )
+    .unwrap();
+    let body = |content: &str, risk: &str| serde_json::json!({ "action": "Write: /etc/app.conf", "context": {"content": content}, "risk": risk });
+    // The same write: approved by the rule.
+    assert_eq!(
+        create(&mut w, t0() + 1, &agent, body("debug=false", "low")).status,
+        Status::Approved
+    );
+    // Another content for the same file, or a higher risk: asked again.
+    assert_eq!(
+        create(&mut w, t0() + 2, &agent, body("rm -rf /", "low")).status,
+        Status::Pending
+    );
+    assert_eq!(
+        create(&mut w, t0() + 3, &agent, body("debug=false", "high")).status,
+        Status::Pending
+    );
 }

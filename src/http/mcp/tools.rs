@@ -284,9 +284,7 @@ fn approval_result(pause: &Pause, state: &AppState) -> Value {
         "resolvedBy": pause.resolved_by,
         "reviewUrl": state.urls.review(&pause.watch_id),
         "edited": pause.edited(),
-        "approvedContext": pause
-            .approved_context
-            .as_deref()
+        "approvedContext": pause.approved_context()
             .and_then(|c| serde_json::from_str::<Value>(c).ok()),
         "receipt": state.receipts.receipt(pause),
     }))
@@ -460,9 +458,15 @@ async fn permission_prompt(
     let pause = waited?;
     Ok(match pause.status {
         Status::Approved => {
-            // The input a reviewer approved with changes, else the input as sent.
-            let edited =
-                crate::claude_code::edited_input(pause.approved_context.as_deref(), "input");
+            // The input a reviewer approved with changes, else the input as sent; an
+            // edit that left no input has nothing safe to allow.
+            let edited = crate::claude_code::edited_input(pause.approved_context(), "input");
+            if pause.edited() && edited.is_none() {
+                return Ok(deny(&format!(
+                    "approved by {} with changes that leave no input to run; not allowed",
+                    pause.resolved_by.as_deref().unwrap_or("a reviewer")
+                )));
+            }
             let input = edited.as_deref().unwrap_or(&args.input);
             prompt_answer(format!(
                 r#"{{"behavior":"allow","updatedInput":{}}}"#,
