@@ -506,6 +506,13 @@ pub fn set_approved_context(conn: &Connection, id: i64, context: Option<&str>) -
     Ok(())
 }
 
+/// The form's answer the approvals of a pending quorum are for.
+pub fn set_pending_response(conn: &Connection, id: i64, response: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE pauses SET response = ?2 WHERE id = ?1 AND status = 'pending'")?
+        .execute(params![id, response])?;
+    Ok(())
+}
+
 /// Drops the approvals given so far (the content changed); returns how many.
 pub fn clear_votes(conn: &Connection, pause_id: i64) -> Result<usize> {
     Ok(conn

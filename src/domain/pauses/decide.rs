@@ -134,9 +134,24 @@ fn vote(
     response: Option<&str>,
     actor: &Actor,
 ) -> Result<(Pause, bool)> {
-    if pause.approvals.iter().any(|a| a.by == by)
-        || !db::pauses::add_vote(tx, pause.id, by, now, comment.as_deref())?
-    {
+    if pause.approvals.iter().any(|a| a.by == by) {
+        return Err(Error::AlreadyVoted);
+    }
+    // The form's answer is content too: every approval of a quorum is for the same
+    // one. Another answer than the one approved so far starts the count again.
+    let mut restarted = 0;
+    if let Some(response) = response {
+        let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+        if pause.response.as_deref().and_then(parse) != parse(response) {
+            if !pause.approvals.is_empty() {
+                restarted = db::pauses::clear_votes(tx, pause.id)?;
+                pause.approvals.clear();
+            }
+            db::pauses::set_pending_response(tx, pause.id, response)?;
+            pause.response = Some(response.to_string());
+        }
+    }
+    if !db::pauses::add_vote(tx, pause.id, by, now, comment.as_deref())? {
         return Err(Error::AlreadyVoted);
     }
     pause.approvals.push(Approval {
@@ -147,8 +162,10 @@ fn vote(
     let given = pause.approvals.len();
     let mut details = json!({ "by": by, "comment": comment, "approvals": given,
                               "requiredApprovals": pause.required_approvals });
-    // Each approval fills in the form; the pause keeps the last one's, the log each.
     with_response(&mut details, response);
+    if restarted > 0 {
+        details["approvalsRestarted"] = json!(restarted);
+    }
     audit::record(
         tx,
         now,

@@ -139,14 +139,25 @@ fn a_rejection_needs_no_response_and_a_pause_without_a_form_takes_none() {
 }
 
 #[test]
-fn each_approval_of_a_quorum_fills_the_form_and_the_last_is_kept() {
+fn a_quorum_approves_one_answer_to_the_form() {
     let mut w = World::new();
     let id = with_form(&mut w, r#", "requiredApprovals": 2"#);
     let (ann, root) = (w.approver.clone(), w.admin.clone());
     assert_err!(approve_as(&mut w, &ann, &id, None), Error::Validation(_));
     let p = approve_as(&mut w, &ann, &id, Some(json!({"amount": 10}))).unwrap();
-    assert_eq!((p.status, p.response), (Status::Pending, None));
+    assert_eq!(p.status, Status::Pending);
+    assert_eq!(
+        p.response.as_deref(),
+        Some(r#"{"amount":10}"#),
+        "the answer the votes are for"
+    );
+    // Another answer is other content: ann's approval was not for it, the count restarts.
     let p = approve_as(&mut w, &root, &id, Some(json!({"amount": 20}))).unwrap();
+    assert_eq!(p.status, Status::Pending);
+    let by: Vec<&str> = p.approvals.iter().map(|a| a.by.as_str()).collect();
+    assert_eq!(by, ["root@example.com"]);
+    // Ann approves the same answer: done, with it.
+    let p = approve_as(&mut w, &ann, &id, Some(json!({"amount": 20}))).unwrap();
     assert_eq!(p.status, Status::Approved);
     assert_eq!(p.response.as_deref(), Some(r#"{"amount":20}"#));
 }
