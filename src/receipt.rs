@@ -34,6 +34,9 @@ pub struct Claims {
     /// Lowercase hex SHA-256 of the approved context in RFC 8785 canonical form, or
     /// of `null` when there is none.
     pub context_sha256: String,
+    /// For a pause with a form: the same of the reviewer's response (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_sha256: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -348,6 +351,7 @@ mod tests {
             key_id: "key_1".into(),
             action_sha256: sha256_hex("Deploy"),
             context_sha256: context_sha256(None).unwrap(),
+            response_sha256: None,
         }
     }
 

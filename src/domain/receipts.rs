@@ -66,6 +66,12 @@ impl Receipts {
                 return None;
             }
         };
+        // A response is JSON the server checked against the form: it has a canonical form.
+        let response_sha256 = p
+            .response
+            .as_deref()
+            .filter(|_| p.status.is_terminal())
+            .and_then(|r| receipt::context_sha256(Some(r)).ok());
         Some(Claims {
             iss: self.issuer.clone(),
             watch_id: p.watch_id.clone(),
@@ -75,6 +81,7 @@ impl Receipts {
             key_id: p.key_id.clone(),
             action_sha256: receipt::sha256_hex(&p.action),
             context_sha256,
+            response_sha256,
         })
     }
 
@@ -121,6 +128,7 @@ mod tests {
                 key_id: "key_x".into(),
                 action_sha256: receipt::sha256_hex("Deploy v2 ✓"),
                 context_sha256: receipt::sha256_hex(r#"{"a":"prod","z":1.5}"#),
+                response_sha256: None,
             }
         );
 
@@ -130,6 +138,13 @@ mod tests {
             r.claims(&p).unwrap().context_sha256,
             receipt::sha256_hex(r#"{"a":"staging"}"#)
         );
+        // A form's response is signed too, in its canonical form.
+        p.response = Some(r#"{"reason":"ok","amount":40.0}"#.into());
+        assert_eq!(
+            r.claims(&p).unwrap().response_sha256,
+            Some(receipt::sha256_hex(r#"{"amount":40,"reason":"ok"}"#))
+        );
+        p.response = None;
         // No context: the digest of null.
         p.approved_context = None;
         p.context = None;
