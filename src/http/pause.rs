@@ -427,7 +427,7 @@ async fn list(
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(as = DecideRequest)]
 struct DecideBody {
     #[schema(value_type = Decision)]
@@ -459,6 +459,12 @@ struct DecideBody {
     /// critical risk, or is a question.
     #[serde(default)]
     remember: Option<pauses::Remember>,
+    /// The `contextSha256` of the context you reviewed (lowercase hex SHA-256 of its
+    /// RFC 8785 form, as in a receipt): if a reviewer has edited it since, the decision
+    /// is refused with 409 `conflict`.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    context_sha256: Option<String>,
 }
 
 /// Approve or reject a pending pause (reviewer key, or the web page's session).
@@ -504,6 +510,7 @@ async fn decide(
             let verdict = pauses::Verdict {
                 context: edited,
                 response: body.response,
+                seen: body.context_sha256,
                 ..pauses::Verdict::new(decision, body.comment, body.option)
             }
             .remembering(body.remember);

@@ -198,6 +198,10 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
             // count) decides nothing; only a pressed button does.
             button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
             input type="hidden" name="csrf" value=(viewer.csrf);
+            // The content read: another reviewer's edit since then refuses the decision.
+            @if let Ok(seen) = crate::receipt::context_sha256(r.pause.effective_context()) {
+                input type="hidden" name="seen" value=(seen);
+            }
             div.decide-extra {
                 details.comment-fold open data-comment-fold {
                     summary {

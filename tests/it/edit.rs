@@ -242,6 +242,18 @@ fn under_a_quorum_an_edit_restarts_the_count() {
         audited(&hitl, &id, "pause.edited")[0]["approvalsRestarted"],
         1
     );
+    // Ann says what she read: the agent's context, which bob has changed since. Her
+    // approval is refused, so nobody approves content they did not see.
+    let read = crate::receipts::sha256_hex(r#"{"nodes":10}"#);
+    let r = request(
+        "POST",
+        &format!("{}/api/pause/{id}/approve", server.url),
+        Some(&ann),
+        Some(&json!({ "decision": "approved", "contextSha256": read }).to_string()),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.text);
+    assert!(r.text.contains("changed since you read it"), "{}", r.text);
     // Ann approves the edited content: done, with the edit.
     let r = server.decide(&ann, &id, "approved", "fine");
     assert_eq!(r.json["status"], "approved", "{}", r.text);
@@ -359,6 +371,12 @@ fn the_review_page_approves_with_changes_and_shows_the_diff() {
     let cookie = sign_in(&server, "ann@example.com", PASSWORD).unwrap();
     let html = page(&server, &format!("/review/{id}"), &cookie).text;
     assert!(html.contains("data-json-edit"), "{html}");
+    // The form says which content was read (a later edit by someone else refuses it).
+    let seen = crate::receipts::sha256_hex(r#"{"subject":"<b>Hi</b>","to":"all"}"#);
+    assert!(
+        html.contains(&format!(r#"name="seen" value="{seen}""#)),
+        "{html}"
+    );
     assert!(
         html.contains("&lt;b&gt;Hi&lt;/b&gt;"),
         "the editor's text is escaped: {html}"

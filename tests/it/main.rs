@@ -42,7 +42,7 @@ mod policies_page;
 mod questions;
 pub mod quorum;
 mod race;
-mod receipts;
+pub mod receipts;
 mod reject_options;
 mod request_ids;
 mod risk_summary;

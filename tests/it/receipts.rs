@@ -23,7 +23,7 @@ const ACTION: &str = "Deploy v2.4.1 to production ✓";
 const CONTEXT: &str = r#"{ "é": null, "b": 1.50, "a": [1e2, "x"] }"#;
 const CANONICAL: &str = r#"{"a":[100,"x"],"b":1.5,"é":null}"#;
 
-fn sha256_hex(text: &str) -> String {
+pub fn sha256_hex(text: &str) -> String {
     ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
         .as_ref()
         .iter()

@@ -29,6 +29,9 @@ pub struct Verdict {
     pub response: Option<serde_json::Value>,
     /// Allow the same again for a while: a rule made with the approval.
     pub remember: Option<Remember>,
+    /// The `contextSha256` (as in a receipt: RFC 8785) of the context the reviewer
+    /// read; if it changed since (another reviewer's edit), the decision is refused.
+    pub seen: Option<String>,
 }
 
 impl Verdict {
@@ -40,6 +43,7 @@ impl Verdict {
             context: None,
             response: None,
             remember: None,
+            seen: None,
         }
     }
 
@@ -139,5 +143,22 @@ pub fn check_edit_not_left(conn: &rusqlite::Connection, watch_id: &str, typed: &
     }
     Err(Error::validation(
         "you changed the context in the Edit box: approve with \"Approve with these changes\", or undo the change",
+    ))
+}
+
+/// The decision is for the content the reviewer read: when they say which (`seen`),
+/// a context changed since by another reviewer's edit refuses it (409), so that nobody
+/// approves what they have not seen.
+pub(super) fn check_seen(pause: &Pause, seen: Option<&str>) -> Result<()> {
+    let Some(seen) = seen else {
+        return Ok(());
+    };
+    let now = crate::receipt::context_sha256(pause.effective_context()).ok();
+    if now.as_deref() == Some(seen.trim()) {
+        return Ok(());
+    }
+    Err(Error::Conflict(
+        "the context changed since you read it (a reviewer edited it): read it again before deciding"
+            .into(),
     ))
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::approval::{apply_edit, check_response, with_response, Verdict};
+use super::approval::{apply_edit, check_response, check_seen, with_response, Verdict};
 use super::{not_found, Pause, MAX_ANSWER_BYTES, MAX_COMMENT_BYTES};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
@@ -278,6 +278,7 @@ pub fn decide(
         context: edit,
         response,
         remember,
+        seen,
     } = verdict;
     let Some(reviewer) = principal.reviewer() else {
         return Err(Error::Forbidden(
@@ -293,6 +294,7 @@ pub fn decide(
     }
     refuse_owner(tx, &pause, reviewer)?;
     refuse_unrouted(tx, now, &pause, reviewer)?;
+    check_seen(&pause, seen.as_deref())?;
     let option = match option {
         None => None,
         Some(_) if decision != Decision::Rejected => {

@@ -128,6 +128,9 @@ struct DecideForm {
     /// With `decision=edit`: the context to approve instead of the agent's, as JSON.
     #[serde(default)]
     edited_context: Option<String>,
+    /// The digest of the context the page showed (see `Verdict::seen`).
+    #[serde(default)]
+    seen: Option<String>,
     /// Everything else: the fields of the pause's form, `field.NAME`.
     #[serde(flatten)]
     rest: HashMap<String, String>,
@@ -194,6 +197,7 @@ async fn decide(
             let (option, channels) = (form.reject_option.clone(), state.channels);
             let fields = typed.clone();
             let edit_box = form.edited_context.clone();
+            let seen = form.seen.clone();
             who.write(&state, move |tx, principal, now| {
                 // Only an approval sends the form; a rejection needs none.
                 if let (Decision::Approved, None, Some(typed)) = (decision, &context, &edit_box) {
@@ -206,6 +210,7 @@ async fn decide(
                 let verdict = pauses::Verdict {
                     context,
                     response,
+                    seen,
                     ..pauses::Verdict::new(decision, Some(comment), option)
                 }
                 .remembering(remember);
@@ -385,6 +390,7 @@ async fn after_change(
         }
         Ok(_) => return Ok(redirect(&urls::review(&watch_id))),
         Err(Error::AlreadyResolved(_)) => (StatusCode::CONFLICT, Notice::TooLate),
+        Err(Error::Conflict(message)) => (StatusCode::CONFLICT, Notice::Error(message)),
         Err(Error::Validation(message)) => (StatusCode::BAD_REQUEST, Notice::Error(message)),
         Err(e) => return Err(e.into()),
     };
