@@ -59,6 +59,12 @@ impl Failure {
 pub fn verify(args: &VerifyArgs) -> ExitCode {
     match check(args) {
         Ok(claims) => {
+            if args.action.is_none() && args.context.is_none() {
+                // A valid receipt of some other approval would pass too.
+                eprintln!(
+                    "warning: only the signature and the status were checked; pass --action and --context to check that this receipt approved what you are about to do"
+                );
+            }
             if args.json {
                 say!(
                     "{}",
