@@ -118,12 +118,9 @@ impl Input {
 /// for a hook, `input` for the permission prompt) of the pause's edited context, as
 /// its JSON text; `None` when the context was not edited or has no such member.
 pub fn edited_input(approved_context: Option<&str>, field: &str) -> Option<Box<RawValue>> {
-    let members: std::collections::HashMap<String, Box<RawValue>> =
+    let mut members: std::collections::HashMap<String, Box<RawValue>> =
         serde_json::from_str(approved_context?).ok()?;
-    members
-        .into_iter()
-        .find(|(k, _)| k == field)
-        .map(|(_, v)| v)
+    members.remove(field)
 }
 
 /// The answer that lets the tool run, with the input to run it with: the reviewer's

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use crate::secret;
 use serde::Deserialize;
 
 use crate::model::Role;
@@ -120,7 +120,7 @@ impl GroupsClaim {
 }
 
 fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    secret::b64url(&secret::bytes(32))
 }
 
 fn get_json<T: serde::de::DeserializeOwned>(agent: &ureq::Agent, url: &str) -> Result<T, String> {
@@ -184,10 +184,7 @@ impl Oidc {
     /// the provider's authorization page.
     pub fn begin(&self, next: &str) -> Result<(String, String), String> {
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
-        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            verifier.as_bytes(),
-        ));
+        let challenge = secret::b64url(&secret::sha256(verifier.as_bytes()));
         let mut url = url::Url::parse(&self.discovery.authorization_endpoint)
             .map_err(|e| format!("the authorization endpoint is not a URL: {e}"))?;
         url.query_pairs_mut()
@@ -247,7 +244,7 @@ impl Oidc {
             encode(&self.settings.client_id),
             encode(&self.settings.client_secret),
         );
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let basic = crate::secret::b64(format!("{id}:{secret}").as_bytes());
         let mut response = self
             .agent
             .post(url)
@@ -364,8 +361,8 @@ mod tests {
         let point = pair.public_key().as_ref();
         let jwks = json!({"keys": [{
             "kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            "x": crate::secret::b64url(&point[1..33]),
+            "y": crate::secret::b64url(&point[33..65]),
         }]});
         (
             EncodingKey::from_ec_der(pkcs8.as_ref()),
@@ -431,7 +428,7 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let mut forged = claims();
         forged["email"] = json!("boss@example.com");
-        let payload = URL_SAFE_NO_PAD.encode(forged.to_string());
+        let payload = crate::secret::b64url(forged.to_string().as_bytes());
         let spliced = format!("{}.{payload}.{}", parts[0], parts[2]);
         assert!(check(&jwks, &spliced).is_err());
 

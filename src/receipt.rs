@@ -39,13 +39,9 @@ pub struct Claims {
     pub response_sha256: Option<String>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The lowercase hex SHA-256 of `text`'s UTF-8.
 pub fn sha256_hex(text: &str) -> String {
-    hex(&secret::sha256(text.as_bytes()))
+    secret::hex(&secret::sha256(text.as_bytes()))
 }
 
 /// The RFC 8785 (JSON Canonicalization Scheme) form of a JSON text: object members

@@ -12,11 +12,6 @@ use crate::domain::accounts::{self, Issued};
 use crate::domain::{password, settings, setup, users, Actor};
 use crate::urls::Urls;
 
-/// The user as `--json` prints it (the field names of `hitl user list --json`).
-fn user_json(u: &users::User) -> serde_json::Value {
-    json!(u)
-}
-
 pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
     match cmd {
         UserCommand::Invite { email, role, json } => {
@@ -58,7 +53,7 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                 Ok(user)
             })?;
             if json {
-                print_json(&user_json(&user));
+                print_json(&user);
             } else {
                 if role.is_some() {
                     say!("{} is now {}", user.email, user.role);
@@ -93,7 +88,7 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                 Ok((user, closed))
             })?;
             if json {
-                print_json(&user_json(&user));
+                print_json(&user);
             } else {
                 say!("added {} ({})", user.email, user.role);
             }

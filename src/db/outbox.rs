@@ -199,9 +199,8 @@ pub fn link_used(conn: &Connection, token_hash: &[u8]) -> Result<bool> {
 
 pub fn secret(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
     Ok(conn
-        .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM secrets WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
         .optional()?)
 }
 

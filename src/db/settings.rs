@@ -6,9 +6,8 @@ use crate::model::Result;
 
 pub fn get(conn: &Connection, name: &str) -> Result<Option<serde_json::Value>> {
     let text: Option<String> = conn
-        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }

@@ -463,11 +463,21 @@ pub fn next_due(conn: &rusqlite::Connection) -> Result<Option<Millis>> {
 
 /// The server's key for signing mail links, made on first use.
 pub fn link_key(tx: &mut Tx) -> Result<Vec<u8>> {
-    if let Some(key) = db::outbox::secret(tx, "link_key")? {
-        return Ok(key);
+    stored_secret(tx, "link_key", || Ok(secret::bytes(32)))
+}
+
+/// A secret kept in the database under `name`, made with `make` on first use (of two
+/// processes making it at once, the first one stored wins).
+pub fn stored_secret(
+    tx: &mut Tx,
+    name: &str,
+    make: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    if let Some(value) = db::outbox::secret(tx, name)? {
+        return Ok(value);
     }
-    db::outbox::set_secret(tx, "link_key", &secret::bytes(32))?;
-    db::outbox::secret(tx, "link_key")?.ok_or_else(|| Error::internal("link key not stored"))
+    db::outbox::set_secret(tx, name, &make()?)?;
+    db::outbox::secret(tx, name)?.ok_or_else(|| Error::internal(format!("{name} not stored")))
 }
 
 #[cfg(test)]

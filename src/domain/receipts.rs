@@ -7,7 +7,7 @@
 use super::pauses::Pause;
 use super::{settings, Error, Result};
 use crate::clock;
-use crate::db::{self, Tx};
+use crate::db::Tx;
 use crate::receipt::{self, Claims, Signer};
 use crate::urls::Urls;
 
@@ -16,11 +16,7 @@ const KEY: &str = "receipt_key";
 
 /// The signing key, made on first use.
 pub fn key(tx: &mut Tx) -> Result<Vec<u8>> {
-    if let Some(key) = db::outbox::secret(tx, KEY)? {
-        return Ok(key);
-    }
-    db::outbox::set_secret(tx, KEY, &receipt::generate_key().map_err(Error::internal)?)?;
-    db::outbox::secret(tx, KEY)?.ok_or_else(|| Error::internal("receipt key not stored"))
+    super::outbox::stored_secret(tx, KEY, || receipt::generate_key().map_err(Error::internal))
 }
 
 /// Signs the receipts of one server: its key and its public URL (the `iss`).
@@ -70,7 +66,6 @@ impl Receipts {
         let response_sha256 = p
             .response
             .as_deref()
-            .filter(|_| p.status.is_terminal())
             .and_then(|r| receipt::context_sha256(Some(r)).ok());
         Some(Claims {
             iss: self.issuer.clone(),

@@ -122,8 +122,9 @@ pub struct Planned {
     max_uses: Option<i64>,
 }
 
-/// Why a pause can never be approved by a rule, if it cannot.
-fn never_for(pause: &Pause) -> Option<String> {
+/// Why a pause can never be approved by a rule, if it cannot (the review page then
+/// offers none).
+pub fn not_offered(pause: &Pause) -> Option<String> {
     if pause.kind == Kind::Question {
         return Some("a question is always answered by a person".into());
     }
@@ -142,11 +143,6 @@ fn never_for(pause: &Pause) -> Option<String> {
         return Some("it asks for a form, which a person fills in each time".into());
     }
     None
-}
-
-/// Why the review page offers no standing approval for this pause, if it does not.
-pub fn not_offered(pause: &Pause) -> Option<String> {
-    never_for(pause)
 }
 
 /// Line breaks as one `\n`: a browser sends a text box's lines with `\r\n`.
@@ -169,7 +165,7 @@ impl Remember {
                 )));
             }
         }
-        if let Some(why) = never_for(pause) {
+        if let Some(why) = not_offered(pause) {
             return Err(Error::validation(format!(
                 "no standing approval can be made here: {why}"
             )));
@@ -266,11 +262,11 @@ pub(crate) fn applying(
     now: Millis,
     pause: &Pause,
 ) -> Result<Option<Rule>> {
-    if never_for(pause).is_some() {
+    if not_offered(pause).is_some() {
         return Ok(None);
     }
+    let digest = context_digest(pause);
     for rule in db::rules::active_for_key(conn, &pause.key_id, now)? {
-        let digest = context_digest(pause);
         if rule.matches(&pause.action, &digest, pause.risk)
             && maker_may_decide(conn, now, &rule, pause)?
         {

@@ -147,18 +147,11 @@ async fn decide(
     let request = CreateRequest {
         action: input.action(),
         context: Some(input.context().map_err(Error::internal)?),
-        webhook_url: None,
         // A pause nobody decided before the hook stops waiting expires: nobody
         // approves what no one waits for.
         timeout_seconds: Some(wait as i64),
         tags: Some(vec![TAG.to_string()]),
-        kind: None,
-        options: None,
-        risk: None,
-        summary: None,
-        on_timeout: None,
-        required_approvals: None,
-        response_schema: None,
+        ..CreateRequest::default()
     };
     let new = request.validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;

@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 
 use super::layout::{page, Nav};
-use super::{agent_text, time_ago, Viewer};
+use super::{agent_text, csrf, time_ago, Viewer};
 use crate::clock::Millis;
 use crate::domain::groups::Group;
 use crate::domain::keys::{ApiKey, CreatedKey};
@@ -36,11 +36,6 @@ pub struct Keys {
     pub error: Option<String>,
     pub notice: Option<String>,
     pub now: Millis,
-}
-
-/// The hidden CSRF field every form of an admin page carries.
-pub(super) fn csrf(viewer: &Viewer) -> Markup {
-    html! { input type="hidden" name="csrf" value=(viewer.csrf); }
 }
 
 fn created_box(k: &CreatedKey) -> Markup {

@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 
 use super::layout::{page, Nav};
-use super::{agent_text, risk_badge, status_badge, Viewer};
+use super::{agent_text, csrf, risk_badge, status_badge, Viewer};
 use crate::domain::pauses::Pause;
 use crate::domain::Status;
 use crate::urls;
@@ -56,7 +56,7 @@ pub fn confirm(viewer: &Viewer, c: &Confirm) -> Markup {
             a.back href="/" { "← Queue" }
             h1 { (word) " " (pending.len()) @if pending.len() == 1 { " pause?" } @else { " pauses?" } }
             form.bulk-confirm method="post" action=(urls::QUEUE_BULK) {
-                input type="hidden" name="csrf" value=(viewer.csrf);
+                (csrf(viewer))
                 input type="hidden" name="decision" value=(if c.approve { "approved" } else { "rejected" });
                 input type="hidden" name="confirmed" value="1";
                 ul.bulk-list {

@@ -9,7 +9,7 @@
 use maud::{html, Markup};
 
 use super::review::Review;
-use super::{agent_text, Viewer};
+use super::{agent_text, csrf, Viewer};
 use crate::domain::forms::{self, Field, FieldKind, Form};
 use crate::domain::pauses::Pause;
 use crate::domain::rules::{self, RememberFor};
@@ -162,7 +162,7 @@ pub fn answer_form(r: &Review, viewer: &Viewer) -> Markup {
     let id = &r.pause.watch_id;
     html! {
         form.decide #(DECIDE_FORM_ID) method="post" action=(urls::review_answer(id)) data-decide {
-            input type="hidden" name="csrf" value=(viewer.csrf);
+            (csrf(viewer))
             @if r.form.is_some() {
                 div.decide-buttons {
                     button.approve type="submit" data-busy="Answering…" { "Answer with the form" }
@@ -197,7 +197,7 @@ pub fn decision_form(r: &Review, viewer: &Viewer) -> Markup {
             // The form's default button, disabled: Enter in a field (a form's, the use
             // count) decides nothing; only a pressed button does.
             button type="submit" hidden disabled tabindex="-1" aria-hidden="true" {}
-            input type="hidden" name="csrf" value=(viewer.csrf);
+            (csrf(viewer))
             // The content read: another reviewer's edit since then refuses the decision.
             @if let Ok(seen) = crate::receipt::context_sha256(r.pause.effective_context()) {
                 input type="hidden" name="seen" value=(seen);
@@ -259,7 +259,7 @@ fn remember_fold(p: &Pause) -> Markup {
             p.muted {
                 "Also approve new requests of " span.key-name { (agent_text(&p.key_name)) }
                 " with this action at once, without asking, for a while. You or an admin can revoke it on the "
-                a href="/rules" { "Rules" } " page."
+                a href=(urls::RULES) { "Rules" } " page."
             }
             label for="remember-action" {
                 "Action " span.muted { "(as asked; to widen it, use * for any text and ? for one character)" }
@@ -298,7 +298,7 @@ pub const EXTEND_CHOICES: [(i64, &str); 3] =
 pub fn extend_form(p: &Pause, viewer: &Viewer) -> Markup {
     html! {
         form.extend.inline method="post" action=(urls::review_extend(&p.watch_id)) {
-            input type="hidden" name="csrf" value=(viewer.csrf);
+            (csrf(viewer))
             label for="extend-seconds" {
                 @if p.expires_at.is_some() { "Extend the timeout by " } @else { "Set a timeout in " }
             }
@@ -322,7 +322,7 @@ pub fn cancel_form(watch_id: &str, viewer: &Viewer) -> Markup {
         details.cancel {
             summary { "Cancel this request…" }
             form method="post" action=(urls::review_cancel(watch_id)) data-confirm="Cancel this request? The agent will be told it was cancelled." {
-                input type="hidden" name="csrf" value=(viewer.csrf);
+                (csrf(viewer))
                 p.muted { "The agent learns the request was cancelled, not rejected." }
                 label for="cancel-reason" { "Reason " span.muted { "(optional)" } }
                 textarea #cancel-reason name="reason" rows="2" maxlength="4000" {}

@@ -3,7 +3,7 @@
 
 use maud::{html, Markup};
 
-use super::admin::csrf;
+use super::csrf;
 use super::layout::{page, Nav};
 use super::{time_ago, Viewer};
 use crate::clock::Millis;

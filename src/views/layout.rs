@@ -2,7 +2,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::Viewer;
+use super::{csrf, Viewer};
 use crate::assets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ fn links(viewer: &Viewer, active: Nav) -> Markup {
 fn sign_out(viewer: &Viewer) -> Markup {
     html! {
         form.inline method="post" action="/signout" {
-            input type="hidden" name="csrf" value=(viewer.csrf);
+            (csrf(viewer))
             button.link type="submit" { "Sign out" }
         }
     }

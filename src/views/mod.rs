@@ -37,6 +37,11 @@ pub struct Viewer {
     pub pending: i64,
 }
 
+/// The hidden CSRF field every form that changes something carries.
+pub fn csrf(viewer: &Viewer) -> Markup {
+    html! { input type="hidden" name="csrf" value=(viewer.csrf); }
+}
+
 /// Agent-supplied text, escaped, with every invisible or direction-changing character
 /// shown as a visible marker (`⟨RLO⟩`) so it cannot disguise what the text says.
 pub fn agent_text(text: &str) -> Markup {

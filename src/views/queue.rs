@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 
 use super::layout::{page, Nav};
-use super::{agent_text, expiry, risk_badge, tags, time_ago, Viewer};
+use super::{agent_text, csrf, expiry, risk_badge, tags, time_ago, Viewer};
 use crate::clock::Millis;
 use crate::domain::pauses::Pause;
 use crate::urls;
@@ -79,7 +79,7 @@ pub fn view(viewer: &Viewer, q: &Queue) -> Markup {
             }
             // Hidden by the stylesheet while the queue is empty.
             form #bulk .bulk-bar method="post" action=(urls::QUEUE_BULK) {
-                input type="hidden" name="csrf" value=(viewer.csrf);
+                (csrf(viewer))
                 button.small.secondary type="submit" name="decision" value="approved" { "Approve selected…" }
                 button.small.secondary type="submit" name="decision" value="rejected" { "Reject selected…" }
                 span.muted data-picked { "Select pauses to decide several at once." }

@@ -8,7 +8,9 @@ use super::decide::{
     shortcuts_help,
 };
 use super::layout::{page, Nav};
-use super::{agent_text, expiry, json_tree, risk_badge, status_badge, tags, time_ago, Viewer};
+use super::{
+    agent_text, csrf, expiry, json_tree, risk_badge, status_badge, tags, time_ago, Viewer,
+};
 use crate::assets;
 use crate::clock::{self, Millis};
 use crate::domain::audit::Entry;
@@ -326,7 +328,7 @@ fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> 
             }
             @if can_retry(d) {
                 form.inline method="post" action=(urls::delivery_retry(watch_id, s.id)) {
-                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    (csrf(viewer))
                     " " button.small.secondary type="submit" { @if s.state == "delivered" { "Send again" } @else { "Retry now" } }
                 }
             }

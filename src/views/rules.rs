@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::admin::csrf;
+use super::csrf;
 use super::layout::{page, Nav};
 use super::{agent_text, time_ago, Viewer};
 use crate::clock::Millis;

@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 
 use super::layout::{bare, page, Nav};
-use super::Viewer;
+use super::{csrf, Viewer};
 use crate::domain::password;
 use crate::urls;
 
@@ -139,7 +139,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
                 p.notice role="note" { "Email notifications are off: this server has no mail (SMTP) settings, so nothing is mailed whatever you choose here." }
             }
             form.inline method="post" action="/account/notify" {
-                input type="hidden" name="csrf" value=(viewer.csrf);
+                (csrf(viewer))
                 input type="hidden" name="on" value=(if a.notify_email { "false" } else { "true" });
                 p {
                     "New pauses are " strong { @if a.notify_email { "mailed to you" } @else { "not mailed to you" } } ". "
@@ -151,7 +151,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
             h2 { "Away" }
             @if let Some((until, delegate)) = &a.away {
                 form.inline method="post" action="/account/away" {
-                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    (csrf(viewer))
                     input type="hidden" name="action" value="back";
                     p data-away {
                         "You are away until " time datetime=(until) { (until) }
@@ -162,7 +162,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
             } @else {
                 p.muted { "Going away? Name a delegate: until the date you give, pauses routed to you go to them: they are told, and decide them in your place until you are back." }
                 form.stack method="post" action="/account/away" {
-                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    (csrf(viewer))
                     input type="hidden" name="action" value="away";
                     label { span { "Away until the end of (UTC)" } input type="date" name="until" required; }
                     label { span { "Delegate (their email)" } input type="email" name="delegate" required autocomplete="off"; }
@@ -173,7 +173,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
         section {
             h2 { "Change password" }
             form.stack method="post" action="/account/password" {
-                input type="hidden" name="csrf" value=(viewer.csrf);
+                (csrf(viewer))
                 label { span { "Current password" } input type="password" name="current" required autocomplete="current-password"; }
                 label { span { "New password " span.muted { "(" (password::RULE) ")" } } input type="password" name="new" required minlength="10" autocomplete="new-password"; }
                 label { span { "New password again" } input type="password" name="new_again" required minlength="10" autocomplete="new-password"; }

@@ -330,16 +330,13 @@ async fn request_approval(
     let new = CreateRequest {
         action: args.action,
         context: args.context,
-        webhook_url: None,
         timeout_seconds: args.timeout_seconds,
         tags: args.tags,
-        kind: None,
-        options: None,
         risk: args.risk,
         summary: args.summary,
         on_timeout: args.on_timeout,
-        required_approvals: None,
         response_schema: args.response_schema,
+        ..CreateRequest::default()
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -356,17 +353,10 @@ async fn ask_human(state: &AppState, token: String, args: AskArgs) -> Result<Val
     let wait = wait_for(args.wait_seconds);
     let new = CreateRequest {
         action: args.question,
-        context: None,
-        webhook_url: None,
-        timeout_seconds: None,
-        tags: None,
         kind: Some("question".to_string()),
         options: args.options,
-        risk: None,
-        summary: None,
-        on_timeout: None,
-        required_approvals: None,
         response_schema: args.response_schema,
+        ..CreateRequest::default()
     }
     .validate(state.limits, None)?;
     let created = state.create_pause(token.clone(), new).await?;
@@ -422,16 +412,9 @@ async fn permission_prompt(
     let request = CreateRequest {
         action,
         context: Some(context),
-        webhook_url: None,
         timeout_seconds: Some(PROMPT_TIMEOUT_SECS),
         tags: Some(vec![PROMPT_TAG.to_string()]),
-        kind: None,
-        options: None,
-        risk: None,
-        summary: None,
-        on_timeout: None,
-        required_approvals: None,
-        response_schema: None,
+        ..CreateRequest::default()
     };
     let created = match request.validate(state.limits, None) {
         Ok(new) => state.create_pause(token.clone(), new).await,

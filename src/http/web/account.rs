@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     clear_cookie, client_address, html, html_status, redirect, safe_next, session_cookie, CsrfForm,
-    NotifyForm, PageError, SignedIn,
+    Flash, NotifyForm, PageError, SignedIn,
 };
 use crate::clock;
 use crate::domain::accounts::{self, Purpose};
@@ -244,11 +244,6 @@ async fn setup_post(
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct Flash {
-    done: Option<String>,
 }
 
 async fn password_page(

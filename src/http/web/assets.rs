@@ -26,14 +26,7 @@ fn serve(req: &HttpRequest, path: &str) -> HttpResponse {
             .content_type("text/plain; charset=utf-8")
             .body("no such asset\n");
     };
-    let etag = format!(
-        "\"{}\"",
-        file.metadata
-            .sha256_hash()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let etag = format!("\"{}\"", crate::secret::hex(&file.metadata.sha256_hash()));
     let cache = if req.query_string().starts_with("v=") {
         "public, max-age=31536000, immutable"
     } else {

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{html_status, redirect, Admin, PageError};
+use super::{html_status, redirect, Admin, Flash, PageError};
 use crate::clock;
 use crate::domain::{groups, users, Error};
 use crate::http::AppState;
@@ -48,11 +48,6 @@ async fn render(
             },
         ),
     ))
-}
-
-#[derive(Deserialize)]
-struct Flash {
-    done: Option<String>,
 }
 
 async fn page(

@@ -17,14 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn refused(e: &Error) -> HttpResponse {
-    let status = match e {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Conflict(_) | Error::AlreadyResolved(_) | Error::AlreadyVoted => {
-            StatusCode::CONFLICT
-        }
-        Error::SelfApproval(_) | Error::NotAReviewer(_) => StatusCode::FORBIDDEN,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    let (status, _) = crate::http::error::classify(e);
     html_status(
         status,
         mail::outcome("This link cannot be used", &e.to_string(), None),

@@ -370,6 +370,12 @@ impl Admin {
     }
 }
 
+/// `?done=…` after a change: which notice the page it redirects to shows.
+#[derive(serde::Deserialize)]
+pub struct Flash {
+    pub done: Option<String>,
+}
+
 /// A form that carries only its CSRF token (sign-out, revoke, remove, retry…).
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {

@@ -2,9 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
-use super::{html_status, redirect, Admin, CsrfForm, PageError};
+use super::{html_status, redirect, Admin, CsrfForm, Flash, PageError};
 use crate::domain::policies::{self, NewPolicy};
 use crate::domain::{groups, Error};
 use crate::http::AppState;
@@ -65,11 +64,6 @@ async fn outcome<T>(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct Flash {
-    done: Option<String>,
 }
 
 async fn page(

@@ -3,9 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
-use super::{html_status, redirect, CsrfForm, PageError, SignedIn};
+use super::{html_status, redirect, CsrfForm, Flash, PageError, SignedIn};
 use crate::clock;
 use crate::domain::rules;
 use crate::domain::Error;
@@ -45,11 +44,6 @@ async fn render(
     Ok(html_status(status, view::view(&who.viewer, &model)))
 }
 
-#[derive(Deserialize)]
-struct Flash {
-    done: Option<String>,
-}
-
 async fn page(
     who: SignedIn,
     q: web::Query<Flash>,
@@ -80,7 +74,7 @@ async fn revoke(
         })
         .await
     {
-        Ok(_) => Ok(redirect("/rules?done=revoked")),
+        Ok(_) => Ok(redirect(&format!("{}?done=revoked", urls::RULES))),
         // Said on the page, in words: someone else's rule, or one that is gone.
         Err(e @ (Error::Forbidden(_) | Error::NotFound(_))) => {
             let status = crate::http::error::classify(&e).0;

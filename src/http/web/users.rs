@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{html_status, redirect, Admin, CsrfForm, NotifyForm, PageError};
+use super::{html_status, redirect, Admin, CsrfForm, Flash, NotifyForm, PageError};
 use crate::clock;
 use crate::domain::accounts::{self, Issued};
 use crate::domain::{users, Error, Role};
@@ -49,11 +49,6 @@ async fn render(
             },
         ),
     ))
-}
-
-#[derive(Deserialize)]
-struct Flash {
-    done: Option<String>,
 }
 
 async fn page(
