@@ -12,8 +12,11 @@ CREATE TABLE users (
     password_hash TEXT    NOT NULL,                 -- pbkdf2-sha256$iterations$salt$hash
     notify_email  INTEGER NOT NULL DEFAULT 1,
     created_at    INTEGER NOT NULL
-, away_until INTEGER, delegate_id INTEGER REFERENCES users (id) ON DELETE SET NULL);
+, away_until INTEGER, delegate_id INTEGER REFERENCES users (id) ON DELETE SET NULL, telegram_chat TEXT, ntfy_url TEXT, notify_off TEXT NOT NULL DEFAULT '');
 -- (away_until and delegate_id, version 9: while away, the delegate gets their pauses.)
+-- (telegram_chat, ntfy_url and notify_off, version 11: where else a reviewer is told
+-- of pauses; notify_off lists the channels they turned off, comma-separated. Mail is
+-- notify_email.)
 
 CREATE TABLE api_keys (
     id             TEXT    PRIMARY KEY,             -- key_...
@@ -188,16 +191,17 @@ CREATE TABLE settings (
     value TEXT NOT NULL                            -- JSON
 ) WITHOUT ROWID;
 
--- Everything that leaves the process (webhooks, mail, Slack) is first a row here,
+-- Everything that leaves the process (webhooks, mail, chat, push) is first a row here,
 -- written in the same transaction as the change that caused it.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    kind            TEXT    NOT NULL CHECK (kind IN ('webhook', 'email', 'slack')),
+    kind            TEXT    NOT NULL CHECK (kind IN ('webhook', 'email', 'slack', 'telegram',
+                                                     'ntfy', 'push', 'teams', 'discord')),
     watch_id        TEXT    NOT NULL,              -- the pause, or 'test' for a test webhook
     event_id        TEXT    NOT NULL,              -- webhook-id: the same on every retry
-    target          TEXT    NOT NULL,              -- webhook URL, mail address, or 'slack'
+    target          TEXT    NOT NULL,              -- webhook URL, mail address, or what the kind names
     key_id          TEXT,                          -- the key whose secret signs a webhook
-    user_id         INTEGER,                       -- the reviewer a mail goes to
+    user_id         INTEGER,                       -- the reviewer a message goes to
     payload         TEXT    NOT NULL,              -- JSON: a webhook's body, or what to say
     state           TEXT    NOT NULL DEFAULT 'pending'
                     CHECK (state IN ('pending', 'delivered', 'failed', 'gone', 'skipped')),
@@ -286,3 +290,33 @@ CREATE TABLE rules (
                                                   -- the highest risk it allows (NULL: unrated)
 );
 CREATE INDEX rules_active ON rules (key_id) WHERE revoked_at IS NULL;
+
+-- Web Push subscriptions of the installed page, one per browser (version 11).
+CREATE TABLE push_subscriptions (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    endpoint   TEXT    NOT NULL UNIQUE,
+    p256dh     TEXT    NOT NULL,                  -- base64url, the browser's public key
+    auth       TEXT    NOT NULL,                  -- base64url, its auth secret
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+
+-- Chat messages hitl posted about a pause (Slack, Telegram), to edit once it is decided.
+CREATE TABLE chat_messages (
+    id         INTEGER PRIMARY KEY,
+    watch_id   TEXT    NOT NULL,
+    kind       TEXT    NOT NULL CHECK (kind IN ('slack', 'telegram')),
+    chat       TEXT    NOT NULL,                  -- Slack channel id, Telegram chat id
+    message    TEXT    NOT NULL,                  -- Slack ts, Telegram message_id
+    user_id    INTEGER,                           -- the reviewer it went to, if one
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX chat_messages_watch ON chat_messages (watch_id);
+
+-- One-time codes that link a Telegram chat to a user (the hash; 15 minutes).
+CREATE TABLE telegram_codes (
+    code_hash  BLOB    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -206,10 +206,100 @@ pub struct ServeArgs {
     pub slack_webhook_url: Option<String>,
 
     #[command(flatten)]
+    pub chat: ChatArgs,
+
+    #[command(flatten)]
     pub smtp: SmtpArgs,
 
     #[command(flatten)]
     pub oidc: OidcArgs,
+}
+
+/// The chat and push channels: the Slack app, Telegram, ntfy, Teams and Discord.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The Slack app's bot token (xoxb-…): messages with Approve and Reject buttons,
+    /// in --slack-channel and as direct messages to reviewers
+    #[arg(
+        long,
+        env = "HITL_SLACK_BOT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub slack_bot_token: Option<String>,
+
+    /// The Slack app's signing secret: checks the button presses Slack sends to
+    /// /slack/interactions (required with --slack-bot-token)
+    #[arg(
+        long,
+        env = "HITL_SLACK_SIGNING_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub slack_signing_secret: Option<String>,
+
+    /// The Slack channel id (C…) every new pause is posted to by the app
+    #[arg(long, env = "HITL_SLACK_CHANNEL", value_name = "ID")]
+    pub slack_channel: Option<String>,
+
+    /// The base URL of Slack's Web API
+    #[arg(
+        long,
+        env = "HITL_SLACK_API_URL",
+        default_value = "https://slack.com/api",
+        value_name = "URL"
+    )]
+    pub slack_api_url: String,
+
+    /// The Telegram bot's token (from @BotFather)
+    #[arg(
+        long,
+        env = "HITL_TELEGRAM_BOT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub telegram_bot_token: Option<String>,
+
+    /// The base URL of the Telegram Bot API
+    #[arg(
+        long,
+        env = "HITL_TELEGRAM_API_URL",
+        default_value = "https://api.telegram.org",
+        value_name = "URL"
+    )]
+    pub telegram_api_url: String,
+
+    /// Webhook mode: Telegram posts updates to /telegram/webhook with this secret
+    /// (set it with setWebhook's secret_token); without it hitl long-polls getUpdates
+    #[arg(
+        long,
+        env = "HITL_TELEGRAM_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub telegram_webhook_secret: Option<String>,
+
+    /// A file holding the access token for a protected ntfy server
+    #[arg(long, env = "HITL_NTFY_TOKEN_FILE", value_name = "FILE")]
+    pub ntfy_token_file: Option<std::path::PathBuf>,
+
+    /// A Microsoft Teams Workflows webhook URL: an Adaptive Card per new pause
+    #[arg(
+        long,
+        env = "HITL_TEAMS_WEBHOOK_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub teams_webhook_url: Option<String>,
+
+    /// A Discord webhook URL: an embed per new pause
+    #[arg(
+        long,
+        env = "HITL_DISCORD_WEBHOOK_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub discord_webhook_url: Option<String>,
 }
 
 /// Sign-in with an OpenID Connect provider.

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::cli::{OidcArgs, ServeArgs, SmtpArgs};
+use crate::cli::{ChatArgs, OidcArgs, ServeArgs, SmtpArgs};
 use crate::domain::pauses::MAX_TIMEOUT_SECS;
 use crate::domain::settings::WebhookPolicy;
 use crate::model::Role;
@@ -32,6 +32,8 @@ pub struct Config {
     pub default_timeout_secs: Option<i64>,
     pub smtp: Option<Smtp>,
     pub slack_url: Option<String>,
+    /// The Slack app, Telegram, ntfy, Teams and Discord.
+    pub chat: Chat,
     /// `--oidc-*`: sign-in with an OpenID Connect provider.
     pub oidc: Option<crate::oidc::Settings>,
     /// `--password-sign-in`.
@@ -144,6 +146,55 @@ impl Config {
                     .map_or("off".to_string(), redact_url),
             ),
             (
+                "Slack app".into(),
+                self.chat.slack_app.as_ref().map_or("off".to_string(), |a| {
+                    format!(
+                        "on via {}{}",
+                        a.api_url,
+                        a.channel
+                            .as_ref()
+                            .map_or(String::new(), |c| format!(", posting to {c}"))
+                    )
+                }),
+            ),
+            (
+                "Telegram".into(),
+                self.chat.telegram.as_ref().map_or("off".to_string(), |t| {
+                    format!(
+                        "on via {} ({})",
+                        t.api_url,
+                        if t.webhook_secret.is_some() {
+                            "webhook"
+                        } else {
+                            "long polling"
+                        }
+                    )
+                }),
+            ),
+            (
+                "ntfy access token".into(),
+                if self.chat.ntfy_token.is_some() {
+                    "set"
+                } else {
+                    "none"
+                }
+                .into(),
+            ),
+            (
+                "Microsoft Teams".into(),
+                self.chat
+                    .teams_url
+                    .as_deref()
+                    .map_or("off".to_string(), redact_url),
+            ),
+            (
+                "Discord".into(),
+                self.chat
+                    .discord_url
+                    .as_deref()
+                    .map_or("off".to_string(), redact_url),
+            ),
+            (
                 "OpenID Connect sign-in".into(),
                 self.oidc.as_ref().map_or("off".to_string(), |o| {
                     let groups = o
@@ -216,6 +267,7 @@ impl Config {
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| base_url(u, "--slack-webhook-url"))
                 .transpose()?,
+            chat: Chat::from_args(&args.chat)?,
             oidc: oidc_settings(&args.oidc)?,
             password_sign_in: password_sign_in(&args.oidc)?,
         })
@@ -336,5 +388,169 @@ mod tests {
         assert!(base_url("ftp://example.com", "x").is_err());
         assert!(base_url("not a url", "x").is_err());
         assert!(base_url("https://example.com/?a=b", "x").is_err());
+    }
+}
+
+/// The chat and push channels' settings.
+#[derive(Debug, Clone, Default)]
+pub struct Chat {
+    pub slack_app: Option<SlackApp>,
+    pub telegram: Option<Telegram>,
+    /// `--ntfy-token-file`'s token.
+    pub ntfy_token: Option<String>,
+    pub teams_url: Option<String>,
+    pub discord_url: Option<String>,
+}
+
+/// The Slack app (`--slack-bot-token` and friends).
+#[derive(Clone)]
+pub struct SlackApp {
+    pub bot_token: String,
+    pub signing_secret: String,
+    /// Where every new pause is posted; without it, direct messages only.
+    pub channel: Option<String>,
+    /// Slack's Web API, without a trailing slash.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApp")
+            .field("channel", &self.channel)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Telegram bot (`--telegram-bot-token` and friends).
+#[derive(Clone)]
+pub struct Telegram {
+    pub bot_token: String,
+    /// The Bot API, without a trailing slash.
+    pub api_url: String,
+    /// Webhook mode's secret; `None`: hitl long-polls `getUpdates`.
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Telegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telegram")
+            .field("api_url", &self.api_url)
+            .field("webhook", &self.webhook_secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A flag's value, trimmed, if one was given.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Chat {
+    pub fn from_args(args: &ChatArgs) -> Result<Chat, String> {
+        let slack_app = match (
+            given(&args.slack_bot_token),
+            given(&args.slack_signing_secret),
+        ) {
+            (Some(bot_token), Some(signing_secret)) => Some(SlackApp {
+                bot_token: bot_token.to_string(),
+                signing_secret: signing_secret.to_string(),
+                channel: given(&args.slack_channel).map(str::to_string),
+                api_url: base_url(&args.slack_api_url, "--slack-api-url")?,
+            }),
+            (None, None) if given(&args.slack_channel).is_none() => None,
+            (None, None) => {
+                return Err("--slack-channel needs --slack-bot-token and --slack-signing-secret".into())
+            }
+            _ => {
+                return Err(
+                    "the Slack app needs both --slack-bot-token and --slack-signing-secret (the secret checks Slack's button presses)".into(),
+                )
+            }
+        };
+        if let Some(channel) = slack_app.as_ref().and_then(|a| a.channel.as_deref()) {
+            if !channel.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "--slack-channel must be a channel id such as C0123456789, not {channel:?}"
+                ));
+            }
+        }
+        let telegram = match given(&args.telegram_bot_token) {
+            Some(token) => {
+                // The token goes into every request path: bot<id>:<secret>.
+                let valid = token.split_once(':').is_some_and(|(id, secret)| {
+                    !id.is_empty()
+                        && id.chars().all(|c| c.is_ascii_digit())
+                        && !secret.is_empty()
+                        && secret
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+                if !valid {
+                    return Err("--telegram-bot-token is not a bot token such as 123456:ABC-DEF1234 (from @BotFather)".into());
+                }
+                let webhook_secret = given(&args.telegram_webhook_secret).map(str::to_string);
+                // Telegram's rule for secret_token: 1-256 of A-Z, a-z, 0-9, _ and -.
+                if let Some(secret) = &webhook_secret {
+                    if secret.len() > 256
+                        || !secret
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    {
+                        return Err("--telegram-webhook-secret must be 1 to 256 letters, digits, _ or - (Telegram's rule for secret_token)".into());
+                    }
+                }
+                Some(Telegram {
+                    bot_token: token.to_string(),
+                    api_url: base_url(&args.telegram_api_url, "--telegram-api-url")?,
+                    webhook_secret,
+                })
+            }
+            None if given(&args.telegram_webhook_secret).is_some() => {
+                return Err("--telegram-webhook-secret needs --telegram-bot-token".into())
+            }
+            None => None,
+        };
+        let ntfy_token = match &args.ntfy_token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("--ntfy-token-file {}: cannot read it: {e}", path.display())
+                })?;
+                let token = text.trim();
+                if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(format!(
+                        "--ntfy-token-file {}: the file must hold one token (such as tk_…)",
+                        path.display()
+                    ));
+                }
+                Some(token.to_string())
+            }
+            None => None,
+        };
+        // A Teams Workflows URL carries its signature in the query.
+        let webhook = |value: &Option<String>, flag: &str| {
+            given(value)
+                .map(|raw| {
+                    let url = url::Url::parse(raw)
+                        .map_err(|e| format!("{flag} {raw:?} is not a valid URL: {e}"))?;
+                    if !matches!(url.scheme(), "http" | "https")
+                        || url.host().is_none()
+                        || url.fragment().is_some()
+                    {
+                        return Err(format!(
+                            "{flag} must be an http:// or https:// URL with a host and no fragment"
+                        ));
+                    }
+                    Ok(url.to_string())
+                })
+                .transpose()
+        };
+        Ok(Chat {
+            slack_app,
+            telegram,
+            ntfy_token,
+            teams_url: webhook(&args.teams_webhook_url, "--teams-webhook-url")?,
+            discord_url: webhook(&args.discord_webhook_url, "--discord-webhook-url")?,
+        })
     }
 }

@@ -74,6 +74,7 @@ fn start(config: &Config) -> Result<(), String> {
         },
         body_timeout: config.body_timeout,
         channels: parts.channels,
+        chat: Arc::new(config.chat.clone()),
         dns: Arc::clone(&parts.dns),
         policy: Arc::new(config.policy.clone()),
         link_key: Arc::clone(&parts.link_key),
@@ -187,6 +188,7 @@ impl Parts {
             policy: Arc::new(config.policy.clone()),
             smtp: config.smtp.clone(),
             slack_url: config.slack_url.clone(),
+            chat: Arc::new(config.chat.clone()),
             urls: Urls::new(public_url),
         };
         let channels = settings.channels();

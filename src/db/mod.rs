@@ -3,12 +3,14 @@
 
 pub mod account_links;
 pub mod audit;
+pub mod chat;
 mod checkpoint;
 pub mod groups;
 pub mod keys;
 pub mod outbox;
 pub mod pauses;
 pub mod policies;
+pub mod push;
 pub mod routing;
 pub mod rules;
 pub mod sessions;
@@ -61,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008-quorum-and-owner.sql"),
     include_str!("migrations/0009-routing.sql"),
     include_str!("migrations/0010-decided-content.sql"),
+    include_str!("migrations/0011-channels.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

@@ -212,12 +212,11 @@ pub fn set_secret(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub fn notified_users(conn: &Connection) -> Result<Vec<(i64, String)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, email FROM users WHERE notify_email = 1 AND password_hash != '' ORDER BY id",
-    )?;
-    let users = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(users)
+/// Everyone who can sign in: those told of a pause no policy routes.
+pub fn notified_users(conn: &Connection) -> Result<Vec<crate::model::user::User>> {
+    let ids = conn
+        .prepare_cached("SELECT id FROM users WHERE password_hash != '' ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    super::users::by_ids(conn, &ids)
 }

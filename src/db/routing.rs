@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection};
 
 use crate::clock::Millis;
+use crate::model::user::User;
 use crate::model::Result;
 
 /// Who holds a member's seat at time `?now`: while the member `u` is away with a
@@ -54,30 +55,30 @@ pub fn may_decide(
 }
 
 /// Who is told of a pause of the key `key_id` routed to these groups at `now`: each
-/// seat's holder (the member, or their delegate while they are away), who wants mail
-/// and can sign in; each once, as `(user id, email)`.
+/// seat's holder (the member, or their delegate while they are away) who can sign in;
+/// each once. Which channels reach them is theirs to say (`User::wants`).
 pub fn recipients(
     conn: &Connection,
     groups: &[String],
     key_id: &str,
     now: Millis,
-) -> Result<Vec<(i64, String)>> {
+) -> Result<Vec<User>> {
     let groups = serde_json::to_string(groups).map_err(crate::model::Error::internal)?;
     let sql = format!(
-        "SELECT DISTINCT r.id, r.email FROM (
+        "SELECT DISTINCT r.id FROM (
             SELECT {} AS uid
             FROM (SELECT ?3 AS key_id) p, json_each(?1) j
             JOIN groups g ON g.name = j.value
             JOIN group_members m ON m.group_id = g.id
             JOIN users u ON u.id = m.user_id) x
          JOIN users r ON r.id = x.uid
-         WHERE r.notify_email = 1 AND r.password_hash != ''
+         WHERE r.password_hash != ''
          ORDER BY r.id",
         seat_holder(2)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params![groups, now, key_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let ids = stmt
+        .query_map(params![groups, now, key_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    super::users::by_ids(conn, &ids)
 }

@@ -5,7 +5,9 @@ use crate::model::user::User;
 use crate::model::{Error, Result, Role};
 
 const COLUMNS: &str = "id, email, role, notify_email, created_at, password_hash = '',
-     away_until, (SELECT d.email FROM users d WHERE d.id = users.delegate_id)";
+     away_until, (SELECT d.email FROM users d WHERE d.id = users.delegate_id),
+     telegram_chat, ntfy_url, notify_off,
+     (SELECT count(*) FROM push_subscriptions s WHERE s.user_id = users.id)";
 
 fn role_of(text: &str) -> rusqlite::Result<Role> {
     Role::parse(text).ok_or_else(|| {
@@ -27,6 +29,10 @@ fn row_to_user(row: &Row) -> rusqlite::Result<User> {
         invite_pending: row.get(5)?,
         away_until: row.get(6)?,
         delegate: row.get(7)?,
+        telegram_chat: row.get(8)?,
+        ntfy_url: row.get(9)?,
+        notify_off: row.get(10)?,
+        push_devices: row.get(11)?,
     })
 }
 
@@ -76,6 +82,15 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
         .optional()?)
 }
 
+/// The users with these ids, in that order (ids that are gone are left out).
+pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<User>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(by_id(conn, *id)?);
+    }
+    Ok(out)
+}
+
 pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
@@ -113,6 +128,31 @@ pub fn set_notify_email(conn: &Connection, id: i64, on: bool) -> Result<()> {
     conn.execute(
         "UPDATE users SET notify_email = ?2 WHERE id = ?1",
         params![id, on],
+    )?;
+    Ok(())
+}
+
+/// Mail on or off, and the other channels turned off.
+pub fn set_channels(conn: &Connection, id: i64, email: bool, off: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET notify_email = ?2, notify_off = ?3 WHERE id = ?1",
+        params![id, email, off],
+    )?;
+    Ok(())
+}
+
+pub fn set_telegram_chat(conn: &Connection, id: i64, chat: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET telegram_chat = ?2 WHERE id = ?1",
+        params![id, chat],
+    )?;
+    Ok(())
+}
+
+pub fn set_ntfy_url(conn: &Connection, id: i64, url: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET ntfy_url = ?2 WHERE id = ?1",
+        params![id, url],
     )?;
     Ok(())
 }

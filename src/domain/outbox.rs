@@ -13,13 +13,39 @@ use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
 pub use crate::model::delivery::{AttemptRow, Delivery, Kind, NewRow, Stored};
 use crate::model::events::Event;
+use crate::model::reach::Channel;
+use crate::model::user::User;
 use crate::secret;
 
-/// Which channels are configured (webhooks always are).
+/// Which channels are configured (webhooks always are; ntfy and Web Push need nothing
+/// of the server, only a reviewer who sets them up).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Channels {
     pub email: bool,
+    /// The Slack incoming webhook (`--slack-webhook-url`).
     pub slack: bool,
+    /// The Slack app (`--slack-bot-token`): direct messages to reviewers.
+    pub slack_app: bool,
+    /// The Slack app posts every new pause to `--slack-channel`.
+    pub slack_channel: bool,
+    pub telegram: bool,
+    pub ntfy: bool,
+    pub push: bool,
+    pub teams: bool,
+    pub discord: bool,
+}
+
+impl Channels {
+    /// Whether the server can reach a person by `channel` at all.
+    pub fn offers(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.email,
+            Channel::Slack => self.slack_app,
+            Channel::Telegram => self.telegram,
+            Channel::Ntfy => self.ntfy,
+            Channel::Push => self.push,
+        }
+    }
 }
 
 /// What happens after a failed attempt.
@@ -139,8 +165,9 @@ pub fn webhook_payload(p: &Pause, receipts: Option<&Receipts>) -> String {
     serde_json::to_string(&payload).unwrap_or_default()
 }
 
-/// A pause reached its final status: a webhook to its own URL, else its key's; and a
-/// Slack follow-up.
+/// A pause reached its final status: a webhook to its own URL, else its key's; a
+/// follow-up in the team channels; and every chat message posted about it is edited
+/// to show the outcome.
 pub fn pause_resolved(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
     let url = match &p.webhook_url {
         Some(url) => Some(url.clone()),
@@ -162,39 +189,75 @@ pub fn pause_resolved(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) 
             },
         )?;
     }
-    if channels.slack {
-        add(tx, slack_row(p, "resolved", now))?;
+    team_rows(tx, now, p, "resolved", channels)?;
+    for message in db::chat::for_watch_id(tx, &p.watch_id)? {
+        let target = match message.user_id {
+            Some(id) => db::users::by_id(tx, id)?.map_or_else(|| "channel".into(), |u| u.email),
+            None => "channel".into(),
+        };
+        add(
+            tx,
+            message_row(
+                p,
+                message.kind,
+                target,
+                message.user_id,
+                json!({ "event": "resolved", "message": message.id }),
+                now,
+            ),
+        )?;
     }
     Ok(())
 }
 
-fn slack_row(p: &Pause, event: &str, now: Millis) -> NewRow {
+fn message_row(
+    p: &Pause,
+    kind: Kind,
+    target: String,
+    user_id: Option<i64>,
+    payload: serde_json::Value,
+    now: Millis,
+) -> NewRow {
     NewRow {
-        kind: Kind::Slack,
+        kind,
         watch_id: p.watch_id.clone(),
         event_id: event_id(),
-        target: "slack".into(),
+        target,
         key_id: None,
-        user_id: None,
-        payload: json!({ "event": event }).to_string(),
+        user_id,
+        payload: payload.to_string(),
         at: now,
     }
 }
 
-/// A new pause: mail to every reviewer who wants it (for a routed pause, its routed
-/// reviewers), and a Slack message.
-pub fn pause_created(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
-    if channels.email {
-        let recipients = match &p.routing {
-            Some(r) => db::routing::recipients(tx, &r.reviewers, &p.key_id, now)?,
-            None => db::outbox::notified_users(tx)?,
-        };
-        mail_reviewers(tx, now, p, MailEvent::Created, recipients)?;
-    }
-    if channels.slack {
-        add(tx, slack_row(p, "created", now))?;
+/// The messages to the team's channels (Slack's incoming webhook and app channel,
+/// Teams, Discord): about a new pause, or its outcome.
+fn team_rows(tx: &mut Tx, now: Millis, p: &Pause, event: &str, channels: &Channels) -> Result<()> {
+    let teams = [
+        (channels.slack, Kind::Slack, "slack"),
+        (channels.slack_channel, Kind::Slack, "channel"),
+        (channels.teams, Kind::Teams, "teams"),
+        (channels.discord, Kind::Discord, "discord"),
+    ];
+    for (on, kind, target) in teams {
+        // The app's channel message is edited when the pause is decided.
+        if on && !(target == "channel" && event == "resolved") {
+            let payload = json!({ "event": event });
+            add(tx, message_row(p, kind, target.into(), None, payload, now))?;
+        }
     }
     Ok(())
+}
+
+/// A new pause: every reviewer told (for a routed pause, its routed reviewers) on the
+/// channels they keep, and a message in the team's channels.
+pub fn pause_created(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
+    let recipients = match &p.routing {
+        Some(r) => db::routing::recipients(tx, &r.reviewers, &p.key_id, now)?,
+        None => db::outbox::notified_users(tx)?,
+    };
+    reach_reviewers(tx, now, p, MailEvent::Created, recipients, channels)?;
+    team_rows(tx, now, p, "created", channels)
 }
 
 /// Why a reviewer is mailed about a pending pause.
@@ -225,40 +288,63 @@ impl MailEvent {
     }
 }
 
-/// One mail per recipient about a pending pause, less the person who runs the key that
-/// asked (they may not decide it).
-pub fn mail_reviewers(
+/// Tells each recipient of a pending pause on every channel they keep and the server
+/// offers (mail, a Slack direct message, Telegram, ntfy, each browser with Web Push),
+/// less the person who runs the key that asked (they may not decide it). Returns the
+/// emails of those reached on at least one channel.
+pub fn reach_reviewers(
     tx: &mut Tx,
     now: Millis,
     p: &Pause,
     event: MailEvent,
-    recipients: Vec<(i64, String)>,
-) -> Result<usize> {
+    recipients: Vec<User>,
+    channels: &Channels,
+) -> Result<Vec<String>> {
     let owner = db::keys::owner_email(tx, &p.key_id)?;
-    let mut sent = 0;
-    for (user_id, email) in recipients {
+    let mut reached = Vec::new();
+    for user in recipients {
         if owner
             .as_deref()
-            .is_some_and(|o| o.eq_ignore_ascii_case(&email))
+            .is_some_and(|o| o.eq_ignore_ascii_case(&user.email))
         {
             continue;
         }
-        add(
-            tx,
-            NewRow {
-                kind: Kind::Email,
-                watch_id: p.watch_id.clone(),
-                event_id: event_id(),
-                target: email,
-                key_id: None,
-                user_id: Some(user_id),
-                payload: json!({ "event": event.as_str() }).to_string(),
-                at: now,
-            },
-        )?;
-        sent += 1;
+        let mut rows = Vec::new();
+        let set_up = |c: Channel| match c {
+            Channel::Email | Channel::Slack => true,
+            Channel::Telegram => user.telegram_chat.is_some(),
+            Channel::Ntfy => user.ntfy_url.is_some(),
+            Channel::Push => user.push_devices > 0,
+        };
+        for channel in Channel::ALL {
+            if !(channels.offers(channel) && user.wants(channel) && set_up(channel)) {
+                continue;
+            }
+            let payload = json!({ "event": event.as_str() });
+            match channel {
+                Channel::Push => {
+                    for subscription in db::push::ids_of_user(tx, user.id)? {
+                        let payload =
+                            json!({ "event": event.as_str(), "subscription": subscription });
+                        rows.push((Kind::Push, payload));
+                    }
+                }
+                Channel::Email => rows.push((Kind::Email, payload)),
+                Channel::Slack => rows.push((Kind::Slack, payload)),
+                Channel::Telegram => rows.push((Kind::Telegram, payload)),
+                Channel::Ntfy => rows.push((Kind::Ntfy, payload)),
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        for (kind, payload) in rows {
+            let row = message_row(p, kind, user.email.clone(), Some(user.id), payload, now);
+            add(tx, row)?;
+        }
+        reached.push(user.email);
     }
-    Ok(sent)
+    Ok(reached)
 }
 
 /// Queues a test webhook to a key's URL; returns the delivery's id.
@@ -371,8 +457,8 @@ pub struct Job {
     pub pause: Option<Pause>,
     /// The signing secret of a webhook.
     pub secret: Option<String>,
-    /// The reviewer a mail goes to: (id, email, notifications still on).
-    pub user: Option<(i64, String, bool)>,
+    /// The reviewer a message goes to, as they are now.
+    pub user: Option<User>,
 }
 
 /// Claims the most overdue row for `lease`.
@@ -390,7 +476,7 @@ pub fn claim(tx: &mut Tx, now: Millis, lease: Duration) -> Result<Option<Job>> {
         None => None,
     };
     let user = match row.user_id {
-        Some(id) => db::users::by_id(tx, id)?.map(|u| (u.id, u.email, u.notify_email)),
+        Some(id) => db::users::by_id(tx, id)?,
         None => None,
     };
     Ok(Some(Job {

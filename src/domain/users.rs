@@ -5,6 +5,7 @@ use serde_json::json;
 use super::{audit, password, Actor, Error, Result, Role};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
+use crate::model::reach::{self, Channel};
 pub use crate::model::user::User;
 
 /// Checks an email address and folds it to the stored form (lower case).
@@ -45,16 +46,7 @@ pub fn add(
         None,
         json!({ "email": email, "role": role }),
     )?;
-    Ok(User {
-        id,
-        email,
-        role,
-        notify_email: true,
-        created_at: now,
-        invite_pending: false,
-        away_until: None,
-        delegate: None,
-    })
+    by_id(tx, id)
 }
 
 /// Adds an invited user: no password yet, so they cannot sign in until they set one
@@ -76,16 +68,7 @@ pub fn add_invited(
         None,
         json!({ "email": email, "role": role, "invited": true }),
     )?;
-    Ok(User {
-        id,
-        email,
-        role,
-        notify_email: true,
-        created_at: now,
-        invite_pending: true,
-        away_until: None,
-        delegate: None,
-    })
+    by_id(tx, id)
 }
 
 /// The password hash of someone who signs in only with the identity provider: no
@@ -109,16 +92,7 @@ pub fn add_from_provider(tx: &mut Tx, now: Millis, email: &str, role: Role) -> R
         None,
         json!({ "email": email, "role": role, "via": "oidc" }),
     )?;
-    Ok(User {
-        id,
-        email,
-        role,
-        notify_email: true,
-        created_at: now,
-        invite_pending: false,
-        away_until: None,
-        delegate: None,
-    })
+    by_id(tx, id)
 }
 
 /// An invited user (no password yet) who signed in with the identity provider is no
@@ -282,6 +256,113 @@ pub fn set_notify_email(
         notify_email: on,
         ..user
     })
+}
+
+/// Which channels tell a user of pauses: `on` lists those kept (mail included); the
+/// others are turned off.
+pub fn set_channels(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    on: &[Channel],
+) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    let email = on.contains(&Channel::Email);
+    db::users::set_channels(tx, user_id, email, &reach::off_text(on))?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "user.notifications_changed",
+        None,
+        json!({ "email": user.email, "channels": on }),
+    )?;
+    by_id(tx, user_id)
+}
+
+/// A Telegram chat id as Telegram gives it: an integer (a group's is negative).
+pub fn check_telegram_chat(chat: &str) -> Result<String> {
+    let chat = chat.trim();
+    match chat.parse::<i64>() {
+        Ok(id) if id != 0 => Ok(id.to_string()),
+        _ => Err(Error::validation(format!(
+            "{chat:?} is not a Telegram chat id (a number such as 123456789)"
+        ))),
+    }
+}
+
+/// Links (or with `None` unlinks) the Telegram chat pauses are sent to.
+pub fn set_telegram_chat(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    chat: Option<&str>,
+) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    let chat = chat.map(check_telegram_chat).transpose()?;
+    db::users::set_telegram_chat(tx, user_id, chat.as_deref())?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "user.telegram_changed",
+        None,
+        json!({ "email": user.email, "linked": chat.is_some() }),
+    )?;
+    by_id(tx, user_id)
+}
+
+/// An ntfy topic URL: http(s), a host, and a topic as the one path segment
+/// (`https://ntfy.example.com/approvals-7f3a`).
+pub fn check_ntfy_url(raw: &str) -> Result<String> {
+    let bad = |why: &str| {
+        Error::validation(format!(
+            "{raw:?} is not an ntfy topic URL such as https://ntfy.sh/my-approvals: {why}"
+        ))
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad("it must be http:// or https:// with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad("no query, fragment or user name"));
+    }
+    let topic = url.path().trim_matches('/');
+    let valid = !topic.is_empty()
+        && topic.len() <= 64
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(bad(
+            "the path must be the topic: up to 64 letters, digits, - or _",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Sets (or with `None` clears) the ntfy topic pauses are published to.
+pub fn set_ntfy_url(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    url: Option<&str>,
+) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    let url = url.map(check_ntfy_url).transpose()?;
+    db::users::set_ntfy_url(tx, user_id, url.as_deref())?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "user.ntfy_changed",
+        None,
+        json!({ "email": user.email, "set": url.is_some() }),
+    )?;
+    by_id(tx, user_id)
 }
 
 /// The longest absence one can set at once.

@@ -48,6 +48,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The notification channels in effect (SMTP and Slack configured or not).
     pub channels: crate::domain::outbox::Channels,
+    /// The Slack app, Telegram, ntfy, Teams and Discord settings.
+    pub chat: Arc<crate::config::Chat>,
     pub dns: Arc<crate::notify::dns::Dns>,
     /// Where webhooks may go.
     pub policy: Arc<crate::notify::policy::Policy>,

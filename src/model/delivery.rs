@@ -12,6 +12,11 @@ pub enum Kind {
     Webhook,
     Email,
     Slack,
+    Telegram,
+    Ntfy,
+    Push,
+    Teams,
+    Discord,
 }
 
 impl Kind {
@@ -20,15 +25,26 @@ impl Kind {
             Kind::Webhook => "webhook",
             Kind::Email => "email",
             Kind::Slack => "slack",
+            Kind::Telegram => "telegram",
+            Kind::Ntfy => "ntfy",
+            Kind::Push => "push",
+            Kind::Teams => "teams",
+            Kind::Discord => "discord",
         }
     }
+    pub const ALL: [Kind; 8] = [
+        Kind::Webhook,
+        Kind::Email,
+        Kind::Slack,
+        Kind::Telegram,
+        Kind::Ntfy,
+        Kind::Push,
+        Kind::Teams,
+        Kind::Discord,
+    ];
+
     pub fn parse(text: &str) -> Option<Kind> {
-        match text {
-            "webhook" => Some(Kind::Webhook),
-            "email" => Some(Kind::Email),
-            "slack" => Some(Kind::Slack),
-            _ => None,
-        }
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 

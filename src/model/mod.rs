@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod events;
 pub mod key;
 pub mod pause;
+pub mod reach;
 pub mod rule;
 pub mod session;
 pub mod user;

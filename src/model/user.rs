@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::reach::Channel;
 use super::{Reviewer, Role};
 use crate::clock::Millis;
 
@@ -22,9 +23,23 @@ pub struct User {
     pub away_until: Option<Millis>,
     /// The delegate's email.
     pub delegate: Option<String>,
+    /// The Telegram chat pauses are sent to, once linked.
+    pub telegram_chat: Option<String>,
+    /// The ntfy topic URL pauses are published to.
+    pub ntfy_url: Option<String>,
+    /// The channels (other than mail) they turned off, comma-separated.
+    #[serde(skip)]
+    pub notify_off: String,
+    /// How many browsers have Web Push on.
+    pub push_devices: i64,
 }
 
 impl User {
+    /// Whether they keep `channel` on (set up or not).
+    pub fn wants(&self, channel: Channel) -> bool {
+        super::reach::is_on(channel, self.notify_email, &self.notify_off)
+    }
+
     /// Away now, with someone standing in.
     pub fn away_at(&self, now: Millis) -> Option<(Millis, &str)> {
         match (self.away_until, &self.delegate) {

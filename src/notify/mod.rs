@@ -3,10 +3,16 @@
 //! and record every attempt. Nothing is lost in a crash: the row was written with the
 //! change that caused it, and stays due until an attempt is recorded.
 
+pub mod discord;
 pub mod dns;
 pub mod email;
+pub mod ntfy;
 pub mod policy;
+pub mod push;
 pub mod slack;
+pub mod slack_app;
+pub mod teams;
+pub mod telegram;
 pub mod webhook;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,22 +68,33 @@ pub struct Settings {
     pub policy: Arc<Policy>,
     pub smtp: Option<Smtp>,
     pub slack_url: Option<String>,
-    /// Links in mail and Slack messages.
+    /// The Slack app, Telegram, ntfy, Teams and Discord.
+    pub chat: Arc<crate::config::Chat>,
+    /// Links in mail and chat messages.
     pub urls: Urls,
 }
 
 impl Settings {
     pub fn channels(&self) -> Channels {
+        let app = self.chat.slack_app.as_ref();
         Channels {
             email: self.smtp.is_some(),
             slack: self.slack_url.is_some(),
+            slack_app: app.is_some(),
+            slack_channel: app.is_some_and(|a| a.channel.is_some()),
+            telegram: self.chat.telegram.is_some(),
+            ntfy: true,
+            push: true,
+            teams: self.chat.teams_url.is_some(),
+            discord: self.chat.discord_url.is_some(),
         }
     }
 
     /// One line for the start-up log: which channels are on.
     pub fn describe(&self) -> String {
+        let on = |yes: bool| if yes { "on" } else { "off" };
         format!(
-            "notifier: {} workers; webhooks on ({}); email {}; Slack {}",
+            "notifier: {} workers; webhooks on ({}); email {}; Slack {}; Slack app {}; Telegram {}; Teams {}; Discord {}; ntfy and Web Push for reviewers who set them up",
             self.workers,
             self.policy.describe(),
             self.smtp
@@ -91,6 +108,10 @@ impl Settings {
             } else {
                 "off (no --slack-webhook-url)"
             },
+            on(self.chat.slack_app.is_some()),
+            on(self.chat.telegram.is_some()),
+            on(self.chat.teams_url.is_some()),
+            on(self.chat.discord_url.is_some()),
         )
     }
 }
@@ -194,7 +215,9 @@ impl Notifier {
 impl Worker {
     fn run(self) {
         let hooks = dns::agent(&self.dns, Some(&self.settings.policy), WEBHOOK_TIMEOUT);
-        let slack = dns::agent(&self.dns, None, WEBHOOK_TIMEOUT);
+        // Addresses the operator gave (Slack, Telegram, Teams, Discord) need no policy;
+        // those people set (ntfy topics, push endpoints) go through the webhook policy.
+        let chat = dns::agent(&self.dns, None, WEBHOOK_TIMEOUT);
         while !self.stop.load(Ordering::SeqCst) {
             let seen = self.waker.generation();
             match self
@@ -203,7 +226,7 @@ impl Worker {
             {
                 Ok(Some(job)) => {
                     let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.send(&job, &hooks, &slack)
+                        self.send(&job, &hooks, &chat)
                     }));
                     let (attempt, skipped) = sent.unwrap_or_else(|_| {
                         let error =
@@ -255,11 +278,17 @@ impl Worker {
     }
 
     /// Sends a claimed row: the attempt, and whether there was nothing to send.
-    fn send(&self, job: &Job, hooks: &ureq::Agent, slack: &ureq::Agent) -> (Attempt, bool) {
+    fn send(&self, job: &Job, hooks: &ureq::Agent, chat: &ureq::Agent) -> (Attempt, bool) {
         let outcome = match job.row.kind {
             Kind::Webhook => Self::send_webhook(job, hooks),
-            Kind::Slack => self.send_slack(job, slack),
+            Kind::Slack if job.row.target == "slack" => self.send_slack(job, chat),
+            Kind::Slack => slack_app::send(self, job, chat),
             Kind::Email => self.send_mail(job),
+            Kind::Telegram => telegram::send(self, job, chat),
+            Kind::Ntfy => ntfy::send(self, job, hooks),
+            Kind::Push => push::send(self, job, hooks),
+            Kind::Teams => teams::send(self, job, chat),
+            Kind::Discord => discord::send(self, job, chat),
         };
         match outcome {
             Sent::Tried(attempt) => (attempt, false),
@@ -326,9 +355,10 @@ impl Worker {
         let Some(pause) = job.pause.as_ref().filter(|p| p.status == Status::Pending) else {
             return Sent::Skipped("not sent: the pause was decided before the mail went out");
         };
-        let Some((user_id, address, true)) = job.user.clone() else {
+        let Some(user) = job.user.as_ref().filter(|u| u.notify_email) else {
             return Sent::Skipped("not sent: the reviewer was removed or turned mail off");
         };
+        let (user_id, address) = (user.id, user.email.clone());
         let expires = links::expiry_for(pause, clock::now());
         let link = |decision| {
             let token = links::sign(

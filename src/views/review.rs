@@ -287,10 +287,18 @@ fn can_retry(d: &Delivery) -> bool {
 /// One delivery: what, where, and how its last attempt went.
 fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> Markup {
     let s = &d.stored;
-    let what = match s.kind {
-        Kind::Webhook => "webhook to",
-        Kind::Email => "mail to",
-        Kind::Slack => "Slack message",
+    // Chat and push messages to a person name them; those to a channel do not.
+    let named = matches!(s.kind, Kind::Webhook | Kind::Email) || s.target.contains('@');
+    let what = match (s.kind, named) {
+        (Kind::Webhook, _) => "webhook to",
+        (Kind::Email, _) => "mail to",
+        (Kind::Slack, true) => "Slack message to",
+        (Kind::Slack, false) => "Slack message",
+        (Kind::Telegram, _) => "Telegram message to",
+        (Kind::Ntfy, _) => "ntfy message to",
+        (Kind::Push, _) => "push notification to",
+        (Kind::Teams, _) => "Teams message",
+        (Kind::Discord, _) => "Discord message",
     };
     let last = d.attempts.last();
     html! {
@@ -298,7 +306,7 @@ fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> 
             @match (s.state.as_str(), last) {
                 ("delivered", Some(a)) => {
                     span.ok { "✓ " }
-                    (what) " " @if s.kind != Kind::Slack { code { (agent_text(&s.target)) } " " }
+                    (what) " " @if named { code { (agent_text(&s.target)) } " " }
                     span.muted {
                         @if let Some(code) = a.http_status { (code) " " }
                         "in " (a.duration_ms) " ms"
@@ -306,12 +314,12 @@ fn delivery_line(d: &Delivery, watch_id: &str, viewer: &Viewer, now: Millis) -> 
                     }
                 }
                 ("skipped", a) => {
-                    span.muted { "– " (what) " " @if s.kind != Kind::Slack { (agent_text(&s.target)) " " }
+                    span.muted { "– " (what) " " @if named { (agent_text(&s.target)) " " }
                         (a.and_then(|a| a.error.as_deref()).unwrap_or("not sent")) }
                 }
                 (state, a) => {
                     span.bad { @if state == "pending" && a.is_none() { "… " } @else { "✕ " } }
-                    (what) " " @if s.kind != Kind::Slack { code { (agent_text(&s.target)) } " " }
+                    (what) " " @if named { code { (agent_text(&s.target)) } " " }
                     span.muted {
                         @if let Some(a) = a {
                             @if let Some(code) = a.http_status { (code) " · " }

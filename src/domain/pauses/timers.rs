@@ -43,16 +43,12 @@ fn remind(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Resul
     let missed = (now - at) / every;
     let next = at + (missed + 1) * every;
     db::pauses::set_remind_at(tx, pause.id, Some(next))?;
-    if !channels.email {
-        return Ok(());
-    }
-    let waiting: Vec<(i64, String)> =
-        db::routing::recipients(tx, &routing.reviewers, &pause.key_id, now)?
-            .into_iter()
-            .filter(|(_, email)| !pause.approvals.iter().any(|a| a.by == *email))
-            .collect();
-    let to: Vec<String> = waiting.iter().map(|(_, e)| e.clone()).collect();
-    if outbox::mail_reviewers(tx, now, pause, MailEvent::Reminder, waiting)? > 0 {
+    let waiting: Vec<_> = db::routing::recipients(tx, &routing.reviewers, &pause.key_id, now)?
+        .into_iter()
+        .filter(|u| !pause.approvals.iter().any(|a| a.by == u.email))
+        .collect();
+    let to = outbox::reach_reviewers(tx, now, pause, MailEvent::Reminder, waiting, channels)?;
+    if !to.is_empty() {
         audit::record(
             tx,
             now,
@@ -94,10 +90,10 @@ fn escalate(tx: &mut Tx, now: Millis, pause: &Pause, channels: &Channels) -> Res
         watch_id: pause.watch_id.clone(),
     });
     // Its members were told already if the group was a reviewer from the start.
-    if channels.email && added {
+    if added {
         let recipients =
             db::routing::recipients(tx, std::slice::from_ref(group), &pause.key_id, now)?;
-        outbox::mail_reviewers(tx, now, pause, MailEvent::Escalated, recipients)?;
+        outbox::reach_reviewers(tx, now, pause, MailEvent::Escalated, recipients, channels)?;
     }
     Ok(())
 }

@@ -58,6 +58,13 @@ pub fn t0() -> Millis {
 pub const CHANNELS: Channels = Channels {
     email: true,
     slack: true,
+    slack_app: false,
+    slack_channel: false,
+    telegram: false,
+    ntfy: false,
+    push: false,
+    teams: false,
+    discord: false,
 };
 
 /// A small context limit, so that "too large" needs no big test data.

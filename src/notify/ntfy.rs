@@ -1,0 +1,8 @@
+//! (being built)
+
+use super::{Sent, Worker};
+use crate::domain::outbox::Job;
+
+pub(super) fn send(_worker: &Worker, _job: &Job, _agent: &ureq::Agent) -> Sent {
+    Sent::Impossible("ntfy is not built yet".into())
+}
