@@ -552,6 +552,27 @@ pub enum UserCommand {
         /// Back: no longer away
         #[arg(long)]
         back: bool,
+        /// The channels that tell them of pauses, comma-separated, from
+        /// email,slack,telegram,ntfy,push (the others are turned off; "" turns all off)
+        #[arg(long, value_name = "LIST")]
+        notify: Option<String>,
+        /// Link the Telegram chat their pauses are sent to (a chat id)
+        #[arg(
+            long,
+            value_name = "ID",
+            conflicts_with = "no_telegram",
+            allow_hyphen_values = true
+        )]
+        telegram_chat: Option<String>,
+        /// Unlink their Telegram chat
+        #[arg(long)]
+        no_telegram: bool,
+        /// The ntfy topic URL their pauses are published to
+        #[arg(long, value_name = "URL", conflicts_with = "no_ntfy")]
+        ntfy: Option<String>,
+        /// Stop publishing their pauses to ntfy
+        #[arg(long)]
+        no_ntfy: bool,
         /// Print the user as a JSON object
         #[arg(long, env = "HITL_JSON", value_parser = boolish())]
         json: bool,

@@ -29,11 +29,29 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
             away_until,
             delegate,
             back,
+            notify,
+            telegram_chat,
+            no_telegram,
+            ntfy,
+            no_ntfy,
             json,
         } => {
-            if role.is_none() && away_until.is_none() && !back {
+            let channels = notify
+                .as_deref()
+                .map(crate::model::reach::parse_list)
+                .transpose()
+                .map_err(|e| format!("--notify: {e}"))?;
+            let telegram = (telegram_chat.is_some() || no_telegram).then_some(telegram_chat);
+            let ntfy = (ntfy.is_some() || no_ntfy).then_some(ntfy);
+            if role.is_none()
+                && away_until.is_none()
+                && !back
+                && channels.is_none()
+                && telegram.is_none()
+                && ntfy.is_none()
+            {
                 return Err(
-                    "nothing to change: give a setting, e.g. --role admin, --away-until DATE --delegate EMAIL, or --back"
+                    "nothing to change: give a setting, e.g. --role admin, --away-until DATE --delegate EMAIL, --back, --notify email,telegram, --telegram-chat ID or --ntfy URL"
                         .into(),
                 );
             }
@@ -49,6 +67,16 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                     user = users::set_away(tx, now, &Actor::Cli, user.id, Some((until, delegate)))?;
                 } else if back {
                     user = users::set_away(tx, now, &Actor::Cli, user.id, None)?;
+                }
+                if let Some(chat) = &telegram {
+                    user =
+                        users::set_telegram_chat(tx, now, &Actor::Cli, user.id, chat.as_deref())?;
+                }
+                if let Some(url) = &ntfy {
+                    user = users::set_ntfy_url(tx, now, &Actor::Cli, user.id, url.as_deref())?;
+                }
+                if let Some(on) = &channels {
+                    user = users::set_channels(tx, now, &Actor::Cli, user.id, on)?;
                 }
                 Ok(user)
             })?;
@@ -66,6 +94,36 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                     ),
                     _ if back => say!("{} is back", user.email),
                     _ => {}
+                }
+                if let Some(chat) = &telegram {
+                    match chat {
+                        Some(chat) => {
+                            say!("{}'s pauses go to the Telegram chat {chat}", user.email)
+                        }
+                        None => say!("{} has no Telegram chat linked now", user.email),
+                    }
+                }
+                if let Some(url) = &ntfy {
+                    match url {
+                        Some(_) => say!(
+                            "{}'s pauses are published to {}",
+                            user.email,
+                            user.ntfy_url.as_deref().unwrap_or_default()
+                        ),
+                        None => say!("{}'s pauses are no longer published to ntfy", user.email),
+                    }
+                }
+                if channels.is_some() {
+                    let on: Vec<&str> = user.notify.iter().map(|c| c.as_str()).collect();
+                    say!(
+                        "{} is told of pauses by: {}",
+                        user.email,
+                        if on.is_empty() {
+                            "nothing (all channels off)".to_string()
+                        } else {
+                            on.join(", ")
+                        }
+                    );
                 }
             }
             Ok(())
@@ -117,15 +175,15 @@ pub fn user(cmd: UserCommand, dir: &Path) -> Result<(), String> {
                                 "active"
                             }
                             .to_string(),
-                            if u.notify_email { "on" } else { "off" }.to_string(),
+                            match u.notify.iter().map(|c| c.as_str()).collect::<Vec<_>>() {
+                                on if on.is_empty() => "nothing".to_string(),
+                                on => on.join(","),
+                            },
                             when(Some(u.created_at)),
                         ]
                     })
                     .collect();
-                print_table(
-                    &["EMAIL", "ROLE", "STATE", "EMAIL NOTIFICATIONS", "ADDED"],
-                    &rows,
-                );
+                print_table(&["EMAIL", "ROLE", "STATE", "NOTIFIED BY", "ADDED"], &rows);
             }
             Ok(())
         }

@@ -1,6 +1,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
+use crate::model::reach::{self, Channel};
 use crate::model::user::User;
 use crate::model::{Error, Result, Role};
 
@@ -31,7 +32,13 @@ fn row_to_user(row: &Row) -> rusqlite::Result<User> {
         delegate: row.get(7)?,
         telegram_chat: row.get(8)?,
         ntfy_url: row.get(9)?,
-        notify_off: row.get(10)?,
+        notify: {
+            let (email, off): (bool, String) = (row.get(3)?, row.get(10)?);
+            Channel::ALL
+                .into_iter()
+                .filter(|c| reach::is_on(*c, email, &off))
+                .collect()
+        },
         push_devices: row.get(11)?,
     })
 }

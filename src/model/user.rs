@@ -27,9 +27,8 @@ pub struct User {
     pub telegram_chat: Option<String>,
     /// The ntfy topic URL pauses are published to.
     pub ntfy_url: Option<String>,
-    /// The channels (other than mail) they turned off, comma-separated.
-    #[serde(skip)]
-    pub notify_off: String,
+    /// The channels they keep on (set up or not; mail is `notify_email`).
+    pub notify: Vec<Channel>,
     /// How many browsers have Web Push on.
     pub push_devices: i64,
 }
@@ -37,7 +36,7 @@ pub struct User {
 impl User {
     /// Whether they keep `channel` on (set up or not).
     pub fn wants(&self, channel: Channel) -> bool {
-        super::reach::is_on(channel, self.notify_email, &self.notify_off)
+        self.notify.contains(&channel)
     }
 
     /// Away now, with someone standing in.

@@ -1,8 +1,131 @@
-//! (being built)
+//! Discord through a channel webhook: an embed per new pause (the action, who asks,
+//! the risk, a short context, and a link to the review page) and a short message when
+//! it is decided. Agent text is escaped by Discord's Markdown rules (no emphasis, no
+//! masked `[label](url)` links, no `<@id>` mentions or `<#channel>` links), and
+//! `allowed_mentions` is empty, so nothing an agent writes pings anyone.
 
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::email::context_preview;
 use super::{Sent, Worker};
 use crate::domain::outbox::Job;
+use crate::domain::pauses::Pause;
+use crate::domain::{Kind, Risk, Status};
+use crate::text::marked_preview;
 
-pub(super) fn send(_worker: &Worker, _job: &Job, _agent: &ureq::Agent) -> Sent {
-    Sent::Impossible("discord is not built yet".into())
+pub(super) fn send(worker: &Worker, job: &Job, agent: &ureq::Agent) -> Sent {
+    let (Some(url), Some(pause)) = (&worker.settings.chat.discord_url, &job.pause) else {
+        return Sent::Skipped("not sent: Discord is not configured any more");
+    };
+    let event: Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
+    let review = worker.settings.urls.review(&pause.watch_id);
+    let message = if event["event"] == "resolved" {
+        resolved(pause, &review)
+    } else if pause.status != Status::Pending {
+        return Sent::Skipped("not sent: the pause was decided before the message went out");
+    } else {
+        created(pause, &review)
+    };
+    let started = Instant::now();
+    let response = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(message.to_string());
+    Sent::Tried(super::webhook::judge(response, started))
+}
+
+/// Agent text for Discord Markdown: marked, cut, and every character Discord reads as
+/// syntax escaped with a backslash.
+fn escape(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in marked_preview(text, max).chars() {
+        if matches!(
+            c,
+            '\\' | '*'
+                | '_'
+                | '~'
+                | '`'
+                | '|'
+                | '>'
+                | '<'
+                | '#'
+                | '-'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '@'
+                | ':'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn color(risk: Option<Risk>) -> u32 {
+    match risk {
+        Some(Risk::Critical) => 0xB42318,
+        Some(Risk::High) => 0xDC6803,
+        Some(Risk::Medium) => 0xCA8504,
+        Some(Risk::Low) | None => 0x475467,
+    }
+}
+
+pub fn created(p: &Pause, review: &str) -> Value {
+    let question = p.kind == Kind::Question;
+    let mut fields =
+        vec![json!({ "name": "Requested by", "value": escape(&p.key_name, 100), "inline": true })];
+    if let Some(risk) = p.risk {
+        fields.push(json!({ "name": "Risk", "value": risk.as_str(), "inline": true }));
+    }
+    if let Some(summary) = &p.summary {
+        fields.push(json!({ "name": "If approved", "value": escape(summary, 300) }));
+    }
+    let mut embed = json!({
+        "title": escape(&p.action, 240),
+        "url": review,
+        "color": color(p.risk),
+        "fields": fields,
+        "footer": { "text": "hitl" }
+    });
+    if let Some(context) = context_preview(p, 600) {
+        embed["description"] = json!(escape(&context, 700));
+    }
+    json!({
+        "content": format!("{} · [{}]({review})", if question { "Question" } else { "Approval needed" }, if question { "Answer in hitl" } else { "Review in hitl" }),
+        "embeds": [embed],
+        "allowed_mentions": { "parse": [] }
+    })
+}
+
+pub fn resolved(p: &Pause, review: &str) -> Value {
+    json!({
+        "content": format!("{} · {} · [Open in hitl]({review})", super::outcome(p, escape), escape(&p.action, 150)),
+        "allowed_mentions": { "parse": [] }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_text_cannot_ping_link_or_format() {
+        let p = Pause {
+            key_name: "@everyone".into(),
+            ..Pause::example("wch_x", "[Approve](http://evil) <@123> **now**")
+        };
+        let m = created(&p, "http://h/review/wch_x");
+        assert_eq!(
+            m["embeds"][0]["title"],
+            "\\[Approve\\]\\(http\\://evil\\) \\<\\@123\\> \\*\\*now\\*\\*"
+        );
+        assert_eq!(m["embeds"][0]["fields"][0]["value"], "\\@everyone");
+        assert_eq!(m["allowed_mentions"]["parse"], json!([]));
+        assert_eq!(m["embeds"][0]["url"], "http://h/review/wch_x");
+    }
 }

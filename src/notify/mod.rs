@@ -116,6 +116,33 @@ impl Settings {
     }
 }
 
+/// What became of a pause, for a chat message: "Approved by ann@example.com: ship it".
+/// `agent` prepares text from outside (the decider's name, the comment) for the
+/// platform, at most so many characters.
+pub fn outcome(p: &crate::domain::pauses::Pause, agent: impl Fn(&str, usize) -> String) -> String {
+    let what = match p.status {
+        Status::Approved => "Approved",
+        Status::Rejected => "Rejected",
+        Status::Answered => "Answered",
+        Status::Expired => "Expired",
+        Status::Cancelled => "Cancelled",
+        Status::Pending => "Still pending",
+    };
+    let by = match (&p.status, &p.resolved_by) {
+        (Status::Expired, _) => " (nobody decided in time)".to_string(),
+        _ if p.timed_out() => " by the timeout (nobody decided in time)".to_string(),
+        (_, Some(by)) => format!(" by {}", agent(by, 100)),
+        _ => String::new(),
+    };
+    let comment = p
+        .answer
+        .as_deref()
+        .or(p.comment.as_deref())
+        .map(|c| format!(": {}", agent(c, 500)))
+        .unwrap_or_default();
+    format!("{what}{by}{comment}")
+}
+
 /// Wakes idle workers when rows are added.
 #[derive(Clone, Default)]
 pub struct Waker {
@@ -359,19 +386,7 @@ impl Worker {
             return Sent::Skipped("not sent: the reviewer was removed or turned mail off");
         };
         let (user_id, address) = (user.id, user.email.clone());
-        let expires = links::expiry_for(pause, clock::now());
-        let link = |decision| {
-            let token = links::sign(
-                &self.link_key,
-                &Link {
-                    watch_id: pause.watch_id.clone(),
-                    user_id,
-                    decision,
-                    expires,
-                },
-            );
-            self.settings.urls.mail(&token)
-        };
+        let link = |decision| self.decision_link(pause, user_id, decision);
         // A question gets no one-click links: it is answered on its review page. A
         // pause with a form gets no Approve link: it is filled in on the review page.
         let decide = (pause.kind == crate::domain::Kind::Decision).then(|| email::DecideLinks {
@@ -395,6 +410,25 @@ impl Worker {
 }
 
 impl Worker {
+    /// A signed one-click link that decides `pause` as `user_id` (once, on POST).
+    fn decision_link(
+        &self,
+        pause: &crate::domain::pauses::Pause,
+        user_id: i64,
+        decision: Decision,
+    ) -> String {
+        let token = links::sign(
+            &self.link_key,
+            &Link {
+                watch_id: pause.watch_id.clone(),
+                user_id,
+                decision,
+                expires: links::expiry_for(pause, clock::now()),
+            },
+        );
+        self.settings.urls.mail(&token)
+    }
+
     /// An invitation or reset link: derived from the nonce in the row, so that the
     /// outbox never holds a usable link.
     fn send_account_mail(&self, smtp: &email::Smtp, job: &Job) -> Sent {

@@ -13,7 +13,6 @@ use super::email::context_preview;
 use super::webhook::judge;
 use crate::domain::outbox::Attempt;
 use crate::domain::pauses::Pause;
-use crate::domain::Status;
 use crate::text::marked;
 
 /// Text for Slack: `&`, `<` and `>` escaped, so `<!channel>` or `<http://x|label>`
@@ -103,29 +102,9 @@ pub fn created(p: &Pause, review_url: &str) -> Value {
 
 /// The follow-up when a pause is decided, expires or is cancelled.
 pub fn resolved(p: &Pause, review_url: &str) -> Value {
-    let what = match p.status {
-        Status::Approved => "Approved",
-        Status::Rejected => "Rejected",
-        Status::Answered => "Answered",
-        Status::Expired => "Expired",
-        Status::Cancelled => "Cancelled",
-        Status::Pending => "Still pending",
-    };
     // Once for the section (plain_text), once for the notification (mrkdwn).
     let line = |agent: fn(&str, usize) -> String| {
-        let by = match (&p.status, &p.resolved_by) {
-            (Status::Expired, _) => " (nobody decided in time)".to_string(),
-            _ if p.timed_out() => " by the timeout (nobody decided in time)".to_string(),
-            (_, Some(by)) => format!(" by {}", agent(by, 100)),
-            _ => String::new(),
-        };
-        let comment = p
-            .answer
-            .as_deref()
-            .or(p.comment.as_deref())
-            .map(|c| format!(": {}", agent(c, 500)))
-            .unwrap_or_default();
-        format!("{what}{by}{comment} · {}", agent(&p.action, 150))
+        format!("{} · {}", super::outcome(p, agent), agent(&p.action, 150))
     };
     json!({
         "text": line(agent_mrkdwn),
@@ -148,6 +127,7 @@ pub fn send(agent: &ureq::Agent, url: &str, message: &Value) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Status;
 
     fn pause() -> Pause {
         Pause {

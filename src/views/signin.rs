@@ -4,7 +4,10 @@ use maud::{html, Markup};
 
 use super::layout::{bare, page, Nav};
 use super::{csrf, Viewer};
+use crate::domain::outbox::Channels;
 use crate::domain::password;
+use crate::model::reach::Channel;
+use crate::model::user::User;
 use crate::urls;
 
 /// Which ways in the sign-in page offers.
@@ -118,32 +121,76 @@ pub fn link_gone(message: &str) -> Markup {
 
 #[derive(Clone)]
 pub struct Account {
-    pub notify_email: bool,
-    /// Whether the server has mail (SMTP) configured.
-    pub email_on: bool,
+    pub user: User,
+    /// The channels this server has.
+    pub channels: Channels,
     /// Away now: until when (RFC 3339) and the delegate's email.
     pub away: Option<(String, String)>,
     pub error: Option<String>,
     pub notice: Option<String>,
 }
 
+/// How a channel reaches this person, or what it still needs.
+fn channel_state(a: &Account, channel: Channel) -> String {
+    let u = &a.user;
+    match channel {
+        Channel::Email => format!("to {}", u.email),
+        Channel::Slack => {
+            "a direct message from the hitl app, to the Slack user with your email".into()
+        }
+        Channel::Telegram => match &u.telegram_chat {
+            Some(_) => "to your linked chat".into(),
+            None => "link your chat below first".into(),
+        },
+        Channel::Ntfy => match &u.ntfy_url {
+            Some(url) => format!("published to {url}"),
+            None => "set your topic URL below first".into(),
+        },
+        Channel::Push => match u.push_devices {
+            0 => "turn it on in a browser below first".into(),
+            1 => "to 1 browser".into(),
+            n => format!("to {n} browsers"),
+        },
+    }
+}
+
 pub fn account(viewer: &Viewer, a: &Account) -> Markup {
+    let offered: Vec<Channel> = Channel::ALL
+        .into_iter()
+        .filter(|c| a.channels.offers(*c))
+        .collect();
     let content = html! {
         div.page-head { h1 { "Your account" } }
         p { "Signed in as " strong { (viewer.email) } "." }
         @if let Some(notice) = &a.notice { div.notice role="status" { (notice) } }
         @if let Some(error) = &a.error { div.notice.error role="alert" { (error) } }
-        section {
-            h2 { "Email notifications" }
-            @if !a.email_on {
-                p.notice role="note" { "Email notifications are off: this server has no mail (SMTP) settings, so nothing is mailed whatever you choose here." }
+        section #notifications {
+            h2 { "Notifications" }
+            p.muted { "Where you are told of new pauses, reminders and escalations routed to you. Approve and reject work from each of them, or open the review page." }
+            @if !a.channels.email {
+                p.notice role="note" { "This server has no mail (SMTP) settings: nothing is mailed whatever you choose here." }
             }
-            form.inline method="post" action="/account/notify" {
+            form.stack method="post" action="/account/notify" {
                 (csrf(viewer))
-                input type="hidden" name="on" value=(if a.notify_email { "false" } else { "true" });
-                p {
-                    "New pauses are " strong { @if a.notify_email { "mailed to you" } @else { "not mailed to you" } } ". "
-                    button.small.secondary type="submit" { @if a.notify_email { "Turn off" } @else { "Turn on" } }
+                fieldset {
+                    legend { "Tell me by" }
+                    @for channel in &offered {
+                        label.check {
+                            input type="checkbox" name=(channel.as_str()) value="on" checked[a.user.wants(*channel)];
+                            span { strong { (channel.label()) } " " span.muted { "(" (channel_state(a, *channel)) ")" } }
+                        }
+                    }
+                }
+                div { button type="submit" { "Save" } }
+            }
+            h3 { "ntfy" }
+            p.muted { "Publish your pauses to an ntfy topic (ntfy.sh or your own server), with Review and, unless the risk is high, Approve buttons in the ntfy app. Keep the topic name hard to guess." }
+            form.stack method="post" action="/account/ntfy" {
+                (csrf(viewer))
+                label { span { "Topic URL" } input type="url" name="url" placeholder="https://ntfy.sh/approvals-7f3a9c" value=[a.user.ntfy_url.as_deref()] autocomplete="off"; }
+                div {
+                    button type="submit" { "Save topic" }
+                    @if a.user.ntfy_url.is_some() { " " button.secondary type="submit" name="clear" value="1" { "Remove" } }
                 }
             }
         }

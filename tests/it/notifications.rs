@@ -54,7 +54,7 @@ fn new_pauses_are_mailed_to_reviewers_who_want_mail() {
         "{}",
         server.log()
     );
-    // quiet@ turns mail off in the page.
+    // quiet@ turns mail off in the page (every box unticked).
     let cookie = sign_in(&server, "quiet@example.com", PASSWORD).unwrap();
     let csrf = csrf_of(&page(&server, "/account", &cookie).text);
     assert_eq!(
@@ -62,7 +62,7 @@ fn new_pauses_are_mailed_to_reviewers_who_want_mail() {
             &server,
             "/account/notify",
             Some(&cookie),
-            &format!("csrf={csrf}&on=false"),
+            &format!("csrf={csrf}"),
             &[]
         )
         .status,

@@ -25,6 +25,9 @@ pub enum Reply {
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// The path and query the request was sent to.
+    pub path: String,
     pub headers: HashMap<String, String>,
     pub body: String,
     pub at: Instant,
@@ -106,6 +109,8 @@ impl Receiver {
                     thread::sleep(wait);
                 }
                 r.lock().unwrap().push(Received {
+                    method: request.method().as_str().to_string(),
+                    path: request.url().to_string(),
                     headers,
                     body,
                     at: Instant::now(),

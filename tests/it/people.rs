@@ -231,7 +231,9 @@ fn a_reset_link_ends_the_old_password_and_every_session() {
         "the page says mail is off"
     );
     let account = page(&server, "/account", &cookie);
-    assert!(account.text.contains("Email notifications are off"));
+    assert!(account
+        .text
+        .contains("This server has no mail (SMTP) settings"));
     let csrf = csrf_of(&users_page.text);
     let erin = users(&hitl)
         .into_iter()

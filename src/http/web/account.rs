@@ -7,12 +7,13 @@ use serde_json::json;
 
 use super::{
     clear_cookie, client_address, html, html_status, redirect, safe_next, session_cookie, CsrfForm,
-    Flash, NotifyForm, PageError, SignedIn,
+    Flash, PageError, SignedIn,
 };
 use crate::clock;
 use crate::domain::accounts::{self, Purpose};
 use crate::domain::{audit, sessions, setup, users, Actor, Error};
 use crate::http::AppState;
+use crate::model::reach::Channel;
 use crate::views::signin::{self, Account};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account_page))
         .route("/account/password", web::post().to(change_password))
         .route("/account/notify", web::post().to(set_notify))
+        .route("/account/ntfy", web::post().to(set_ntfy))
         .route("/account/away", web::post().to(set_away));
 }
 
@@ -357,11 +359,11 @@ async fn account_of(who: &SignedIn, state: &AppState) -> Result<Account, PageErr
     let user = state.read(move |conn| users::by_id(conn, user_id)).await?;
     let now = clock::now();
     Ok(Account {
-        notify_email: who.session.notify_email,
-        email_on: state.channels.email,
         away: user
             .away_at(now)
             .map(|(until, delegate)| (clock::rfc3339(until), delegate.to_string())),
+        user,
+        channels: state.channels,
         error: None,
         notice: None,
     })
@@ -377,6 +379,10 @@ async fn account_page(
             Some("Your password is changed. Your other sessions were signed out.".to_string())
         }
         Some("notify") => Some("Saved.".to_string()),
+        Some("ntfy") => Some("Saved: new pauses are published to your ntfy topic.".to_string()),
+        Some("ntfy-removed") => {
+            Some("Removed: nothing is published to ntfy for you now.".to_string())
+        }
         Some("away") => {
             Some("Saved: while you are away, pauses routed to you go to your delegate.".to_string())
         }
@@ -512,17 +518,92 @@ async fn change_password(
     }
 }
 
+/// The channel checkboxes: a box is sent only when ticked.
+#[derive(Deserialize)]
+struct ChannelsForm {
+    #[serde(default)]
+    csrf: String,
+    email: Option<String>,
+    slack: Option<String>,
+    telegram: Option<String>,
+    ntfy: Option<String>,
+    push: Option<String>,
+}
+
 async fn set_notify(
     req: HttpRequest,
     who: SignedIn,
-    form: web::Form<NotifyForm>,
+    form: web::Form<ChannelsForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     who.check_post(&req, &form.csrf, state.urls.base())?;
-    let (user_id, on) = (who.session.user.user_id, form.on == "true");
+    let user_id = who.session.user.user_id;
+    let channels = state.channels;
+    let form = form.into_inner();
     who.write(&state, move |tx, me, now| {
-        users::set_notify_email(tx, now, &me.actor(), user_id, on)
+        let user = users::by_id(tx, user_id)?;
+        // A channel the server does not have is not on the form: it keeps its setting.
+        let on: Vec<Channel> = Channel::ALL
+            .into_iter()
+            .filter(|c| {
+                if !channels.offers(*c) {
+                    return user.wants(*c);
+                }
+                let ticked = match c {
+                    Channel::Email => &form.email,
+                    Channel::Slack => &form.slack,
+                    Channel::Telegram => &form.telegram,
+                    Channel::Ntfy => &form.ntfy,
+                    Channel::Push => &form.push,
+                };
+                ticked.is_some()
+            })
+            .collect();
+        users::set_channels(tx, now, &me.actor(), user_id, &on)
     })
     .await?;
     Ok(redirect("/account?done=notify"))
+}
+
+#[derive(Deserialize)]
+struct NtfyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    url: String,
+    clear: Option<String>,
+}
+
+/// Sets or removes the person's ntfy topic.
+async fn set_ntfy(
+    req: HttpRequest,
+    who: SignedIn,
+    form: web::Form<NtfyForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    who.check_post(&req, &form.csrf, state.urls.base())?;
+    let user_id = who.session.user.user_id;
+    let form = form.into_inner();
+    let url = (form.clear.is_none() && !form.url.trim().is_empty()).then_some(form.url);
+    let set = url.is_some();
+    let result = who
+        .write(&state, move |tx, me, now| {
+            users::set_ntfy_url(tx, now, &me.actor(), user_id, url.as_deref())
+        })
+        .await;
+    match result {
+        Ok(_) if set => Ok(redirect("/account?done=ntfy#notifications")),
+        Ok(_) => Ok(redirect("/account?done=ntfy-removed#notifications")),
+        Err(Error::Validation(message)) => {
+            let account = Account {
+                error: Some(message),
+                ..account_of(&who, &state).await?
+            };
+            Ok(html_status(
+                StatusCode::BAD_REQUEST,
+                signin::account(&who.viewer, &account),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
