@@ -87,6 +87,20 @@ pub enum Command {
     /// Answer an agent's hook: its input on stdin, the decision on stdout
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Copy the database to FILE while the server runs (exit 0 done, 1 failed)
+    Backup {
+        /// The new file (never overwritten; mode 0600)
+        file: PathBuf,
+        #[command(flatten)]
+        data: GlobalDataDir,
+    },
+    /// Fill an empty data directory from a backup (exit 0 done, 1 refused or failed)
+    Restore {
+        /// A file made by `hitl backup` (or a copy of hitl.db)
+        file: PathBuf,
+        #[command(flatten)]
+        data: GlobalDataDir,
+    },
     /// Send a test mail with the SMTP settings, and explain what fails
     SendTestEmail {
         /// Where to send it

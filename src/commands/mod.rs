@@ -11,6 +11,7 @@ macro_rules! say {
 
 mod admin;
 pub mod ask;
+mod backup;
 mod client;
 mod groups;
 mod hook;
@@ -93,6 +94,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => {
             return hook::claude_code(&args)
         }
+        Command::Backup { file, data } => {
+            existing_data_dir(data.data_dir.or(top)).and_then(|dir| backup::backup(&dir, &file))
+        }
+        Command::Restore { file, data } => crate::config::data_dir(data.data_dir.or(top))
+            .and_then(|dir| backup::restore(&dir, &file)),
         Command::SendTestEmail { address, smtp } => return mail::send_test(&address, &smtp),
     };
     match result {

@@ -3,6 +3,7 @@
 
 pub mod account_links;
 pub mod audit;
+pub mod backup;
 pub mod chat;
 mod checkpoint;
 pub mod groups;
@@ -192,6 +193,22 @@ impl Store {
         private(dir, 0o700)?;
         for suffix in ["", "-wal", "-shm"] {
             private(&dir.join(format!("{DB_FILE}{suffix}")), 0o600)?;
+        }
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db_path,
+        })
+    }
+
+    /// The database already in `dir`, as it is: not created, not upgraded (for a
+    /// backup of a running server's data).
+    pub fn existing(dir: &Path) -> Result<Store, OpenError> {
+        let db_path = dir.join(DB_FILE);
+        if !db_path.is_file() {
+            return Err(OpenError::Open {
+                path: db_path,
+                detail: "there is no database here; check --data-dir".into(),
+            });
         }
         Ok(Store {
             dir: dir.to_path_buf(),

@@ -14,6 +14,7 @@ mod api_flow;
 mod api_limits;
 mod ask;
 mod audit;
+mod backup;
 mod claude_code;
 mod cli;
 mod durability;
