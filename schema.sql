@@ -143,7 +143,9 @@ CREATE TABLE audit (
     event    TEXT    NOT NULL,
     watch_id TEXT,
     details  TEXT    NOT NULL DEFAULT '{}'           -- JSON
-);
+, hash BLOB);
+-- (hash, version 12: SHA-256 of the previous entry's hash (32 zero bytes for the first)
+-- and this entry's canonical content: see src/db/audit.rs. `hitl audit verify` walks it.)
 CREATE INDEX audit_watch ON audit (watch_id) WHERE watch_id IS NOT NULL;
 CREATE INDEX audit_event ON audit (event, id);
 CREATE INDEX audit_actor ON audit (actor, id);

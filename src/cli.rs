@@ -87,6 +87,9 @@ pub enum Command {
     /// Answer an agent's hook: its input on stdin, the decision on stdout
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Check the audit log's hash chain (exit 0 intact, 1 an entry does not match, 2 cannot check)
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Copy the database to FILE while the server runs (exit 0 done, 1 failed)
     Backup {
         /// The new file (never overwritten; mode 0600)
@@ -715,4 +718,14 @@ pub struct HookArgs {
     pub api_key: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain from the first entry: exit 0 when every entry matches, 1 naming
+    /// the first that does not (edited, inserted or removed)
+    Verify {
+        #[command(flatten)]
+        data: GlobalDataDir,
+    },
 }

@@ -94,6 +94,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Hook(crate::cli::HookCommand::ClaudeCode(args)) => {
             return hook::claude_code(&args)
         }
+        Command::Audit(crate::cli::AuditCommand::Verify { data }) => {
+            return match existing_data_dir(data.data_dir.or(top)) {
+                Ok(dir) => backup::verify_audit(&dir),
+                Err(e) => fail(e),
+            }
+        }
         Command::Backup { file, data } => {
             existing_data_dir(data.data_dir.or(top)).and_then(|dir| backup::backup(&dir, &file))
         }

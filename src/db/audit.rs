@@ -1,5 +1,5 @@
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
 use crate::model::audit::{Entry, Filter};
@@ -13,16 +13,167 @@ pub fn append(
     watch_id: Option<&str>,
     details: &serde_json::Value,
 ) -> Result<()> {
+    // One writer at a time (the writer thread, or a command line's IMMEDIATE
+    // transaction): the last entry read here stays the last until this one is in.
+    let (last_id, prev): (i64, Option<Vec<u8>>) = conn
+        .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, None));
+    let id = last_id + 1;
+    let details = details.to_string();
+    let hash = link(
+        prev.as_deref().unwrap_or(&GENESIS),
+        &Content {
+            id,
+            at,
+            actor,
+            event,
+            watch_id,
+            details: &details,
+        },
+    );
     conn.prepare_cached(
-        "INSERT INTO audit (at, actor, event, watch_id, details) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO audit (id, at, actor, event, watch_id, details, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![at, actor, event, watch_id, details.to_string()])?;
+    .execute(params![id, at, actor, event, watch_id, details, hash])?;
     Ok(())
+}
+
+/// The "previous hash" of the first entry.
+const GENESIS: [u8; 32] = [0; 32];
+
+/// What an entry's hash covers: every stored column but the hash.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Content<'a> {
+    id: i64,
+    at: Millis,
+    actor: &'a str,
+    event: &'a str,
+    watch_id: Option<&'a str>,
+    /// The stored JSON text, as a string: its bytes are what is kept.
+    details: &'a str,
+}
+
+/// SHA-256 of the previous hash (32 bytes) followed by the entry's canonical content:
+/// its columns as a JSON object in RFC 8785 (JCS) form, e.g.
+/// `{"actor":"cli","at":1700000000000,"details":"{}","event":"key.created","id":1,"watchId":null}`.
+fn link(prev: &[u8], content: &Content) -> Vec<u8> {
+    let canonical = serde_jcs::to_vec(content).unwrap_or_default();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(prev);
+    ctx.update(&canonical);
+    ctx.finish().as_ref().to_vec()
+}
+
+/// Chains every entry in id order (the upgrade to version 12, whose step lifted the
+/// append-only trigger), then puts the trigger back as schema.sql has it.
+pub fn chain_all(conn: &Connection) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, Millis, String, String, Option<String>, String)> = conn
+        .prepare("SELECT id, at, actor, event, watch_id, details FROM audit ORDER BY id")?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut prev = GENESIS.to_vec();
+    let mut update = conn.prepare("UPDATE audit SET hash = ?2 WHERE id = ?1")?;
+    for (id, at, actor, event, watch_id, details) in &rows {
+        prev = link(
+            &prev,
+            &Content {
+                id: *id,
+                at: *at,
+                actor,
+                event,
+                watch_id: watch_id.as_deref(),
+                details,
+            },
+        );
+        update.execute(params![id, prev])?;
+    }
+    conn.execute_batch(
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;",
+    )
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// Every entry matches: how many, and the last one's hash (the head).
+    Intact { entries: i64, head: Option<Vec<u8>> },
+    /// The first entry that does not match what came before it.
+    Broken {
+        id: i64,
+        at: Millis,
+        event: String,
+        checked: i64,
+    },
+}
+
+/// Recomputes every hash from the first entry on.
+pub fn verify(conn: &Connection) -> Result<Verified> {
+    let mut stmt = conn
+        .prepare("SELECT id, at, actor, event, watch_id, details, hash FROM audit ORDER BY id")?;
+    let mut rows = stmt.query([])?;
+    let mut prev = GENESIS.to_vec();
+    let mut checked = 0;
+    while let Some(r) = rows.next()? {
+        let (id, at, actor, event): (i64, Millis, String, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let watch_id: Option<String> = r.get(4)?;
+        let details: String = r.get(5)?;
+        let stored: Option<Vec<u8>> = r.get(6)?;
+        let expected = link(
+            &prev,
+            &Content {
+                id,
+                at,
+                actor: &actor,
+                event: &event,
+                watch_id: watch_id.as_deref(),
+                details: &details,
+            },
+        );
+        if stored.as_deref() != Some(expected.as_slice()) {
+            return Ok(Verified::Broken {
+                id,
+                at,
+                event,
+                checked,
+            });
+        }
+        prev = expected;
+        checked += 1;
+    }
+    Ok(Verified::Intact {
+        entries: checked,
+        head: (checked > 0).then_some(prev),
+    })
+}
+
+/// The last entry's id and hash.
+pub fn head(conn: &Connection) -> Result<Option<(i64, Option<Vec<u8>>)>> {
+    Ok(conn
+        .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// The entry's columns, and the acting key's name looked up by its id (the primary
 /// key of `api_keys`, so one probe per row; keys are revoked, never deleted).
-const COLUMNS: &str = "id, at, actor, event, watch_id, details, \
+const COLUMNS: &str = "id, at, actor, event, watch_id, details, hash, \
      (SELECT k.name FROM api_keys k \
       WHERE audit.actor LIKE 'key:%' AND k.id = substr(audit.actor, 5)) AS key_name";
 
@@ -34,7 +185,8 @@ fn row_to_entry(r: &Row) -> rusqlite::Result<Entry> {
         event: r.get(3)?,
         watch_id: r.get(4)?,
         details: r.get(5)?,
-        key_name: r.get(6)?,
+        hash: r.get(6)?,
+        key_name: r.get(7)?,
     })
 }
 

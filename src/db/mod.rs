@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009-routing.sql"),
     include_str!("migrations/0010-decided-content.sql"),
     include_str!("migrations/0011-channels.sql"),
+    include_str!("migrations/0012-audit-chain.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
@@ -389,6 +390,9 @@ fn migrate_unenforced(conn: &mut Connection, path: &Path) -> Result<(), OpenErro
             let to = i as i64 + 2;
             if version < to {
                 tx.execute_batch(step).map_err(err)?;
+                if to == 12 {
+                    audit::chain_all(&tx).map_err(err)?;
+                }
                 tx.pragma_update(None, "user_version", to).map_err(err)?;
                 tracing::info!(version = to, "upgraded database schema");
             }

@@ -12,6 +12,8 @@ pub struct About {
     pub settings: Vec<(String, String)>,
     /// (what, how many).
     pub counts: Vec<(&'static str, i64)>,
+    /// The audit log's last entry: its id and hash (hex).
+    pub audit_head: Option<(i64, String)>,
 }
 
 pub fn view(viewer: &Viewer, a: &About) -> Markup {
@@ -25,6 +27,15 @@ pub fn view(viewer: &Viewer, a: &About) -> Markup {
         h2 { "Contents" }
         dl.settings {
             @for (name, n) in &a.counts { dt { (name) } dd { (n) } }
+        }
+        h2 { "Audit log" }
+        @match &a.audit_head {
+            Some((id, hash)) => {
+                p { "Each entry carries the SHA-256 of the one before it and its own content. The head, entry " (id) ":" }
+                p { code #audit-head { (hash) } }
+                p.muted { "Note it somewhere else now and then: " code { "hitl audit verify" } " checks every entry up to it, and an entry edited or removed since breaks the chain." }
+            }
+            None => { p.muted { "No entries yet." } }
         }
     };
     page("About", viewer, Nav::About, content)

@@ -93,17 +93,26 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
                      '[\"db\",\"prod\"]', 3000, NULL, 4000, 'alice@example.com', 'no way');
          INSERT INTO pause_tags (tag, pause_id) VALUES ('deploy', 5), ('db', 9), ('prod', 9);
          INSERT INTO idempotency (key_id, idem_key, request_hash, pause_id, created_at)
-             VALUES ('key_old', 'retry-1', x'0102', 5, 2000);",
+             VALUES ('key_old', 'retry-1', x'0102', 5, 2000);
+         INSERT INTO audit (at, actor, event, watch_id, details)
+             VALUES (1000, 'cli', 'key.created', NULL, '{\"name\":\"old-bot\"}'),
+                    (4000, 'user:alice@example.com', 'pause.rejected', 'wch_decided', '{}');",
     )
     .unwrap();
     drop(db);
 
     old.add_user("alice@example.com", "approver");
+    // The upgrade chained the entries it found; new ones carry on the chain.
+    let verified = old.ok(&["audit", "verify"]);
+    assert!(
+        verified.starts_with("audit log intact: 3 entries"),
+        "{verified}"
+    );
     let db = old.db();
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        11
+        12
     );
     // Every pause kept from before version 7 expires on its timeout, as it did.
     let on_timeout: Vec<String> = db
@@ -254,7 +263,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        11
+        12
     );
     type Row = (
         i64,

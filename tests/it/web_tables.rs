@@ -93,7 +93,7 @@ fn the_audit_log_names_keys_and_reads_in_words() {
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
         reader.headers().unwrap().iter().collect::<Vec<_>>(),
-        ["time", "event", "actor", "watchId", "details", "keyName"]
+        ["time", "event", "actor", "watchId", "details", "keyName", "id", "hash"]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let created = rows.iter().find(|r| &r[1] == "pause.created").unwrap();

@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn page(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let counts = state.read(pauses::totals).await?;
+    let head = state.read(db::audit::head).await?;
     Ok(html(about::view(
         &who.viewer,
         &About {
@@ -21,6 +22,12 @@ async fn page(who: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse,
             schema_version: db::SCHEMA_VERSION,
             settings: state.web.settings.clone(),
             counts,
+            audit_head: head.map(|(id, hash)| {
+                (
+                    id,
+                    hash.map_or_else(|| "(not chained)".into(), |h| crate::secret::hex(&h)),
+                )
+            }),
         },
     )))
 }

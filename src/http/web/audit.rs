@@ -100,12 +100,17 @@ fn write_row(w: &mut csv::Writer<Vec<u8>>, e: &Entry) -> Result<(), Error> {
         cell(e.watch_id.as_deref().unwrap_or("")),
         cell(&e.details),
         cell(e.key_name.as_deref().unwrap_or("")),
+        e.id.to_string(),
+        e.hash
+            .as_deref()
+            .map(crate::secret::hex)
+            .unwrap_or_default(),
     ])
     .map_err(Error::internal)
 }
 
 /// All matching entries as CSV (UTF-8, RFC 4180 quoting by the csv crate): the stored
-/// columns as they are, then the acting key's name.
+/// columns as they are, the acting key's name, then the entry's id and chain hash.
 async fn export(
     req: HttpRequest,
     _admin: Admin,
@@ -116,8 +121,10 @@ async fn export(
     let body = state
         .read(move |conn| {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(["time", "event", "actor", "watchId", "details", "keyName"])
-                .map_err(Error::internal)?;
+            w.write_record([
+                "time", "event", "actor", "watchId", "details", "keyName", "id", "hash",
+            ])
+            .map_err(Error::internal)?;
             audit::for_each(conn, &wanted, |e| write_row(&mut w, &e))?;
             w.into_inner().map_err(Error::internal)
         })
