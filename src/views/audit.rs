@@ -274,6 +274,7 @@ mod tests {
             event: "pause.created".to_string(),
             watch_id: None,
             details: "{}".to_string(),
+            hash: None,
             key_name: key_name.map(str::to_string),
         };
         let key = actor(&entry("key:key_A4x5", Some("<deploy-bot>"))).into_string();
