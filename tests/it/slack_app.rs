@@ -473,6 +473,30 @@ fn people_hitl_does_not_know_or_does_not_route_to_are_told_why() {
     assert_eq!(status(&s, &id)["status"], "pending");
     assert_eq!(status(&s, &id)["approvals"], json!([]));
     assert!(s.slack.calls("chat.update").is_empty());
+
+    // The person who runs the agent may not decide its pauses, from Slack either.
+    let owned = s
+        .hitl
+        .key_json(&["--name", "ann-bot", "--owner", "ann@example.com"])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = s
+        .server
+        .create(&owned, &json!({ "action": "my own deploy" }));
+    let at = message_of(&s.hitl, &mine, "C123");
+    assert_eq!(
+        interact(&s.server, &press("hitl_approve", &mine, "UANN", &at), 0).status,
+        200
+    );
+    let told = s.slack.wait_for("chat.postEphemeral", "to the owner", |c| {
+        c.body["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("another reviewer must decide")
+    });
+    assert_eq!(told.body["user"], "UANN");
+    assert_eq!(s.server.status(&owned, &mine)["status"], "pending");
 }
 
 #[test]
