@@ -30,8 +30,10 @@ use crate::notify::slack_app::api::{Api, Failure};
 use crate::notify::slack_app::blocks::{self, RejectTarget, Why};
 use crate::notify::slack_app::{self as app};
 
-/// Slack's interaction payloads are a few KiB.
-const BODY_LIMIT: usize = 64 * 1024;
+/// A button press carries the whole message it was on, percent-encoded: a message
+/// with long agent text in other scripts (up to 3,000 characters a block, each up to 9
+/// bytes encoded) can pass 64 KiB.
+const BODY_LIMIT: usize = 128 * 1024;
 /// How far a request's timestamp may be from now (Slack's own advice: 5 minutes).
 const MAX_SKEW_SECS: i64 = 5 * 60;
 /// Each Slack Web API call made while answering; Slack waits 3 s for the answer.
