@@ -16,6 +16,7 @@ mod rate;
 pub use rate::RateLimit;
 pub mod request_id;
 mod rules;
+mod slack;
 pub mod web;
 
 use std::net::TcpListener;
@@ -501,6 +502,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(hooks::configure)
         .configure(mcp::configure)
         .configure(humanlayer::configure)
+        .configure(slack::configure)
         .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
         .configure(web::configure)
         .default_service(aweb::to(not_found));

@@ -17,7 +17,7 @@ use crate::text::marked;
 
 /// Text for Slack: `&`, `<` and `>` escaped, so `<!channel>` or `<http://x|label>`
 /// from an agent stays text.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -25,12 +25,12 @@ fn escape(text: &str) -> String {
 
 /// Agent text for a `plain_text` field: marked, then cut to at most `max` characters
 /// (Slack refuses a whole message whose block text is too long).
-fn agent(text: &str, max: usize) -> String {
+pub(crate) fn agent(text: &str, max: usize) -> String {
     fit(marked(text), max, false)
 }
 
 /// Agent text for mrkdwn (the top-level `text`): marked, escaped, then cut.
-fn agent_mrkdwn(text: &str, max: usize) -> String {
+pub(crate) fn agent_mrkdwn(text: &str, max: usize) -> String {
     fit(escape(&marked(text)), max, true)
 }
 
@@ -52,13 +52,13 @@ fn fit(text: String, max: usize, escaped: bool) -> String {
     cut
 }
 
-fn plain(text: &str) -> Value {
+pub(crate) fn plain(text: &str) -> Value {
     json!({ "type": "plain_text", "text": text, "emoji": false })
 }
 
 /// Slack's limits on a header's and a section's text.
-const HEADER_MAX: usize = 150;
-const SECTION_MAX: usize = 3000;
+pub(crate) const HEADER_MAX: usize = 150;
+pub(crate) const SECTION_MAX: usize = 3000;
 
 /// The message for a new pause.
 pub fn created(p: &Pause, review_url: &str) -> Value {

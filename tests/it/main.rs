@@ -50,6 +50,8 @@ mod request_ids;
 mod risk_summary;
 mod routing;
 mod rules;
+mod slack_app;
+mod slack_fake;
 mod slow_bodies;
 mod stale_session;
 mod web_admin;
