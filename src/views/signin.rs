@@ -125,6 +125,9 @@ pub struct Account {
     pub away: Option<(String, String)>,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// The person as stored (their push devices) and the server's VAPID public key.
+    pub user: crate::model::user::User,
+    pub vapid_public_key: String,
 }
 
 pub fn account(viewer: &Viewer, a: &Account) -> Markup {
@@ -147,6 +150,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
                 }
             }
         }
+        (crate::views::push::account_section(viewer, &a.user, &a.vapid_public_key))
         section #away {
             h2 { "Away" }
             @if let Some((until, delegate)) = &a.away {

@@ -364,6 +364,8 @@ async fn account_of(who: &SignedIn, state: &AppState) -> Result<Account, PageErr
             .map(|(until, delegate)| (clock::rfc3339(until), delegate.to_string())),
         error: None,
         notice: None,
+        vapid_public_key: state.vapid.public_key().to_string(),
+        user,
     })
 }
 
