@@ -409,3 +409,65 @@ fn a_gone_subscription_is_removed_and_busy_services_are_retried() {
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(service.received().len(), 4);
 }
+
+#[test]
+fn the_page_installs_with_a_manifest_and_a_service_worker() {
+    let hitl = Hitl::new();
+    hitl.add_user("alice@example.com", "approver");
+    let server = hitl.serve(&[]);
+
+    // The worker from the root, as a script the whole site may be controlled by.
+    let sw = request_raw("GET", &format!("{}/sw.js", server.url), "", &[]);
+    assert_eq!(sw.status, 200);
+    assert!(sw.headers["content-type"].starts_with("text/javascript"));
+    assert_eq!(sw.headers["service-worker-allowed"], "/");
+    assert!(sw.text.contains("notificationclick") && sw.text.contains("/push/approve"));
+
+    let browser = crate::browser::Browser::new();
+    browser.sign_in(&server.url, "alice@example.com", PASSWORD);
+    browser.goto(&format!("{}/account", server.url));
+    // The manifest the page links to: installable (name, start URL, standalone, icons).
+    browser.js(
+        "fetch(document.querySelector('link[rel=manifest]').href)\
+           .then(r => r.json()).then(m => { window.__manifest = m; });\
+         navigator.serviceWorker.ready.then(r => { window.__scope = r.scope; });\
+         return true;",
+        vec![],
+    );
+    browser.wait_until(
+        "the manifest and the service worker",
+        "window.__manifest && window.__scope",
+        Duration::from_secs(15),
+    );
+    let manifest = browser.js("return window.__manifest;", vec![]);
+    assert_eq!(manifest["name"], "hitl");
+    assert_eq!(manifest["start_url"], "/");
+    assert_eq!(manifest["display"], "standalone");
+    let icons = manifest["icons"].as_array().unwrap();
+    for (size, purpose) in [
+        ("192x192", "any"),
+        ("512x512", "any"),
+        ("512x512", "maskable"),
+    ] {
+        let icon = icons
+            .iter()
+            .find(|i| i["sizes"] == size && i["purpose"] == purpose)
+            .unwrap_or_else(|| panic!("no {size} {purpose} icon"));
+        let src = icon["src"].as_str().unwrap();
+        let r = request_raw("GET", &format!("{}{src}", server.url), "", &[]);
+        assert_eq!(r.status, 200, "{src}");
+        assert_eq!(r.headers["content-type"], "image/png", "{src}");
+    }
+    let scope = browser.js("return window.__scope;", vec![]);
+    assert_eq!(scope, format!("{}/", server.url).as_str());
+    // The Account page offers to turn notifications on in this browser.
+    browser.wait_until(
+        "the Turn on button",
+        "!document.querySelector('[data-push-on]').hidden \
+         && document.querySelector('[data-push-unsupported]').hidden",
+        Duration::from_secs(10),
+    );
+    assert!(browser
+        .text("[data-push-on]")
+        .contains("Turn on notifications on this device"));
+}
