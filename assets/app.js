@@ -325,6 +325,11 @@
     source.addEventListener("resync", function () { refreshQueue({}); });
   }
 
+  // ---- the installed page: its service worker shows Web Push notifications ----
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* not offered here */ });
+  }
+
   refreshTimes(document);
   setInterval(function () { refreshTimes(document); }, 30000);
 })();

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{Checkpointer, Pool, Store, Writer};
 use crate::domain::outbox::{self, Channels};
 use crate::domain::pauses::Limits;
+use crate::domain::push::{self, Vapid};
 use crate::domain::receipts::{self, Receipts};
 use crate::domain::throttle::Throttle;
 use crate::domain::{settings, setup};
@@ -79,6 +80,7 @@ fn start(config: &Config) -> Result<(), String> {
         policy: Arc::new(config.policy.clone()),
         link_key: Arc::clone(&parts.link_key),
         receipts: Arc::clone(&parts.receipts),
+        vapid: Arc::clone(&parts.vapid),
         throttle: Throttle::default(),
         rate_limit: http::RateLimit::new(config.rate_limit),
         live,
@@ -160,6 +162,7 @@ struct Parts {
     dns: Arc<Dns>,
     link_key: Arc<Vec<u8>>,
     receipts: Arc<Receipts>,
+    vapid: Arc<Vapid>,
 }
 
 impl Parts {
@@ -209,6 +212,11 @@ impl Parts {
             receipts.signer().kid(),
             Urls::new(public_url).jwks()
         );
+        // Web Push's VAPID key, likewise made once: browsers subscribed to it.
+        let vapid = writer
+            .run_blocking(push::key)
+            .and_then(|key| Vapid::new(&key, public_url))
+            .map_err(|e| format!("cannot prepare the Web Push (VAPID) key: {e}"))?;
         let notifier = Notifier::start(
             settings,
             writer.clone(),
@@ -233,6 +241,7 @@ impl Parts {
             dns,
             link_key,
             receipts: Arc::new(receipts),
+            vapid: Arc::new(vapid),
         })
     }
 

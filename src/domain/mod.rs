@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod password;
 pub mod pauses;
 pub mod policies;
+pub mod push;
 pub mod receipts;
 pub mod rules;
 pub mod sessions;

@@ -58,6 +58,8 @@ pub struct AppState {
     pub link_key: Arc<Vec<u8>>,
     /// Signs the receipts of decided pauses; its public key is the JWKS.
     pub receipts: Arc<crate::domain::receipts::Receipts>,
+    /// The Web Push (VAPID) key; its public half is the page's `applicationServerKey`.
+    pub vapid: Arc<crate::domain::push::Vapid>,
     pub throttle: crate::domain::throttle::Throttle,
     /// `--rate-limit`: API requests per minute per key.
     pub rate_limit: rate::RateLimit,

@@ -29,6 +29,7 @@ fn head(title: &str) -> Markup {
             title { (title) }
             link rel="icon" href=(assets::url("icons/logo.svg")) type="image/svg+xml";
             link rel="stylesheet" href=(assets::url("app.css"));
+            link rel="manifest" href=(assets::url("manifest.webmanifest"));
             script src=(assets::url("app.js")) defer {}
         }
     }

@@ -15,6 +15,7 @@ pub mod history;
 pub mod json_tree;
 pub mod layout;
 pub mod mail;
+pub mod push;
 pub mod queue;
 pub mod review;
 pub mod rules;

@@ -128,6 +128,9 @@ pub struct Account {
     pub away: Option<(String, String)>,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// The person as stored (their push devices) and the server's VAPID public key.
+    pub user: crate::model::user::User,
+    pub vapid_public_key: String,
 }
 
 /// How a channel reaches this person, or what it still needs.
@@ -194,6 +197,7 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
                 }
             }
         }
+        (crate::views::push::account_section(viewer, &a.user, &a.vapid_public_key))
         section #away {
             h2 { "Away" }
             @if let Some((until, delegate)) = &a.away {

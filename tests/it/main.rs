@@ -41,6 +41,8 @@ mod openapi;
 mod peers;
 mod people;
 mod policies_page;
+mod push;
+mod push_fake;
 mod questions;
 pub mod quorum;
 mod race;

@@ -366,6 +366,8 @@ async fn account_of(who: &SignedIn, state: &AppState) -> Result<Account, PageErr
         channels: state.channels,
         error: None,
         notice: None,
+        vapid_public_key: state.vapid.public_key().to_string(),
+        user,
     })
 }
 

@@ -12,6 +12,7 @@ mod live;
 mod mail;
 mod oidc;
 mod policies;
+mod push;
 mod queue;
 mod review;
 mod rules;
@@ -59,7 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(policies::configure)
         .configure(audit::configure)
         .configure(about::configure)
-        .configure(mail::configure);
+        .configure(mail::configure)
+        .configure(push::configure);
 }
 
 /// An HTML page.
