@@ -15,7 +15,7 @@ pub fn insert(conn: &Connection, id_hash: &[u8], user_id: i64, now: Millis) -> R
 pub fn get(conn: &Connection, id_hash: &[u8]) -> Result<Option<Row>> {
     Ok(conn
         .prepare_cached(
-            "SELECT u.id, u.email, u.role, u.notify_email, s.created_at, s.last_seen_at
+            "SELECT u.id, u.email, u.role, s.created_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1",
         )?
         .query_row([id_hash], |r| {
@@ -26,9 +26,8 @@ pub fn get(conn: &Connection, id_hash: &[u8]) -> Result<Option<Row>> {
                     email: r.get(1)?,
                     role: Role::parse(&role).unwrap_or(Role::Approver),
                 },
-                notify_email: r.get(3)?,
-                created_at: r.get(4)?,
-                last_seen_at: r.get(5)?,
+                created_at: r.get(3)?,
+                last_seen_at: r.get(4)?,
             })
         })
         .optional()?)

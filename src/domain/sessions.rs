@@ -22,7 +22,6 @@ const CSRF_CONTEXT: &[u8] = b"hitl csrf token";
 pub struct Session {
     pub id_hash: Vec<u8>,
     pub user: Reviewer,
-    pub notify_email: bool,
     /// The token every form and state-changing request of this session must carry.
     pub csrf: String,
     pub needs_touch: bool,
@@ -70,7 +69,6 @@ pub fn lookup(conn: &rusqlite::Connection, cookie: &str, now: Millis) -> Result<
     Ok(Some(Session {
         id_hash,
         user: row.user,
-        notify_email: row.notify_email,
         csrf: csrf_for(cookie),
         needs_touch: now - row.last_seen_at >= TOUCH_EVERY_MS,
     }))
@@ -129,7 +127,6 @@ mod tests {
                 email: "x@example.com".into(),
                 role: crate::domain::Role::Admin,
             },
-            notify_email: true,
             csrf: a.clone(),
             needs_touch: false,
         };

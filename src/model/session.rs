@@ -6,7 +6,6 @@ use crate::clock::Millis;
 /// The row as stored.
 pub struct Row {
     pub user: Reviewer,
-    pub notify_email: bool,
     pub created_at: Millis,
     pub last_seen_at: Millis,
 }

@@ -128,8 +128,7 @@ pub struct Account {
     pub away: Option<(String, String)>,
     pub error: Option<String>,
     pub notice: Option<String>,
-    /// The person as stored (their push devices) and the server's VAPID public key.
-    pub user: crate::model::user::User,
+    /// The server's VAPID public key, for the page's push subscription.
     pub vapid_public_key: String,
 }
 

@@ -367,7 +367,6 @@ async fn account_of(who: &SignedIn, state: &AppState) -> Result<Account, PageErr
         error: None,
         notice: None,
         vapid_public_key: state.vapid.public_key().to_string(),
-        user,
     })
 }
 
