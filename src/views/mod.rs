@@ -19,6 +19,7 @@ pub mod queue;
 pub mod review;
 pub mod rules;
 pub mod signin;
+pub mod telegram;
 
 use maud::{html, Markup};
 

@@ -15,6 +15,7 @@ mod policies;
 mod queue;
 mod review;
 mod rules;
+pub mod telegram;
 mod users;
 
 use std::future::Future;
@@ -59,7 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(policies::configure)
         .configure(audit::configure)
         .configure(about::configure)
-        .configure(mail::configure);
+        .configure(mail::configure)
+        .configure(telegram::configure);
 }
 
 /// An HTML page.
