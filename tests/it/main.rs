@@ -50,6 +50,8 @@ mod routing;
 mod rules;
 mod slow_bodies;
 mod stale_session;
+mod telegram;
+mod telegram_fake;
 mod web_admin;
 mod web_flows;
 mod web_http;
