@@ -4,7 +4,8 @@
 
 use actix_web::{web as aweb, HttpRequest, HttpResponse};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::request_id::RequestId;
 use super::AppState;
 use crate::domain::Error;
 use crate::secret;
@@ -38,7 +39,12 @@ async fn webhook(
         .unwrap_or_default();
     if !secret::constant_time_eq(given, expected.as_bytes()) {
         tracing::warn!("refused a Telegram webhook without the right secret token");
-        return Err(Error::Unauthorized.into());
+        let body = ErrorBody::new(
+            ErrorCode::Unauthorized,
+            "X-Telegram-Bot-Api-Secret-Token is missing or wrong: it must be the secret_token given to setWebhook (--telegram-webhook-secret)".into(),
+            RequestId::of(&req),
+        );
+        return Ok(HttpResponse::Unauthorized().json(body));
     }
     let update: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Error::InvalidJson(format!("the update is not JSON: {e}")))?;

@@ -323,6 +323,12 @@ fn attempt(result: &Result<Value, Failure>, started: Instant) -> Attempt {
     }
 }
 
+/// Whether Telegram refused a message for a button's URL.
+fn url_refused(result: &Result<Value, Failure>) -> bool {
+    matches!(result, Err(Failure::Refused { status: 400, description, .. })
+        if description.to_ascii_lowercase().contains("url"))
+}
+
 /// Whether an edit failed only because the message already says this.
 pub fn not_modified(result: &Result<Value, Failure>) -> bool {
     matches!(result, Err(Failure::Refused { status: 400, description, .. })
@@ -355,13 +361,32 @@ pub(super) fn send(worker: &Worker, job: &Job, agent: &ureq::Agent) -> Sent {
     };
     let review = worker.settings.urls.review(&pause.watch_id);
     let event = MailEvent::parse(event["event"].as_str().unwrap_or_default());
-    let body = json!({
-        "chat_id": chat_id,
-        "text": created_text(pause, event),
-        "reply_markup": keyboard(&worker.link_key, pause, user.id, &review),
-    });
+    let text = created_text(pause, event);
+    let buttons = keyboard(&worker.link_key, pause, user.id, &review);
+    let body = json!({ "chat_id": chat_id, "text": text, "reply_markup": buttons });
     let started = Instant::now();
-    let result = api.call(agent, "sendMessage", &body);
+    let mut result = api.call(agent, "sendMessage", &body);
+    if url_refused(&result) {
+        // Telegram refuses URL buttons to some addresses (localhost, for one): the
+        // review link goes into the text instead.
+        tracing::info!(review = %review, "Telegram refused the Review button's address; the link goes in the text");
+        let room = MAX_TEXT.saturating_sub(utf16_len(&review) + 10);
+        let mut body = json!({
+            "chat_id": chat_id,
+            "text": format!("{}\n\nReview: {review}", fit(text, room)),
+        });
+        let rows: Vec<Value> = buttons["inline_keyboard"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|row| row[0].get("url").is_none())
+            .cloned()
+            .collect();
+        if !rows.is_empty() {
+            body["reply_markup"] = json!({ "inline_keyboard": rows });
+        }
+        result = api.call(agent, "sendMessage", &body);
+    }
     let sent = attempt(&result, started);
     if let Ok(message) = &result {
         match message["message_id"].as_i64() {

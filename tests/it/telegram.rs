@@ -249,9 +249,9 @@ fn a_pause_arrives_as_plain_text_with_signed_buttons_and_reject_decides() {
     assert!(message.get("parse_mode").is_none(), "{message}");
     let text = message["text"].as_str().unwrap();
     assert!(
-        text.starts_with(&format!(
+        text.starts_with(
             "Approval needed\n<b>Deploy</b> *prod* [x](http://evil) @channel ⟨RLO⟩gpj.exe\nRisk: high\nRequested by deploy-bot\n"
-        )),
+        ),
         "{text}"
     );
     assert!(text.contains("\"commit\": \"a3f9b2e\""), "{text}");
@@ -508,6 +508,12 @@ fn the_webhook_needs_its_secret() {
     ] {
         let r = request_raw("POST", &url, &body, &headers);
         assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.json["error"]["code"], "unauthorized", "{}", r.text);
+        assert!(
+            r.text.contains("X-Telegram-Bot-Api-Secret-Token"),
+            "{}",
+            r.text
+        );
     }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
@@ -686,4 +692,24 @@ fn refusals_by_telegram_are_retried_or_failed() {
         !error.contains("ABC"),
         "the token never reaches a record: {error}"
     );
+
+    // A Review button's address refused (Telegram refuses localhost): the link goes
+    // into the text, the decision buttons stay.
+    fake.refuse_next("sendMessage", 400, "Bad Request: BUTTON_URL_INVALID", None);
+    let local = server.create(&key, &json!({ "action": "local" }));
+    let resent = fake.wait_for("sendMessage", "the message without a URL button", |b| {
+        b["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("Review: {}/review/{local}", server.url))
+    });
+    let rows = resent["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{resent}");
+    assert_eq!(rows[0][0]["text"], "Approve");
+    assert_eq!(rows[0][1]["text"], "Reject");
+    eventually(Duration::from_secs(5), "delivered", || {
+        (state(&local).0 == "delivered").then_some(())
+    });
 }
