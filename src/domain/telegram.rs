@@ -8,10 +8,9 @@
 //! button decides nothing.
 
 use ring::hmac;
-use serde_json::json;
 
 use super::pauses::Decision;
-use super::{audit, users, Actor, Error, Result};
+use super::{users, Actor, Error, Result};
 use crate::clock::Millis;
 use crate::db::{self, Tx};
 use crate::secret;
@@ -140,19 +139,6 @@ pub fn verify(key: &[u8], data: &str) -> Result<Button> {
         return Err(invalid());
     }
     Ok(button)
-}
-
-/// Records that the bot answered a `/start` with a code that links nothing (for the
-/// admins: someone may be guessing).
-pub fn record_refused_link(tx: &mut Tx, now: Millis, chat: i64) -> Result<()> {
-    audit::record(
-        tx,
-        now,
-        &Actor::Anonymous,
-        "telegram.link_refused",
-        None,
-        json!({ "chat": chat.to_string() }),
-    )
 }
 
 #[cfg(test)]

@@ -68,3 +68,49 @@ pub fn link_page(
     };
     page("Link Telegram", viewer, Nav::Account, content)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+
+    #[test]
+    fn the_section_offers_link_or_unlink_with_the_csrf_token() {
+        let viewer = Viewer {
+            email: "r@example.com".into(),
+            is_admin: false,
+            csrf: "tok".into(),
+            pending: 0,
+        };
+        let mut user = User {
+            id: 1,
+            email: "r@example.com".into(),
+            role: Role::Approver,
+            notify_email: true,
+            created_at: 0,
+            invite_pending: false,
+            away_until: None,
+            delegate: None,
+            telegram_chat: None,
+            ntfy_url: None,
+            notify_off: String::new(),
+            push_devices: 0,
+        };
+        let html = account_section(&viewer, &user, Some("a_bot")).into_string();
+        assert!(
+            html.contains(r#"action="/account/telegram/link""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"name="csrf" value="tok""#), "{html}");
+        user.telegram_chat = Some("5001".into());
+        let html = account_section(&viewer, &user, Some("a_bot")).into_string();
+        assert!(
+            html.contains(r#"action="/account/telegram/unlink""#),
+            "{html}"
+        );
+        assert!(html.contains("@a_bot"), "{html}");
+        let page = link_page(&viewer, Some("a_bot"), "Code1", "2026-01-01T00:00:00Z").into_string();
+        assert!(page.contains("https://t.me/a_bot?start=Code1"), "{page}");
+        assert!(page.contains("/start Code1"), "{page}");
+    }
+}

@@ -121,16 +121,12 @@ impl Bot {
             return;
         }
         let code = code.to_string();
-        let linked = self.writer.run_blocking(move |tx| {
-            let now = clock::now();
-            match rules::link(tx, now, &code, chat) {
-                Err(e @ Error::NotFound(_)) => {
-                    rules::record_refused_link(tx, now, chat)?;
-                    Ok(Err(e))
-                }
-                other => other.map(Ok),
-            }
-        });
+        let linked =
+            self.writer
+                .run_blocking(move |tx| match rules::link(tx, clock::now(), &code, chat) {
+                    Err(e @ Error::NotFound(_)) => Ok(Err(e)),
+                    other => other.map(Ok),
+                });
         match linked {
             Ok(Ok(user)) => {
                 tracing::info!(email = %user.email, "linked a Telegram chat");
@@ -142,7 +138,13 @@ impl Bot {
                     ),
                 );
             }
-            Ok(Err(e)) => self.reply(chat, &format!("Nothing was linked: {e}.")),
+            Ok(Err(e)) => {
+                tracing::info!(
+                    chat,
+                    "refused a Telegram link code that is unknown, expired or used"
+                );
+                self.reply(chat, &format!("Nothing was linked: {e}."));
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not link a Telegram chat");
                 self.reply(
