@@ -23,6 +23,7 @@ use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
 use crate::memory::Memory;
 use crate::notify::dns::Dns;
+use crate::notify::telegram::bot::{Bot as TelegramBot, Poller as TelegramPoller};
 use crate::notify::{self, Notifier, Waker};
 use crate::urls::Urls;
 
@@ -76,6 +77,7 @@ fn start(config: &Config) -> Result<(), String> {
         body_timeout: config.body_timeout,
         channels: parts.channels,
         chat: Arc::new(config.chat.clone()),
+        telegram: parts.telegram.as_ref().map(|(bot, _)| Arc::clone(bot)),
         dns: Arc::clone(&parts.dns),
         policy: Arc::new(config.policy.clone()),
         link_key: Arc::clone(&parts.link_key),
@@ -163,6 +165,8 @@ struct Parts {
     link_key: Arc<Vec<u8>>,
     receipts: Arc<Receipts>,
     vapid: Arc<Vapid>,
+    /// The Telegram bot and its thread (getMe, and the long poll without a webhook).
+    telegram: Option<(Arc<TelegramBot>, TelegramPoller)>,
 }
 
 impl Parts {
@@ -228,6 +232,23 @@ impl Parts {
         let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone(), channels)
             .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
         memory.set_expiry(expiry.clone());
+        let telegram = match &config.chat.telegram {
+            Some(settings) => {
+                let bot = Arc::new(TelegramBot::new(
+                    settings,
+                    &dns,
+                    writer.clone(),
+                    reads.clone(),
+                    channels,
+                    Arc::clone(&link_key),
+                    Urls::new(public_url),
+                ));
+                let poll = settings.webhook_secret.is_none();
+                let poller = TelegramPoller::start(Arc::clone(&bot), &dns, poll)?;
+                Some((bot, poller))
+            }
+            None => None,
+        };
         Ok(Parts {
             writer,
             writer_thread,
@@ -242,12 +263,18 @@ impl Parts {
             link_key,
             receipts: Arc::new(receipts),
             vapid: Arc::new(vapid),
+            telegram,
         })
     }
 
     /// Once the HTTP server has stopped: the timer, the notifier, then the writer
     /// (which commits what is queued) and the checkpointer.
     fn stop(self) {
+        // The bot holds a handle to the writer: both go before the writer stops.
+        if let Some((bot, poller)) = self.telegram {
+            poller.stop();
+            drop(bot);
+        }
         self.expiry.stop();
         let _ = self.expiry_thread.join();
         self.notifier.stop();

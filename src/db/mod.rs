@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod settings;
 pub mod setup;
 pub mod stats;
+pub mod telegram;
 pub mod users;
 pub mod writer;
 

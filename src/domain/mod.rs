@@ -19,6 +19,7 @@ pub mod rules;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod telegram;
 pub mod throttle;
 pub mod users;
 

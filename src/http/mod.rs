@@ -17,6 +17,7 @@ pub use rate::RateLimit;
 pub mod request_id;
 mod rules;
 mod slack;
+mod telegram;
 pub mod web;
 
 use std::net::TcpListener;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub channels: crate::domain::outbox::Channels,
     /// The Slack app, Telegram, ntfy, Teams and Discord settings.
     pub chat: Arc<crate::config::Chat>,
+    /// The Telegram bot, when `--telegram-bot-token` is given.
+    pub telegram: Option<Arc<crate::notify::telegram::bot::Bot>>,
     pub dns: Arc<crate::notify::dns::Dns>,
     /// Where webhooks may go.
     pub policy: Arc<crate::notify::policy::Policy>,
@@ -505,6 +508,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
         .configure(mcp::configure)
         .configure(humanlayer::configure)
         .configure(slack::configure)
+        .configure(telegram::configure)
         .service(aweb::scope("/api").default_service(aweb::to(api_not_found)))
         .configure(web::configure)
         .default_service(aweb::to(not_found));

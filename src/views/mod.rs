@@ -20,6 +20,7 @@ pub mod queue;
 pub mod review;
 pub mod rules;
 pub mod signin;
+pub mod telegram;
 
 use maud::{html, Markup};
 

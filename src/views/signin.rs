@@ -130,6 +130,8 @@ pub struct Account {
     pub notice: Option<String>,
     /// The server's VAPID public key, for the page's push subscription.
     pub vapid_public_key: String,
+    /// The server has a Telegram bot: its name once Telegram told it.
+    pub telegram_bot: Option<Option<String>>,
 }
 
 /// How a channel reaches this person, or what it still needs.
@@ -195,6 +197,9 @@ pub fn account(viewer: &Viewer, a: &Account) -> Markup {
                     @if a.user.ntfy_url.is_some() { " " button.secondary type="submit" name="clear" value="1" { "Remove" } }
                 }
             }
+        }
+        @if let Some(bot) = &a.telegram_bot {
+            (crate::views::telegram::account_section(viewer, &a.user, bot.as_deref()))
         }
         (crate::views::push::account_section(viewer, &a.user, &a.vapid_public_key))
         section #away {

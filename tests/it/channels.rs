@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::*;
-use crate::peers::{Received, Receiver};
+use crate::peers::Receiver;
 use crate::web_http::{csrf_of, form_post, page, sign_in, url_encode};
 
 const HOSTILE: &str = "[Approve](http://evil.example) <@123> @everyone **now** <at>all</at>";
@@ -17,10 +17,6 @@ const HOSTILE: &str = "[Approve](http://evil.example) <@123> @everyone **now** <
 fn topic_of(receiver: &Receiver, topic: &str) -> String {
     let root = receiver.url.trim_end_matches("/hook");
     format!("{root}/{topic}")
-}
-
-fn ntfy_messages(receiver: &Receiver) -> Vec<Received> {
-    receiver.received()
 }
 
 #[test]

@@ -56,6 +56,8 @@ mod slack_app;
 mod slack_fake;
 mod slow_bodies;
 mod stale_session;
+mod telegram;
+mod telegram_fake;
 mod web_admin;
 mod web_flows;
 mod web_http;

@@ -367,6 +367,10 @@ async fn account_of(who: &SignedIn, state: &AppState) -> Result<Account, PageErr
         error: None,
         notice: None,
         vapid_public_key: state.vapid.public_key().to_string(),
+        telegram_bot: state
+            .telegram
+            .as_ref()
+            .map(|_| super::telegram::bot_username(state)),
     })
 }
 
@@ -380,6 +384,7 @@ async fn account_page(
             Some("Your password is changed. Your other sessions were signed out.".to_string())
         }
         Some("notify") => Some("Saved.".to_string()),
+        Some("telegram") => Some("Telegram is unlinked: no more messages go there.".to_string()),
         Some("ntfy") => Some("Saved: new pauses are published to your ntfy topic.".to_string()),
         Some("ntfy-removed") => {
             Some("Removed: nothing is published to ntfy for you now.".to_string())

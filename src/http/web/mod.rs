@@ -16,6 +16,7 @@ mod push;
 mod queue;
 mod review;
 mod rules;
+pub mod telegram;
 mod users;
 
 use std::future::Future;
@@ -61,7 +62,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(audit::configure)
         .configure(about::configure)
         .configure(mail::configure)
-        .configure(push::configure);
+        .configure(push::configure)
+        .configure(telegram::configure);
 }
 
 /// An HTML page.
