@@ -58,13 +58,16 @@ CREATE TABLE pauses (
     resolved_by TEXT,
     comment     TEXT,
     answer      TEXT                                -- a question's answer, once answered
-, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10), policy TEXT, reviewers TEXT, remind_every INTEGER, remind_at INTEGER, escalate_at INTEGER, escalate_to TEXT, approved_context TEXT, response_schema TEXT, response TEXT);
+, required_approvals INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals BETWEEN 1 AND 10), policy TEXT, reviewers TEXT, remind_every INTEGER, remind_at INTEGER, escalate_at INTEGER, escalate_to TEXT, approved_context TEXT, response_schema TEXT, response TEXT, purged_at INTEGER, purged_digests TEXT);
 -- (required_approvals, version 8: distinct approvals that approve the pause. Version 9,
 -- copied from the routing policy that matched, if one did: its name; reviewers, a JSON
 -- array of group names (NULL: any approver); remind_every in milliseconds and the next
 -- reminder's time; when escalate_to joins the reviewers. Version 10: approved_context, the
 -- context as a reviewer edited and approved it (JSON; NULL: not edited); response_schema,
--- a JSON Schema the reviewer's response must meet, and response, that response.)
+-- a JSON Schema the reviewer's response must meet, and response, that response.
+-- Version 13: purged_at, when retention removed its content (context, approved context,
+-- summary, answer, response); purged_digests, JSON of the SHA-256 digests its receipt
+-- signs, kept so that receipts still verify.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
@@ -73,6 +76,8 @@ CREATE INDEX pauses_pending_reminders ON pauses (remind_at)
     WHERE status = 'pending' AND remind_at IS NOT NULL;
 CREATE INDEX pauses_pending_escalations ON pauses (escalate_at)
     WHERE status = 'pending' AND escalate_at IS NOT NULL;
+CREATE INDEX pauses_unpurged ON pauses (resolved_at)
+    WHERE purged_at IS NULL AND resolved_at IS NOT NULL;
 
 -- Approvals given to a pause that needs more than one; one per person.
 CREATE TABLE pause_votes (

@@ -87,6 +87,19 @@ pub enum Command {
     /// Answer an agent's hook: its input on stdin, the decision on stdout
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Remove the content of pauses decided before a date, keeping who decided what and
+    /// when (exit 0 done, 1 failed)
+    Purge {
+        /// A date (YYYY-MM-DD, UTC midnight) or an RFC 3339 time
+        #[arg(long, value_name = "DATE")]
+        before: String,
+        /// Then rewrite the database to give the space back (stop the server first);
+        /// needed once for a database made before hitl gave space back by itself
+        #[arg(long)]
+        vacuum: bool,
+        #[command(flatten)]
+        data: GlobalDataDir,
+    },
     /// Check the audit log's hash chain (exit 0 intact, 1 an entry does not match, 2 cannot check)
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -172,6 +185,12 @@ pub struct ServeArgs {
     /// [default: none: such a pause waits until it is decided or cancelled]
     #[arg(long, env = "HITL_DEFAULT_TIMEOUT", value_name = "DURATION")]
     pub default_timeout: Option<String>,
+
+    /// Decided pauses older than this lose their content (context, approved context,
+    /// summary, answer, response), keeping who decided what and when (e.g. 90d)
+    /// [default: off: everything is kept]
+    #[arg(long, env = "HITL_RETENTION", value_name = "DURATION")]
+    pub retention: Option<String>,
 
     /// Refuse webhooks to loopback and private addresses too (link-local, metadata,
     /// broadcast and multicast addresses are always refused). Stored with the data,

@@ -30,6 +30,8 @@ pub struct Config {
     pub webhook_policy: WebhookPolicy,
     /// `--default-timeout`: the timeout of a pause created without one.
     pub default_timeout_secs: Option<i64>,
+    /// `--retention`: how long a decided pause keeps its content, in milliseconds.
+    pub retention_ms: Option<i64>,
     pub smtp: Option<Smtp>,
     pub slack_url: Option<String>,
     /// The Slack app, Telegram, ntfy, Teams and Discord.
@@ -83,6 +85,21 @@ fn default_timeout(raw: Option<&str>) -> Result<Option<i64>, String> {
     Ok(Some(secs))
 }
 
+/// `--retention`: from 1 hour to 100 years.
+fn retention(raw: Option<&str>) -> Result<Option<i64>, String> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let keep = humantime::parse_duration(raw)
+        .map_err(|e| format!("--retention {raw:?} is not a duration such as 30d or 1y: {e}"))?;
+    if keep < std::time::Duration::from_secs(3600) || keep.as_secs() > 100 * 366 * 86_400 {
+        return Err(format!(
+            "--retention must be from 1h to 100 years, not {raw:?}"
+        ));
+    }
+    Ok(Some(keep.as_millis() as i64))
+}
+
 /// Checks a base URL (http or https, no query) and drops any trailing slash.
 pub fn base_url(raw: &str, what: &str) -> Result<String, String> {
     let url = url::Url::parse(raw.trim())
@@ -131,6 +148,14 @@ impl Config {
             (
                 "request body timeout".into(),
                 humantime::format_duration(self.body_timeout).to_string(),
+            ),
+            (
+                "retention of decided pauses' content".into(),
+                self.retention_ms
+                    .map_or("off (kept for ever)".to_string(), |ms| {
+                        humantime::format_duration(std::time::Duration::from_millis(ms as u64))
+                            .to_string()
+                    }),
             ),
             ("notifier workers".into(), self.workers.to_string()),
             ("webhook retries after".into(), schedule.join(", ")),
@@ -260,6 +285,7 @@ impl Config {
             policy,
             webhook_policy,
             default_timeout_secs: default_timeout(args.default_timeout.as_deref())?,
+            retention_ms: retention(args.retention.as_deref())?,
             smtp: smtp_settings(&args.smtp)?,
             slack_url: args
                 .slack_webhook_url

@@ -3,7 +3,8 @@
 //! `onTimeout` says through the writer (which wakes its waiters), and sends the due
 //! reminders and escalations. It runs at start-up too, so pauses that expired while the server was
 //! down are expired at once. Once an hour it also forgets old Idempotency-Keys and
-//! sessions that can no longer be used.
+//! sessions that can no longer be used, and with `--retention` purges the content of
+//! pauses decided longer ago than that.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use crate::clock::{self, Millis};
 use crate::db::{Pool, Writer};
 use crate::domain::outbox::Channels;
-use crate::domain::{self, pauses, sessions};
+use crate::domain::{self, pauses, retention, sessions};
 
 const BATCH: u32 = 500;
 const IDLE_CHECK: Duration = Duration::from_secs(60);
@@ -34,11 +35,12 @@ impl Expiry {
         reads: Pool,
         writer: Writer,
         channels: Channels,
+        retention_ms: Option<Millis>,
     ) -> std::io::Result<(Expiry, thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel();
         let handle = thread::Builder::new()
             .name("hitl-expiry".into())
-            .spawn(move || run(&reads, &writer, &rx, channels))?;
+            .spawn(move || run(&reads, &writer, &rx, channels, retention_ms))?;
         Ok((Expiry { tx }, handle))
     }
 
@@ -57,6 +59,7 @@ struct Timer<'a> {
     writer: &'a Writer,
     rx: &'a mpsc::Receiver<Msg>,
     channels: Channels,
+    retention_ms: Option<Millis>,
     /// The earliest deadline known; `None`: ask the database.
     next: Option<Option<Millis>>,
     last_housekeeping: Millis,
@@ -67,12 +70,19 @@ struct Timer<'a> {
 /// The thread should stop.
 struct Stop;
 
-fn run(reads: &Pool, writer: &Writer, rx: &mpsc::Receiver<Msg>, channels: Channels) {
+fn run(
+    reads: &Pool,
+    writer: &Writer,
+    rx: &mpsc::Receiver<Msg>,
+    channels: Channels,
+    retention_ms: Option<Millis>,
+) {
     let mut timer = Timer {
         reads,
         writer,
         rx,
         channels,
+        retention_ms,
         next: None,
         last_housekeeping: 0,
         failures: 0,
@@ -106,6 +116,16 @@ impl Timer<'_> {
         });
         if let Err(e) = pruned {
             tracing::warn!(error = %e, "could not forget old idempotency keys and sessions");
+        }
+        if let Some(keep) = self.retention_ms {
+            match retention::purge_before(self.writer, now - keep) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    purged = n,
+                    "retention: removed the content of decided pauses"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention: could not purge"),
+            }
         }
     }
 

@@ -100,6 +100,12 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Purge {
+            before,
+            vacuum,
+            data,
+        } => existing_data_dir(data.data_dir.or(top))
+            .and_then(|dir| backup::purge(&dir, &before, vacuum)),
         Command::Backup { file, data } => {
             existing_data_dir(data.data_dir.or(top)).and_then(|dir| backup::backup(&dir, &file))
         }

@@ -229,8 +229,9 @@ impl Parts {
             outbox_waker,
             Arc::clone(&link_key),
         )?;
-        let (expiry, expiry_thread) = Expiry::start(reads.clone(), writer.clone(), channels)
-            .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
+        let (expiry, expiry_thread) =
+            Expiry::start(reads.clone(), writer.clone(), channels, config.retention_ms)
+                .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
         memory.set_expiry(expiry.clone());
         let telegram = match &config.chat.telegram {
             Some(settings) => {

@@ -67,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010-decided-content.sql"),
     include_str!("migrations/0011-channels.sql"),
     include_str!("migrations/0012-audit-chain.sql"),
+    include_str!("migrations/0013-retention.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
@@ -178,6 +179,10 @@ impl Store {
             detail: describe_sqlite_error(&e),
         };
         let mut conn = Connection::open(&db_path).map_err(open_err)?;
+        // A new file gives pages freed by retention back to the file system; this must
+        // come before its first table and before WAL mode (a no-op on an existing one).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(open_err)?;
         configure(&conn, false).map_err(open_err)?;
         migrate(&mut conn, &db_path)?;
         // The database holds webhook secrets and the mail-link key: owner only, for it,
@@ -415,6 +420,18 @@ fn migrate_unenforced(conn: &mut Connection, path: &Path) -> Result<(), OpenErro
         }
     }
     tx.commit().map_err(err)
+}
+
+/// Gives free pages back to the file system when the database has incremental
+/// vacuum (every database made since retention came; older ones need one `hitl purge
+/// --vacuum`). Returns whether it could.
+pub fn give_back_space(conn: &Connection) -> rusqlite::Result<bool> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode != 2 {
+        return Ok(false);
+    }
+    conn.execute_batch("PRAGMA incremental_vacuum")?;
+    Ok(true)
 }
 
 /// The first id of an append-only `table` whose time `column` is at or after `at`.

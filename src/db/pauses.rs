@@ -14,7 +14,7 @@ const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p
               ORDER BY at, voter) v)
      ELSE '[]' END,
      p.policy, p.reviewers, p.remind_every, p.remind_at, p.escalate_at, p.escalate_to,
-     p.approved_context, p.response_schema, p.response";
+     p.approved_context, p.response_schema, p.response, p.purged_at, p.purged_digests";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
 
 fn conversion_error(detail: String) -> rusqlite::Error {
@@ -63,6 +63,8 @@ fn row_to_pause(row: &Row) -> rusqlite::Result<Pause> {
         approved_context: row.get(28)?,
         response_schema: row.get(29)?,
         response: row.get(30)?,
+        purged_at: row.get(31)?,
+        purged_digests: row.get(32)?,
     })
 }
 
@@ -536,4 +538,34 @@ pub fn add_vote(
         )?
         .execute(params![pause_id, voter, at, comment])?;
     Ok(added == 1)
+}
+
+/// Decided pauses resolved before `before` whose content is still kept, oldest first.
+pub fn unpurged_before(conn: &Connection, before: Millis, limit: u32) -> Result<Vec<Pause>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE p.purged_at IS NULL AND p.resolved_at IS NOT NULL AND p.resolved_at < ?1
+         ORDER BY p.resolved_at LIMIT ?2"
+    ))?;
+    let rows = stmt
+        .query_map(params![before, limit], row_to_pause)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Removes a decided pause's content, keeping `digests` (JSON) in its place.
+pub fn purge(conn: &Connection, id: i64, now: Millis, digests: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE pauses SET context = NULL, approved_context = NULL, summary = NULL,
+                answer = NULL, response = NULL, purged_at = ?2, purged_digests = ?3
+         WHERE id = ?1 AND status != 'pending'",
+    )?
+    .execute(params![id, now, digests])?;
+    // Webhook bodies carried the context too.
+    conn.prepare_cached(
+        "UPDATE outbox SET payload = '{\"purged\":true}'
+         WHERE watch_id = (SELECT watch_id FROM pauses WHERE id = ?1) AND state != 'pending'",
+    )?
+    .execute([id])?;
+    Ok(())
 }

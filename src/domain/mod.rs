@@ -15,6 +15,7 @@ pub mod pauses;
 pub mod policies;
 pub mod push;
 pub mod receipts;
+pub mod retention;
 pub mod rules;
 pub mod sessions;
 pub mod settings;

@@ -55,18 +55,17 @@ impl Receipts {
         if !p.status.is_terminal() {
             return None;
         }
-        let context_sha256 = match receipt::context_sha256(p.effective_context()) {
-            Ok(digest) => digest,
-            Err(e) => {
-                tracing::warn!(watch_id = %p.watch_id, "no receipt: the context has {e}");
-                return None;
-            }
+        // A purged pause signs the digests kept from before the purge.
+        let digests = match super::retention::Digests::kept(p) {
+            Some(kept) => kept,
+            None => super::retention::Digests::of(p),
+        };
+        let Some(context_sha256) = digests.context_sha256 else {
+            tracing::warn!(watch_id = %p.watch_id, "no receipt: the context has no canonical form");
+            return None;
         };
         // A response is JSON the server checked against the form: it has a canonical form.
-        let response_sha256 = p
-            .response
-            .as_deref()
-            .and_then(|r| receipt::context_sha256(Some(r)).ok());
+        let response_sha256 = digests.response_sha256;
         Some(Claims {
             iss: self.issuer.clone(),
             watch_id: p.watch_id.clone(),

@@ -127,6 +127,10 @@ pub struct PauseBody<'a> {
     /// `resolvedAt`, `resolvedBy`, `keyId`, `actionSha256` and `contextSha256`,
     /// verifiable with the key at `/.well-known/jwks.json`.
     receipt: Option<String>,
+    /// When retention removed its content (`context`, `approvedContext`, `summary`,
+    /// `answer` and `response` are null since); null while it is kept.
+    #[schema(format = DateTime)]
+    purged_at: Option<String>,
 }
 
 impl<'a> PauseBody<'a> {
@@ -179,6 +183,7 @@ impl<'a> PauseBody<'a> {
             status_url: state.urls.status(&p.watch_id),
             review_url: state.urls.review(&p.watch_id),
             receipt,
+            purged_at: p.purged_at.map(clock::rfc3339),
         }
     }
 }

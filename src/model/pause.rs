@@ -47,6 +47,11 @@ pub struct Pause {
     pub response_schema: Option<String>,
     /// The reviewer's response to the form (JSON text), once given.
     pub response: Option<String>,
+    /// When retention removed its content (context, approved context, summary,
+    /// answer, response).
+    pub purged_at: Option<Millis>,
+    /// JSON: the digests its receipt signs, kept from before the purge.
+    pub purged_digests: Option<String>,
 }
 
 /// What the routing policy that matched a pause decided, copied when the pause was
@@ -172,6 +177,8 @@ impl Pause {
             approved_context: None,
             response_schema: None,
             response: None,
+            purged_at: None,
+            purged_digests: None,
         }
     }
 }

@@ -375,6 +375,11 @@ fn context_section(r: &Review) -> Markup {
                     @if let Some(raw) = &r.context_pretty {
                         p.muted { "Shown as stored: hitl could not lay this context out." }
                         pre.context-box { (agent_text(raw)) }
+                    } @else if let Some(at) = r.pause.purged_at {
+                        p.muted data-purged {
+                            "Removed by the retention policy on " (crate::clock::rfc3339(at))
+                            ": what was asked and decided, by whom and when, and the digests the receipt signs are kept."
+                        }
                     } @else {
                         p.muted { "The agent sent no context." }
                     }

@@ -49,6 +49,7 @@ mod race;
 pub mod receipts;
 mod reject_options;
 mod request_ids;
+mod retention;
 mod risk_summary;
 mod routing;
 mod rules;

@@ -289,14 +289,20 @@ fn a_pause_arrives_as_plain_text_with_signed_buttons_and_reject_decides() {
         .position(|c| c.body == message)
         .unwrap() as i64
         + 1;
-    let kept: (String, String, i64) = hitl
-        .db()
-        .query_row(
-            "SELECT chat, message, user_id FROM chat_messages WHERE watch_id = ?1 AND kind = 'telegram'",
-            [&watch_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    // Recorded once Telegram's answer is back: moments after the fake saw the call.
+    let kept: (String, String, i64) = eventually(
+        Duration::from_secs(10),
+        "the message kept",
+        || {
+            hitl.db()
+            .query_row(
+                "SELECT chat, message, user_id FROM chat_messages WHERE watch_id = ?1 AND kind = 'telegram'",
+                [&watch_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .ok()
+        },
+    );
     assert_eq!(kept, ("5001".into(), message_id.to_string(), uid));
 
     // A changed token (one character, or the other action's letter), another chat:

@@ -109,6 +109,8 @@ pub fn create(
         approved_context: None,
         response_schema: new.response_schema,
         response: None,
+        purged_at: None,
+        purged_digests: None,
     };
     let id = db::pauses::insert(tx, &pause)?;
     if let Some(idem) = &new_idempotency {
