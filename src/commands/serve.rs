@@ -278,7 +278,9 @@ impl Parts {
         }
         self.expiry.stop();
         let _ = self.expiry_thread.join();
-        self.notifier.stop();
+        // Within the 10 s a SIGTERM allows, with the HTTP server's own stop before:
+        // 5 s for deliveries in flight, then up to 3 s for the writer.
+        self.notifier.stop(std::time::Duration::from_secs(5));
         drop(self.writer);
         drop(self.reads);
         wait_for_writer(self.writer_thread);
@@ -326,7 +328,9 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 /// Waits (a few seconds at most) for the writer to commit what is queued and end; it
 /// ends once the last handle to it is gone.
 fn wait_for_writer(thread: std::thread::JoinHandle<()>) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // A delivery left running at shutdown holds a handle to the writer: do not wait
+    // for it beyond this.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while !thread.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }

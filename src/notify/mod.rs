@@ -229,11 +229,26 @@ impl Notifier {
         })
     }
 
-    /// Lets attempts in flight finish (and be recorded), then ends the workers.
-    pub fn stop(self) {
+    /// Lets attempts in flight finish (and be recorded) for at most `grace`, then ends
+    /// the workers. An attempt still running then is left: its row keeps its lease,
+    /// which the next start releases, so it is sent again (receivers deduplicate by
+    /// `webhook-id`).
+    pub fn stop(self, grace: Duration) {
         self.stop.store(true, Ordering::SeqCst);
         self.waker.wake();
-        for handle in self.handles {
+        let deadline = std::time::Instant::now() + grace;
+        while self.handles.iter().any(|h| !h.is_finished()) && std::time::Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let running = self.handles.iter().filter(|h| !h.is_finished()).count();
+        if running > 0 {
+            tracing::warn!(
+                running,
+                "deliveries still in flight at shutdown are left to the next start"
+            );
+        }
+        for handle in self.handles.into_iter().filter(|h| h.is_finished()) {
             let _ = handle.join();
         }
     }

@@ -97,7 +97,7 @@ fn stopping_the_server_answers_waiting_requests() {
     let r = waiter.join().unwrap();
     assert_eq!(r.json["status"], "pending");
     assert!(
-        start.elapsed() < Duration::from_secs(15),
+        start.elapsed() < Duration::from_secs(10),
         "shutdown waited for the long-poll"
     );
 }

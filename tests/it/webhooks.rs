@@ -480,6 +480,40 @@ fn stopping_lets_an_attempt_in_flight_finish() {
     assert_eq!(hook.received().len(), 1);
 }
 
+/// SIGTERM ends the server within 10 s even when a receiver hangs: the attempt in
+/// flight is left to the outbox and sent again after the restart.
+#[test]
+fn stopping_does_not_wait_for_a_hanging_receiver() {
+    let hitl = Hitl::new();
+    let hook = Receiver::start();
+    // Longer than the 5 s shutdown grants deliveries (the attempt times out after 10 s).
+    hook.reply(&[Reply::Slow(Duration::from_secs(11)), Reply::Status(200)]);
+    let (agent, _) = key_with_hook(&hitl, "a", &hook.url);
+    let reviewer = hitl.reviewer_key("r@example.com");
+    let mut server = hitl.serve(&["--webhook-retry-schedule", "1s"]);
+    let id = server.create(&agent, &json!({ "action": "hanging receiver" }));
+    server.decide(&reviewer, &id, "approved", "");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let status = server.signal_and_wait("TERM");
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}\n{}", server.log());
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        server.log().contains("left to the next start"),
+        "{}",
+        server.log()
+    );
+    server.restart();
+    assert_eq!(settled(&server, &agent, &id)["state"], "delivered");
+    assert!(
+        server.log().contains("took over deliveries"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(hook.received().len(), 2, "sent again after the restart");
+}
+
 #[test]
 fn deliveries_are_listed_and_sent_again_by_hand() {
     let hitl = Hitl::new();
