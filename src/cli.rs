@@ -100,6 +100,14 @@ pub enum Command {
         #[command(flatten)]
         data: GlobalDataDir,
     },
+    /// Check a data directory and the settings, and say what to fix (exit 0 nothing
+    /// wrong, 1 something to fix)
+    Doctor {
+        #[command(flatten)]
+        data: GlobalDataDir,
+        #[command(flatten)]
+        smtp: SmtpArgs,
+    },
     /// Check the audit log's hash chain (exit 0 intact, 1 an entry does not match, 2 cannot check)
     #[command(subcommand)]
     Audit(AuditCommand),

@@ -13,6 +13,7 @@ mod admin;
 pub mod ask;
 mod backup;
 mod client;
+mod doctor;
 mod groups;
 mod hook;
 mod mail;
@@ -97,6 +98,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(crate::cli::AuditCommand::Verify { data }) => {
             return match existing_data_dir(data.data_dir.or(top)) {
                 Ok(dir) => backup::verify_audit(&dir),
+                Err(e) => fail(e),
+            }
+        }
+        Command::Doctor { data, smtp } => {
+            return match crate::config::data_dir(data.data_dir.or(top)) {
+                Ok(dir) => doctor::run(&dir, &smtp),
                 Err(e) => fail(e),
             }
         }

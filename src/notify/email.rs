@@ -146,6 +146,17 @@ impl Smtp {
         Ok(builder.build())
     }
 
+    /// Connects, says hello, starts TLS and signs in as `send` would, sending nothing:
+    /// `Err` says in one line what to change.
+    pub fn check(&self, dns: &Dns) -> Result<(), String> {
+        let transport = self.transport(dns)?;
+        match transport.test_connection() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the server did not answer NOOP".into()),
+            Err(e) => Err(self.explain(&e)),
+        }
+    }
+
     /// Sends one message and says, in one line, what went wrong if it did.
     pub fn send(&self, dns: &Dns, message: &Message) -> Attempt {
         let started = Instant::now();

@@ -17,6 +17,7 @@ mod audit;
 mod backup;
 mod claude_code;
 mod cli;
+mod doctor;
 mod durability;
 mod edit;
 mod exact_context;
