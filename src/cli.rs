@@ -38,8 +38,30 @@ pub struct Cli {
     )]
     pub log: String,
 
+    // --- Log format (op-metrics) ---
+    /// How log lines are written on standard error: text for people, json for log
+    /// collectors (one JSON object per line)
+    #[arg(
+        long,
+        global = true,
+        env = "HITL_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people
+    Text,
+    /// One JSON object per line: timestamp, level, fields (with the message), target
+    Json,
 }
 
 /// `--data-dir`, for the commands that use it: given before the command
@@ -257,6 +279,25 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub oidc: OidcArgs,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+// --- Metrics (op-metrics) ---
+/// `GET /metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Require `Authorization: Bearer TOKEN` on GET /metrics (16 to 256 visible ASCII
+    /// characters) [default: /metrics is open: keep it behind your proxy]
+    #[arg(
+        long,
+        env = "HITL_METRICS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = metrics_token
+    )]
+    pub metrics_token: Option<String>,
 }
 
 /// The chat and push channels: the Slack app, Telegram, ntfy, Teams and Discord.
@@ -344,6 +385,23 @@ pub struct ChatArgs {
         value_name = "URL"
     )]
     pub discord_webhook_url: Option<String>,
+}
+
+/// `--metrics-token`: long enough not to be guessed, and sendable in a header as is.
+fn metrics_token(value: &str) -> Result<String, String> {
+    if !(16..=256).contains(&value.len()) {
+        return Err(format!(
+            "the token must be 16 to 256 characters long (this one has {}); make one with: head -c 32 /dev/urandom | base64",
+            value.len()
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "the token must be visible ASCII characters only (no spaces or control characters)"
+                .into(),
+        );
+    }
+    Ok(value.to_string())
 }
 
 /// Sign-in with an OpenID Connect provider.

@@ -14,6 +14,7 @@ mod domain;
 mod expiry;
 mod http;
 mod memory;
+mod metrics;
 mod model;
 mod notify;
 mod oidc;
@@ -32,6 +33,6 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return commands::ask::usage_error(e, cli::Cli::command()),
     };
-    commands::init_logging(&cli.log);
+    commands::init_logging(&cli.log, cli.log_format);
     commands::run(cli)
 }

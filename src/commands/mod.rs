@@ -30,7 +30,7 @@ use crate::cli::{Cli, Command};
 
 /// Logs go to standard error; the actix server's own start-up chatter is kept to
 /// warnings unless the filter names it.
-pub fn init_logging(filter: &str) {
+pub fn init_logging(filter: &str, format: crate::cli::LogFormat) {
     let filter = if filter.contains("actix") {
         filter.to_string()
     } else {
@@ -40,12 +40,17 @@ pub fn init_logging(filter: &str) {
         eprintln!("warning: --log {filter:?} is not a valid filter; using info");
         tracing_subscriber::EnvFilter::new("info,actix_server=warn")
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        crate::cli::LogFormat::Text => logs
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One JSON object per line (tracing-subscriber's JSON formatter).
+        crate::cli::LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
 }
 
 /// Prints `error: ...` and returns exit code 1.

@@ -22,6 +22,7 @@ use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
 use crate::memory::Memory;
+use crate::metrics::{Metrics, Observed};
 use crate::notify::dns::Dns;
 use crate::notify::telegram::bot::{Bot as TelegramBot, Poller as TelegramPoller};
 use crate::notify::{self, Notifier, Waker};
@@ -32,13 +33,13 @@ pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    match start(&config) {
+    match start(&config, args.metrics.metrics_token.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-fn start(config: &Config) -> Result<(), String> {
+fn start(config: &Config, metrics_token: Option<String>) -> Result<(), String> {
     let _lock = Store::lock_for_serving(&config.data_dir).map_err(|e| e.to_string())?;
     let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
     raise_open_file_limit();
@@ -48,7 +49,8 @@ fn start(config: &Config) -> Result<(), String> {
     let outbox_waker = Waker::default();
     // What the server keeps in memory, and everything that hears of commits.
     let memory = Arc::new(Memory::new(&store.dir, live.clone(), outbox_waker.clone()));
-    let parts = Parts::start(config, &store, &memory, &public_url, outbox_waker)?;
+    let metrics = Arc::new(Metrics::new());
+    let parts = Parts::start(config, &store, &memory, &metrics, &public_url, outbox_waker)?;
     let stored = (
         config.webhook_policy.clone(),
         public_url.clone(),
@@ -94,6 +96,8 @@ fn start(config: &Config) -> Result<(), String> {
             password_sign_in: config.password_sign_in,
             oidc: oidc_provider(config, &parts.dns, &public_url)?,
         },
+        metrics,
+        metrics_token,
     });
 
     log_start(config, &store.dir, bound, &public_url, setup_token);
@@ -174,13 +178,19 @@ impl Parts {
         config: &Config,
         store: &Store,
         memory: &Arc<Memory>,
+        metrics: &Arc<Metrics>,
         public_url: &str,
         outbox_waker: Waker,
     ) -> Result<Parts, String> {
         let write_conn = store
             .connect_writer()
             .map_err(|e| format!("cannot open the database: {e}"))?;
-        let (writer, writer_thread) = Writer::start(write_conn, Arc::clone(memory) as _)
+        // Memory hears of every commit as before; the metrics count what committed.
+        let listener = Arc::new(Observed {
+            memory: Arc::clone(memory),
+            metrics: Arc::clone(metrics),
+        });
+        let (writer, writer_thread) = Writer::start(write_conn, listener)
             .map_err(|e| format!("cannot start the database writer: {e}"))?;
         let checkpointer = store
             .start_checkpointer()

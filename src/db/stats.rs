@@ -28,3 +28,16 @@ pub fn totals(conn: &Connection) -> Result<Vec<(&'static str, i64)>> {
 pub fn count_pending(conn: &Connection) -> Result<i64> {
     count(conn, "SELECT count(*) FROM pauses WHERE status = 'pending'")
 }
+
+/// Outbox rows waiting (`pending`) and given up on (`failed`): `(kind, pending,
+/// failed)` for each kind that has any. `/metrics` reads it at every scrape.
+pub fn outbox_backlog(conn: &Connection) -> Result<Vec<(String, i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, sum(state = 'pending'), sum(state = 'failed') FROM outbox
+         WHERE state IN ('pending', 'failed') GROUP BY kind",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

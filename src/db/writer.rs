@@ -142,6 +142,9 @@ pub trait CommitListener: Send + Sync {
     fn after_commit(&self, generation: Option<i64>, events: &[Event]);
     /// The group commit failed: none of its events happened.
     fn commit_failed(&self, events: &[Event]);
+    /// A group commit of `writes` writes is on disk; it took `took` from its `BEGIN`
+    /// to the end of its `COMMIT` (for `/metrics`).
+    fn batch_committed(&self, _writes: usize, _took: std::time::Duration) {}
 }
 
 fn run(conn: Connection, rx: mpsc::Receiver<Job>, memory: &dyn CommitListener) {
@@ -180,6 +183,8 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, memory: &dyn CommitListener) {
+    let started = std::time::Instant::now();
+    let writes = batch.len();
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not start a write transaction");
         for job in batch.drain(..) {
@@ -220,6 +225,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, memory: &dyn CommitList
     memory.before_commit(&events);
     match exec(conn, "COMMIT") {
         Ok(()) => {
+            memory.batch_committed(writes, started.elapsed());
             // Before anyone hears back: a revoked key fails from the next request on.
             memory.after_commit(auth_generation(conn), &events);
             for (reply, failure) in replies {

@@ -10,6 +10,7 @@ mod hooks;
 mod humanlayer;
 mod jwks;
 mod mcp;
+mod metrics;
 mod openapi;
 mod pause;
 mod rate;
@@ -71,6 +72,10 @@ pub struct AppState {
     /// Becomes true when the server is stopping; event streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     pub web: WebSettings,
+    /// What `GET /metrics` shows; counted by handlers, middleware and the writer.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// `--metrics-token`: `/metrics` needs it as a bearer token.
+    pub metrics_token: Option<String>,
 }
 
 /// Settings of the web page.
@@ -499,6 +504,7 @@ pub fn app_config(cfg: &mut aweb::ServiceConfig) {
                 .error_handler(form_error),
         )
         .configure(health::configure)
+        .configure(metrics::configure)
         .configure(jwks::configure)
         .configure(pause::configure)
         .configure(deliveries::configure)
@@ -525,13 +531,15 @@ pub async fn serve(
         max_bytes: state.max_create_body().max(FORM_LIMIT) as u64,
     };
     // The last `wrap` is the outermost: the request id is set before anything else
-    // runs, so even a body refused for its size or slowness carries it.
+    // runs (but the count), so even a body refused for its size or slowness carries it.
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(body_limits)
             .wrap(actix_web::middleware::from_fn(deadline::enforce))
             .wrap(actix_web::middleware::from_fn(request_id::middleware))
+            // Outermost: counts every answer, whatever inside made it.
+            .wrap(actix_web::middleware::from_fn(metrics::count))
             .configure(app_config)
     })
     .max_connections(100_000)

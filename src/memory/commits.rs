@@ -86,7 +86,12 @@ impl Memory {
             // Only the cached pause changes: waiters sleep on until it ends.
             (Stage::Committed, Event::PauseUpdated { watch_id }) => self.pauses.changed(watch_id),
             (Stage::Committed | Stage::Failed, Event::AuthChanged) => self.forget_keys(),
-            (Stage::Committed, Event::PauseCreated { watch_id, wake_at }) => {
+            (
+                Stage::Committed,
+                Event::PauseCreated {
+                    watch_id, wake_at, ..
+                },
+            ) => {
                 if let (Some(at), Some(expiry)) = (wake_at, self.expiry.get()) {
                     expiry.deadline(*at);
                 }
@@ -97,7 +102,12 @@ impl Memory {
                     status: Status::Pending,
                 });
             }
-            (Stage::Committed, Event::PauseResolved { watch_id, status }) => {
+            (
+                Stage::Committed,
+                Event::PauseResolved {
+                    watch_id, status, ..
+                },
+            ) => {
                 // Before waking: a woken waiter reads the pause again.
                 self.pauses.changed(watch_id);
                 self.waiters.wake(watch_id);

@@ -200,6 +200,11 @@ impl Memory {
         self.waiters.register(watch_id)
     }
 
+    /// How many requests wait for a decision now.
+    pub fn long_polls(&self) -> usize {
+        self.waiters.held()
+    }
+
     /// Wakes every waiter (the server is stopping).
     pub fn wake_all(&self) {
         self.waiters.wake_all();

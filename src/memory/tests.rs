@@ -143,6 +143,7 @@ fn resolved(watch_id: &str, status: Status) -> Event {
     Event::PauseResolved {
         watch_id: watch_id.into(),
         status,
+        pending_ms: 1000,
     }
 }
 
@@ -304,6 +305,7 @@ async fn open_pages_hear_of_committed_pauses_only() {
     let created = Event::PauseCreated {
         watch_id: "w1".into(),
         wake_at: None,
+        key_name: "agent".into(),
     };
     let events = [created, resolved("w1", Status::Approved)];
     memory.before_commit(&events);

@@ -4,6 +4,7 @@
 //! while waiting.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -13,6 +14,8 @@ pub struct Waiters {
     slots: Mutex<HashMap<String, Slot>>,
     /// Woken at shutdown so every long-poll answers at once.
     closing: Notify,
+    /// Registrations alive now: requests waiting for a decision (`/metrics`).
+    held: AtomicUsize,
 }
 
 struct Slot {
@@ -35,6 +38,7 @@ impl Waiters {
             count: 0,
         });
         slot.count += 1;
+        self.held.fetch_add(1, Ordering::Relaxed);
         Registration {
             waiters: Arc::clone(self),
             watch_id: watch_id.to_string(),
@@ -55,6 +59,11 @@ impl Waiters {
         for slot in self.slots().values() {
             slot.notify.notify_waiters();
         }
+    }
+
+    /// How many requests wait now (one registration each).
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// How many pauses have someone waiting on them.
@@ -88,6 +97,7 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        self.waiters.held.fetch_sub(1, Ordering::Relaxed);
         let mut slots = self.waiters.slots();
         if let Some(slot) = slots.get_mut(&self.watch_id) {
             slot.count -= 1;
@@ -121,10 +131,13 @@ mod tests {
         let a = waiters.register("wch_a");
         let b = waiters.register("wch_a");
         assert_eq!(waiters.watched(), 1);
+        assert_eq!(waiters.held(), 2);
         drop(a);
         assert_eq!(waiters.watched(), 1);
+        assert_eq!(waiters.held(), 1);
         drop(b);
         assert_eq!(waiters.watched(), 0);
+        assert_eq!(waiters.held(), 0);
         let other = waiters.register("wch_b");
         let changed = other.changed();
         waiters.wake("wch_a");

@@ -13,10 +13,14 @@ pub enum Event {
         watch_id: String,
         /// The first time a timer acts on it: its deadline, reminder or escalation.
         wake_at: Option<Millis>,
+        /// The name of the key that created it (counted by key in `/metrics`).
+        key_name: String,
     },
     PauseResolved {
         watch_id: String,
         status: Status,
+        /// How long it was pending: from its creation to its resolution.
+        pending_ms: Millis,
     },
     /// A pending pause's deadline moved.
     PauseExtended {
@@ -25,9 +29,7 @@ pub enum Event {
     },
     /// A pending pause changed and stays pending (an approval of several needed, an
     /// escalation): what is kept in memory of it is stale, but nobody waiting is woken.
-    PauseUpdated {
-        watch_id: String,
-    },
+    PauseUpdated { watch_id: String },
     /// Rows were added to the outbox (or made due again).
     OutboxReady,
     /// A key or a user changed: authentications kept in memory must be checked again.

@@ -34,6 +34,7 @@ mod listing;
 mod long_poll;
 pub mod mcp;
 mod mcp_modern;
+mod metrics;
 mod migration;
 mod notifications;
 mod oidc;

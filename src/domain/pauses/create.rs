@@ -134,6 +134,7 @@ pub fn create(
     tx.emit(Event::PauseCreated {
         watch_id: pause.watch_id.clone(),
         wake_at: pause.next_timer().filter(|_| rule.is_none()),
+        key_name: pause.key_name.clone(),
     });
     let pause = Pause { id, ..pause };
     let pause = match rule {

@@ -244,6 +244,7 @@ pub(super) fn finish(tx: &mut Tx, now: Millis, pause: Pause, end: Ending) -> Res
     tx.emit(Event::PauseResolved {
         watch_id: pause.watch_id.clone(),
         status,
+        pending_ms: (at - pause.created_at).max(0),
     });
     let pause = Pause {
         status,

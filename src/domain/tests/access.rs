@@ -78,7 +78,7 @@ fn an_agent_key_cancels_its_own_pause_as_its_name() {
         Some("pause.cancelled")
     );
     assert!(events.iter().any(|e| matches!(e,
-        Event::PauseResolved { watch_id, status: Status::Cancelled } if *watch_id == id)));
+        Event::PauseResolved { watch_id, status: Status::Cancelled, .. } if *watch_id == id)));
     let hooks: Vec<_> =
         w.db.outbox(&id)
             .into_iter()

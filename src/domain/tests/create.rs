@@ -54,8 +54,9 @@ fn a_valid_request_stores_a_pending_pause_with_its_audit_entry_and_event() {
 
     assert!(
         events.iter().any(|e| matches!(e,
-            Event::PauseCreated { watch_id, wake_at }
-                if *watch_id == p.watch_id && *wake_at == Some(now + 3600 * SECOND))),
+            Event::PauseCreated { watch_id, wake_at, key_name }
+                if *watch_id == p.watch_id && *wake_at == Some(now + 3600 * SECOND)
+                    && *key_name == p.key_name)),
         "{events:?}"
     );
     // Mail to both users (both want mail by default) and one Slack message.

@@ -66,7 +66,7 @@ fn an_approval_records_who_when_and_why_and_queues_the_webhook() {
     );
 
     assert!(events.iter().any(|e| matches!(e,
-        Event::PauseResolved { watch_id, status: Status::Approved } if *watch_id == id)));
+        Event::PauseResolved { watch_id, status: Status::Approved, .. } if *watch_id == id)));
     assert!(events.iter().any(|e| matches!(e, Event::OutboxReady)));
 
     let hooks = webhooks(&w.db, &id);

@@ -55,7 +55,7 @@ fn the_sweep_expires_exactly_the_due_pauses_as_of_their_deadlines() {
             "the audit log records when it was written"
         );
         assert!(events.iter().any(|e| matches!(e,
-            Event::PauseResolved { watch_id, status: Status::Expired } if watch_id == id)));
+            Event::PauseResolved { watch_id, status: Status::Expired, .. } if watch_id == id)));
     }
     assert_eq!(w.db.stored(&later).status, Status::Pending);
     assert_eq!(w.db.stored(&forever).status, Status::Pending);

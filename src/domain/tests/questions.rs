@@ -92,7 +92,7 @@ fn an_answer_records_who_when_and_what_and_queues_the_webhook() {
         last.details
     );
     assert!(events.iter().any(|e| matches!(e,
-        Event::PauseResolved { watch_id, status: Status::Answered } if *watch_id == id)));
+        Event::PauseResolved { watch_id, status: Status::Answered, .. } if *watch_id == id)));
     let hooks: Vec<serde_json::Value> =
         w.db.outbox(&id)
             .into_iter()

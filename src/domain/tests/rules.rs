@@ -107,7 +107,7 @@ fn a_rule_approves_the_next_identical_pause_at_creation() {
     }
     // Waiters and the live page hear of it; the webhook is queued; nobody is mailed.
     assert!(events.iter().any(|e| matches!(e,
-        Event::PauseResolved { watch_id, status: Status::Approved } if *watch_id == p.watch_id)));
+        Event::PauseResolved { watch_id, status: Status::Approved, .. } if *watch_id == p.watch_id)));
     let kinds: Vec<Kind> = w.db.outbox(&p.watch_id).into_iter().map(|r| r.0).collect();
     assert!(kinds.contains(&Kind::Webhook), "{kinds:?}");
     assert!(!kinds.contains(&Kind::Email), "{kinds:?}");
