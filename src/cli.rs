@@ -364,9 +364,24 @@ pub struct ChatArgs {
     )]
     pub telegram_webhook_secret: Option<String>,
 
-    /// A file holding the access token for a protected ntfy server
-    #[arg(long, env = "HITL_NTFY_TOKEN_FILE", value_name = "FILE")]
+    /// A file holding the access token for a protected ntfy server (--ntfy-server)
+    #[arg(
+        long,
+        env = "HITL_NTFY_TOKEN_FILE",
+        value_name = "FILE",
+        requires = "ntfy_server"
+    )]
     pub ntfy_token_file: Option<std::path::PathBuf>,
+
+    /// The protected ntfy server the token is for (its base URL): only topics there
+    /// get the token, never a topic elsewhere a reviewer typed in
+    #[arg(
+        long,
+        env = "HITL_NTFY_SERVER",
+        value_name = "URL",
+        requires = "ntfy_token_file"
+    )]
+    pub ntfy_server: Option<String>,
 
     /// A Microsoft Teams Workflows webhook URL: an Adaptive Card per new pause
     #[arg(

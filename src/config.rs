@@ -198,12 +198,12 @@ impl Config {
             ),
             (
                 "ntfy access token".into(),
-                if self.chat.ntfy_token.is_some() {
-                    "set"
-                } else {
-                    "none"
-                }
-                .into(),
+                self.chat
+                    .ntfy_token
+                    .as_ref()
+                    .map_or("none".to_string(), |(_, server)| {
+                        format!("set, for {server}")
+                    }),
             ),
             (
                 "Microsoft Teams".into(),
@@ -422,8 +422,9 @@ mod tests {
 pub struct Chat {
     pub slack_app: Option<SlackApp>,
     pub telegram: Option<Telegram>,
-    /// `--ntfy-token-file`'s token.
-    pub ntfy_token: Option<String>,
+    /// `--ntfy-token-file`'s token, and the origin of `--ntfy-server`, the only server
+    /// it is sent to.
+    pub ntfy_token: Option<(String, String)>,
     pub teams_url: Option<String>,
     pub discord_url: Option<String>,
 }
@@ -549,7 +550,13 @@ impl Chat {
                         path.display()
                     ));
                 }
-                Some(token.to_string())
+                let server = given(&args.ntfy_server)
+                    .ok_or("--ntfy-token-file needs --ntfy-server: the server the token is for")?;
+                let origin = url::Url::parse(&base_url(server, "--ntfy-server")?)
+                    .map_err(|e| format!("--ntfy-server: {e}"))?
+                    .origin()
+                    .ascii_serialization();
+                Some((token.to_string(), origin))
             }
             None => None,
         };

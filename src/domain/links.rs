@@ -60,9 +60,13 @@ pub fn sign(key: &[u8], link: &Link) -> String {
 
 /// When a link for `pause` made at `now` stops working, in Unix seconds.
 pub fn expiry_for(pause: &Pause, now: Millis) -> i64 {
-    let end = pause
-        .expires_at
-        .map_or(now + MAX_AGE_MS, |e| e.min(now + MAX_AGE_MS));
+    expiry_within(pause, now, MAX_AGE_MS)
+}
+
+/// The same, for a link that lives at most `max_age_ms`.
+pub fn expiry_within(pause: &Pause, now: Millis, max_age_ms: Millis) -> i64 {
+    let max = max_age_ms.min(MAX_AGE_MS);
+    let end = pause.expires_at.map_or(now + max, |e| e.min(now + max));
     end / 1000
 }
 
@@ -116,20 +120,9 @@ pub fn inspect(
     }
     let user = users::by_id(conn, link.user_id).map_err(|_| invalid())?;
     let pause = pauses::get(conn, &Principal::User(user.reviewer()), &link.watch_id)?;
-    // Mail for a question carries no signed links; a link can never answer one, nor
-    // approve or reject it.
-    if pause.kind != crate::domain::Kind::Decision {
-        return Err(Error::Conflict(
-            "this is a question: answer it on its review page".into(),
-        ));
-    }
-    // A pause with a form is approved only with the form filled in, on its review
-    // page; its Reject link still works.
-    if pause.response_schema.is_some() && link.decision == Decision::Approved {
-        return Err(Error::Conflict(
-            "this request asks for a form: approve it on its review page, where the form is filled in".into(),
-        ));
-    }
+    // Mail for a question carries no signed links, and a link never approves a pause
+    // with a form, or one a reviewer edited since: those are decided on the page.
+    pauses::allowed_outside(&pause, link.decision, pauses::Outside::Message)?;
     Ok((link, pause, user))
 }
 

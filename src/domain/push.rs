@@ -256,9 +256,8 @@ fn token_key(link_key: &[u8]) -> Vec<u8> {
 /// Whether a notification of `pause` offers Approve: a plain decision (no form), not
 /// rated high or critical.
 pub fn offers_approve(pause: &Pause) -> bool {
-    pause.kind == Kind::Decision
-        && pause.response_schema.is_none()
-        && !matches!(pause.risk, Some(Risk::High | Risk::Critical))
+    super::pauses::allowed_outside(pause, Decision::Approved, super::pauses::Outside::OneTap)
+        .is_ok()
 }
 
 /// The Approve token of a notification to `user_id`, if it offers Approve: single-use,

@@ -281,13 +281,15 @@ pub fn set_channels(
     by_id(tx, user_id)
 }
 
-/// A Telegram chat id as Telegram gives it: an integer (a group's is negative).
+/// A Telegram private chat's id, as Telegram gives it.
 pub fn check_telegram_chat(chat: &str) -> Result<String> {
     let chat = chat.trim();
+    // A person's private chat with the bot: its id is theirs, positive. Buttons count
+    // only from there (a group's members are not one person).
     match chat.parse::<i64>() {
-        Ok(id) if id != 0 => Ok(id.to_string()),
+        Ok(id) if id > 0 => Ok(id.to_string()),
         _ => Err(Error::validation(format!(
-            "{chat:?} is not a Telegram chat id (a number such as 123456789)"
+            "{chat:?} is not the id of a private Telegram chat (a positive number such as 123456789)"
         ))),
     }
 }
@@ -323,8 +325,17 @@ pub fn check_ntfy_url(raw: &str) -> Result<String> {
         ))
     };
     let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(bad("it must be http:// or https:// with a host"));
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    // What hitl publishes (a one-tap Approve link among it) never travels in clear.
+    if !(url.scheme() == "https" || url.scheme() == "http" && loopback) {
+        return Err(bad(
+            "it must be https:// with a host (http:// only to this machine)",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(bad("no query, fragment or user name"));

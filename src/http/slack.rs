@@ -64,7 +64,7 @@ pub fn verify(
     let Ok(at) = timestamp.parse::<i64>() else {
         return Err("X-Slack-Request-Timestamp is not a number");
     };
-    if (now_secs - at).abs() > MAX_SKEW_SECS {
+    if now_secs.abs_diff(at) > MAX_SKEW_SECS.unsigned_abs() {
         return Err("X-Slack-Request-Timestamp is more than 5 minutes from now");
     }
     let Some(signature) = header("x-slack-signature") else {
@@ -322,7 +322,8 @@ async fn email_of(
     if email.is_empty() {
         return Err("hitl cannot see your Slack email (the app needs the users:read.email scope); use the Review button".into());
     }
-    if user["is_email_confirmed"] == false || user["deleted"] == true || user["is_bot"] == true {
+    // Only an address Slack says was confirmed names a hitl user.
+    if user["is_email_confirmed"] != true || user["deleted"] == true || user["is_bot"] == true {
         return Err("your Slack email is not confirmed; use the Review button".into());
     }
     Ok(email.to_string())
@@ -347,13 +348,14 @@ fn decide_as(
                 "hitl has no user with your Slack email {email}; ask an admin to add you"
             ))
         })?;
-    pauses::decide_in_bulk(
+    pauses::decide_outside(
         tx,
         clock::now(),
         &Principal::User(user.reviewer()),
         watch_id,
         pauses::Verdict::new(decision, comment, None),
         channels,
+        pauses::Outside::Message,
     )
 }
 

@@ -36,33 +36,33 @@ pub(super) fn send(worker: &Worker, job: &Job, agent: &ureq::Agent) -> Sent {
     Sent::Tried(super::webhook::judge(response, started))
 }
 
-/// Agent text for Discord Markdown: marked, cut, and every character Discord reads as
-/// syntax escaped with a backslash.
+/// Agent text for Discord Markdown: marked, every character Discord reads as syntax
+/// escaped with a backslash, and cut to at most `max` characters (Discord's limits
+/// count the backslashes too), never between a backslash and what it escapes.
 fn escape(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in marked_preview(text, max).chars() {
-        if matches!(
-            c,
-            '\\' | '*'
-                | '_'
-                | '~'
-                | '`'
-                | '|'
-                | '>'
-                | '<'
-                | '#'
-                | '-'
-                | '['
-                | ']'
-                | '('
-                | ')'
-                | '@'
-                | ':'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
+    let pieces: Vec<String> = marked_preview(text, max)
+        .chars()
+        .map(|c| match c {
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '#' | '-' | '[' | ']' | '(' | ')'
+            | '@' | ':' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    let length: usize = pieces.iter().map(|p| p.chars().count()).sum();
+    if length <= max {
+        return pieces.concat();
     }
+    let mut out = String::new();
+    let mut count = 0;
+    for piece in pieces {
+        let n = piece.chars().count();
+        if count + n >= max {
+            break;
+        }
+        out.push_str(&piece);
+        count += n;
+    }
+    out.push('…');
     out
 }
 
@@ -86,7 +86,7 @@ pub fn created(p: &Pause, review: &str) -> Value {
         fields.push(json!({ "name": "If approved", "value": escape(summary, 300) }));
     }
     let mut embed = json!({
-        "title": escape(&p.action, 240),
+        "title": escape(&p.action, 256),
         "url": review,
         "color": color(p.risk),
         "fields": fields,
@@ -112,6 +112,16 @@ pub fn resolved(p: &Pause, review: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_text_stays_within_the_limit_and_keeps_its_escapes() {
+        let long = "a_b-".repeat(200);
+        let out = escape(&long, 256);
+        assert!(out.chars().count() <= 256, "{}", out.chars().count());
+        assert!(out.ends_with('…'));
+        assert!(!out.trim_end_matches('…').ends_with('\\'), "{out}");
+        assert_eq!(escape("a_b", 10), "a\\_b");
+    }
 
     #[test]
     fn agent_text_cannot_ping_link_or_format() {

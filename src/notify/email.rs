@@ -225,7 +225,8 @@ fn percent_encoding_decode(s: &str) -> String {
 
 /// The context, pretty-printed and cut short for a mail or chat message.
 pub fn context_preview(p: &Pause, max_chars: usize) -> Option<String> {
-    let stored = p.context.as_deref()?;
+    // What would be approved: a reviewer's edit, once there is one.
+    let stored = p.effective_context()?;
     // Text hitl cannot lay out is still shown, as it was stored.
     let pretty = serde_json::from_str::<serde_json::Value>(stored)
         .ok()

@@ -401,7 +401,7 @@ impl Worker {
             return Sent::Skipped("not sent: the reviewer was removed or turned mail off");
         };
         let (user_id, address) = (user.id, user.email.clone());
-        let link = |decision| self.decision_link(pause, user_id, decision);
+        let link = |decision| self.decision_link(pause, user_id, decision, links::MAX_AGE_MS);
         // A question gets no one-click links: it is answered on its review page. A
         // pause with a form gets no Approve link: it is filled in on the review page.
         let decide = (pause.kind == crate::domain::Kind::Decision).then(|| email::DecideLinks {
@@ -425,12 +425,14 @@ impl Worker {
 }
 
 impl Worker {
-    /// A signed one-click link that decides `pause` as `user_id` (once, on POST).
+    /// A signed one-click link that decides `pause` as `user_id` (once, on POST). It
+    /// works at most `max_age_ms`, and never beyond the pause.
     fn decision_link(
         &self,
         pause: &crate::domain::pauses::Pause,
         user_id: i64,
         decision: Decision,
+        max_age_ms: Millis,
     ) -> String {
         let token = links::sign(
             &self.link_key,
@@ -438,7 +440,7 @@ impl Worker {
                 watch_id: pause.watch_id.clone(),
                 user_id,
                 decision,
-                expires: links::expiry_for(pause, clock::now()),
+                expires: links::expiry_within(pause, clock::now(), max_age_ms),
             },
         );
         self.settings.urls.mail(&token)

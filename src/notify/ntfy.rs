@@ -18,6 +18,9 @@ use crate::domain::{Kind, Risk, Status};
 use crate::model::reach::Channel;
 use crate::text::marked_preview;
 
+/// An Approve link published to a topic works at most a day (never beyond the pause).
+const ONE_TAP_MAX_AGE_MS: crate::clock::Millis = 24 * 3600 * 1000;
+
 /// ntfy's message limit is 4,096 bytes; keep well within it.
 const MESSAGE_CHARS: usize = 1_500;
 
@@ -37,12 +40,16 @@ pub(super) fn send(worker: &Worker, job: &Job, agent: &ureq::Agent) -> Sent {
     let event: Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
     let event = MailEvent::parse(event["event"].as_str().unwrap_or_default());
     let review = worker.settings.urls.review(&pause.watch_id);
-    let approve = one_tap(pause).then(|| worker.decision_link(pause, user.id, Decision::Approved));
+    let approve = one_tap(pause)
+        .then(|| worker.decision_link(pause, user.id, Decision::Approved, ONE_TAP_MAX_AGE_MS));
     let body = message(pause, event, &topic, &review, approve.as_deref());
     let started = Instant::now();
     let mut request = agent.post(&root).header("content-type", "application/json");
-    if let Some(token) = &worker.settings.chat.ntfy_token {
-        request = request.header("authorization", &format!("Bearer {token}"));
+    // The token is for the operator's server only, never a topic elsewhere.
+    if let Some((token, server)) = &worker.settings.chat.ntfy_token {
+        if *server == root {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
     }
     let mut attempt = super::webhook::judge(request.send(body.to_string()), started);
     // A refused token or topic does not mend itself by waiting.
@@ -73,9 +80,12 @@ fn split(topic_url: &str) -> Option<(String, String)> {
 /// An Approve button that decides with one tap: only for a plain decision (no form)
 /// whose risk is not high or critical.
 fn one_tap(p: &Pause) -> bool {
-    p.kind == Kind::Decision
-        && p.response_schema.is_none()
-        && !matches!(p.risk, Some(Risk::High | Risk::Critical))
+    crate::domain::pauses::allowed_outside(
+        p,
+        Decision::Approved,
+        crate::domain::pauses::Outside::OneTap,
+    )
+    .is_ok()
 }
 
 fn priority(risk: Option<Risk>) -> u8 {

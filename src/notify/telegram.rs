@@ -254,7 +254,12 @@ pub fn keyboard(key: &[u8], p: &Pause, user_id: i64, review_url: &str) -> Value 
             },
         )
     };
-    let decides = p.kind == Kind::Decision && p.response_schema.is_none();
+    let decides = crate::domain::pauses::allowed_outside(
+        p,
+        Decision::Approved,
+        crate::domain::pauses::Outside::Message,
+    )
+    .is_ok();
     match (
         decides,
         button(Decision::Approved),

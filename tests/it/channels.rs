@@ -28,10 +28,25 @@ fn ntfy_publishes_to_the_reviewers_topic_and_its_approve_action_works_once() {
     let topic = topic_of(&ntfy, "ann-approvals");
     let token_file = hitl.path().join("ntfy-token");
     std::fs::write(&token_file, "tk_secret123\n").unwrap();
+    let ntfy_root = ntfy.url.trim_end_matches("/hook").to_string();
     let out = hitl.ok(&["user", "set", "ann@example.com", "--ntfy", &topic]);
     assert!(out.contains("published to"), "{out}");
+    // Bob's topic is on another server: the operator's token never goes there.
+    let elsewhere = Receiver::start();
+    hitl.ok(&[
+        "user",
+        "set",
+        "bob@example.com",
+        "--ntfy",
+        &topic_of(&elsewhere, "bob"),
+    ]);
     let agent = hitl.agent_key("deploy-bot");
-    let server = hitl.serve(&["--ntfy-token-file", token_file.to_str().unwrap()]);
+    let server = hitl.serve(&[
+        "--ntfy-token-file",
+        token_file.to_str().unwrap(),
+        "--ntfy-server",
+        &ntfy_root,
+    ]);
 
     let id = server.create(
         &agent,
@@ -43,8 +58,14 @@ fn ntfy_publishes_to_the_reviewers_topic_and_its_approve_action_works_once() {
         }),
     );
     let got = ntfy.wait_for(1, Duration::from_secs(15));
+    let bob = &elsewhere.wait_for(1, Duration::from_secs(15))[0];
+    assert!(
+        !bob.headers.contains_key("authorization"),
+        "the token leaked: {:?}",
+        bob.headers
+    );
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(ntfy.received().len(), 1, "only ann set a topic");
+    assert_eq!(ntfy.received().len(), 1, "one message to ann's topic");
     let r = &got[0];
     assert_eq!(
         (r.method.as_str(), r.path.as_str()),
@@ -275,6 +296,10 @@ fn bad_channel_settings_are_refused_and_change_nothing() {
         (vec!["--notify", "email,pigeon"], "pigeon"),
         (vec!["--ntfy", "ftp://ntfy.example/topic"], "ntfy topic URL"),
         (
+            vec!["--ntfy", "http://ntfy.example/topic"],
+            "http:// only to this machine",
+        ),
+        (
             vec!["--ntfy", "https://ntfy.example/a/b"],
             "the path must be the topic",
         ),
@@ -282,7 +307,14 @@ fn bad_channel_settings_are_refused_and_change_nothing() {
             vec!["--ntfy", "https://ntfy.example/"],
             "the path must be the topic",
         ),
-        (vec!["--telegram-chat", "12ab"], "not a Telegram chat id"),
+        (
+            vec!["--telegram-chat", "12ab"],
+            "not the id of a private Telegram chat",
+        ),
+        (
+            vec!["--telegram-chat", "-100123"],
+            "not the id of a private Telegram chat",
+        ),
         (
             vec!["--telegram-chat", "1", "--no-telegram"],
             "cannot be used with",
@@ -307,12 +339,12 @@ fn bad_channel_settings_are_refused_and_change_nothing() {
         "set",
         "ann@example.com",
         "--telegram-chat",
-        "-100123",
+        "100123",
         "--notify",
         "",
     ]);
     assert!(
-        out.contains("Telegram chat -100123") && out.contains("nothing (all channels off)"),
+        out.contains("Telegram chat 100123") && out.contains("nothing (all channels off)"),
         "{out}"
     );
     let out = hitl.ok(&["user", "set", "ann@example.com", "--no-telegram"]);
@@ -489,9 +521,15 @@ fn chat_flags_are_checked_at_start() {
             "--discord-webhook-url",
         ),
         (
-            vec!["--ntfy-token-file", "/nonexistent/token"],
+            vec![
+                "--ntfy-token-file",
+                "/nonexistent/token",
+                "--ntfy-server",
+                "https://ntfy.example",
+            ],
             "cannot read it",
         ),
+        (vec!["--ntfy-token-file", "/etc/hostname"], "--ntfy-server"),
     ] {
         let err = Server::try_start(hitl.path(), &args)
             .err()

@@ -11,7 +11,7 @@ use crate::db::{self, Tx};
 use crate::domain::forms;
 use crate::domain::outbox::{self, Channels};
 use crate::domain::rules::{self, Rule};
-use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Status};
+use crate::domain::{audit, Actor, Error, KeyRef, Kind, Principal, Result, Reviewer, Risk, Status};
 use crate::model::events::Event;
 use crate::model::pause::Approval;
 
@@ -430,6 +430,62 @@ pub fn response_from_page(
         Kind::Decision => "response",
     };
     forms::from_page(&form, &|name| typed.get(name).cloned(), prefix).map(Some)
+}
+
+/// Where a decision comes from when it is not the review page: a message that showed a
+/// summary of the pause, never its form or a reviewer's edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// A chat button or a signed link, pressed by a person the channel identifies.
+    Message,
+    /// One tap on a notification (ntfy, Web Push): also never for high or critical risk.
+    OneTap,
+}
+
+/// Whether `decision` may be taken on `p` from outside the review page: only a
+/// decision (a question is answered on its page); approving needs no form to fill in
+/// and no reviewer's edit to read (the message showed the agent's context); one tap
+/// never approves a high or critical risk. The one rule for drawing buttons and for
+/// deciding.
+pub fn allowed_outside(p: &Pause, decision: Decision, how: Outside) -> Result<()> {
+    if p.kind != Kind::Decision {
+        return Err(Error::Conflict(
+            "this is a question: answer it on its review page".into(),
+        ));
+    }
+    if decision == Decision::Approved {
+        if p.response_schema.is_some() {
+            return Err(Error::Conflict(
+                "this request asks for a form: approve it on its review page, where the form is filled in".into(),
+            ));
+        }
+        if p.approved_context.is_some() {
+            return Err(Error::Conflict(
+                "a reviewer changed what would be approved: read the change on its review page and approve it there".into(),
+            ));
+        }
+        if how == Outside::OneTap && matches!(p.risk, Some(Risk::High | Risk::Critical)) {
+            return Err(Error::Conflict(
+                "its risk is high: approve it on its review page".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `decide`, from outside the review page: refused as [`allowed_outside`] says.
+pub fn decide_outside(
+    tx: &mut Tx,
+    now: Millis,
+    principal: &Principal,
+    watch_id: &str,
+    verdict: Verdict,
+    channels: &Channels,
+    how: Outside,
+) -> Result<Pause> {
+    let pause = pending_for_change(tx, now, watch_id, |_| true)?;
+    allowed_outside(&pause, verdict.decision, how)?;
+    decide(tx, now, principal, watch_id, verdict, channels)
 }
 
 /// One of several pauses approved or rejected together (the queue's bulk decision):

@@ -14,7 +14,8 @@ pub use super::rules::Remember;
 pub use approval::{check_edit_not_left, Verdict};
 pub use create::{create, Created};
 pub use decide::{
-    answer, cancel, decide, decide_in_bulk, is_owner, reply, response_from_page, Decision, Reply,
+    allowed_outside, answer, cancel, decide, decide_in_bulk, decide_outside, is_owner, reply,
+    response_from_page, Decision, Outside, Reply,
 };
 pub use extend::extend;
 pub use list::{decode_cursor, list, pending_beside, queue};

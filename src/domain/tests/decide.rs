@@ -276,3 +276,45 @@ fn two_threads_deciding_at_once_on_one_database_file_one_wins() {
     }
     assert_eq!(wins[0] + wins[1], 20);
 }
+
+/// One rule for every decision taken outside the review page (chat buttons, links,
+/// notification actions): questions, forms and edited pauses only on the page; one
+/// tap never approves a high or critical risk.
+#[test]
+fn decisions_outside_the_page_follow_one_rule() {
+    use crate::domain::pauses::{allowed_outside, Outside};
+    use crate::domain::Risk;
+    let plain = crate::model::pause::Pause::example("wch_x", "deploy");
+    for how in [Outside::Message, Outside::OneTap] {
+        assert!(allowed_outside(&plain, Decision::Approved, how).is_ok());
+        assert!(allowed_outside(&plain, Decision::Rejected, how).is_ok());
+    }
+    let question = crate::model::pause::Pause {
+        kind: crate::domain::Kind::Question,
+        ..plain.clone()
+    };
+    assert!(allowed_outside(&question, Decision::Rejected, Outside::Message).is_err());
+    let form = crate::model::pause::Pause {
+        response_schema: Some("{}".into()),
+        ..plain.clone()
+    };
+    assert!(allowed_outside(&form, Decision::Approved, Outside::Message).is_err());
+    assert!(allowed_outside(&form, Decision::Rejected, Outside::Message).is_ok());
+    let edited = crate::model::pause::Pause {
+        approved_context: Some(r#"{"env":"staging"}"#.into()),
+        ..plain.clone()
+    };
+    assert_err!(
+        allowed_outside(&edited, Decision::Approved, Outside::Message),
+        Error::Conflict(m) if m.contains("changed what would be approved")
+    );
+    assert!(allowed_outside(&edited, Decision::Rejected, Outside::OneTap).is_ok());
+    for risk in [Risk::High, Risk::Critical] {
+        let risky = crate::model::pause::Pause {
+            risk: Some(risk),
+            ..plain.clone()
+        };
+        assert!(allowed_outside(&risky, Decision::Approved, Outside::Message).is_ok());
+        assert!(allowed_outside(&risky, Decision::Approved, Outside::OneTap).is_err());
+    }
+}

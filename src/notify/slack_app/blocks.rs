@@ -27,9 +27,14 @@ pub enum Why {
     Escalated,
 }
 
-/// Whether the pause can be decided with a button: a decision without a form.
+/// Whether the pause can be decided with the buttons (see `pauses::allowed_outside`).
 pub fn has_buttons(p: &Pause) -> bool {
-    p.kind == Kind::Decision && p.response_schema.is_none()
+    crate::domain::pauses::allowed_outside(
+        p,
+        crate::domain::pauses::Decision::Approved,
+        crate::domain::pauses::Outside::Message,
+    )
+    .is_ok()
 }
 
 fn review_button(p: &Pause, review_url: &str) -> Value {

@@ -217,13 +217,14 @@ impl Bot {
         let (channels, watch_id, reviewer) =
             (self.channels, button.watch_id.clone(), user.reviewer());
         let decided = self.writer.run_blocking(move |tx| {
-            pauses::decide(
+            pauses::decide_outside(
                 tx,
                 clock::now(),
                 &Principal::User(reviewer),
                 &watch_id,
                 Verdict::new(decision, comment, None),
                 &channels,
+                pauses::Outside::Message,
             )
         });
         let edit = |pause: &Pause| {
