@@ -32,15 +32,15 @@ pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    match start(&config) {
+    match start(&config, args.litestream) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-fn start(config: &Config) -> Result<(), String> {
+fn start(config: &Config, litestream: bool) -> Result<(), String> {
     let _lock = Store::lock_for_serving(&config.data_dir).map_err(|e| e.to_string())?;
-    let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let store = Store::open_for_serving(&config.data_dir, litestream).map_err(|e| e.to_string())?;
     raise_open_file_limit();
     let (listener, bound, public_url) = bind(config)?;
 
@@ -60,6 +60,8 @@ fn start(config: &Config) -> Result<(), String> {
             // For the command line: `key create` checks webhook URLs by the same rules,
             // `user invite` prints links to this server and knows whether it mails.
             settings::record_serve(tx, &stored.0, &stored.1, stored.2)?;
+            // And whether Litestream checkpoints: the command line's connections too.
+            settings::record_litestream(tx, litestream)?;
             setup::issue(tx, clock::now())
         })
         .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
@@ -154,7 +156,8 @@ fn bind(config: &Config) -> Result<(TcpListener, std::net::SocketAddr, String), 
 struct Parts {
     writer: Writer,
     writer_thread: std::thread::JoinHandle<()>,
-    checkpointer: Checkpointer,
+    /// None with `--litestream`: Litestream checkpoints the WAL.
+    checkpointer: Option<Checkpointer>,
     reads: Pool,
     read_connections: u32,
     notifier: Notifier,
@@ -182,9 +185,15 @@ impl Parts {
             .map_err(|e| format!("cannot open the database: {e}"))?;
         let (writer, writer_thread) = Writer::start(write_conn, Arc::clone(memory) as _)
             .map_err(|e| format!("cannot start the database writer: {e}"))?;
-        let checkpointer = store
-            .start_checkpointer()
-            .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
+        let checkpointer = if store.litestream {
+            tracing::info!("--litestream: WAL checkpoints are left to Litestream");
+            None
+        } else {
+            let started = store
+                .start_checkpointer()
+                .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
+            Some(started)
+        };
         let read_connections = read_pool_size();
         let reads = store
             .read_pool(read_connections)
@@ -281,7 +290,9 @@ impl Parts {
         drop(self.writer);
         drop(self.reads);
         wait_for_writer(self.writer_thread);
-        self.checkpointer.stop();
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.stop();
+        }
     }
 }
 
