@@ -282,6 +282,13 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    // Replication (Litestream).
+    /// Litestream replicates the database: hitl leaves WAL checkpoints to it (no
+    /// checkpointer thread, wal_autocheckpoint = 0 on every connection, the command
+    /// line's too: it reads this from the database)
+    #[arg(long, env = "HITL_LITESTREAM", value_parser = boolish())]
+    pub litestream: bool,
 }
 
 // --- Metrics (op-metrics) ---

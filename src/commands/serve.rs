@@ -33,15 +33,15 @@ pub fn run(args: &ServeArgs, data_dir: PathBuf) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    match start(&config, args.metrics.metrics_token.clone()) {
+    match start(&config, args.metrics.metrics_token.clone(), args.litestream) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-fn start(config: &Config, metrics_token: Option<String>) -> Result<(), String> {
+fn start(config: &Config, metrics_token: Option<String>, litestream: bool) -> Result<(), String> {
     let _lock = Store::lock_for_serving(&config.data_dir).map_err(|e| e.to_string())?;
-    let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+    let store = Store::open_for_serving(&config.data_dir, litestream).map_err(|e| e.to_string())?;
     raise_open_file_limit();
     let (listener, bound, public_url) = bind(config)?;
 
@@ -62,6 +62,8 @@ fn start(config: &Config, metrics_token: Option<String>) -> Result<(), String> {
             // For the command line: `key create` checks webhook URLs by the same rules,
             // `user invite` prints links to this server and knows whether it mails.
             settings::record_serve(tx, &stored.0, &stored.1, stored.2)?;
+            // And whether Litestream checkpoints: the command line's connections too.
+            settings::record_litestream(tx, litestream)?;
             setup::issue(tx, clock::now())
         })
         .map_err(|e| format!("cannot prepare first-run setup: {e}"))?;
@@ -92,7 +94,19 @@ fn start(config: &Config, metrics_token: Option<String>) -> Result<(), String> {
         web: WebSettings {
             secure_cookies: public_url.starts_with("https://"),
             trust_proxy: config.trust_proxy,
-            settings: config.describe(&public_url),
+            settings: {
+                let mut shown = config.describe(&public_url);
+                shown.push((
+                    "replication".into(),
+                    if litestream {
+                        "Litestream (--litestream: checkpoints left to it)"
+                    } else {
+                        "none"
+                    }
+                    .into(),
+                ));
+                shown
+            },
             password_sign_in: config.password_sign_in,
             oidc: oidc_provider(config, &parts.dns, &public_url)?,
         },
@@ -158,7 +172,8 @@ fn bind(config: &Config) -> Result<(TcpListener, std::net::SocketAddr, String), 
 struct Parts {
     writer: Writer,
     writer_thread: std::thread::JoinHandle<()>,
-    checkpointer: Checkpointer,
+    /// None with `--litestream`: Litestream checkpoints the WAL.
+    checkpointer: Option<Checkpointer>,
     reads: Pool,
     read_connections: u32,
     notifier: Notifier,
@@ -192,9 +207,15 @@ impl Parts {
         });
         let (writer, writer_thread) = Writer::start(write_conn, listener)
             .map_err(|e| format!("cannot start the database writer: {e}"))?;
-        let checkpointer = store
-            .start_checkpointer()
-            .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
+        let checkpointer = if store.litestream {
+            tracing::info!("--litestream: WAL checkpoints are left to Litestream");
+            None
+        } else {
+            let started = store
+                .start_checkpointer()
+                .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
+            Some(started)
+        };
         let read_connections = read_pool_size();
         let reads = store
             .read_pool(read_connections)
@@ -294,7 +315,9 @@ impl Parts {
         drop(self.writer);
         drop(self.reads);
         wait_for_writer(self.writer_thread);
-        self.checkpointer.stop();
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.stop();
+        }
     }
 }
 

@@ -55,6 +55,9 @@ pub fn backup(store: &Store, to: &Path) -> Result<Summary, BackupError> {
     )
     .map_err(source_err)?;
     configure(&src, true).map_err(source_err)?;
+    if super::stored_litestream(&src) {
+        super::leave_checkpoints(&src).map_err(source_err)?;
+    }
     copy_into_new(&src, to)
 }
 

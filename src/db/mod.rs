@@ -142,6 +142,9 @@ pub struct ServeLock {
 pub struct Store {
     pub dir: PathBuf,
     pub db_path: PathBuf,
+    /// Litestream replicates this database (`hitl serve --litestream`, or the setting
+    /// the last server stored): no connection checkpoints the WAL, Litestream does.
+    pub litestream: bool,
 }
 
 impl Store {
@@ -170,8 +173,18 @@ impl Store {
     }
 
     /// Creates the data directory (mode 0700) if needed, then creates or upgrades the
-    /// database in it.
+    /// database in it. Checkpoints are left to Litestream when the last `hitl serve`
+    /// on it ran with `--litestream` (the command line's way to know).
     pub fn open(dir: &Path) -> Result<Store, OpenError> {
+        Store::open_with(dir, None)
+    }
+
+    /// As `open`, for `hitl serve`: its own `--litestream` decides, not the stored one.
+    pub fn open_for_serving(dir: &Path, litestream: bool) -> Result<Store, OpenError> {
+        Store::open_with(dir, Some(litestream))
+    }
+
+    fn open_with(dir: &Path, litestream: Option<bool>) -> Result<Store, OpenError> {
         prepare_dir(dir)?;
         let db_path = dir.join(DB_FILE);
         let open_err = |e: rusqlite::Error| OpenError::Open {
@@ -184,6 +197,10 @@ impl Store {
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
             .map_err(open_err)?;
         configure(&conn, false).map_err(open_err)?;
+        let litestream = litestream.unwrap_or_else(|| stored_litestream(&conn));
+        if litestream {
+            leave_checkpoints(&conn).map_err(open_err)?;
+        }
         migrate(&mut conn, &db_path)?;
         // The database holds webhook secrets and the mail-link key: owner only, for it,
         // its WAL and shared-memory files, and the directory (whoever made it).
@@ -204,6 +221,7 @@ impl Store {
         Ok(Store {
             dir: dir.to_path_buf(),
             db_path,
+            litestream,
         })
     }
 
@@ -220,6 +238,7 @@ impl Store {
         Ok(Store {
             dir: dir.to_path_buf(),
             db_path,
+            litestream: false,
         })
     }
 
@@ -230,6 +249,9 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn, false)?;
+        if self.litestream {
+            leave_checkpoints(&conn)?;
+        }
         Ok(conn)
     }
 
@@ -254,9 +276,16 @@ impl Store {
 
     /// The pool of read-only connections used by request handlers.
     pub fn read_pool(&self, size: u32) -> Result<Pool, crate::model::Error> {
+        let litestream = self.litestream;
         let manager = SqliteConnectionManager::file(&self.db_path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(|c| configure(c, true));
+            .with_init(move |c| {
+                configure(c, true)?;
+                if litestream {
+                    leave_checkpoints(c)?;
+                }
+                Ok(())
+            });
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
@@ -294,6 +323,30 @@ fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
         conn.pragma_update(None, "query_only", "ON")?;
     }
     Ok(())
+}
+
+/// For a database Litestream replicates: this connection never checkpoints the WAL,
+/// neither when a commit makes it long nor when it is the last one to close. Litestream
+/// checkpoints, once it has shipped the WAL's frames: its documentation asks
+/// applications under write load to leave that to it.
+fn leave_checkpoints(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    Ok(())
+}
+
+/// Whether the last `hitl serve` on this database ran with `--litestream` (false for a
+/// new database, which has no settings table yet).
+fn stored_litestream(conn: &Connection) -> bool {
+    conn.query_row(
+        "SELECT value FROM settings WHERE name = 'litestream'",
+        [],
+        |r| r.get::<_, String>(0),
+    )
+    .is_ok_and(|v| v == "true")
 }
 
 fn prepare_dir(dir: &Path) -> Result<(), OpenError> {
@@ -509,6 +562,45 @@ pub fn with_tx<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn autocheckpoint(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_command_line_leaves_checkpoints_to_litestream_when_serve_did() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!store.litestream, "a new database");
+        let conn = store.connect().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(autocheckpoint(&conn), 1000, "SQLite's default");
+
+        // What `hitl serve --litestream` records at its start.
+        settings::set(&conn, "litestream", &serde_json::json!(true))
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(store.litestream);
+        let conn = store.connect().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(autocheckpoint(&conn), 0);
+        let pool = store.read_pool(1).unwrap_or_else(|e| panic!("{e}"));
+        let read = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(autocheckpoint(&read), 0);
+
+        // A server's own flag wins over the stored one.
+        let serving = Store::open_for_serving(dir.path(), false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!serving.litestream);
+        let conn = serving.connect().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(autocheckpoint(&conn), 1000);
+        settings::set(&conn, "litestream", &serde_json::json!(false))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !Store::open(dir.path())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .litestream
+        );
+    }
 
     #[test]
     fn binary_search_finds_the_first_row_at_or_after_a_time() {

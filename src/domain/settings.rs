@@ -30,6 +30,12 @@ pub fn record_serve(
     Ok(())
 }
 
+/// Records whether the starting server leaves WAL checkpoints to Litestream
+/// (`--litestream`): the command line's connections then leave them too.
+pub fn record_litestream(tx: &mut Tx, on: bool) -> Result<()> {
+    db::settings::set(tx, "litestream", &json!(on))
+}
+
 /// The policy of the last `hitl serve` on this data; the default (private addresses
 /// allowed) if none ran yet.
 pub fn webhook_policy(conn: &rusqlite::Connection) -> Result<WebhookPolicy> {

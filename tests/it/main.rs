@@ -31,6 +31,7 @@ mod idempotency;
 mod key_names;
 mod keys_users;
 mod listing;
+mod litestream;
 mod long_poll;
 pub mod mcp;
 mod mcp_modern;
