@@ -4,36 +4,18 @@
 //! masked `[label](url)` links, no `<@id>` mentions or `<#channel>` links), and
 //! `allowed_mentions` is empty, so nothing an agent writes pings anyone.
 
-use std::time::Instant;
-
 use serde_json::{json, Value};
 
 use super::email::context_preview;
 use super::{Sent, Worker};
 use crate::domain::outbox::Job;
 use crate::domain::pauses::Pause;
-use crate::domain::{Kind, Risk, Status};
+use crate::domain::{Kind, Risk};
 use crate::text::marked_preview;
 
 pub(super) fn send(worker: &Worker, job: &Job, agent: &ureq::Agent) -> Sent {
-    let (Some(url), Some(pause)) = (&worker.settings.chat.discord_url, &job.pause) else {
-        return Sent::Skipped("not sent: Discord is not configured any more");
-    };
-    let event: Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
-    let review = worker.settings.urls.review(&pause.watch_id);
-    let message = if event["event"] == "resolved" {
-        resolved(pause, &review)
-    } else if pause.status != Status::Pending {
-        return Sent::Skipped("not sent: the pause was decided before the message went out");
-    } else {
-        created(pause, &review)
-    };
-    let started = Instant::now();
-    let response = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(message.to_string());
-    Sent::Tried(super::webhook::judge(response, started))
+    let url = worker.settings.chat.discord_url.as_deref();
+    super::send_team_message(worker, job, agent, url, created, resolved)
 }
 
 /// Agent text for Discord Markdown: marked, every character Discord reads as syntax

@@ -143,6 +143,36 @@ pub fn outcome(p: &crate::domain::pauses::Pause, agent: impl Fn(&str, usize) -> 
     format!("{what}{by}{comment}")
 }
 
+/// A message to a team channel's webhook (Teams, Discord): the new pause while it is
+/// still pending, or its outcome.
+fn send_team_message(
+    worker: &Worker,
+    job: &Job,
+    agent: &ureq::Agent,
+    url: Option<&str>,
+    created: impl Fn(&crate::domain::pauses::Pause, &str) -> serde_json::Value,
+    resolved: impl Fn(&crate::domain::pauses::Pause, &str) -> serde_json::Value,
+) -> Sent {
+    let (Some(url), Some(pause)) = (url, &job.pause) else {
+        return Sent::Skipped("not sent: the channel is not configured any more");
+    };
+    let event: serde_json::Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
+    let review = worker.settings.urls.review(&pause.watch_id);
+    let message = if event["event"] == "resolved" {
+        resolved(pause, &review)
+    } else if pause.status != Status::Pending {
+        return Sent::Skipped("not sent: the pause was decided before the message went out");
+    } else {
+        created(pause, &review)
+    };
+    let started = std::time::Instant::now();
+    let response = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(message.to_string());
+    Sent::Tried(webhook::judge(response, started))
+}
+
 /// Wakes idle workers when rows are added.
 #[derive(Clone, Default)]
 pub struct Waker {

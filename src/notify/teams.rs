@@ -5,36 +5,20 @@
 //! read it as Markdown (links, emphasis), and `<at>` mentions need entities hitl never
 //! sends.
 
-use std::time::Instant;
-
 use serde_json::{json, Value};
 
 use super::email::context_preview;
 use super::{Sent, Worker};
 use crate::domain::outbox::Job;
 use crate::domain::pauses::Pause;
-use crate::domain::{Kind, Status};
+use crate::domain::Kind;
 use crate::text::marked_preview;
 
 pub(super) fn send(worker: &Worker, job: &Job, agent: &ureq::Agent) -> Sent {
-    let (Some(url), Some(pause)) = (&worker.settings.chat.teams_url, &job.pause) else {
-        return Sent::Skipped("not sent: Teams is not configured any more");
-    };
-    let event: Value = serde_json::from_str(&job.row.payload).unwrap_or_default();
-    let review = worker.settings.urls.review(&pause.watch_id);
-    let card = if event["event"] == "resolved" {
-        resolved(pause, &review)
-    } else if pause.status != Status::Pending {
-        return Sent::Skipped("not sent: the pause was decided before the message went out");
-    } else {
-        created(pause, &review)
-    };
-    let started = Instant::now();
-    let response = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(message(card).to_string());
-    Sent::Tried(super::webhook::judge(response, started))
+    let url = worker.settings.chat.teams_url.as_deref();
+    let created = |p: &Pause, review: &str| message(created(p, review));
+    let resolved = |p: &Pause, review: &str| message(resolved(p, review));
+    super::send_team_message(worker, job, agent, url, created, resolved)
 }
 
 /// Plain text, shown as it is.

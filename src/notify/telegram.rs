@@ -201,28 +201,8 @@ pub fn created_text(p: &Pause, event: MailEvent) -> String {
 
 /// The text once a pause is decided (or expired, or cancelled): how, and by whom.
 pub fn resolved_text(p: &Pause) -> String {
-    let what = match p.status {
-        Status::Approved => "Approved",
-        Status::Rejected => "Rejected",
-        Status::Answered => "Answered",
-        Status::Expired => "Expired",
-        Status::Cancelled => "Cancelled",
-        Status::Pending => "Still pending",
-    };
-    let by = match (&p.status, &p.resolved_by) {
-        (Status::Expired, _) => " (nobody decided in time)".to_string(),
-        _ if p.timed_out() => " by the timeout (nobody decided in time)".to_string(),
-        (_, Some(by)) => format!(" by {}", agent(by, 200)),
-        _ => String::new(),
-    };
-    let comment = p
-        .answer
-        .as_deref()
-        .or(p.comment.as_deref())
-        .map(|c| format!(": {}", agent(c, 1000)))
-        .unwrap_or_default();
     fit(
-        format!("{what}{by}{comment}\n{}", agent(&p.action, 1000)),
+        format!("{}\n{}", super::outcome(p, agent), agent(&p.action, 1000)),
         MAX_TEXT,
     )
 }

@@ -110,41 +110,15 @@ pub fn pending(p: &Pause, review_url: &str, why: Why) -> Value {
     json!({ "text": format!("{lead}: {}", agent_mrkdwn(&p.action, HEADER_MAX)), "blocks": blocks })
 }
 
-/// The outcome, once for a `plain_text` object, once escaped for mrkdwn: what became
-/// of it, who decided, and their comment.
-fn outcome(p: &Pause, agent: fn(&str, usize) -> String) -> String {
-    let what = match p.status {
-        Status::Approved => "Approved",
-        Status::Rejected => "Rejected",
-        Status::Answered => "Answered",
-        Status::Expired => "Expired",
-        Status::Cancelled => "Cancelled",
-        Status::Pending => "Pending",
-    };
-    let by = match (&p.status, &p.resolved_by) {
-        (Status::Expired, _) => " (nobody decided in time)".to_string(),
-        _ if p.timed_out() => " by the timeout (nobody decided in time)".to_string(),
-        (_, Some(by)) => format!(" by {}", agent(by, 100)),
-        _ => String::new(),
-    };
-    let comment = p
-        .answer
-        .as_deref()
-        .or(p.comment.as_deref())
-        .map(|c| format!(": {}", agent(c, 1000)))
-        .unwrap_or_default();
-    format!("{what}{by}{comment}")
-}
-
 /// The message once the pause is decided (or expired, or cancelled): the buttons gone,
 /// the Review link kept.
 pub fn resolved(p: &Pause, review_url: &str) -> Value {
     let mut blocks = about(p);
-    blocks.push(json!({ "type": "section", "text": plain(&outcome(p, agent)) }));
+    blocks.push(json!({ "type": "section", "text": plain(&crate::notify::outcome(p, agent)) }));
     blocks.push(json!({ "type": "actions", "block_id": "hitl", "elements": [review_button(p, review_url)] }));
     let text = format!(
         "{} · {}",
-        outcome(p, agent_mrkdwn),
+        crate::notify::outcome(p, agent_mrkdwn),
         agent_mrkdwn(&p.action, HEADER_MAX)
     );
     json!({ "text": text, "blocks": blocks })
