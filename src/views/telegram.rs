@@ -21,7 +21,8 @@ pub fn account_section(viewer: &Viewer, user: &User, bot_username: Option<&str>)
                 form.inline method="post" action="/account/telegram/unlink" {
                     (csrf(viewer))
                     p data-telegram="linked" {
-                        "A Telegram chat is linked: pauses for you come there with Approve, Reject and Review buttons"
+                        "The Telegram chat " code { (user.telegram_chat.as_deref().unwrap_or_default()) }
+                        " is linked: pauses for you come there with Approve, Reject and Review buttons"
                         @if let Some(bot) = bot_username { " (from " strong { "@" (bot) } ")" }
                         ". "
                         button.small.secondary type="submit" { "Unlink" }

@@ -333,11 +333,21 @@ impl Poller {
         })
     }
 
-    /// Ends the thread (an update being handled is finished first).
+    /// Ends the thread: an update being handled gets 2 seconds to finish (its Bot API
+    /// calls may take longer; then it is left, and the shutdown goes on within its
+    /// 10 seconds).
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while !handle.is_finished() && std::time::Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                tracing::warn!("the Telegram thread was still answering an update at shutdown");
+            }
         }
     }
 }
