@@ -51,7 +51,7 @@ struct Message {
 }
 
 /// A JSON-RPC error, answered with the request's id.
-pub(super) struct RpcError {
+pub struct RpcError {
     code: i64,
     message: String,
     data: Option<Value>,
@@ -166,48 +166,12 @@ async fn post(
         }
         Err(other) => return Err(other.into()),
     };
-    if raw.get().trim_start().starts_with('[') {
-        return Ok(rpc_error(
-            StatusCode::BAD_REQUEST,
-            &Value::Null,
-            RpcError::new(
-                INVALID_REQUEST,
-                "batch requests are not supported: send one JSON-RPC message per POST",
-            ),
-        ));
-    }
-    let message: Message = match serde_json::from_str(raw.get()) {
-        Ok(m) => m,
-        Err(e) => {
-            return Ok(rpc_error(
-                StatusCode::BAD_REQUEST,
-                &Value::Null,
-                RpcError::new(INVALID_REQUEST, format!("not a JSON-RPC message: {e}")),
-            ))
-        }
+    let (id, method, params) = match parse_message(raw.get()) {
+        Ok(Parsed::Call { id, method, params }) => (id, method, params),
+        Ok(Parsed::Acknowledge) => return Ok(HttpResponse::Accepted().finish()),
+        Err(e) => return Ok(rpc_error(StatusCode::BAD_REQUEST, &Value::Null, e)),
     };
-    let id = message.id.unwrap_or(Value::Null);
-    if message.jsonrpc.as_deref() != Some("2.0")
-        || !(id.is_null() || id.is_string() || id.is_number())
-    {
-        return Ok(rpc_error(
-            StatusCode::BAD_REQUEST,
-            &Value::Null,
-            RpcError::new(
-                INVALID_REQUEST,
-                "not a JSON-RPC 2.0 message: jsonrpc must be \"2.0\" and id a string or a number",
-            ),
-        ));
-    }
-    let Some(method) = message.method else {
-        // A response to a request this server never sends: accepted and dropped.
-        return Ok(HttpResponse::Accepted().finish());
-    };
-    if id.is_null() {
-        // A notification (`notifications/initialized`, `notifications/cancelled`, …).
-        return Ok(HttpResponse::Accepted().finish());
-    }
-    let params = message.params.as_deref();
+    let params = params.as_deref();
     // The era is chosen per request, by the request alone (`modern`).
     let modern = match modern::check(&req, &method, params) {
         Ok(modern) => modern,
@@ -229,6 +193,51 @@ async fn post(
         }
         Err(Failure::Rpc(e)) => Ok(rpc_error(StatusCode::OK, &id, e)),
         Err(Failure::Http(e)) => Err(e),
+    }
+}
+
+/// What one JSON-RPC message asks for.
+pub enum Parsed {
+    /// A request to answer with its result.
+    Call {
+        id: Value,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    /// A notification, or a response to a request this server never sends: accepted
+    /// and dropped.
+    Acknowledge,
+}
+
+/// Reads a POST's JSON text as one JSON-RPC 2.0 message (no batches); the error is the
+/// answer, with a null id.
+pub fn parse_message(text: &str) -> Result<Parsed, RpcError> {
+    if text.trim_start().starts_with('[') {
+        return Err(RpcError::new(
+            INVALID_REQUEST,
+            "batch requests are not supported: send one JSON-RPC message per POST",
+        ));
+    }
+    let message: Message = serde_json::from_str(text)
+        .map_err(|e| RpcError::new(INVALID_REQUEST, format!("not a JSON-RPC message: {e}")))?;
+    let id = message.id.unwrap_or(Value::Null);
+    if message.jsonrpc.as_deref() != Some("2.0")
+        || !(id.is_null() || id.is_string() || id.is_number())
+    {
+        return Err(RpcError::new(
+            INVALID_REQUEST,
+            "not a JSON-RPC 2.0 message: jsonrpc must be \"2.0\" and id a string or a number",
+        ));
+    }
+    match message.method {
+        // A notification (`notifications/initialized`, `notifications/cancelled`, …)
+        // has no id.
+        Some(method) if !id.is_null() => Ok(Parsed::Call {
+            id,
+            method,
+            params: message.params,
+        }),
+        _ => Ok(Parsed::Acknowledge),
     }
 }
 
@@ -274,7 +283,8 @@ pub fn negotiate(requested: &str) -> &'static str {
         .unwrap_or(PROTOCOL_VERSIONS[0])
 }
 
-fn initialize(params: Option<&RawValue>) -> Result<Value, RpcError> {
+/// The answer to `initialize` (pure: the fuzz targets call it).
+pub fn initialize(params: Option<&RawValue>) -> Result<Value, RpcError> {
     let params: InitializeParams = params
         .ok_or_else(|| RpcError::invalid_params("initialize needs params with protocolVersion"))
         .and_then(|p| {

@@ -9,7 +9,7 @@ mod health;
 mod hooks;
 mod humanlayer;
 mod jwks;
-mod mcp;
+pub mod mcp;
 mod metrics;
 mod openapi;
 mod pause;
