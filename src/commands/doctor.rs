@@ -102,15 +102,9 @@ fn private(r: &mut Report, path: &Path, meta: &std::fs::Metadata, mode: u32, wha
     }
 }
 
+/// This process's user: the owner of its own `/proc/self`.
 fn current_uid() -> u32 {
-    // The owner of a file this process makes is this process's user.
-    let probe = std::env::temp_dir().join(format!(".hitl-doctor-{}", std::process::id()));
-    let uid = std::fs::write(&probe, b"")
-        .and_then(|_| std::fs::metadata(&probe))
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX);
-    let _ = std::fs::remove_file(&probe);
-    uid
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
 
 fn database(r: &mut Report, conn: &Connection) {
@@ -149,14 +143,7 @@ fn database(r: &mut Report, conn: &Connection) {
             Err(e) => r.fix(&format!("cannot check the audit chain: {e}")),
         }
     }
-    let litestream: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name LIKE '\\_litestream\\_%' ESCAPE '\\')",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap_or(false);
-    if litestream {
+    if db::backup::litestream_tables(conn).is_ok_and(|t| !t.is_empty()) {
         r.note("Litestream replicates this database (its _litestream_ tables are there): run hitl serve with --litestream");
     }
     let mode: i64 = conn

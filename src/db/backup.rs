@@ -117,13 +117,16 @@ pub fn restore(dir: &Path, from: &Path) -> Result<Summary, BackupError> {
     summarize(&conn, &store.db_path)
 }
 
+/// The tables Litestream keeps in a database it replicates (`_litestream_seq`, …).
+pub fn litestream_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '\\_litestream\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect()
+}
+
 /// Drops the tables Litestream keeps in the database it replicates.
 fn forget_litestream(conn: &Connection) -> rusqlite::Result<()> {
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '\\_litestream\\_%' ESCAPE '\\'")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for table in tables {
+    for table in litestream_tables(conn)? {
         conn.execute_batch(&format!("DROP TABLE \"{}\"", table.replace('"', "\"\"")))?;
     }
     Ok(())

@@ -89,13 +89,16 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
         .optional()?)
 }
 
-/// The users with these ids, in that order (ids that are gone are left out).
+/// The users with these ids, by id (ids that are gone are left out), in one query.
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<User>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(by_id(conn, *id)?);
-    }
-    Ok(out)
+    let ids = serde_json::to_string(ids).map_err(crate::model::Error::internal)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+    ))?;
+    let users = stmt
+        .query_map([ids], row_to_user)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(users)
 }
 
 pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
@@ -148,19 +151,20 @@ pub fn set_channels(conn: &Connection, id: i64, email: bool, off: &str) -> Resul
     Ok(())
 }
 
-pub fn set_telegram_chat(conn: &Connection, id: i64, chat: Option<&str>) -> Result<()> {
-    conn.execute(
-        "UPDATE users SET telegram_chat = ?2 WHERE id = ?1",
-        params![id, chat],
-    )?;
-    Ok(())
+/// Where a person is reached besides mail.
+#[derive(Debug, Clone, Copy)]
+pub enum Address {
+    TelegramChat,
+    NtfyUrl,
 }
 
-pub fn set_ntfy_url(conn: &Connection, id: i64, url: Option<&str>) -> Result<()> {
-    conn.execute(
-        "UPDATE users SET ntfy_url = ?2 WHERE id = ?1",
-        params![id, url],
-    )?;
+/// Sets (or with `None` clears) one of a person's addresses.
+pub fn set_address(conn: &Connection, id: i64, which: Address, value: Option<&str>) -> Result<()> {
+    let sql = match which {
+        Address::TelegramChat => "UPDATE users SET telegram_chat = ?2 WHERE id = ?1",
+        Address::NtfyUrl => "UPDATE users SET ntfy_url = ?2 WHERE id = ?1",
+    };
+    conn.execute(sql, params![id, value])?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::{audit, password, Actor, Error, Result, Role};
 use crate::clock::Millis;
+use crate::db::users::Address;
 use crate::db::{self, Tx};
 use crate::model::reach::{self, Channel};
 pub use crate::model::user::User;
@@ -302,17 +303,33 @@ pub fn set_telegram_chat(
     user_id: i64,
     chat: Option<&str>,
 ) -> Result<User> {
-    let user = by_id(tx, user_id)?;
     let chat = chat.map(check_telegram_chat).transpose()?;
-    db::users::set_telegram_chat(tx, user_id, chat.as_deref())?;
-    audit::record(
-        tx,
-        now,
-        actor,
-        "user.telegram_changed",
-        None,
-        json!({ "email": user.email, "linked": chat.is_some() }),
-    )?;
+    set_address(tx, now, actor, user_id, Address::TelegramChat, chat)
+}
+
+/// Sets a checked address (or clears it) and records it: whether one is set, never
+/// the address itself.
+fn set_address(
+    tx: &mut Tx,
+    now: Millis,
+    actor: &Actor,
+    user_id: i64,
+    which: Address,
+    value: Option<String>,
+) -> Result<User> {
+    let user = by_id(tx, user_id)?;
+    db::users::set_address(tx, user_id, which, value.as_deref())?;
+    let (event, details) = match which {
+        Address::TelegramChat => (
+            "user.telegram_changed",
+            json!({ "email": user.email, "linked": value.is_some() }),
+        ),
+        Address::NtfyUrl => (
+            "user.ntfy_changed",
+            json!({ "email": user.email, "set": value.is_some() }),
+        ),
+    };
+    audit::record(tx, now, actor, event, None, details)?;
     by_id(tx, user_id)
 }
 
@@ -362,18 +379,8 @@ pub fn set_ntfy_url(
     user_id: i64,
     url: Option<&str>,
 ) -> Result<User> {
-    let user = by_id(tx, user_id)?;
     let url = url.map(check_ntfy_url).transpose()?;
-    db::users::set_ntfy_url(tx, user_id, url.as_deref())?;
-    audit::record(
-        tx,
-        now,
-        actor,
-        "user.ntfy_changed",
-        None,
-        json!({ "email": user.email, "set": url.is_some() }),
-    )?;
-    by_id(tx, user_id)
+    set_address(tx, now, actor, user_id, Address::NtfyUrl, url)
 }
 
 /// The longest absence one can set at once.

@@ -455,6 +455,24 @@ impl Worker {
 }
 
 impl Worker {
+    /// Keeps a chat message posted about a pause, so that its outcome edits it, in one
+    /// write with a fresh read of the pause: decided before, the caller edits it now;
+    /// decided after, the decision finds the message and queues its edit.
+    fn keep_message(
+        &self,
+        watch_id: &str,
+        kind: Kind,
+        chat: String,
+        message: String,
+        user_id: Option<i64>,
+    ) -> crate::domain::Result<Option<crate::domain::pauses::Pause>> {
+        let watch_id = watch_id.to_string();
+        self.writer.run_blocking(move |tx| {
+            crate::db::chat::insert(tx, &watch_id, kind, &chat, &message, user_id, clock::now())?;
+            crate::db::pauses::by_watch_id(tx, &watch_id)
+        })
+    }
+
     /// A signed one-click link that decides `pause` as `user_id` (once, on POST). It
     /// works at most `max_age_ms`, and never beyond the pause.
     fn decision_link(

@@ -12,7 +12,6 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::{Sent, Worker};
-use crate::clock;
 use crate::db;
 use crate::domain::outbox::{Attempt, Job, Next};
 use crate::domain::pauses::Pause;
@@ -174,23 +173,13 @@ fn keep(
     user_id: Option<i64>,
     review: &str,
 ) -> Result<Done, Failure> {
-    let (watch_id, chat, ts) = (
-        pause.watch_id.clone(),
+    let now = worker.keep_message(
+        &pause.watch_id,
+        Kind::Slack,
         posted.channel.clone(),
         posted.ts.clone(),
+        user_id,
     );
-    let now = worker.writer.run_blocking(move |tx| {
-        db::chat::insert(
-            tx,
-            &watch_id,
-            Kind::Slack,
-            &chat,
-            &ts,
-            user_id,
-            clock::now(),
-        )?;
-        db::pauses::by_watch_id(tx, &watch_id)
-    });
     match now {
         Ok(Some(now)) if now.status != pause.status => update(
             api,

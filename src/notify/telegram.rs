@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 
 use super::email::context_preview;
 use super::{Sent, Worker};
-use crate::clock;
 use crate::db;
 use crate::domain::outbox::{Attempt, Job, MailEvent, Next};
 use crate::domain::pauses::{Decision, Pause};
@@ -393,19 +392,13 @@ fn keep(
     message_id: i64,
     user_id: i64,
 ) {
-    let watch_id = pause.watch_id.clone();
-    let kept = worker.writer.run_blocking(move |tx| {
-        db::chat::insert(
-            tx,
-            &watch_id,
-            DeliveryKind::Telegram,
-            &chat_id.to_string(),
-            &message_id.to_string(),
-            Some(user_id),
-            clock::now(),
-        )?;
-        db::pauses::by_watch_id(tx, &watch_id)
-    });
+    let kept = worker.keep_message(
+        &pause.watch_id,
+        DeliveryKind::Telegram,
+        chat_id.to_string(),
+        message_id.to_string(),
+        Some(user_id),
+    );
     match kept {
         Ok(Some(now)) if now.status.is_terminal() => {
             let body = json!({ "chat_id": chat_id, "message_id": message_id, "text": resolved_text(&now) });
