@@ -211,12 +211,3 @@ pub fn set_secret(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
     )?;
     Ok(())
 }
-
-/// Everyone who can sign in: those told of a pause no policy routes.
-pub fn notified_users(conn: &Connection) -> Result<Vec<crate::model::user::User>> {
-    let ids = conn
-        .prepare_cached("SELECT id FROM users WHERE password_hash != '' ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    super::users::by_ids(conn, &ids)
-}

@@ -211,8 +211,15 @@ pub fn list(
         condition("p.key_id = ?".into(), SqlValue::Text(key_id.to_string()));
     }
     if let Some(status) = status {
+        // With a tag, the unary `+` keeps SQLite on the tag's index (in the order wanted)
+        // rather than the status index, whatever statistics it has.
+        let column = if q.tag.is_some() {
+            "+p.status"
+        } else {
+            "p.status"
+        };
         condition(
-            "p.status = ?".into(),
+            format!("{column} = ?"),
             SqlValue::Text(status.as_str().to_string()),
         );
     }
@@ -488,15 +495,23 @@ pub fn idempotency_prune(conn: &Connection, cutoff: Millis) -> Result<()> {
     Ok(())
 }
 
-/// Adds one to the key's count for `month` and returns the new count.
-pub fn count_usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> {
+/// Adds one to the key's count for `month`.
+pub fn count_usage(conn: &Connection, key_id: &str, month: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO key_usage (key_id, month, count) VALUES (?1, ?2, 1)
+         ON CONFLICT (key_id, month) DO UPDATE SET count = count + 1",
+    )?
+    .execute(params![key_id, month])?;
+    Ok(())
+}
+
+/// Pauses created by a key in a month (`YYYY-MM`), this transaction's included.
+pub fn usage(conn: &Connection, key_id: &str, month: &str) -> Result<i64> {
     Ok(conn
-        .prepare_cached(
-            "INSERT INTO key_usage (key_id, month, count) VALUES (?1, ?2, 1)
-             ON CONFLICT (key_id, month) DO UPDATE SET count = count + 1
-             RETURNING count",
-        )?
-        .query_row(params![key_id, month], |r| r.get(0))?)
+        .prepare_cached("SELECT count FROM key_usage WHERE key_id = ?1 AND month = ?2")?
+        .query_row(params![key_id, month], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// The context as a reviewer edited it (`None`: the agent's again).

@@ -101,6 +101,18 @@ pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<User>> {
     Ok(users)
 }
 
+/// Every user who can sign in (has a password), in id order: one query, run on every
+/// new pause that no policy routes.
+pub fn with_password(conn: &Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE password_hash != '' ORDER BY id"
+    ))?;
+    let users = stmt
+        .query_map([], row_to_user)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(users)
+}
+
 pub fn password_hash(conn: &Connection, id: i64) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {

@@ -254,7 +254,8 @@ fn team_rows(tx: &mut Tx, now: Millis, p: &Pause, event: &str, channels: &Channe
 pub fn pause_created(tx: &mut Tx, now: Millis, p: &Pause, channels: &Channels) -> Result<()> {
     let recipients = match &p.routing {
         Some(r) => db::routing::recipients(tx, &r.reviewers, &p.key_id, now)?,
-        None => db::outbox::notified_users(tx)?,
+        // Everyone who can sign in.
+        None => db::users::with_password(tx)?,
     };
     reach_reviewers(tx, now, p, MailEvent::Created, recipients, channels)?;
     team_rows(tx, now, p, "created", channels)

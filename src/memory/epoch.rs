@@ -160,6 +160,11 @@ impl SeenGeneration {
         moved
     }
 
+    /// The generation read last.
+    pub fn get(&self) -> Option<i64> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Takes in the generation without calling it a move (the writer starting).
     pub fn start(&self, now: Option<i64>) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = now;

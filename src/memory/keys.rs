@@ -13,6 +13,17 @@ use crate::domain::Result;
 /// Beyond this many keys the cache starts over; it only ever holds valid keys.
 const CAPACITY: usize = 10_000;
 
+/// What the connection a key is looked up on reads.
+#[derive(Clone, Copy)]
+pub enum Source {
+    /// Only committed data (a reader).
+    Committed,
+    /// The writer's transaction, which may hold key changes of earlier writes in its
+    /// group commit that never commit; `committed_generation` is the auth generation
+    /// of the last commit (`None`: unknown).
+    Writer { committed_generation: Option<i64> },
+}
+
 /// Valid keys by the SHA-256 of their token.
 #[derive(Default)]
 pub struct KeyCache {
@@ -50,9 +61,7 @@ impl KeyCache {
     /// The key behind `token` (whose hash is `hash`), checked against `conn`: an entry
     /// read under the database's current auth generation is trusted (and now counts as
     /// checked under `epoch`); otherwise the key is looked up again.
-    /// `committed`: `conn` sees only committed data, so a key it finds may be kept. The
-    /// writer's transaction may hold key changes that never commit: it only uses keys
-    /// already kept.
+    /// A key found is kept when what `conn` reads is committed data (see [`Source`]).
     pub fn authenticate(
         &self,
         conn: &rusqlite::Connection,
@@ -60,7 +69,7 @@ impl KeyCache {
         hash: Vec<u8>,
         epoch: u64,
         now: Millis,
-        committed: bool,
+        source: Source,
     ) -> Result<Authenticated> {
         let generation = db::keys::auth_generation(conn)?;
         let mut entries = self.entries();
@@ -72,6 +81,14 @@ impl KeyCache {
             _ => {
                 drop(entries);
                 let mut key = keys::lookup(conn, token, &hash)?;
+                let committed = match source {
+                    Source::Committed => true,
+                    // Every change to a key or a user moves the generation (triggers),
+                    // so a transaction still at the last committed one holds none.
+                    Source::Writer {
+                        committed_generation,
+                    } => committed_generation == Some(generation),
+                };
                 if !committed {
                     return Ok(key.use_at(now));
                 }

@@ -45,8 +45,9 @@
 //! entry was read under the database's current auth generation it is still valid, and
 //! now counts as checked under the epoch taken *before* that generation was read (a
 //! change after the read moves the epoch on); otherwise it is looked up again. The
-//! writer's own transaction may hold key changes that never commit: keys it looks up
-//! are used, never kept.
+//! writer's own transaction may hold key changes that never commit: a key it looks up
+//! is kept only when the transaction's auth generation is still the last committed
+//! one (every key or user change moves it, so the transaction holds none).
 //!
 //! # Pauses being changed
 //!
@@ -161,8 +162,8 @@ impl Memory {
 
     /// Finds the key behind a bearer token, from memory when its entry still holds,
     /// else from `conn`. Unknown, malformed and revoked keys are all `Unauthorized`.
-    /// `committed`: `conn` sees only committed data, so a key it finds may be kept
-    /// (false in the writer's transaction).
+    /// `committed`: `conn` sees only committed data (false in the writer's
+    /// transaction, whose keys are kept only while it holds no key change).
     pub fn authenticate(
         &self,
         conn: &rusqlite::Connection,
@@ -173,8 +174,15 @@ impl Memory {
         let hash = domain_keys::token_hash(token)?;
         // The epoch before the generation: a change after this read moves the epoch on.
         let epoch = self.epoch.current();
+        let source = if committed {
+            keys::Source::Committed
+        } else {
+            keys::Source::Writer {
+                committed_generation: self.generation.get(),
+            }
+        };
         self.keys
-            .authenticate(conn, token, hash, epoch, now, committed)
+            .authenticate(conn, token, hash, epoch, now, source)
     }
 
     /// The pause, if it was kept under this auth epoch (from `cached_key`).

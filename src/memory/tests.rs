@@ -131,10 +131,27 @@ fn a_failed_commit_forgets_the_keys_it_looked_up() {
 }
 
 #[test]
-fn keys_found_in_the_writers_transaction_are_not_kept() {
+fn keys_found_in_the_writers_transaction_are_kept_only_while_it_holds_no_key_change() {
+    // At the last committed generation: the transaction holds no key change.
     let s = server();
     s.memory.authenticate(&s.conn, &s.token, 0, false).unwrap();
-    assert!(!s.accepted_from_memory());
+    assert!(s.accepted_from_memory());
+
+    // An earlier write of the same group commit changed a key: that change may never
+    // commit, so nothing read in this transaction is kept.
+    let t = server();
+    t.conn
+        .execute_batch("BEGIN; UPDATE api_keys SET name = 'renamed';")
+        .unwrap();
+    t.memory.authenticate(&t.conn, &t.token, 0, false).unwrap();
+    assert!(!t.accepted_from_memory());
+    t.conn.execute_batch("ROLLBACK").unwrap();
+
+    // The writer has not read the generation: nothing is kept either.
+    let u = server();
+    u.memory.writer_started(None);
+    u.memory.authenticate(&u.conn, &u.token, 0, false).unwrap();
+    assert!(!u.accepted_from_memory());
 }
 
 // 2. A changing pause is never served stale.

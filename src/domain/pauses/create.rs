@@ -55,13 +55,16 @@ pub fn create(
     }
 
     // Count first; over the limit, the refusal rolls the count back with the rest.
-    let used = db::pauses::count_usage(tx, &key.id, &clock::month_of(now))?;
-    if let Some(limit) = monthly_limit.filter(|limit| used > *limit) {
-        let wait_ms = clock::start_of_next_month(now) - now;
-        return Err(Error::QuotaExceeded {
-            limit,
-            retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
-        });
+    let month = clock::month_of(now);
+    db::pauses::count_usage(tx, &key.id, &month)?;
+    if let Some(limit) = monthly_limit {
+        if db::pauses::usage(tx, &key.id, &month)? > limit {
+            let wait_ms = clock::start_of_next_month(now) - now;
+            return Err(Error::QuotaExceeded {
+                limit,
+                retry_after_secs: (wait_ms.max(0) as u64).div_ceil(1000),
+            });
+        }
     }
 
     let route = policies::route(
