@@ -69,7 +69,8 @@ CREATE TABLE pauses (
 -- summary, answer, response); purged_digests, JSON of the SHA-256 digests its receipt
 -- signs, kept so that receipts still verify.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
-CREATE INDEX pauses_status ON pauses (status, id);
+CREATE INDEX pauses_status ON pauses (status, id, reviewers);
+-- (reviewers, version 14: the pending count every page shows reads only this index.)
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
 CREATE INDEX pauses_pending_reminders ON pauses (remind_at)

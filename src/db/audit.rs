@@ -269,8 +269,17 @@ pub fn first_id_at_or_after(conn: &Connection, at: Millis) -> Result<Option<i64>
 }
 
 pub fn event_names(conn: &Connection) -> Result<Vec<String>> {
-    // A skip-scan of the (event, id) index: one probe per distinct name.
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT event FROM audit ORDER BY event")?;
+    // One probe of the (event, id) index per distinct name, each for the next name up:
+    // SQLite would only skip-scan by itself with statistics, and hitl keeps none.
+    let mut stmt = conn.prepare_cached(
+        "WITH RECURSIVE names (event) AS (
+             SELECT min(event) FROM audit
+             UNION ALL
+             SELECT (SELECT min(a.event) FROM audit a WHERE a.event > names.event)
+             FROM names WHERE names.event IS NOT NULL
+         )
+         SELECT event FROM names WHERE event IS NOT NULL",
+    )?;
     let names = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;

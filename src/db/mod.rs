@@ -68,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011-channels.sql"),
     include_str!("migrations/0012-audit-chain.sql"),
     include_str!("migrations/0013-retention.sql"),
+    include_str!("migrations/0014-pending-count.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

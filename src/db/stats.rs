@@ -9,9 +9,16 @@ fn count(conn: &Connection, sql: &str) -> Result<i64> {
 }
 
 /// `(what, how many)`, in the order the About page shows them.
+///
+/// Pauses and audit entries are never deleted (retention empties a pause, the audit
+/// log refuses deletes) and each new row's id is one more than the largest, so the
+/// largest id is their count: one index probe instead of a scan of millions of rows.
 pub fn totals(conn: &Connection) -> Result<Vec<(&'static str, i64)>> {
     Ok(vec![
-        ("pauses", count(conn, "SELECT count(*) FROM pauses")?),
+        (
+            "pauses",
+            count(conn, "SELECT coalesce(max(id), 0) FROM pauses")?,
+        ),
         ("pending", count_pending(conn)?),
         (
             "API keys (active)",
@@ -21,7 +28,10 @@ pub fn totals(conn: &Connection) -> Result<Vec<(&'static str, i64)>> {
             )?,
         ),
         ("users", count(conn, "SELECT count(*) FROM users")?),
-        ("audit entries", count(conn, "SELECT count(*) FROM audit")?),
+        (
+            "audit entries",
+            count(conn, "SELECT coalesce(max(id), 0) FROM audit")?,
+        ),
     ])
 }
 
