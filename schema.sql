@@ -71,6 +71,14 @@ CREATE TABLE pauses (
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id, reviewers);
 -- (reviewers, version 14: the pending count every page shows reads only this index.)
+
+-- Version 14: searching pauses by action. A trigram index finds a piece of text
+-- anywhere in an action; `hitl serve` fills it in batches after the fact, up to
+-- meta.search_indexed, so creating a pause never waits for it (src/db/search.rs).
+CREATE VIRTUAL TABLE pause_search USING fts5 (
+    action, content = 'pauses', content_rowid = 'id', tokenize = 'trigram', detail = 'none',
+    columnsize = 0
+);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
 CREATE INDEX pauses_pending_reminders ON pauses (remind_at)
@@ -123,6 +131,8 @@ CREATE TABLE meta (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO meta (name, value) VALUES ('auth_generation', 0);
+-- (search_indexed, version 14: the largest pause id in pause_search.)
+INSERT INTO meta (name, value) VALUES ('search_indexed', 0);
 CREATE TRIGGER api_keys_changed AFTER UPDATE OF name, prefix, key_hash, kind, user_id, monthly_limit, revoked_at ON api_keys
 BEGIN
     UPDATE meta SET value = value + 1 WHERE name = 'auth_generation';

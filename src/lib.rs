@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod expiry;
 pub mod http;
+pub mod indexer;
 pub mod memory;
 pub mod metrics;
 pub mod model;

@@ -21,6 +21,7 @@ use crate::domain::{settings, setup};
 use crate::expiry::Expiry;
 use crate::http::web::LiveEvent;
 use crate::http::{self, AppState, WebSettings};
+use crate::indexer::Indexer;
 use crate::memory::Memory;
 use crate::metrics::{Metrics, Observed};
 use crate::notify::dns::Dns;
@@ -167,8 +168,8 @@ fn bind(config: &Config) -> Result<(TcpListener, std::net::SocketAddr, String), 
 }
 
 /// What runs beside the HTTP server: the writer, the WAL checkpointer, the read pool,
-/// the notifier's workers and the expiry timer. Stopped in the order that lets each
-/// finish what the one before queued.
+/// the notifier's workers, the expiry timer and the search indexer. Stopped in the
+/// order that lets each finish what the one before queued.
 struct Parts {
     writer: Writer,
     writer_thread: std::thread::JoinHandle<()>,
@@ -179,6 +180,8 @@ struct Parts {
     notifier: Notifier,
     expiry: Expiry,
     expiry_thread: std::thread::JoinHandle<()>,
+    indexer: Indexer,
+    indexer_thread: std::thread::JoinHandle<()>,
     channels: Channels,
     dns: Arc<Dns>,
     link_key: Arc<Vec<u8>>,
@@ -264,6 +267,8 @@ impl Parts {
             Expiry::start(reads.clone(), writer.clone(), channels, config.retention_ms)
                 .map_err(|e| format!("cannot start the expiry timer: {e}"))?;
         memory.set_expiry(expiry.clone());
+        let (indexer, indexer_thread) = Indexer::start(writer.clone())
+            .map_err(|e| format!("cannot start the search indexer: {e}"))?;
         let telegram = match &config.chat.telegram {
             Some(settings) => {
                 let bot = Arc::new(TelegramBot::new(
@@ -290,6 +295,8 @@ impl Parts {
             notifier,
             expiry,
             expiry_thread,
+            indexer,
+            indexer_thread,
             channels,
             dns,
             link_key,
@@ -308,7 +315,9 @@ impl Parts {
             drop(bot);
         }
         self.expiry.stop();
+        self.indexer.stop();
         let _ = self.expiry_thread.join();
+        let _ = self.indexer_thread.join();
         // Within the 10 s a SIGTERM allows, with the HTTP server's own stop before:
         // 5 s for deliveries in flight, then up to 3 s for the writer.
         self.notifier.stop(std::time::Duration::from_secs(5));

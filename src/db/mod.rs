@@ -14,6 +14,7 @@ pub mod policies;
 pub mod push;
 pub mod routing;
 pub mod rules;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
@@ -68,7 +69,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011-channels.sql"),
     include_str!("migrations/0012-audit-chain.sql"),
     include_str!("migrations/0013-retention.sql"),
-    include_str!("migrations/0014-pending-count.sql"),
+    include_str!("migrations/0014-pending-count-and-search.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

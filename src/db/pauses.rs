@@ -190,18 +190,85 @@ pub fn list(
     status: Option<Status>,
     limit: u32,
 ) -> Result<Vec<Pause>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM {FROM}");
+    let Some(text) = q.text.as_deref().filter(|t| super::search::indexable(t)) else {
+        return list_from(conn, bounds, q, status, limit, Source::Scan);
+    };
+    // Text search: the pauses the search index holds are found through it, the few
+    // created since by reading them; the two pages merged.
+    let indexed = super::search::indexed_up_to(conn)?;
+    let mut items = list_from(
+        conn,
+        bounds,
+        q,
+        status,
+        limit,
+        Source::Index { indexed, text },
+    )?;
+    items.extend(list_from(
+        conn,
+        bounds,
+        q,
+        status,
+        limit,
+        Source::After(indexed),
+    )?);
+    match q.cursor {
+        Some(Cursor::After(_)) => items.sort_by_key(|p| p.id),
+        _ => items.sort_by_key(|p| std::cmp::Reverse(p.id)),
+    }
+    items.truncate(limit as usize);
+    Ok(items)
+}
+
+/// Where a listing reads its pauses from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// The pauses table (and, with a tag, the tag's index).
+    Scan,
+    /// The search index, for `text`, up to the pause id `indexed`.
+    Index { indexed: i64, text: &'a str },
+    /// The pauses table, past the pause id the search index holds.
+    After(i64),
+}
+
+fn list_from(
+    conn: &Connection,
+    bounds: &Bounds,
+    q: &ListQuery,
+    status: Option<Status>,
+    limit: u32,
+    source: Source,
+) -> Result<Vec<Pause>> {
+    let mut sql = String::new();
     let mut args: Vec<SqlValue> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();
-    // Order by the column an index already holds in order: with a tag, the tag's
-    // own (tag, pause_id) key; otherwise the pause id.
-    let order = match &q.tag {
-        Some(tag) => {
-            sql.push_str(" JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
+    // Order by the column an index already holds in order: the search index's rowid;
+    // with a tag, the tag's own (tag, pause_id) key; otherwise the pause id.
+    let order = match (source, &q.tag) {
+        (Source::Index { .. }, tag) => {
+            // CROSS JOIN keeps SQLite walking the search index first, in id order, and
+            // looking each match up: never the other way round.
+            sql.push_str(&format!(
+                "SELECT {COLUMNS} FROM pause_search s CROSS JOIN pauses p ON p.id = s.rowid
+                 CROSS JOIN api_keys k ON k.id = p.key_id"
+            ));
+            if let Some(tag) = tag {
+                sql.push_str(" CROSS JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
+                args.push(SqlValue::Text(tag.clone()));
+            }
+            "s.rowid"
+        }
+        (_, Some(tag)) => {
+            sql.push_str(&format!(
+                "SELECT {COLUMNS} FROM {FROM} JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?"
+            ));
             args.push(SqlValue::Text(tag.clone()));
             "t.pause_id"
         }
-        None => "p.id",
+        (_, None) => {
+            sql.push_str(&format!("SELECT {COLUMNS} FROM {FROM}"));
+            "p.id"
+        }
     };
     let mut condition = |sql: String, value: SqlValue| {
         conditions.push(sql);
@@ -211,9 +278,9 @@ pub fn list(
         condition("p.key_id = ?".into(), SqlValue::Text(key_id.to_string()));
     }
     if let Some(status) = status {
-        // With a tag, the unary `+` keeps SQLite on the tag's index (in the order wanted)
-        // rather than the status index, whatever statistics it has.
-        let column = if q.tag.is_some() {
+        // With a tag or text, the unary `+` keeps SQLite on the index that gives the
+        // order wanted rather than the status index, whatever statistics it has.
+        let column = if q.tag.is_some() || matches!(source, Source::Index { .. }) {
             "+p.status"
         } else {
             "p.status"
@@ -222,6 +289,18 @@ pub fn list(
             format!("{column} = ?"),
             SqlValue::Text(status.as_str().to_string()),
         );
+    }
+    match source {
+        Source::Index { indexed, text } => {
+            condition(format!("{order} <= ?"), SqlValue::Integer(indexed));
+            // The index's own test (any case, any script), then exactly the scan's.
+            condition(
+                "s.action LIKE ?".into(),
+                SqlValue::Text(format!("%{text}%")),
+            );
+        }
+        Source::After(indexed) => condition(format!("{order} > ?"), SqlValue::Integer(indexed)),
+        Source::Scan => {}
     }
     if let Some(text) = &q.text {
         // LIKE is case-insensitive for ASCII and needs no copy of each action.

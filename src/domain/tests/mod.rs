@@ -34,6 +34,7 @@ mod reject_options;
 mod risk_summary;
 mod routing;
 mod rules;
+mod search;
 
 use rusqlite::{Connection, TransactionBehavior};
 

@@ -1,0 +1,132 @@
+//! Searching pauses by action: the same pages whether the search index holds none, some
+//! or all of the pauses (it is filled after the fact).
+
+use super::*;
+use crate::domain::pauses::{decode_cursor, Cursor};
+use crate::domain::Status;
+
+const ACTIONS: [&str; 8] = [
+    "Deploy billing-api to production",
+    "Send the renewal email to 1,204 customers",
+    "DEPLOY search cluster",
+    "Refund invoice #4521 (100% of it)",
+    "Rotate TLS keys_2026",
+    "Délai de paiement: DÉPLOYER",
+    "Restart workers",
+    "deployment notes for ticket #77",
+];
+
+/// Every page of `q` for `who`, following the cursors (older, then back newer).
+fn pages(w: &World, who: &Principal, q: &ListQuery) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut q = q.clone();
+    loop {
+        let page = pauses::list(w.db.conn(), who, &q).unwrap();
+        out.push(page.items.iter().map(|p| p.watch_id.clone()).collect());
+        let Some(next) = page.next_cursor else { break };
+        q.cursor = Some(decode_cursor(&next).unwrap());
+    }
+    // And one page back towards the newest, from the last.
+    if let Some(Some(prev)) = out
+        .len()
+        .gt(&1)
+        .then(|| pauses::list(w.db.conn(), who, &q).unwrap().prev_cursor)
+    {
+        q.cursor = Some(decode_cursor(&prev).unwrap());
+        let back = pauses::list(w.db.conn(), who, &q).unwrap();
+        assert!(matches!(q.cursor, Some(Cursor::After(_))));
+        out.push(back.items.iter().map(|p| p.watch_id.clone()).collect());
+    }
+    out
+}
+
+#[test]
+fn a_search_finds_the_same_whether_or_not_the_index_holds_the_pauses() {
+    let mut w = World::new();
+    for round in 0..5 {
+        for (i, action) in ACTIONS.iter().enumerate() {
+            let tags = if i % 2 == 0 { r#"["prod"]"# } else { "[]" };
+            let body = format!(r#"{{"action": {action:?}, "tags": {tags}}}"#);
+            let who = if i % 3 == 0 { &w.other_agent } else { &w.agent };
+            let t = t0() + (round * 10 + i as i64) * SECOND;
+            let created = w.db.create(t, who, &body).unwrap().pause;
+            if i == 6 {
+                w.db.decide(
+                    t + 1,
+                    &w.approver,
+                    &created.watch_id,
+                    Decision::Rejected,
+                    None,
+                )
+                .unwrap();
+            }
+        }
+    }
+    let queries: Vec<ListQuery> = [
+        "deploy",
+        "DEPLOY",
+        "ploy",
+        "#4521",
+        "100%",
+        "keys_2026",
+        "de",
+        "zzz",
+        "Délai",
+    ]
+    .into_iter()
+    .flat_map(|text| {
+        let base = ListQuery {
+            text: Some(text.into()),
+            limit: 4,
+            ..ListQuery::default()
+        };
+        [
+            base.clone(),
+            ListQuery {
+                tag: Some("prod".into()),
+                ..base.clone()
+            },
+            ListQuery {
+                statuses: vec![Status::Pending],
+                ..base.clone()
+            },
+            ListQuery {
+                statuses: vec![Status::Rejected, Status::Pending],
+                tag: Some("prod".into()),
+                ..base
+            },
+        ]
+    })
+    .collect();
+    let scanned: Vec<_> = queries.iter().map(|q| pages(&w, &w.admin, q)).collect();
+    let agent_scanned: Vec<_> = queries.iter().map(|q| pages(&w, &w.agent, q)).collect();
+
+    // A plain scan finds what LIKE finds: "deploy" in any ASCII case, five times each.
+    let all_deploy: usize = scanned[0][..scanned[0].len() - 1]
+        .iter()
+        .map(Vec::len)
+        .sum();
+    assert_eq!(all_deploy, 15, "{:?}", scanned[0]);
+
+    // Part of the pauses in the index, then all of them: the same pages.
+    for batch in [17, 1_000] {
+        crate::db::search::index_next(w.db.conn(), batch).unwrap();
+        for (i, q) in queries.iter().enumerate() {
+            assert_eq!(
+                pages(&w, &w.admin, q),
+                scanned[i],
+                "{q:?} after indexing {batch}"
+            );
+            assert_eq!(
+                pages(&w, &w.agent, q),
+                agent_scanned[i],
+                "{q:?} for the agent"
+            );
+        }
+    }
+    assert_eq!(crate::db::search::indexed_up_to(w.db.conn()).unwrap(), 40);
+    assert_eq!(
+        crate::db::search::index_next(w.db.conn(), 1_000).unwrap(),
+        0
+    );
+}

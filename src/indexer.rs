@@ -1,0 +1,53 @@
+//! The search indexer: one thread that adds new pauses to the search index
+//! (`crate::db::search`) through the writer, in batches, about a second after they are
+//! created, so that creating a pause never waits for the index. After an upgrade it
+//! catches up on every older pause, a batch at a time between other writes.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
+
+use crate::db::{self, Writer};
+
+/// Pauses indexed in one write (a few milliseconds of the writer's time).
+const BATCH: u32 = 2_000;
+/// How often new pauses are looked for.
+const EVERY: Duration = Duration::from_secs(1);
+/// After a failed write, before trying again.
+const AFTER_FAILURE: Duration = Duration::from_secs(30);
+
+pub struct Indexer {
+    stop: mpsc::Sender<()>,
+}
+
+impl Indexer {
+    pub fn start(writer: Writer) -> std::io::Result<(Indexer, thread::JoinHandle<()>)> {
+        let (stop, rx) = mpsc::channel();
+        let handle = thread::Builder::new()
+            .name("hitl-indexer".into())
+            .spawn(move || run(&writer, &rx))?;
+        Ok((Indexer { stop }, handle))
+    }
+
+    pub fn stop(&self) {
+        let _ = self.stop.send(());
+    }
+}
+
+fn run(writer: &Writer, stop: &mpsc::Receiver<()>) {
+    loop {
+        let wait = match writer.run_blocking(|tx| db::search::index_next(tx, BATCH)) {
+            // A whole batch: there may be more at once (catching up).
+            Ok(added) if added == BATCH as usize => Duration::ZERO,
+            Ok(_) => EVERY,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not add pauses to the search index");
+                AFTER_FAILURE
+            }
+        };
+        match stop.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
