@@ -1,12 +1,29 @@
 #!/usr/bin/env python3
 """Decision -> long-poll wake latency, and the server memory held by N concurrent
-long-polls. Standard library only; speaks plain HTTP/1.1 to 127.0.0.1."""
+long-polls. Standard library (and wrk, for the creates) only; speaks plain HTTP/1.1 to
+127.0.0.1. In order:
+  1. wake latency on an otherwise idle server (--samples decisions, one at a time);
+  2. N long-polls (--waiters) held on 100 pauses: the server's RSS before and with them;
+  3. wake latency again while those N are still held and creates flow (wrk -t1 -c16
+     with bench/create.lua, stopped after): the create rate wrk achieved is printed;
+  4. the 100 held pauses decided: every held long-poll must be answered "approved".
+A held long-poll lasts at most 60 s (the server's cap on ?wait), so step 3 stops taking
+samples 48 s after the first of them was opened, and says how many it took.
+Exits 1 if a request fails or a held long-poll is not answered."""
 
 import argparse
 import asyncio
 import json
+import os
+import re
+import resource
+import signal
 import statistics
+import sys
 import time
+
+HELD_FOR = 60  # the server holds ?wait=N for at most 60 s
+MARGIN = 12  # seconds kept, of those 60, for deciding the held pauses and reading the answers
 
 
 async def http(host, port, method, path, key, body=None):
@@ -34,61 +51,104 @@ def rss_kib(pid):
     return 0
 
 
-async def create(host, port, agent):
-    status, body = await http(host, port, "POST", "/api/pause", agent, {"action": "bench wake"})
+async def create(host, port, agent, action="bench wake"):
+    status, body = await http(host, port, "POST", "/api/pause", agent, {"action": action})
     assert status == 201, (status, body)
     return body["watchId"]
 
 
-async def wake_latency(host, port, agent, reviewer, samples):
-    """Time from sending the decision to the waiting agent having its answer."""
+async def wake_latency(host, port, agent, reviewer, samples, settle=0.02, deadline=None):
+    """Time from sending the decision to the waiting agent having its answer; returns
+    the sorted latencies in ms (fewer than `samples` if `deadline` came first)."""
     latencies = []
     for _ in range(samples):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         watch_id = await create(host, port, agent)
         arrived = asyncio.get_running_loop().create_future()
 
         async def waiter():
             status, body = await http(host, port, "GET", f"/api/pause/{watch_id}?wait=30", agent)
+            assert status == 200, (status, body)
             arrived.set_result((time.perf_counter(), body["status"]))
 
         task = asyncio.create_task(waiter())
-        await asyncio.sleep(0.02)  # let the long-poll register
+        await asyncio.sleep(settle)  # let the long-poll register
         sent = time.perf_counter()
         status, _ = await http(host, port, "POST", f"/api/pause/{watch_id}/approve", reviewer,
                                {"decision": "approved"})
-        assert status == 200
-        got, final = await arrived
+        assert status == 200, status
+        got, final = await asyncio.wait_for(arrived, 35)
         assert final == "approved", final
         await task
         latencies.append((got - sent) * 1000)
-    latencies.sort()
-    return statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], latencies[-1]
+    return sorted(latencies)
 
 
-async def many_waiters(host, port, agent, reviewer, pid, count, pauses):
-    watch_ids = [await create(host, port, agent) for _ in range(pauses)]
+def summary(latencies):
+    if not latencies:
+        return "no samples"
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+    return (f"p50 {statistics.median(latencies):.2f} ms, p99 {p99:.2f} ms, max {latencies[-1]:.2f} ms "
+            f"(target p99 <= 5 ms)")
+
+
+async def hold(host, port, agent, pid, count, pauses):
+    """Parks `count` long-polls on `pauses` pauses; returns what release() needs, the RSS
+    before and with them, and when the first was opened (time.monotonic())."""
+    watch_ids = [await create(host, port, agent, "bench held") for _ in range(pauses)]
     await asyncio.sleep(1)
     before = rss_kib(pid)
     connections = []
+    first = time.monotonic()
     for i in range(count):
         reader, writer = await asyncio.open_connection(host, port)
-        path = f"/api/pause/{watch_ids[i % pauses]}?wait=60"
+        path = f"/api/pause/{watch_ids[i % pauses]}?wait={HELD_FOR}"
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {agent}\r\nConnection: close\r\n\r\n".encode())
         connections.append((reader, writer))
         if i % 500 == 499:
             await asyncio.gather(*(w.drain() for _, w in connections[-500:]))
+    await asyncio.gather(*(w.drain() for _, w in connections[-500:]))
     await asyncio.sleep(3)  # every request read, authenticated and parked
     during = rss_kib(pid)
+    return watch_ids, connections, before, during, first
+
+
+async def release(host, port, reviewer, watch_ids, connections):
+    """Decides the held pauses; returns (waiters answered "approved", ms until the last answer)."""
     start = time.perf_counter()
     for watch_id in watch_ids:
         status, _ = await http(host, port, "POST", f"/api/pause/{watch_id}/approve", reviewer, {"decision": "approved"})
-        assert status == 200
-    answers = await asyncio.gather(*(r.read() for r, _ in connections))
+        assert status == 200, status
+    answers = await asyncio.wait_for(asyncio.gather(*(r.read() for r, _ in connections)), 90)
     elapsed = (time.perf_counter() - start) * 1000
     approved = sum(1 for a in answers if b'"status":"approved"' in a)
     for _, w in connections:
         w.close()
-    return before, during, approved, elapsed
+    return approved, elapsed
+
+
+async def start_creates(url, agent, seconds):
+    """wrk -t1 -c16 creating pauses for at most `seconds`; stopped by stop_creates()."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "create.lua")
+    return await asyncio.create_subprocess_exec(
+        "wrk", "-t1", "-c16", f"-d{int(seconds)}s", "-s", script, f"{url}/api/pause",
+        env={**os.environ, "HITL_BENCH_KEY": agent}, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+
+
+async def stop_creates(wrk):
+    """Stops wrk (SIGINT: it prints its totals) and returns (creates/s, its output)."""
+    if wrk.returncode is None:
+        wrk.send_signal(signal.SIGINT)
+    try:
+        out, _ = await asyncio.wait_for(wrk.communicate(), 15)
+    except asyncio.TimeoutError:
+        wrk.kill()
+        out, _ = await wrk.communicate()
+    text = out.decode(errors="replace")
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    return (float(rate[1]) if rate else None), text
 
 
 async def main():
@@ -100,14 +160,48 @@ async def main():
     p.add_argument("--samples", type=int, default=300)
     p.add_argument("--waiters", type=int, default=10000)
     a = p.parse_args()
-    host = "127.0.0.1"
-    p50, p99, worst = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples)
-    print(f"wake latency (decision sent -> waiter answered, n={a.samples}): p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms")
-    before, during, approved, elapsed = await many_waiters(host, a.port, a.agent, a.reviewer, a.pid, a.waiters, 100)
+    host, url = "127.0.0.1", f"http://127.0.0.1:{a.port}"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < a.waiters + 100:
+        sys.exit(f"longpoll: {a.waiters} waiters need {a.waiters + 100} file descriptors, the limit is {hard}")
+
+    idle = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples)
+    print(f"wake latency, idle (decision sent -> waiter answered, n={len(idle)}): {summary(idle)}", flush=True)
+
+    watch_ids, connections, before, during, first = await hold(host, a.port, a.agent, a.pid, a.waiters, 100)
     per = (during - before) * 1024 / a.waiters
     print(f"{a.waiters} concurrent long-polls: RSS {before / 1024:.1f} MiB -> {during / 1024:.1f} MiB "
-          f"(+{(during - before) / 1024:.1f} MiB, {per / 1024:.1f} KiB per waiting request)")
-    print(f"deciding their 100 pauses answered {approved}/{a.waiters} waiters in {elapsed:.0f} ms")
+          f"(+{(during - before) / 1024:.1f} MiB, {per / 1024:.1f} KiB per waiting request; "
+          f"target <= 100 MB for 10,000)", flush=True)
+
+    deadline = first + HELD_FOR - MARGIN
+    wrk = await start_creates(url, a.agent, deadline - time.monotonic() + 30)
+    try:
+        await asyncio.sleep(1)  # wrk connected and creating
+        loaded = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples, settle=0.05, deadline=deadline)
+        still = wrk.returncode is None
+    finally:
+        rate, wrk_out = await stop_creates(wrk)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk_out)
+    shown = f"~{rate:,.0f} creates/s" if rate is not None else "? creates/s"
+    cut = f", stopped at {HELD_FOR - MARGIN} s of holding" if len(loaded) < a.samples else ""
+    print(f"wake latency with {a.waiters} long-polls held and creates flowing ({shown}, n={len(loaded)}{cut}): "
+          f"{summary(loaded)}", flush=True)
+    failed = []
+    if rate is None or not still:
+        failed.append("wrk did not create for the whole measurement:\n" + wrk_out)
+    if errors:
+        failed.append(f"wrk's creates had {errors[1]} non-2xx responses:\n" + wrk_out)
+
+    approved, elapsed = await release(host, a.port, a.reviewer, watch_ids, connections)
+    print(f"deciding their 100 pauses answered {approved}/{a.waiters} waiters in {elapsed:.0f} ms", flush=True)
+    if approved != a.waiters:
+        failed.append(f"{a.waiters - approved} held long-polls were not answered \"approved\"")
+    for reason in failed:
+        print(f"longpoll: ERROR: {reason}", file=sys.stderr)
+    return 1 if failed else 0
 
 
-asyncio.run(main())
+sys.exit(asyncio.run(main()))

@@ -16,7 +16,7 @@ for name in deploy-bot outreach-agent migrations support-bot finance-bot crm-syn
   "$BIN" --data-dir "$DIR" key create --name "$name" >/dev/null 2>&1
 done
 echo "a long admin password" | "$BIN" --data-dir "$DIR" user add admin@example.com --role admin --password-stdin >/dev/null
-python3 bench/seed.py "$DIR/hitl.db" "$COUNT"
+bench/seed "$DIR/hitl.db" "$COUNT"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
 "$BIN" --data-dir "$DIR" --log warn serve --listen "127.0.0.1:$PORT" &
