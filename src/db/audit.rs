@@ -44,24 +44,30 @@ pub fn append(
 /// The "previous hash" of the first entry.
 const GENESIS: [u8; 32] = [0; 32];
 
-/// What an entry's hash covers: every stored column but the hash.
+/// What an entry's hash covers: every stored column but the hash. The fields are in
+/// the order of their names, as RFC 8785 sorts them (see [`link`]).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Content<'a> {
-    id: i64,
-    at: Millis,
     actor: &'a str,
-    event: &'a str,
-    watch_id: Option<&'a str>,
+    at: Millis,
     /// The stored JSON text, as a string: its bytes are what is kept.
     details: &'a str,
+    event: &'a str,
+    id: i64,
+    watch_id: Option<&'a str>,
 }
 
 /// SHA-256 of the previous hash (32 bytes) followed by the entry's canonical content:
 /// its columns as a JSON object in RFC 8785 (JCS) form, e.g.
 /// `{"actor":"cli","at":1700000000000,"details":"{}","event":"key.created","id":1,"watchId":null}`.
+///
+/// serde_json writes exactly that form here, without the general canonicalizer's
+/// sorting (one in every write): the fields are declared in sorted order, strings are
+/// escaped as RFC 8785 escapes them, and the integers are far below 2^53. The test
+/// `the_hashed_form_is_rfc_8785` holds it to `serde_jcs`.
 fn link(prev: &[u8], content: &Content) -> Vec<u8> {
-    let canonical = serde_jcs::to_vec(content).unwrap_or_default();
+    let canonical = serde_json::to_vec(content).unwrap_or_default();
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(prev);
     ctx.update(&canonical);
@@ -284,4 +290,38 @@ pub fn event_names(conn: &Connection) -> Result<Vec<String>> {
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hashed_form_is_rfc_8785() {
+        let awkward = [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "controls \u{0} \u{1} \u{8} \t \n \u{b} \u{c} \r \u{1f} \u{7f}",
+            "déjà vu ☃ 𝄞 \u{2028} \u{feff}",
+            r#"{"by":"ann@example.com","comment":"ship \"it\""}"#,
+        ];
+        for text in awkward {
+            for watch_id in [None, Some(text)] {
+                let content = Content {
+                    actor: text,
+                    at: 1_764_633_600_123,
+                    details: text,
+                    event: "pause.approved",
+                    id: 9_007_199_254_740_991,
+                    watch_id,
+                };
+                assert_eq!(
+                    serde_json::to_vec(&content).unwrap(),
+                    serde_jcs::to_vec(&content).unwrap(),
+                    "{text:?}"
+                );
+            }
+        }
+    }
 }

@@ -265,8 +265,13 @@ pub(crate) fn applying(
     if not_offered(pause).is_some() {
         return Ok(None);
     }
+    let rules = db::rules::active_for_key(conn, &pause.key_id, now)?;
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    // Canonical JSON and a hash: only worth it when a rule may apply.
     let digest = context_digest(pause);
-    for rule in db::rules::active_for_key(conn, &pause.key_id, now)? {
+    for rule in rules {
         if rule.matches(&pause.action, &digest, pause.risk)
             && maker_may_decide(conn, now, &rule, pause)?
         {
