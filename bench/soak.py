@@ -20,8 +20,9 @@ Prints `soak: PASS` (exit 0) or `soak: FAIL: <reasons>` (exit 1).
 
 Usage:
   bench/soak.py --duration 3600          # the hour, with the release binary
-  bench/soak.py --duration 120 --bin target/x86_64-unknown-linux-gnu/debug/hitl   # CI
-  options: --rate 50 (creates/s)  --warmup SECONDS (10% of the run, at least 30)  --sample 10
+  bench/soak.py --duration 240 --bin target/x86_64-unknown-linux-gnu/debug/hitl   # CI
+  options: --rate 50 (creates/s)  --warmup SECONDS (10% of the run; at least 2 minutes,
+  or half the run if shorter)  --sample 10
 RSS rises at first while bounded caches fill (SQLite's page caches, the cache of pauses
 read recently): a warm-up shorter than that, as in a short run, can fail the RSS check.
 """
@@ -512,11 +513,13 @@ def main():
     p.add_argument("--bin", default="target/x86_64-unknown-linux-gnu/release/hitl",
                    help="the hitl binary (relative: to the current directory, else to the repository)")
     p.add_argument("--duration", type=float, default=3600, help="seconds of load")
-    p.add_argument("--warmup", type=float, help="default: 10%% of --duration, at least 30")
+    p.add_argument("--warmup", type=float,
+                   help="default: 10%% of --duration; at least 120 s, or half of a shorter run")
     p.add_argument("--rate", type=float, default=50, help="creates per second")
     p.add_argument("--sample", type=float, default=10, help="seconds between RSS samples")
     a = p.parse_args()
-    a.warmup = max(30, a.duration / 10) if a.warmup is None else a.warmup
+    # Caches (SQLite's pages, pauses read) fill for the first couple of minutes.
+    a.warmup = max(min(120, a.duration / 2), a.duration / 10) if a.warmup is None else a.warmup
     binary = Path(a.bin)
     binary = str(binary if binary.is_absolute() or binary.exists() else ROOT / binary)
     if not os.access(binary, os.X_OK):
