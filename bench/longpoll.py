@@ -14,6 +14,7 @@ Exits 1 if a request fails or a held long-poll is not answered."""
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import re
 import resource
@@ -93,38 +94,63 @@ def summary(latencies):
             f"(target p99 <= 5 ms)")
 
 
+def holder(host, port, agent, watch_ids, count, pipe):
+    """In a process of its own, so that the samples are not taken by a client busy with
+    thousands of sockets: parks `count` long-polls on `watch_ids`, says so (with when the
+    first was opened), waits for the word, then reads every answer and reports how many
+    said "approved"."""
+
+    async def run():
+        connections = []
+        first = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
+        for i in range(count):
+            reader, writer = await asyncio.open_connection(host, port)
+            path = f"/api/pause/{watch_ids[i % len(watch_ids)]}?wait={HELD_FOR}"
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {agent}\r\n"
+                         f"Connection: close\r\n\r\n".encode())
+            connections.append((reader, writer))
+            if i % 500 == 499:
+                await asyncio.gather(*(w.drain() for _, w in connections[-500:]))
+        await asyncio.gather(*(w.drain() for _, w in connections[-500:]))
+        pipe.send(first)
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        answers = await asyncio.wait_for(asyncio.gather(*(r.read() for r, _ in connections)), 90)
+        for _, w in connections:
+            w.close()
+        pipe.send(sum(1 for a in answers if b'"status":"approved"' in a))
+
+    asyncio.run(run())
+
+
 async def hold(host, port, agent, pid, count, pauses):
-    """Parks `count` long-polls on `pauses` pauses; returns what release() needs, the RSS
-    before and with them, and when the first was opened (time.monotonic())."""
+    """Parks `count` long-polls on `pauses` pauses (in another process); returns the
+    pauses, that process and its pipe, the RSS before and with them, and when the first
+    was opened (time.monotonic())."""
     watch_ids = [await create(host, port, agent, "bench held") for _ in range(pauses)]
     await asyncio.sleep(1)
     before = rss_kib(pid)
-    connections = []
-    first = time.monotonic()
-    for i in range(count):
-        reader, writer = await asyncio.open_connection(host, port)
-        path = f"/api/pause/{watch_ids[i % pauses]}?wait={HELD_FOR}"
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {agent}\r\nConnection: close\r\n\r\n".encode())
-        connections.append((reader, writer))
-        if i % 500 == 499:
-            await asyncio.gather(*(w.drain() for _, w in connections[-500:]))
-    await asyncio.gather(*(w.drain() for _, w in connections[-500:]))
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    process = spawn.Process(target=holder, args=(host, port, agent, watch_ids, count, theirs))
+    process.start()
+    loop = asyncio.get_running_loop()
+    first = await loop.run_in_executor(None, ours.recv)
     await asyncio.sleep(3)  # every request read, authenticated and parked
     during = rss_kib(pid)
-    return watch_ids, connections, before, during, first
+    return watch_ids, (process, ours), before, during, first
 
 
-async def release(host, port, reviewer, watch_ids, connections):
+async def release(host, port, reviewer, watch_ids, held):
     """Decides the held pauses; returns (waiters answered "approved", ms until the last answer)."""
+    process, pipe = held
     start = time.perf_counter()
+    pipe.send("decided")
     for watch_id in watch_ids:
         status, _ = await http(host, port, "POST", f"/api/pause/{watch_id}/approve", reviewer, {"decision": "approved"})
         assert status == 200, status
-    answers = await asyncio.wait_for(asyncio.gather(*(r.read() for r, _ in connections)), 90)
+    approved = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
     elapsed = (time.perf_counter() - start) * 1000
-    approved = sum(1 for a in answers if b'"status":"approved"' in a)
-    for _, w in connections:
-        w.close()
+    process.join(10)
     return approved, elapsed
 
 
@@ -170,7 +196,7 @@ async def main():
     idle = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples)
     print(f"wake latency, idle (decision sent -> waiter answered, n={len(idle)}): {summary(idle)}", flush=True)
 
-    watch_ids, connections, before, during, first = await hold(host, a.port, a.agent, a.pid, a.waiters, 100)
+    watch_ids, held, before, during, first = await hold(host, a.port, a.agent, a.pid, a.waiters, 100)
     per = (during - before) * 1024 / a.waiters
     print(f"{a.waiters} concurrent long-polls: RSS {before / 1024:.1f} MiB -> {during / 1024:.1f} MiB "
           f"(+{(during - before) / 1024:.1f} MiB, {per / 1024:.1f} KiB per waiting request; "
@@ -195,7 +221,7 @@ async def main():
     if errors:
         failed.append(f"wrk's creates had {errors[1]} non-2xx responses:\n" + wrk_out)
 
-    approved, elapsed = await release(host, a.port, a.reviewer, watch_ids, connections)
+    approved, elapsed = await release(host, a.port, a.reviewer, watch_ids, held)
     print(f"deciding their 100 pauses answered {approved}/{a.waiters} waiters in {elapsed:.0f} ms", flush=True)
     if approved != a.waiters:
         failed.append(f"{a.waiters - approved} held long-polls were not answered \"approved\"")
@@ -204,4 +230,5 @@ async def main():
     return 1 if failed else 0
 
 
-sys.exit(asyncio.run(main()))
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
