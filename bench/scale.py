@@ -71,6 +71,24 @@ def stop(proc):
     proc.wait(timeout=15)
 
 
+def index_caught_up(data, proc):
+    """Waits until the server's indexer has added every pause to the search index (a
+    seeded or upgraded database starts unindexed); returns the seconds that took."""
+    began = time.perf_counter()
+    db = sqlite3.connect(f"file:{os.path.join(data, 'hitl.db')}?mode=ro", uri=True)
+    try:
+        last = db.execute("SELECT coalesce(max(id), 0) FROM pauses").fetchone()[0]
+        while db.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'search_indexed'").fetchone()[0] < last:
+            if proc.poll() is not None:
+                sys.exit(f"scale: hitl serve exited with {proc.returncode}")
+            if time.perf_counter() - began > 300:
+                sys.exit("scale: the search index did not catch up in 300 s")
+            time.sleep(0.05)
+    finally:
+        db.close()
+    return time.perf_counter() - began
+
+
 def percentiles(ms):
     ms = sorted(ms)
     return ms[len(ms) // 2], ms[max(0, int(len(ms) * 0.99 + 0.5) - 1)]
@@ -164,6 +182,8 @@ def main():
 
         proc, _ = start(a.bin, data, port)
         try:
+            # Measured with the search index complete, as a server that has run a while is.
+            print(f"search index caught up {index_caught_up(data, proc):.1f} s after the last start")
             cursor = base64.urlsafe_b64encode(f"p{deep}".encode()).decode().rstrip("=")
             print(f"list API and status reads ({a.samples} sequential requests each, one keep-alive connection):")
             api = Client(port, {"Authorization": f"Bearer {reviewer}"})
