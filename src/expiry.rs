@@ -6,7 +6,7 @@
 //! sessions that can no longer be used, and with `--retention` purges the content of
 //! pauses decided longer ago than that.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
@@ -167,6 +167,11 @@ impl Timer<'_> {
                 if n > 0 {
                     tracing::debug!(count = n, "expired, reminded or escalated pauses");
                 }
+                // A backlog (a server started after a long stop) is many batches: a
+                // stop asked for meanwhile is heeded between two of them.
+                if self.stop_requested() {
+                    return Err(Stop);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -178,6 +183,18 @@ impl Timer<'_> {
                     Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => Err(Stop),
                     _ => Ok(()),
                 }
+            }
+        }
+    }
+
+    /// Whether a stop is waiting among the messages (deadlines need no keeping: the
+    /// next one is read from the database again).
+    fn stop_requested(&self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(Msg::Deadline(_)) => {}
+                Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return true,
+                Err(TryRecvError::Empty) => return false,
             }
         }
     }

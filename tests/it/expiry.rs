@@ -78,3 +78,70 @@ fn expiry_works_across_a_restart() {
         .unwrap();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
+
+/// A server started after a long stop has a backlog of due pauses, expired a batch at
+/// a time; SIGTERM still ends it within the 10 s it allows, between two batches, and
+/// the rest is expired by the next start.
+#[test]
+fn a_stop_is_heeded_between_batches_of_a_backlog() {
+    let hitl = Hitl::new();
+    let agent = hitl.agent_key("a");
+    let mut server = hitl.serve(&[]);
+    let first = server.create(
+        &agent,
+        &json!({ "action": "one of many", "timeoutSeconds": 3600 }),
+    );
+    server.kill9();
+    // 50,000 copies of it, all due long ago: 100 batches.
+    let db = rusqlite::Connection::open(hitl.db_path()).unwrap();
+    let columns: Vec<String> = db
+        .prepare("SELECT name FROM pragma_table_info('pauses') WHERE name NOT IN ('id', 'watch_id', 'expires_at')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let columns = columns.join(", ");
+    let copied = db
+        .execute(
+            &format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+                 INSERT INTO pauses (watch_id, expires_at, {columns})
+                 SELECT 'backlog-' || i, 1, {columns} FROM pauses, n WHERE watch_id = ?1"
+            ),
+            [&first],
+        )
+        .unwrap();
+    assert_eq!(copied, 50_000);
+    drop(db);
+    let pending = |hitl: &Hitl| -> i64 {
+        hitl.db()
+            .query_row(
+                "SELECT count(*) FROM pauses WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+
+    let mut server = hitl.serve(&[]);
+    // As the other SIGTERM tests: the signal handlers are in place.
+    thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    let status = server.signal_and_wait("TERM");
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}\n{}", server.log());
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+    let left = pending(&hitl);
+    assert!(
+        left > 1,
+        "the whole backlog was expired before the stop: {left} left"
+    );
+
+    // The next start expires the rest.
+    let server = hitl.serve(&[]);
+    eventually(Duration::from_secs(120), "the backlog expired", || {
+        (pending(&hitl) == 1).then_some(())
+    });
+    assert_eq!(server.status(&agent, &first)["status"], "pending");
+}
