@@ -14,9 +14,9 @@ fn main() -> ExitCode {
 /// glibc's malloc gives threads that allocate at once arenas of their own, up to eight
 /// per core, and seldom returns what is freed in them: under an hour of steady load
 /// (bench/soak.py) the server's memory crept up by over a quarter as request threads
-/// came and went; with two it grows less (it is still not flat: README, Performance). (Returning free pages
-/// every few seconds with malloc_trim instead still let it swing by a fifth, and held
-/// the allocator's locks for about 3 ms each time.)
+/// came and went. With two it grows less, though it is still not flat (README,
+/// Performance). Returning free pages every few seconds with malloc_trim instead still
+/// let it swing by a fifth, and held the allocator's locks for about 3 ms each time.
 #[allow(unsafe_code)]
 fn limit_malloc_arenas() {
     // SAFETY: mallopt only sets a parameter of the allocator. It runs first in main,
