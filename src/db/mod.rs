@@ -77,6 +77,11 @@ pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 const DB_FILE: &str = "hitl.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection. rusqlite keeps 16; the server's writer
+/// alone runs more distinct statements than that under mixed load, and a statement
+/// evicted is parsed again: at 16, parsing was a third of the writer's time in
+/// `bench/soak.py`.
+const STATEMENT_CACHE: usize = 256;
 
 /// A write in progress: the connection inside the writer's transaction (or the CLI's),
 /// and the events to publish once it commits.
@@ -317,6 +322,7 @@ pub fn in_memory() -> Result<Connection, OpenError> {
 /// Per-connection settings. `busy_timeout` first, so the others wait for a lock too.
 fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     // FULL: a commit is on disk (WAL fsynced) before anything is acknowledged.
     conn.pragma_update(None, "synchronous", "FULL")?;
