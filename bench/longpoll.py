@@ -199,9 +199,9 @@ async def main():
     if hard < a.waiters + 100:
         sys.exit(f"longpoll: {a.waiters} waiters need {a.waiters + 100} file descriptors, the limit is {hard}")
 
-    idle, decided = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples)
+    idle, idle_decided = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples)
     print(f"wake latency, idle (decision sent -> waiter answered, n={len(idle)}): {summary(idle)}", flush=True)
-    print(f"  the decision's own answer, idle: {summary(decided, '')}", flush=True)
+    print(f"  the decision's own answer, idle: {summary(idle_decided, '')}", flush=True)
 
     watch_ids, held, before, during, first = await hold(host, a.port, a.agent, a.pid, a.waiters, 100)
     per = (during - before) * 1024 / a.waiters
@@ -213,7 +213,7 @@ async def main():
     wrk = await start_creates(url, a.agent, deadline - time.monotonic() + 30)
     try:
         await asyncio.sleep(1)  # wrk connected and creating
-        loaded, decided = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples, settle=0.05,
+        loaded, loaded_decided = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples, settle=0.05,
                                              deadline=deadline)
         still = wrk.returncode is None
     finally:
@@ -223,7 +223,7 @@ async def main():
     cut = f", stopped at {HELD_FOR - MARGIN} s of holding" if len(loaded) < a.samples else ""
     print(f"wake latency with {a.waiters} long-polls held and creates flowing ({shown}, n={len(loaded)}{cut}): "
           f"{summary(loaded)}", flush=True)
-    print(f"  the decision's own answer, loaded: {summary(decided, '')}", flush=True)
+    print(f"  the decision's own answer, loaded: {summary(loaded_decided, '')}", flush=True)
     failed = []
     if rate is None or not still:
         failed.append("wrk did not create for the whole measurement:\n" + wrk_out)
