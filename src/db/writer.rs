@@ -6,9 +6,14 @@
 //! (in `hitl serve`, `crate::memory`, which keeps what the server trusts without
 //! reading the database and wakes what waits on a change); `db` itself depends on
 //! nothing above it.
+//!
+//! Creates come in bulk and their callers want throughput; every other write (a
+//! decision, a cancel) has someone, or an agent's long-poll, waiting on it. So creates
+//! queue in a lane of their own: when both kinds are waiting, the others commit first,
+//! in a group of their own, and a decision never waits for the creates queued with it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
@@ -27,11 +32,20 @@ type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 /// fail without running (the database could not start a transaction).
 type Job = Box<dyn FnOnce(Option<&mut Tx>) -> (bool, Reply) + Send>;
 
+/// Which lane a write queues in (see the module's comment); the lanes commit in this
+/// order.
+#[derive(Clone, Copy)]
+enum Lane {
+    Prompt = 0,
+    Bulk = 1,
+}
+
 /// A handle to the writer thread; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<(Lane, Job)>,
     alive: Arc<AtomicBool>,
+    committed: Arc<AtomicU64>,
 }
 
 /// Marks the writer dead when its thread ends, however it ends.
@@ -52,16 +66,29 @@ impl Writer {
         conn: Connection,
         memory: Arc<dyn CommitListener>,
     ) -> std::io::Result<(Writer, thread::JoinHandle<()>)> {
-        let (jobs, rx) = mpsc::channel::<Job>();
+        let (jobs, rx) = mpsc::channel();
         let alive = Arc::new(AtomicBool::new(true));
+        let committed = Arc::new(AtomicU64::new(0));
         let guard = AliveGuard(Arc::clone(&alive));
+        let counter = Arc::clone(&committed);
         let handle = thread::Builder::new()
             .name("hitl-writer".into())
             .spawn(move || {
                 let _guard = guard;
-                run(conn, rx, memory.as_ref());
+                run(conn, rx, memory.as_ref(), &counter);
             })?;
-        Ok((Writer { jobs, alive }, handle))
+        let writer = Writer {
+            jobs,
+            alive,
+            committed,
+        };
+        Ok((writer, handle))
+    }
+
+    /// Counts the writes committed since the writer started (the checkpointer reads
+    /// it to know how much the WAL has grown).
+    pub fn committed(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.committed)
     }
 
     /// False once the writer thread has ended: nothing can be written any more.
@@ -69,7 +96,7 @@ impl Writer {
         self.alive.load(Ordering::Acquire)
     }
 
-    fn submit<R, F>(&self, f: F) -> oneshot::Receiver<Result<R>>
+    fn submit<R, F>(&self, lane: Lane, f: F) -> oneshot::Receiver<Result<R>>
     where
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
@@ -89,7 +116,7 @@ impl Writer {
         });
         // If the thread is gone, the job (and its sender) is dropped and the receiver
         // reports it below.
-        let _ = self.jobs.send(job);
+        let _ = self.jobs.send((lane, job));
         reply_rx
     }
 
@@ -99,7 +126,19 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(f)
+        self.submit(Lane::Prompt, f)
+            .await
+            .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
+    }
+
+    /// As `run`, in the bulk lane: for creates, which commit after the other writes
+    /// waiting with them.
+    pub async fn run_bulk<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        self.submit(Lane::Bulk, f)
             .await
             .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
     }
@@ -110,7 +149,7 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(f)
+        self.submit(Lane::Prompt, f)
             .blocking_recv()
             .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
     }
@@ -120,7 +159,7 @@ impl Writer {
     where
         F: FnOnce(&mut Tx) -> Result<()> + Send + 'static,
     {
-        drop(self.submit(f));
+        drop(self.submit(Lane::Prompt, f));
     }
 }
 
@@ -147,13 +186,18 @@ pub trait CommitListener: Send + Sync {
     fn batch_committed(&self, _writes: usize, _took: std::time::Duration) {}
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>, memory: &dyn CommitListener) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+fn run(
+    conn: Connection,
+    rx: mpsc::Receiver<(Lane, Job)>,
+    memory: &dyn CommitListener,
+    committed: &AtomicU64,
+) {
+    let mut lanes: [Vec<Job>; 2] = [Vec::with_capacity(MAX_BATCH), Vec::new()];
     memory.writer_started(auth_generation(&conn));
     loop {
         // Block for the first write, then take every write already waiting.
         match rx.recv_timeout(GENERATION_CHECK_EVERY) {
-            Ok(first) => batch.push(first),
+            Ok((lane, job)) => lanes[lane as usize].push(job),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Key and user changes made by other processes.
                 memory.writer_idle(auth_generation(&conn));
@@ -161,13 +205,19 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, memory: &dyn CommitListener) {
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        while batch.len() < MAX_BATCH {
+        for _ in 1..MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok((lane, job)) => lanes[lane as usize].push(job),
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &mut batch, memory);
+        // The writes taken together were all sent before any of them was answered, so
+        // committing the prompt ones first reorders nothing a caller could have seen.
+        for batch in &mut lanes {
+            if !batch.is_empty() {
+                commit_batch(&conn, batch, memory, committed);
+            }
+        }
     }
 }
 
@@ -182,7 +232,12 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, memory: &dyn CommitListener) {
+fn commit_batch(
+    conn: &Connection,
+    batch: &mut Vec<Job>,
+    memory: &dyn CommitListener,
+    committed: &AtomicU64,
+) {
     let started = std::time::Instant::now();
     let writes = batch.len();
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
@@ -226,6 +281,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, memory: &dyn CommitList
     match exec(conn, "COMMIT") {
         Ok(()) => {
             memory.batch_committed(writes, started.elapsed());
+            committed.fetch_add(writes as u64, Ordering::Relaxed);
             // Before anyone hears back: a revoked key fails from the next request on.
             memory.after_commit(auth_generation(conn), &events);
             for (reply, failure) in replies {
@@ -240,5 +296,88 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, memory: &dyn CommitList
                 reply(Err(Error::internal(format!("commit: {e}"))));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Hears the size of each group commit.
+    #[derive(Default)]
+    struct Batches(Mutex<Vec<usize>>);
+
+    impl CommitListener for Batches {
+        fn writer_started(&self, _: Option<i64>) {}
+        fn writer_idle(&self, _: Option<i64>) {}
+        fn before_commit(&self, _: &[Event]) {}
+        fn after_commit(&self, _: Option<i64>, _: &[Event]) {}
+        fn commit_failed(&self, _: &[Event]) {}
+        fn batch_committed(&self, writes: usize, _: std::time::Duration) {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(writes);
+        }
+    }
+
+    fn insert(name: &'static str) -> impl FnOnce(&mut Tx) -> Result<()> + Send {
+        move |tx| {
+            tx.execute("INSERT INTO t (name) VALUES (?1)", [name])?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_prompt_write_commits_ahead_of_the_creates_queued_with_it() {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let batches = Arc::new(Batches::default());
+        let (writer, thread) = Writer::start(conn, Arc::clone(&batches) as Arc<dyn CommitListener>)
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // Hold the writer inside a first write while the others queue behind it.
+        let (started, wait_started) = mpsc::channel();
+        let (release, held) = mpsc::channel::<()>();
+        let first = writer.submit(Lane::Prompt, move |tx| {
+            let _ = started.send(());
+            let _ = held.recv();
+            insert("first")(tx)
+        });
+        wait_started.recv().unwrap_or_else(|e| panic!("{e}"));
+        let queued = [
+            writer.submit(Lane::Bulk, insert("create 1")),
+            writer.submit(Lane::Bulk, insert("create 2")),
+            writer.submit(Lane::Prompt, insert("decision")),
+            writer.submit(Lane::Bulk, insert("create 3")),
+        ];
+        let _ = release.send(());
+        for reply in std::iter::once(first).chain(queued) {
+            reply
+                .blocking_recv()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let read = writer.run_blocking(|tx| {
+            let mut names = tx.prepare("SELECT name FROM t ORDER BY id")?;
+            let names = names.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(names.collect::<rusqlite::Result<Vec<_>>>()?)
+        });
+        let names = read.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            names,
+            ["first", "decision", "create 1", "create 2", "create 3"]
+        );
+        // The decision in a commit of its own, then the creates in one.
+        let sizes = batches.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(sizes[..3], [1, 1, 3], "group commits: {sizes:?}");
+        assert_eq!(writer.committed().load(Ordering::Relaxed), 6);
+        drop(writer);
+        thread
+            .join()
+            .unwrap_or_else(|_| panic!("the writer panicked"));
     }
 }

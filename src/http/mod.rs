@@ -168,10 +168,11 @@ impl AppState {
             self.check_webhook_url(url).await?;
         }
         let channels = self.channels;
-        self.write_as(token, move |tx, auth, now| {
+        // In the writer's bulk lane: a decision queued with creates commits first.
+        let create = self.as_key(token, move |tx, auth, now| {
             pauses::create(tx, now, &auth.principal, auth.monthly_limit, new, &channels)
-        })
-        .await
+        });
+        self.writer.run_bulk(create).await
     }
 
     /// The pause as the bearer of `token` may see it, once it leaves `pending` or
@@ -235,21 +236,27 @@ impl AppState {
         R: Send + 'static,
         F: FnOnce(&mut Tx, &Authenticated, Millis) -> Result<R> + Send + 'static,
     {
-        // Checked in the writer's transaction: a key revoked by an earlier write, even
-        // one still queued when this request came, is refused.
+        self.writer.run(self.as_key(token, f)).await
+    }
+
+    /// The write `f` as the bearer of `token`. The key is checked in the writer's
+    /// transaction: a key revoked by an earlier write, even one still queued when this
+    /// request came, is refused.
+    fn as_key<R, F>(&self, token: String, f: F) -> impl FnOnce(&mut Tx) -> Result<R> + Send
+    where
+        F: FnOnce(&mut Tx, &Authenticated, Millis) -> Result<R> + Send + 'static,
+    {
         let memory = Arc::clone(&self.memory);
-        self.writer
-            .run(move |tx| {
-                let now = clock::now();
-                let auth = memory.authenticate(tx, &token, now, false)?;
-                if auth.needs_touch {
-                    if let Some(id) = auth.principal.key_id() {
-                        keys::touch(tx, id, now)?;
-                    }
+        move |tx| {
+            let now = clock::now();
+            let auth = memory.authenticate(tx, &token, now, false)?;
+            if auth.needs_touch {
+                if let Some(id) = auth.principal.key_id() {
+                    keys::touch(tx, id, now)?;
                 }
-                f(tx, &auth, now)
-            })
-            .await
+            }
+            f(tx, &auth, now)
+        }
     }
 
     /// Runs `f` as the user of a web page session, in the writer's next commit. The
