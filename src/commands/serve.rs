@@ -215,7 +215,7 @@ impl Parts {
             None
         } else {
             let started = store
-                .start_checkpointer()
+                .start_checkpointer(&writer)
                 .map_err(|e| format!("cannot start the WAL checkpointer: {e}"))?;
             Some(started)
         };

@@ -2,14 +2,26 @@
 //! whichever commit crosses 1,000 WAL pages, and every write waiting behind that
 //! commit would wait for the copy and its fsync too. Here a thread of its own copies
 //! the WAL into the database now and then; the writer only appends.
+//!
+//! Not after every few writes, though: once the WAL is all copied, the next commit
+//! starts it over, and writing a new WAL header costs that commit a second fsync. A
+//! decision after a quiet spell would pay it every time. So the thread waits for
+//! [`AFTER_WRITES`] writes (under load, that is every look), or [`AT_LEAST_EVERY`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+/// How often the thread looks at how much was written.
 const EVERY: Duration = Duration::from_millis(500);
+/// Checkpoint once this many writes have committed since the last checkpoint...
+const AFTER_WRITES: u64 = 1000;
+/// ... or when any has and the last checkpoint is this old.
+const AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Checkpointer {
     stop: mpsc::Sender<()>,
@@ -17,11 +29,12 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn start(conn: Connection) -> std::io::Result<Checkpointer> {
+    /// `committed`: the writer's count of committed writes ([`super::Writer::committed`]).
+    pub fn start(conn: Connection, committed: Arc<AtomicU64>) -> std::io::Result<Checkpointer> {
         let (stop, rx) = mpsc::channel();
         let handle = thread::Builder::new()
             .name("hitl-checkpoint".into())
-            .spawn(move || run(&conn, &rx))?;
+            .spawn(move || run(&conn, &rx, &committed))?;
         Ok(Checkpointer { stop, handle })
     }
 
@@ -32,22 +45,108 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: &Connection, stop: &mpsc::Receiver<()>) {
+fn run(conn: &Connection, stop: &mpsc::Receiver<()>, committed: &AtomicU64) {
+    let mut copied = (0, Instant::now());
     loop {
         let stopping = match stop.recv_timeout(EVERY) {
             Err(RecvTimeoutError::Timeout) => false,
             Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
         };
-        // PASSIVE never blocks readers or the writer; it copies what it can.
+        let writes = committed.load(Ordering::Relaxed);
+        let pending = writes - copied.0;
+        let due = pending >= AFTER_WRITES || (pending > 0 && copied.1.elapsed() >= AT_LEAST_EVERY);
+        if !(due || stopping) {
+            continue;
+        }
+        // PASSIVE never blocks readers or the writer; it copies what it can. What a
+        // reader still needed is copied at the next look.
         let result: rusqlite::Result<(i64, i64, i64)> =
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             });
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        match result {
+            Ok((_, in_wal, copied_now)) if copied_now >= in_wal => {
+                copied = (writes, Instant::now());
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
         if stopping {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::writer::CommitListener;
+    use crate::db::{Store, Writer};
+    use crate::model::events::Event;
+
+    struct Deaf;
+
+    impl CommitListener for Deaf {
+        fn writer_started(&self, _: Option<i64>) {}
+        fn writer_idle(&self, _: Option<i64>) {}
+        fn before_commit(&self, _: &[Event]) {}
+        fn after_commit(&self, _: Option<i64>, _: &[Event]) {}
+        fn commit_failed(&self, _: &[Event]) {}
+    }
+
+    fn writes(writer: &Writer, count: usize) {
+        for _ in 0..count {
+            writer
+                .run_blocking(|tx| {
+                    tx.execute("INSERT INTO t (body) VALUES (zeroblob(2000))", [])?;
+                    Ok(())
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn the_wal_is_copied_back_after_a_thousand_writes_not_after_each() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let conn = store.connect_writer().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (writer, thread) =
+            Writer::start(conn, Arc::new(Deaf)).unwrap_or_else(|e| panic!("{e}"));
+        let checkpointer = store
+            .start_checkpointer(&writer)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let size = || {
+            std::fs::metadata(&store.db_path)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .len()
+        };
+        let before = size();
+
+        // A few writes stay in the WAL across several looks.
+        writes(&writer, 20);
+        thread::sleep(EVERY * 3);
+        assert_eq!(size(), before, "checkpointed after 20 writes");
+
+        // A thousand are copied into the database at the next look.
+        writes(&writer, 1000);
+        let deadline = Instant::now() + EVERY * 10;
+        while size() == before && Instant::now() < deadline {
+            thread::sleep(EVERY / 5);
+        }
+        assert!(
+            size() > before + 1_000_000,
+            "not checkpointed: {} bytes",
+            size()
+        );
+
+        checkpointer.stop();
+        drop(writer);
+        thread
+            .join()
+            .unwrap_or_else(|_| panic!("the writer panicked"));
     }
 }

@@ -276,9 +276,10 @@ impl Store {
         Ok(conn)
     }
 
-    /// Starts the thread that checkpoints the WAL for the writer.
-    pub fn start_checkpointer(&self) -> Result<Checkpointer, crate::model::Error> {
-        Checkpointer::start(self.connect()?).map_err(crate::model::Error::internal)
+    /// Starts the thread that checkpoints the WAL for `writer`.
+    pub fn start_checkpointer(&self, writer: &Writer) -> Result<Checkpointer, crate::model::Error> {
+        Checkpointer::start(self.connect()?, writer.committed())
+            .map_err(crate::model::Error::internal)
     }
 
     /// The pool of read-only connections used by request handlers.
