@@ -46,15 +46,16 @@ impl Checkpointer {
 }
 
 fn run(conn: &Connection, stop: &mpsc::Receiver<()>, committed: &AtomicU64) {
-    let mut copied = (0, Instant::now());
+    // The writer's count at the last complete copy, and when that was.
+    let (mut copied_writes, mut copied_at) = (0, Instant::now());
     loop {
         let stopping = match stop.recv_timeout(EVERY) {
             Err(RecvTimeoutError::Timeout) => false,
             Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
         };
         let writes = committed.load(Ordering::Relaxed);
-        let pending = writes - copied.0;
-        let due = pending >= AFTER_WRITES || (pending > 0 && copied.1.elapsed() >= AT_LEAST_EVERY);
+        let pending = writes - copied_writes;
+        let due = pending >= AFTER_WRITES || (pending > 0 && copied_at.elapsed() >= AT_LEAST_EVERY);
         if !(due || stopping) {
             continue;
         }
@@ -66,7 +67,7 @@ fn run(conn: &Connection, stop: &mpsc::Receiver<()>, committed: &AtomicU64) {
             });
         match result {
             Ok((_, in_wal, copied_now)) if copied_now >= in_wal => {
-                copied = (writes, Instant::now());
+                (copied_writes, copied_at) = (writes, Instant::now());
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
@@ -80,19 +81,8 @@ fn run(conn: &Connection, stop: &mpsc::Receiver<()>, committed: &AtomicU64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::writer::CommitListener;
+    use crate::db::writer::tests::Batches;
     use crate::db::{Store, Writer};
-    use crate::model::events::Event;
-
-    struct Deaf;
-
-    impl CommitListener for Deaf {
-        fn writer_started(&self, _: Option<i64>) {}
-        fn writer_idle(&self, _: Option<i64>) {}
-        fn before_commit(&self, _: &[Event]) {}
-        fn after_commit(&self, _: Option<i64>, _: &[Event]) {}
-        fn commit_failed(&self, _: &[Event]) {}
-    }
 
     fn writes(writer: &Writer, count: usize) {
         for _ in 0..count {
@@ -115,7 +105,7 @@ mod tests {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .unwrap_or_else(|e| panic!("{e}"));
         let (writer, thread) =
-            Writer::start(conn, Arc::new(Deaf)).unwrap_or_else(|e| panic!("{e}"));
+            Writer::start(conn, Arc::new(Batches::default())).unwrap_or_else(|e| panic!("{e}"));
         let checkpointer = store
             .start_checkpointer(&writer)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -126,9 +126,7 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(Lane::Prompt, f)
-            .await
-            .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
+        self.run_in(Lane::Prompt, f).await
     }
 
     /// As `run`, in the bulk lane: for creates, which commit after the other writes
@@ -138,7 +136,15 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(Lane::Bulk, f)
+        self.run_in(Lane::Bulk, f).await
+    }
+
+    async fn run_in<R, F>(&self, lane: Lane, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        self.submit(lane, f)
             .await
             .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
     }
@@ -300,14 +306,14 @@ fn commit_batch(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Mutex;
 
     use super::*;
 
-    /// Hears the size of each group commit.
+    /// Hears the size of each group commit (and nothing else).
     #[derive(Default)]
-    struct Batches(Mutex<Vec<usize>>);
+    pub(in crate::db) struct Batches(Mutex<Vec<usize>>);
 
     impl CommitListener for Batches {
         fn writer_started(&self, _: Option<i64>) {}
