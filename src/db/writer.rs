@@ -144,9 +144,7 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(lane, f)
-            .await
-            .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
+        self.submit(lane, f).await.unwrap_or_else(stopped)
     }
 
     /// As `run`, for threads that are not async workers.
@@ -157,7 +155,7 @@ impl Writer {
     {
         self.submit(Lane::Prompt, f)
             .blocking_recv()
-            .unwrap_or_else(|_| Err(Error::internal("the database writer has stopped")))
+            .unwrap_or_else(stopped)
     }
 
     /// Queues `f` without waiting for it (bookkeeping such as "last used").
@@ -167,6 +165,11 @@ impl Writer {
     {
         drop(self.submit(Lane::Prompt, f));
     }
+}
+
+/// The answer to a write whose reply never came: the writer thread is gone.
+fn stopped<R>(_: oneshot::error::RecvError) -> Result<R> {
+    Err(Error::internal("the database writer has stopped"))
 }
 
 /// How often an idle writer reads the auth generation again, so that keys or users
