@@ -278,8 +278,7 @@ impl Store {
 
     /// Starts the thread that checkpoints the WAL for `writer`.
     pub fn start_checkpointer(&self, writer: &Writer) -> Result<Checkpointer, crate::model::Error> {
-        Checkpointer::start(self.connect()?, writer.committed())
-            .map_err(crate::model::Error::internal)
+        Checkpointer::start(self.connect()?, writer.wal()).map_err(crate::model::Error::internal)
     }
 
     /// The pool of read-only connections used by request handlers.

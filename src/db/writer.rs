@@ -45,7 +45,20 @@ enum Lane {
 pub struct Writer {
     jobs: mpsc::Sender<(Lane, Job)>,
     alive: Arc<AtomicBool>,
-    committed: Arc<AtomicU64>,
+    wal: Arc<WalProgress>,
+}
+
+/// What the writer and the checkpointer know of each other's work on the WAL.
+#[derive(Default)]
+pub struct WalProgress {
+    /// Writes committed since the writer started: how much the WAL has grown.
+    pub committed: AtomicU64,
+    /// Set by the checkpointer when it copied all it saw while more was committed. The
+    /// WAL starts over only at a commit that finds it all copied, which under steady
+    /// writes never happens by itself: the WAL, and the cost of each append to it,
+    /// would grow for as long as the writes go on. So the writer copies the little
+    /// that is left itself, between two group commits.
+    pub catch_up: AtomicBool,
 }
 
 /// Marks the writer dead when its thread ends, however it ends.
@@ -68,27 +81,22 @@ impl Writer {
     ) -> std::io::Result<(Writer, thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel();
         let alive = Arc::new(AtomicBool::new(true));
-        let committed = Arc::new(AtomicU64::new(0));
+        let wal = Arc::new(WalProgress::default());
         let guard = AliveGuard(Arc::clone(&alive));
-        let counter = Arc::clone(&committed);
+        let progress = Arc::clone(&wal);
         let handle = thread::Builder::new()
             .name("hitl-writer".into())
             .spawn(move || {
                 let _guard = guard;
-                run(conn, rx, memory.as_ref(), &counter);
+                run(conn, rx, memory.as_ref(), &progress);
             })?;
-        let writer = Writer {
-            jobs,
-            alive,
-            committed,
-        };
+        let writer = Writer { jobs, alive, wal };
         Ok((writer, handle))
     }
 
-    /// Counts the writes committed since the writer started (the checkpointer reads
-    /// it to know how much the WAL has grown).
-    pub fn committed(&self) -> Arc<AtomicU64> {
-        Arc::clone(&self.committed)
+    /// What the checkpointer shares with the writer.
+    pub fn wal(&self) -> Arc<WalProgress> {
+        Arc::clone(&self.wal)
     }
 
     /// False once the writer thread has ended: nothing can be written any more.
@@ -199,7 +207,7 @@ fn run(
     conn: Connection,
     rx: mpsc::Receiver<(Lane, Job)>,
     memory: &dyn CommitListener,
-    committed: &AtomicU64,
+    wal: &WalProgress,
 ) {
     let mut lanes: [Vec<Job>; 2] = [Vec::with_capacity(MAX_BATCH), Vec::new()];
     memory.writer_started(auth_generation(&conn));
@@ -224,7 +232,14 @@ fn run(
         // committing the prompt ones first reorders nothing a caller could have seen.
         for batch in &mut lanes {
             if !batch.is_empty() {
-                commit_batch(&conn, batch, memory, committed);
+                commit_batch(&conn, batch, memory, &wal.committed);
+            }
+        }
+        if wal.catch_up.swap(false, Ordering::Relaxed) {
+            // Whoever queued meanwhile waits for this copy of what the last few
+            // commits added; a full copy lets the next commit start the WAL over.
+            if let Err(e) = super::checkpoint::passive(&conn) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
             }
         }
     }
@@ -383,7 +398,7 @@ pub(super) mod tests {
         // The decision in a commit of its own, then the creates in one.
         let sizes = batches.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
         assert_eq!(sizes[..3], [1, 1, 3], "group commits: {sizes:?}");
-        assert_eq!(writer.committed().load(Ordering::Relaxed), 6);
+        assert_eq!(writer.wal().committed.load(Ordering::Relaxed), 6);
         drop(writer);
         thread
             .join()
