@@ -43,17 +43,17 @@ CREATE TABLE pauses (
     watch_id    TEXT    NOT NULL UNIQUE,
     key_id      TEXT    NOT NULL REFERENCES api_keys (id),
     kind        TEXT    NOT NULL DEFAULT 'decision' CHECK (kind IN ('decision', 'question')),
-    status      TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'answered', 'expired', 'cancelled')),
+    status      TEXT    NOT NULL CHECK (status = 'pending' OR status = 'approved' OR status = 'rejected' OR status = 'answered' OR status = 'expired' OR status = 'cancelled'),
     action      TEXT    NOT NULL,                   -- a question's text, for a question
     options     TEXT,                               -- JSON array: a question's choices, if any
     context     TEXT,                               -- JSON
     tags        TEXT    NOT NULL DEFAULT '[]',       -- JSON array, as given
-    risk        TEXT    CHECK (risk IN ('low', 'medium', 'high', 'critical')), -- the agent's rating
+    risk        TEXT    CHECK (risk = 'low' OR risk = 'medium' OR risk = 'high' OR risk = 'critical'), -- the agent's rating
     summary     TEXT,                               -- what happens if approved, as the agent says
     webhook_url TEXT,
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER,
-    on_timeout  TEXT    NOT NULL DEFAULT 'expire' CHECK (on_timeout IN ('expire', 'reject', 'approve')),
+    on_timeout  TEXT    NOT NULL DEFAULT 'expire' CHECK (on_timeout = 'expire' OR on_timeout = 'reject' OR on_timeout = 'approve'),
     resolved_at INTEGER,
     resolved_by TEXT,
     comment     TEXT,
@@ -67,7 +67,9 @@ CREATE TABLE pauses (
 -- a JSON Schema the reviewer's response must meet, and response, that response.
 -- Version 13: purged_at, when retention removed its content (context, approved context,
 -- summary, answer, response); purged_digests, JSON of the SHA-256 digests its receipt
--- signs, kept so that receipts still verify.)
+-- signs, kept so that receipts still verify. Version 15: status, risk and on_timeout
+-- list their values with OR: SQLite checks an IN list of more than two values through a
+-- temporary table built in every INSERT.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
 CREATE INDEX pauses_status ON pauses (status, id, reviewers);
 -- (reviewers, version 14: the pending count every page shows reads only this index.)
@@ -213,8 +215,7 @@ CREATE TABLE settings (
 -- written in the same transaction as the change that caused it.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    kind            TEXT    NOT NULL CHECK (kind IN ('webhook', 'email', 'slack', 'telegram',
-                                                     'ntfy', 'push', 'teams', 'discord')),
+    kind            TEXT    NOT NULL CHECK (kind = 'webhook' OR kind = 'email' OR kind = 'slack' OR kind = 'telegram' OR kind = 'ntfy' OR kind = 'push' OR kind = 'teams' OR kind = 'discord'),
     watch_id        TEXT    NOT NULL,              -- the pause, or 'test' for a test webhook
     event_id        TEXT    NOT NULL,              -- webhook-id: the same on every retry
     target          TEXT    NOT NULL,              -- webhook URL, mail address, or what the kind names
@@ -222,12 +223,13 @@ CREATE TABLE outbox (
     user_id         INTEGER,                       -- the reviewer a message goes to
     payload         TEXT    NOT NULL,              -- JSON: a webhook's body, or what to say
     state           TEXT    NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'delivered', 'failed', 'gone', 'skipped')),
+                    CHECK (state = 'pending' OR state = 'delivered' OR state = 'failed' OR state = 'gone' OR state = 'skipped'),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     lease_until     INTEGER,                       -- claimed by a worker until then
     created_at      INTEGER NOT NULL
 );
+-- (kind and state, version 15: values listed with OR, as in pauses.)
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX outbox_watch ON outbox (watch_id);
 

@@ -70,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012-audit-chain.sql"),
     include_str!("migrations/0013-retention.sql"),
     include_str!("migrations/0014-pending-count-and-search.sql"),
+    include_str!("migrations/0015-checks-without-in-lists.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
@@ -460,6 +461,15 @@ fn migrate_unenforced(conn: &mut Connection, path: &Path) -> Result<(), OpenErro
                 if to == 12 {
                     audit::chain_all(&tx).map_err(err)?;
                 }
+                if to == 15 {
+                    // The step edited stored definitions: every connection reads them
+                    // again once the schema version changes.
+                    let cookie: i64 = tx
+                        .query_row("PRAGMA schema_version", [], |r| r.get(0))
+                        .map_err(err)?;
+                    tx.pragma_update(None, "schema_version", cookie + 1)
+                        .map_err(err)?;
+                }
                 tx.pragma_update(None, "user_version", to).map_err(err)?;
                 tracing::info!(version = to, "upgraded database schema");
             }
@@ -570,6 +580,31 @@ pub fn with_tx<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQLite checks a CHECK's IN list of more than two values through a temporary
+    /// table it builds in every INSERT; the tables each create writes list theirs with
+    /// OR (version 15).
+    #[test]
+    fn inserting_a_pause_or_an_outbox_row_builds_no_temporary_table() {
+        let conn = in_memory().unwrap_or_else(|e| panic!("{e}"));
+        for table in ["pauses", "outbox", "audit", "pause_tags", "key_usage"] {
+            let mut explain = conn
+                .prepare(&format!("EXPLAIN INSERT INTO {table} DEFAULT VALUES"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ops: Vec<String> = explain
+                .query_map([], |r| r.get(1))
+                .and_then(|rows| rows.collect())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                ops.iter().any(|op| op == "Insert" || op == "IdxInsert"),
+                "{table}: {ops:?}"
+            );
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{table}: {ops:?}"
+            );
+        }
+    }
 
     fn autocheckpoint(conn: &Connection) -> i64 {
         conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))

@@ -112,7 +112,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        14
+        15
     );
     // Every pause kept from before version 7 expires on its timeout, as it did.
     let on_timeout: Vec<String> = db
@@ -263,7 +263,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        14
+        15
     );
     type Row = (
         i64,
@@ -423,4 +423,88 @@ fn duplicate_key_names_are_renamed_deterministically() {
     assert_eq!(out.status.code(), Some(1));
     let out = old.ok(&["key", "revoke", "bot"]);
     assert!(out.contains("key_a"), "{out}");
+}
+
+/// Version 15 rewrote the CHECKs of pauses and outbox in place: a version 14 database
+/// keeps its rows, is whole, and still refuses every value the old CHECKs refused.
+#[test]
+fn a_v14_database_keeps_its_rows_and_refuses_the_same_values() {
+    let old = Hitl::new();
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v14.sql"),
+    )
+    .unwrap();
+    let db = rusqlite::Connection::open(old.db_path()).unwrap();
+    db.execute_batch(&sql).unwrap();
+    db.pragma_update(None, "user_version", 14).unwrap();
+    db.execute_batch(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
+             VALUES ('key_old', 'old-bot', 'hitl_old', x'00', 'agent', 'whsec_AAAA', 1000);
+         INSERT INTO pauses (id, watch_id, key_id, status, action, created_at, risk, on_timeout)
+             VALUES (5, 'wch_kept', 'key_old', 'answered', 'Which region?', 2000, 'critical',
+                     'reject');
+         INSERT INTO outbox (kind, watch_id, event_id, target, payload, state, next_attempt_at,
+                             created_at)
+             VALUES ('discord', 'wch_kept', 'evt_1', 'https://example.com/', '{}', 'gone', 0,
+                     2000);",
+    )
+    .unwrap();
+    drop(db);
+
+    old.ok(&["user", "list"]);
+    let db = rusqlite::Connection::open(old.db_path()).unwrap();
+    assert_eq!(
+        db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        15
+    );
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let kept: (String, String, String) = db
+        .query_row(
+            "SELECT p.status, p.risk, o.state FROM pauses p JOIN outbox o USING (watch_id)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, ("answered".into(), "critical".into(), "gone".into()));
+
+    // A new pause with `value` in `column` and a valid value in the others.
+    let pause = |column: &str, value: &str| {
+        let of = |name: &str, valid: &'static str| if name == column { value } else { valid };
+        db.execute(
+            "INSERT INTO pauses (watch_id, key_id, action, created_at, status, risk, on_timeout)
+             VALUES ('wch_' || hex(randomblob(8)), 'key_old', 'x', 1, ?1, ?2, ?3)",
+            [
+                of("status", "pending"),
+                of("risk", "high"),
+                of("on_timeout", "expire"),
+            ],
+        )
+    };
+    let outbox = |column: &str, value: &str| {
+        let of = |name: &str, valid: &'static str| if name == column { value } else { valid };
+        db.execute(
+            "INSERT INTO outbox (watch_id, event_id, target, payload, next_attempt_at, created_at,
+                                 kind, state)
+             VALUES ('w', 'e', 't', '{}', 0, 1, ?1, ?2)",
+            [of("kind", "email"), of("state", "pending")],
+        )
+    };
+    for (column, good, bad) in [
+        ("status", "cancelled", "paused"),
+        ("risk", "low", "severe"),
+        ("on_timeout", "approve", "retry"),
+    ] {
+        assert!(pause(column, good).is_ok(), "pauses.{column} = {good}");
+        let refused = pause(column, bad).unwrap_err().to_string();
+        assert!(refused.contains("CHECK constraint failed"), "{refused}");
+    }
+    for (column, good, bad) in [("kind", "teams", "fax"), ("state", "skipped", "lost")] {
+        assert!(outbox(column, good).is_ok(), "outbox.{column} = {good}");
+        let refused = outbox(column, bad).unwrap_err().to_string();
+        assert!(refused.contains("CHECK constraint failed"), "{refused}");
+    }
 }
