@@ -54,11 +54,11 @@ pub fn create(
         }
     }
 
-    // Count first; over the limit, the refusal rolls the count back with the rest.
+    // Every rule before the first change: the writer commits creates without a
+    // savepoint each, so a create must not fail once it has written (`Writer::run_bulk`).
     let month = clock::month_of(now);
-    db::pauses::count_usage(tx, &key.id, &month)?;
     if let Some(limit) = monthly_limit {
-        if db::pauses::usage(tx, &key.id, &month)? > limit {
+        if db::pauses::usage(tx, &key.id, &month)? >= limit {
             let wait_ms = clock::start_of_next_month(now) - now;
             return Err(Error::QuotaExceeded {
                 limit,
@@ -66,7 +66,6 @@ pub fn create(
             });
         }
     }
-
     let route = policies::route(
         tx,
         &policies::Request {
@@ -84,6 +83,8 @@ pub fn create(
         ),
         Some(policy) => routed(now, policy, &new)?,
     };
+
+    db::pauses::count_usage(tx, &key.id, &month)?;
     let new_idempotency = new.idempotency;
     let pause = Pause {
         id: 0,
