@@ -1,3 +1,4 @@
+use const_format::concatcp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
@@ -261,8 +262,10 @@ pub fn for_each(
 }
 
 pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit WHERE watch_id = ?1 ORDER BY id"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM audit WHERE watch_id = ?1 ORDER BY id"
     ))?;
     let items = stmt
         .query_map([watch_id], row_to_entry)?

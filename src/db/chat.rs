@@ -1,6 +1,7 @@
 //! Chat messages hitl posted about a pause (Slack, Telegram), kept to edit them once the
 //! pause is decided.
 
+use const_format::concatcp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
@@ -20,6 +21,8 @@ pub struct Message {
 }
 
 const COLUMNS: &str = "id, watch_id, kind, chat, message, user_id";
+/// Every column of a chat message.
+const SELECT_MESSAGES: &str = concatcp!("SELECT ", COLUMNS, " FROM chat_messages");
 
 fn row_to_message(row: &Row) -> rusqlite::Result<Message> {
     let kind: String = row.get(2)?;
@@ -57,8 +60,9 @@ pub fn insert(
 }
 
 pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Message>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM chat_messages WHERE watch_id = ?1 ORDER BY id"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_MESSAGES,
+        " WHERE watch_id = ?1 ORDER BY id"
     ))?;
     let rows = stmt
         .query_map([watch_id], row_to_message)?
@@ -68,9 +72,7 @@ pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Message>> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Message>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM chat_messages WHERE id = ?1"
-        ))?
+        .prepare_cached(concatcp!(SELECT_MESSAGES, " WHERE id = ?1"))?
         .query_row([id], row_to_message)
         .optional()?)
 }

@@ -1,3 +1,4 @@
+use const_format::concatcp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
@@ -26,6 +27,8 @@ pub fn insert(conn: &Connection, r: &NewRow) -> Result<i64> {
 const COLUMNS: &str =
     "o.id, o.kind, o.watch_id, o.event_id, o.target, o.key_id, o.user_id, o.payload,
      o.state, o.attempts, o.next_attempt_at, o.created_at";
+/// Every column of an outbox row.
+const SELECT_ROWS: &str = concatcp!("SELECT ", COLUMNS, " FROM outbox o");
 
 fn row_to_stored(r: &Row) -> rusqlite::Result<Stored> {
     let kind: String = r.get(1)?;
@@ -48,8 +51,9 @@ fn row_to_stored(r: &Row) -> rusqlite::Result<Stored> {
 /// Takes the most overdue free row for a worker until `lease_until`.
 pub fn claim(conn: &Connection, now: Millis, lease_until: Millis) -> Result<Option<Stored>> {
     let found = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox o
+        .prepare_cached(concatcp!(
+            SELECT_ROWS,
+            "
              WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
                AND (o.lease_until IS NULL OR o.lease_until < ?1)
              ORDER BY o.next_attempt_at LIMIT 1"
@@ -70,7 +74,7 @@ pub fn claim(conn: &Connection, now: Millis, lease_until: Millis) -> Result<Opti
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Stored>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox o WHERE o.id = ?1"))?
+        .prepare_cached(concatcp!(SELECT_ROWS, " WHERE o.id = ?1"))?
         .query_row([id], row_to_stored)
         .optional()?)
 }
@@ -128,8 +132,9 @@ pub fn next_due(conn: &Connection) -> Result<Option<Millis>> {
 }
 
 pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox o WHERE o.watch_id = ?1 ORDER BY o.id"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_ROWS,
+        " WHERE o.watch_id = ?1 ORDER BY o.id"
     ))?;
     let rows = stmt
         .query_map([watch_id], row_to_stored)?
@@ -139,8 +144,9 @@ pub fn for_watch_id(conn: &Connection, watch_id: &str) -> Result<Vec<Delivery>> 
 
 /// The test webhooks of a key, newest first.
 pub fn tests_of_key(conn: &Connection, key_id: &str, limit: u32) -> Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox o WHERE o.watch_id = 'test' AND o.key_id = ?1 ORDER BY o.id DESC LIMIT ?2"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_ROWS,
+        " WHERE o.watch_id = 'test' AND o.key_id = ?1 ORDER BY o.id DESC LIMIT ?2"
     ))?;
     let rows = stmt
         .query_map(params![key_id, limit], row_to_stored)?

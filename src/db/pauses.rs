@@ -1,3 +1,4 @@
+use const_format::concatcp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
@@ -16,6 +17,8 @@ const COLUMNS: &str = "p.id, p.watch_id, p.key_id, k.name, p.status, p.action, p
      p.policy, p.reviewers, p.remind_every, p.remind_at, p.escalate_at, p.escalate_to,
      p.approved_context, p.response_schema, p.response, p.purged_at, p.purged_digests";
 const FROM: &str = "pauses p JOIN api_keys k ON k.id = p.key_id";
+/// Every column of a pause, from the pause and its key.
+const SELECT_PAUSES: &str = concatcp!("SELECT ", COLUMNS, " FROM ", FROM);
 
 fn conversion_error(detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, detail.into())
@@ -143,16 +146,14 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
 
 pub fn by_watch_id(conn: &Connection, watch_id: &str) -> Result<Option<Pause>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE p.watch_id = ?1"
-        ))?
+        .prepare_cached(concatcp!(SELECT_PAUSES, " WHERE p.watch_id = ?1"))?
         .query_row([watch_id], row_to_pause)
         .optional()?)
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Pause>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.id = ?1"))?
+        .prepare_cached(concatcp!(SELECT_PAUSES, " WHERE p.id = ?1"))?
         .query_row([id], row_to_pause)
         .optional()?)
 }
@@ -437,8 +438,9 @@ pub fn set_expiry(conn: &Connection, id: i64, expires_at: Millis) -> Result<bool
 }
 
 pub fn due_for_expiry(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM {FROM}
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_PAUSES,
+        "
          WHERE p.status = 'pending' AND p.expires_at IS NOT NULL AND p.expires_at <= ?1
          ORDER BY p.expires_at LIMIT ?2"
     ))?;
@@ -636,8 +638,9 @@ pub fn add_vote(
 
 /// Decided pauses resolved before `before` whose content is still kept, oldest first.
 pub fn unpurged_before(conn: &Connection, before: Millis, limit: u32) -> Result<Vec<Pause>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM {FROM}
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_PAUSES,
+        "
          WHERE p.purged_at IS NULL AND p.resolved_at IS NOT NULL AND p.resolved_at < ?1
          ORDER BY p.resolved_at LIMIT ?2"
     ))?;

@@ -1,5 +1,6 @@
 //! Routing policies, in the order they are tried.
 
+use const_format::concatcp;
 use rusqlite::{params, Connection, Row};
 
 use crate::clock::Millis;
@@ -59,8 +60,10 @@ fn row_to_policy(r: &Row) -> rusqlite::Result<PolicyRow> {
 
 /// Every policy, in the order they are tried.
 pub fn all(conn: &Connection) -> Result<Vec<PolicyRow>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM policies ORDER BY position, id"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM policies ORDER BY position, id"
     ))?;
     let rows = stmt
         .query_map([], row_to_policy)?

@@ -1,5 +1,6 @@
 //! Standing approvals (the `rules` table).
 
+use const_format::concatcp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
@@ -85,14 +86,14 @@ pub fn insert(conn: &Connection, r: &NewRow) -> Result<i64> {
 
 pub fn by_id(conn: &Connection, id: i64, now: Millis) -> Result<Option<Rule>> {
     Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE r.id = ?1"))?
+        .prepare_cached(concatcp!(SELECT, " WHERE r.id = ?1"))?
         .query_row([id], |row| row_to_rule(row, now))
         .optional()?)
 }
 
 /// Every rule, newest first.
 pub fn all(conn: &Connection, now: Millis) -> Result<Vec<Rule>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY r.id DESC"))?;
+    let mut stmt = conn.prepare_cached(concatcp!(SELECT, " ORDER BY r.id DESC"))?;
     let rules = stmt
         .query_map([], |row| row_to_rule(row, now))?
         .collect::<rusqlite::Result<_>>()?;
@@ -102,8 +103,9 @@ pub fn all(conn: &Connection, now: Millis) -> Result<Vec<Rule>> {
 /// The rules of a key that apply at `now` (not revoked, not expired, uses left),
 /// oldest first.
 pub fn active_for_key(conn: &Connection, key_id: &str, now: Millis) -> Result<Vec<Rule>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE r.key_id = ?1 AND r.revoked_at IS NULL
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT,
+        " WHERE r.key_id = ?1 AND r.revoked_at IS NULL
             AND (r.expires_at IS NULL OR r.expires_at > ?2)
             AND (r.max_uses IS NULL OR r.uses < r.max_uses)
          ORDER BY r.id"

@@ -1,3 +1,4 @@
+use const_format::concatcp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::Millis;
@@ -9,6 +10,8 @@ const COLUMNS: &str = "id, email, role, notify_email, created_at, password_hash 
      away_until, (SELECT d.email FROM users d WHERE d.id = users.delegate_id),
      telegram_chat, ntfy_url, notify_off,
      (SELECT count(*) FROM push_subscriptions s WHERE s.user_id = users.id)";
+/// Every column of a user.
+const SELECT_USERS: &str = concatcp!("SELECT ", COLUMNS, " FROM users");
 
 fn role_of(text: &str) -> rusqlite::Result<Role> {
     Role::parse(text).ok_or_else(|| {
@@ -65,7 +68,7 @@ pub fn insert(
 
 pub fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE email = ?1"))?
+        .prepare_cached(concatcp!(SELECT_USERS, " WHERE email = ?1"))?
         .query_row([email], row_to_user)
         .optional()?)
 }
@@ -84,7 +87,7 @@ pub fn count(conn: &Connection) -> Result<i64> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .prepare_cached(concatcp!(SELECT_USERS, " WHERE id = ?1"))?
         .query_row([id], row_to_user)
         .optional()?)
 }
@@ -92,8 +95,9 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
 /// The users with these ids, by id (ids that are gone are left out), in one query.
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<User>> {
     let ids = serde_json::to_string(ids).map_err(crate::model::Error::internal)?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_USERS,
+        " WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"
     ))?;
     let users = stmt
         .query_map([ids], row_to_user)?
@@ -104,8 +108,9 @@ pub fn by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<User>> {
 /// Every user who can sign in (has a password), in id order: one query, run on every
 /// new pause that no policy routes.
 pub fn with_password(conn: &Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users WHERE password_hash != '' ORDER BY id"
+    let mut stmt = conn.prepare_cached(concatcp!(
+        SELECT_USERS,
+        " WHERE password_hash != '' ORDER BY id"
     ))?;
     let users = stmt
         .query_map([], row_to_user)?
