@@ -10,9 +10,11 @@
 //!
 //! Under steady writes, more is committed while it copies, and the WAL would never
 //! be found all copied, so never start over: it grew by about 60 MB a second under
-//! creates, each append to new ground costing the file system a zeroed page. So when a
-//! copy completes with writes committed during it, the writer copies that rest itself
-//! (see [`WalProgress::catch_up`]).
+//! creates, each append to new ground costing the file system a zeroed page. So once
+//! it is long ([`LONG_WAL`]) and a copy completes with writes committed during it, the
+//! thread copies again what they
+//! added, until that is little, and then the writer copies the rest itself (see
+//! [`WalProgress::catch_up`]): a short copy and one fsync between two group commits.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -30,6 +32,14 @@ const EVERY: Duration = Duration::from_millis(500);
 const AFTER_WRITES: u64 = 100;
 /// ... or when any has and the last checkpoint is this old.
 const AT_LEAST_EVERY: Duration = Duration::from_secs(60);
+/// Under steady writes, once the WAL holds this many frames (48 MiB of 4 KiB pages,
+/// under `journal_size_limit`), it is made to start over. Not sooner: the writer's
+/// share of that holds up the writes queued behind it for a few milliseconds.
+const LONG_WAL: i64 = if cfg!(test) { 64 } else { 12_288 };
+/// Then a copy is followed by copies of what was added meanwhile until one copies no
+/// more than this many frames (1 MiB), or this many copies were made.
+const FEW_FRAMES: i64 = 256;
+const MAX_PASSES: u32 = 8;
 
 pub struct Checkpointer {
     stop: mpsc::Sender<()>,
@@ -75,16 +85,35 @@ fn run(conn: &Connection, stop: &mpsc::Receiver<()>, wal: &WalProgress) {
         if !(due || stopping) {
             continue;
         }
-        match passive(conn) {
-            Ok((in_wal, copied_now)) if copied_now >= in_wal => {
-                (copied_writes, copied_at) = (writes, Instant::now());
-                // Committed during the copy: the writer copies that rest itself.
-                if wal.committed.load(Ordering::Relaxed) > writes {
-                    wal.catch_up.store(true, Ordering::Relaxed);
+        // Copy; while writes go on, copy again what they added meanwhile, until that
+        // is little: the writer copies the last of it (see `WalProgress::catch_up`),
+        // holding up the writes queued behind it for no longer than that takes.
+        let mut writes = writes;
+        let mut frames_before = 0;
+        for pass in 1..=MAX_PASSES {
+            match passive(conn) {
+                Ok((in_wal, copied_now)) if copied_now >= in_wal => {
+                    (copied_writes, copied_at) = (writes, Instant::now());
+                    let now = wal.committed.load(Ordering::Relaxed);
+                    // Nothing committed during the copy (the next commit starts the
+                    // WAL over), the WAL already started over, or it is not long yet.
+                    if now == writes || in_wal < frames_before || in_wal < LONG_WAL {
+                        break;
+                    }
+                    let added = in_wal - frames_before;
+                    if added <= FEW_FRAMES || pass == MAX_PASSES {
+                        wal.catch_up.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    (writes, frames_before) = (now, in_wal);
+                }
+                // A reader still needed part of it: copied at the next look.
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    break;
                 }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
         if stopping {
             return;

@@ -272,8 +272,10 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // The checkpointer thread copies the WAL back; commits only append to it.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        // Once checkpointed, a WAL that grew during a burst is cut back to this size.
-        conn.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
+        // Once checkpointed, a WAL that grew during a burst is cut back to this size:
+        // above the length at which the checkpointer has it start over under steady
+        // writes, so that it is not cut and grown again each time.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         Ok(conn)
     }
 
