@@ -59,11 +59,11 @@ pub struct Writer {
 pub struct WalProgress {
     /// Writes committed since the writer started: how much the WAL has grown.
     pub committed: AtomicU64,
-    /// Set by the checkpointer when it copied all it saw while more was committed. The
-    /// WAL starts over only at a commit that finds it all copied, which under steady
-    /// writes never happens by itself: the WAL, and the cost of each append to it,
-    /// would grow for as long as the writes go on. So the writer copies the little
-    /// that is left itself, between two group commits.
+    /// Set by the checkpointer once the WAL is long and it has copied nearly all of it
+    /// while more was committed. The WAL starts over only at a commit that finds it
+    /// all copied, which under steady writes never happens by itself: the WAL, and the
+    /// cost of each append to it, would grow for as long as the writes go on. So the
+    /// writer copies the little that is left itself, between two group commits.
     pub catch_up: AtomicBool,
 }
 

@@ -30,21 +30,29 @@ fn schema_of(path: &std::path::Path) -> (i64, Vec<(String, String, String)>) {
     (version, rows)
 }
 
+/// A data directory whose database is an empty one of schema `version`, made from
+/// `tests/fixtures/schema-vVERSION.sql`, and a connection to it.
+fn at_version(version: i64) -> (Hitl, rusqlite::Connection) {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/schema-v{version}.sql"));
+    let sql = std::fs::read_to_string(&fixture)
+        .unwrap_or_else(|_| panic!("{} is missing", fixture.display()));
+    let old = Hitl::new();
+    let db = rusqlite::Connection::open(old.db_path()).unwrap();
+    db.execute_batch(&sql).unwrap();
+    db.pragma_update(None, "user_version", version).unwrap();
+    (old, db)
+}
+
 #[test]
 fn every_older_schema_upgrades_to_the_fresh_one() {
     let fresh = Hitl::new();
     fresh.ok(&["key", "list"]);
     let (latest, fresh_schema) = schema_of(&fresh.db_path());
 
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut tested = 0;
     for version in 1..latest {
-        let sql = std::fs::read_to_string(fixtures.join(format!("schema-v{version}.sql")))
-            .unwrap_or_else(|_| panic!("tests/fixtures/schema-v{version}.sql is missing"));
-        let old = Hitl::new();
-        let db = rusqlite::Connection::open(old.db_path()).unwrap();
-        db.execute_batch(&sql).unwrap();
-        db.pragma_update(None, "user_version", version).unwrap();
+        let (old, db) = at_version(version);
         drop(db);
         let out = Command::new(BIN)
             .arg("--data-dir")
@@ -73,14 +81,7 @@ fn every_older_schema_upgrades_to_the_fresh_one() {
 /// keeps its foreign keys pointing at the new table, and then takes questions.
 #[test]
 fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
-    let old = Hitl::new();
-    let sql = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v3.sql"),
-    )
-    .unwrap();
-    let db = rusqlite::Connection::open(old.db_path()).unwrap();
-    db.execute_batch(&sql).unwrap();
-    db.pragma_update(None, "user_version", 3).unwrap();
+    let (old, db) = at_version(3);
     db.pragma_update(None, "foreign_keys", "ON").unwrap();
     db.execute_batch(
         "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
@@ -231,14 +232,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
 /// take both.
 #[test]
 fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
-    let old = Hitl::new();
-    let sql = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4.sql"),
-    )
-    .unwrap();
-    let db = rusqlite::Connection::open(old.db_path()).unwrap();
-    db.execute_batch(&sql).unwrap();
-    db.pragma_update(None, "user_version", 4).unwrap();
+    let (old, db) = at_version(4);
     db.pragma_update(None, "foreign_keys", "ON").unwrap();
     db.execute_batch(
         "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
@@ -373,14 +367,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
 /// too); revoked keys keep their names; the keys keep working.
 #[test]
 fn duplicate_key_names_are_renamed_deterministically() {
-    let old = Hitl::new();
-    let sql = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4.sql"),
-    )
-    .unwrap();
-    let db = rusqlite::Connection::open(old.db_path()).unwrap();
-    db.execute_batch(&sql).unwrap();
-    db.pragma_update(None, "user_version", 4).unwrap();
+    let (old, db) = at_version(4);
     db.execute_batch(
         "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at, revoked_at) VALUES
             ('key_c', 'bot',   'hitl_c', x'00', 'agent', 'whsec_A', 3000, NULL),
@@ -429,14 +416,7 @@ fn duplicate_key_names_are_renamed_deterministically() {
 /// keeps its rows, is whole, and still refuses every value the old CHECKs refused.
 #[test]
 fn a_v14_database_keeps_its_rows_and_refuses_the_same_values() {
-    let old = Hitl::new();
-    let sql = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v14.sql"),
-    )
-    .unwrap();
-    let db = rusqlite::Connection::open(old.db_path()).unwrap();
-    db.execute_batch(&sql).unwrap();
-    db.pragma_update(None, "user_version", 14).unwrap();
+    let (old, db) = at_version(14);
     db.execute_batch(
         "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
              VALUES ('key_old', 'old-bot', 'hitl_old', x'00', 'agent', 'whsec_AAAA', 1000);
