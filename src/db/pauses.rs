@@ -261,13 +261,13 @@ fn list_from(
         }
         (_, Some(tag)) => {
             sql.push_str(&format!(
-                "SELECT {COLUMNS} FROM {FROM} JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?"
+                "{SELECT_PAUSES} JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?"
             ));
             args.push(SqlValue::Text(tag.clone()));
             "t.pause_id"
         }
         (_, None) => {
-            sql.push_str(&format!("SELECT {COLUMNS} FROM {FROM}"));
+            sql.push_str(SELECT_PAUSES);
             "p.id"
         }
     };
@@ -355,7 +355,7 @@ pub fn pending_oldest_first(
     now: Millis,
 ) -> Result<Vec<Pause>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE p.status = 'pending' AND {}
+        "{SELECT_PAUSES} WHERE p.status = 'pending' AND {}
          ORDER BY p.id LIMIT ?1",
         super::routing::routed_to(2, 3)
     ))?;
@@ -478,7 +478,7 @@ pub fn due_for_escalation(conn: &Connection, now: Millis, limit: u32) -> Result<
 
 fn due_by(conn: &Connection, column: &str, now: Millis, limit: u32) -> Result<Vec<Pause>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM {FROM}
+        "{SELECT_PAUSES}
          WHERE p.status = 'pending' AND p.{column} IS NOT NULL AND p.{column} <= ?1
          ORDER BY p.{column} LIMIT ?2"
     ))?;

@@ -74,7 +74,7 @@ pub fn by_email(conn: &Connection, email: &str) -> Result<Option<User>> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY email"))?;
+    let mut stmt = conn.prepare(concatcp!(SELECT_USERS, " ORDER BY email"))?;
     let users = stmt
         .query_map([], row_to_user)?
         .collect::<rusqlite::Result<_>>()?;

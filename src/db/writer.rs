@@ -330,7 +330,6 @@ fn commit_batch(
         }
         return;
     }
-    drop(jobs);
 
     memory.before_commit(&events);
     match exec(conn, "COMMIT") {
