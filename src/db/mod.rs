@@ -71,6 +71,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013-retention.sql"),
     include_str!("migrations/0014-pending-count-and-search.sql"),
     include_str!("migrations/0015-checks-without-in-lists.sql"),
+    include_str!("migrations/0016-search-merges-on-request.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

@@ -4,7 +4,9 @@
 //! in batches, by `hitl serve`'s indexer (`crate::indexer`), so that creating a pause
 //! never waits for it; `meta.search_indexed` is the largest pause id it holds. A search
 //! reads the index up to there and scans the few pauses after it. Actions never change
-//! and pauses are never deleted, so a pause once indexed stays right.
+//! and pauses are never deleted, so a pause once indexed stays right. Each batch is
+//! written as a segment of its own, and the indexer merges a few pages of segments in
+//! each of its writes.
 
 use rusqlite::{params, Connection};
 
@@ -36,8 +38,19 @@ pub fn index_next(conn: &Connection, batch: u32) -> Result<usize> {
         .execute(params![from, upto])?;
     conn.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'search_indexed'")?
         .execute([upto])?;
+    // Each batch adds a segment to the index; merging them keeps searches reading few.
+    conn.prepare_cached("INSERT INTO pause_search (pause_search, rank) VALUES ('merge', ?1)")?
+        .execute([MERGE_PAGES])?;
     Ok(added)
 }
+
+/// Pages of merged index written after each batch, at most (FTS5's `merge` command):
+/// enough to keep up with the segments batches of 250 add. Measured on a million
+/// actions (in memory): p99 2.8 ms, at most 4.4 ms per batch, and 18% more indexing
+/// work in all than FTS5's own merging. The index never merges on its own (`automerge`
+/// is 0, schema version 16): that ran inside whichever write flushed the index, for
+/// 33 ms at p99 and up to 47 ms on the same million.
+const MERGE_PAGES: i64 = 8;
 
 /// Whether the index can find `text`: a trigram index needs at least three characters,
 /// and LIKE's own wildcards and escape are left to the scan.

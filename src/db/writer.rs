@@ -11,6 +11,8 @@
 //! decision, a cancel) has someone, or an agent's long-poll, waiting on it. So creates
 //! queue in a lane of their own: when both kinds are waiting, the others commit first,
 //! in a group of their own, and a decision never waits for the creates queued with it.
+//! The search indexer's batches queue with the creates: they share the creates' commits
+//! (and their fsync) instead of adding commits of their own.
 //!
 //! Creates also run without a savepoint each. A savepoint makes SQLite copy every page a
 //! write is about to change, in case it must be put back: for a create, a dozen pages,
@@ -170,6 +172,17 @@ impl Writer {
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
         self.submit(Lane::Prompt, f)
+            .blocking_recv()
+            .unwrap_or_else(stopped)
+    }
+
+    /// As `run_bulk`, for threads that are not async workers.
+    pub fn run_blocking_bulk<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        self.submit(Lane::Bulk, f)
             .blocking_recv()
             .unwrap_or_else(stopped)
     }

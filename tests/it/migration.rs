@@ -4,7 +4,8 @@ use std::process::Command;
 
 use crate::harness::*;
 
-/// Every table, index and trigger, as SQLite stores their definitions.
+/// Every table, index and trigger, as SQLite stores their definitions, and the search
+/// index's settings.
 fn schema_of(path: &std::path::Path) -> (i64, Vec<(String, String, String)>) {
     let db = rusqlite::Connection::open(path).unwrap();
     let version = db
@@ -13,7 +14,7 @@ fn schema_of(path: &std::path::Path) -> (i64, Vec<(String, String, String)>) {
     let mut stmt = db
         .prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
         .unwrap();
-    let rows = stmt
+    let mut rows: Vec<(String, String, String)> = stmt
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
@@ -27,6 +28,15 @@ fn schema_of(path: &std::path::Path) -> (i64, Vec<(String, String, String)>) {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    // The search index's settings (version 16 turned its own merging off) are rows.
+    rows.extend(
+        db.prepare("SELECT 'fts5 config', k, CAST(v AS TEXT) FROM pause_search_config ORDER BY k")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap(),
+    );
     (version, rows)
 }
 
@@ -113,7 +123,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        15
+        16
     );
     // Every pause kept from before version 7 expires on its timeout, as it did.
     let on_timeout: Vec<String> = db
@@ -257,7 +267,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        15
+        16
     );
     type Row = (
         i64,
@@ -436,7 +446,7 @@ fn a_v14_database_keeps_its_rows_and_refuses_the_same_values() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        15
+        16
     );
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

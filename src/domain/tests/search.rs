@@ -130,3 +130,45 @@ fn a_search_finds_the_same_whether_or_not_the_index_holds_the_pauses() {
         0
     );
 }
+
+/// The index never merges on its own (schema version 16: FTS5's own merging ran inside
+/// whichever write flushed it, for up to 30 ms); each batch the indexer writes merges a
+/// few pages instead. Batches of one pause each would otherwise leave one segment each.
+#[test]
+fn the_indexer_merges_the_segments_its_batches_add() {
+    let mut w = World::new();
+    let conn = w.db.conn();
+    let automerge: i64 = conn
+        .query_row(
+            "SELECT v FROM pause_search_config WHERE k = 'automerge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(automerge, 0);
+
+    for i in 0..64 {
+        let body = format!(r#"{{"action": "deploy service {i}"}}"#);
+        w.db.create(t0() + i * SECOND, &w.agent, &body).unwrap();
+        assert_eq!(crate::db::search::index_next(w.db.conn(), 1).unwrap(), 1);
+    }
+    let conn = w.db.conn();
+    let segments: i64 = conn
+        .query_row(
+            "SELECT count(DISTINCT segid) FROM pause_search_idx",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Unmerged, FTS5's last resort (16 segments on one level are merged at once) would
+    // leave 4.
+    assert!(segments <= 2, "64 batches left {segments} segments");
+    let found: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pause_search WHERE action LIKE '%deploy serv%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(found, 64);
+}

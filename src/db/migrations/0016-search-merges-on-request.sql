@@ -1,0 +1,5 @@
+-- Version 16: the search index merges its segments only when the indexer asks, a few
+-- pages at a time in each of its writes (src/db/search.rs). FTS5's automatic merging ran
+-- inside whichever write flushed the index and could hold the writer, and every write
+-- queued behind it, for tens of milliseconds. The setting is kept in the index's own config.
+INSERT INTO pause_search (pause_search, rank) VALUES ('automerge', 0);
