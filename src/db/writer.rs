@@ -22,8 +22,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -57,17 +58,76 @@ pub struct Writer {
 }
 
 /// What the writer and the checkpointer know of each other's work on the WAL.
+///
+/// The WAL starts over only at a commit that finds it all copied back, which under
+/// steady writes never happens by itself: the WAL, and the cost of each append to it,
+/// would grow for as long as the writes go on. So once the WAL is long and the
+/// checkpointer has copied nearly all of it, it asks the writer to hold the bulk lane
+/// (creates) while it copies the rest ([`WalProgress::hold_bulk`]); other writes
+/// still commit meanwhile, so a decision never waits for that copy. If one did commit
+/// during it, what it added is left, and the writer copies that itself between two
+/// group commits (`catch_up`).
 #[derive(Default)]
 pub struct WalProgress {
     /// Writes committed since the writer started: how much the WAL has grown.
     pub committed: AtomicU64,
-    /// Set by the checkpointer once the WAL is long and it has copied nearly all of it
-    /// while more was committed. The WAL starts over only at a commit that finds it
-    /// all copied, which under steady writes never happens by itself: the WAL, and the
-    /// cost of each append to it, would grow for as long as the writes go on. So the
-    /// writer copies the little that is left itself, between two group commits.
+    /// Set by the checkpointer when writes committed during its last copy of a long
+    /// WAL: the writer copies what they added itself, between two group commits.
     pub catch_up: AtomicBool,
+    hold: Mutex<Hold>,
+    held: Condvar,
 }
+
+/// Whether the writer holds its bulk lane for the checkpointer.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    #[default]
+    Off,
+    Asked,
+    Held,
+}
+
+impl WalProgress {
+    fn hold(&self) -> MutexGuard<'_, Hold> {
+        // A panic while holding this lock cannot leave a bad state: any value is valid.
+        self.hold.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the writer to hold its bulk lane once its current group commit is done;
+    /// true once it does, false if it did not within `wait` (the ask is withdrawn).
+    /// Until [`WalProgress::release_bulk`], nothing in the bulk lane commits.
+    pub fn hold_bulk(&self, wait: Duration) -> bool {
+        let mut hold = self.hold();
+        *hold = Hold::Asked;
+        let (mut hold, _) = self
+            .held
+            .wait_timeout_while(hold, wait, |h| *h == Hold::Asked)
+            .unwrap_or_else(|e| e.into_inner());
+        let held = *hold == Hold::Held;
+        if !held {
+            *hold = Hold::Off;
+        }
+        held
+    }
+
+    /// The bulk lane commits again (the writer notices within [`HOLD_POLL`]).
+    pub fn release_bulk(&self) {
+        *self.hold() = Hold::Off;
+    }
+
+    /// The writer's side: whether to hold the bulk lane now, answering an ask.
+    fn holding_bulk(&self) -> bool {
+        let mut hold = self.hold();
+        if *hold == Hold::Asked {
+            *hold = Hold::Held;
+            self.held.notify_all();
+        }
+        *hold == Hold::Held
+    }
+}
+
+/// How often a writer holding its bulk lane looks whether it may go on.
+const HOLD_POLL: Duration = Duration::from_millis(1);
 
 /// Marks the writer dead when its thread ends, however it ends.
 struct AliveGuard(Arc<AtomicBool>);
@@ -233,14 +293,26 @@ fn run(
     let mut lanes: [Vec<Job>; 2] = [Vec::with_capacity(MAX_BATCH), Vec::new()];
     memory.writer_started(auth_generation(&conn));
     loop {
+        let mut holding = wal.holding_bulk();
+        // Writes held back from the last round (the bulk lane, while held).
+        let waiting = lanes.iter().any(|lane| !lane.is_empty());
         // Block for the first write, then take every write already waiting.
-        match rx.recv_timeout(GENERATION_CHECK_EVERY) {
+        let first = if holding {
+            HOLD_POLL
+        } else if waiting {
+            Duration::ZERO
+        } else {
+            GENERATION_CHECK_EVERY
+        };
+        match rx.recv_timeout(first) {
             Ok((lane, job)) => lanes[lane as usize].push(job),
+            Err(mpsc::RecvTimeoutError::Timeout) if waiting || holding => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Key and user changes made by other processes.
                 memory.writer_idle(auth_generation(&conn));
                 continue;
             }
+            Err(mpsc::RecvTimeoutError::Disconnected) if waiting => holding = false,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         for _ in 1..MAX_BATCH {
@@ -250,15 +322,18 @@ fn run(
             }
         }
         // The writes taken together were all sent before any of them was answered, so
-        // committing the prompt ones first reorders nothing a caller could have seen.
+        // committing the prompt ones first reorders nothing a caller could have seen;
+        // nor does holding the bulk ones back.
         for (lane, batch) in [Lane::Prompt, Lane::Bulk].into_iter().zip(&mut lanes) {
-            if !batch.is_empty() {
+            let held = holding && matches!(lane, Lane::Bulk);
+            if !batch.is_empty() && !held {
                 commit_batch(&conn, lane, batch, memory, &wal.committed);
             }
         }
         if wal.catch_up.swap(false, Ordering::Relaxed) {
-            // Whoever queued meanwhile waits for this copy of what the last few
-            // commits added; a full copy lets the next commit start the WAL over.
+            // Whoever queued meanwhile waits for this copy of what the writes committed
+            // during the checkpointer's last copy added; a full copy lets the next
+            // commit start the WAL over.
             if let Err(e) = super::checkpoint::passive(&conn) {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
@@ -416,6 +491,49 @@ pub(super) mod tests {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(writes);
         }
+    }
+
+    /// While the checkpointer holds the bulk lane (to copy the last of a long WAL),
+    /// other writes still commit; the bulk ones wait for the release.
+    #[test]
+    fn while_the_bulk_lane_is_held_other_writes_still_commit() {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (writer, thread) =
+            Writer::start(conn, Arc::new(Batches::default())).unwrap_or_else(|e| panic!("{e}"));
+        let wal = writer.wal();
+        // An idle writer answers within GENERATION_CHECK_EVERY.
+        assert!(wal.hold_bulk(GENERATION_CHECK_EVERY * 3));
+
+        let mut bulk = writer.submit(Lane::Bulk, insert("create"));
+        let decision = writer.submit(Lane::Prompt, insert("decision"));
+        decision
+            .blocking_recv()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        thread::sleep(HOLD_POLL * 50);
+        assert!(
+            matches!(bulk.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            "a create committed while the bulk lane was held"
+        );
+
+        wal.release_bulk();
+        bulk.blocking_recv()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<String> = writer
+            .run_blocking(|tx| {
+                let mut stmt = tx.prepare("SELECT name FROM t ORDER BY id")?;
+                let names = stmt.query_map([], |r| r.get(0))?;
+                Ok(names.collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names, ["decision", "create"]);
+        drop(writer);
+        thread
+            .join()
+            .unwrap_or_else(|_| panic!("the writer panicked"));
     }
 
     fn insert(name: &'static str) -> impl FnOnce(&mut Tx) -> Result<()> + Send {
