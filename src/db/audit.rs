@@ -12,7 +12,7 @@ pub fn append(
     actor: &str,
     event: &str,
     watch_id: Option<&str>,
-    details: &serde_json::Value,
+    details: &str,
 ) -> Result<()> {
     // One writer at a time (the writer thread, or a command line's IMMEDIATE
     // transaction): the last entry read here stays the last until this one is in.
@@ -22,7 +22,6 @@ pub fn append(
         .optional()?
         .unwrap_or((0, None));
     let id = last_id + 1;
-    let details = details.to_string();
     let hash = link(
         prev.as_deref().unwrap_or(&GENESIS),
         &Content {
@@ -31,7 +30,7 @@ pub fn append(
             actor,
             event,
             watch_id,
-            details: &details,
+            details,
         },
     );
     conn.prepare_cached(

@@ -7,15 +7,16 @@ use crate::db::{self, Tx};
 pub use crate::model::audit::{Entry, Filter};
 use crate::secret;
 
-/// Appends one entry, in the caller's transaction.
+/// Appends one entry, in the caller's transaction; `details` is kept as JSON.
 pub fn record(
     tx: &Tx,
     now: Millis,
     actor: &Actor,
     event: &str,
     watch_id: Option<&str>,
-    details: serde_json::Value,
+    details: impl serde::Serialize,
 ) -> Result<()> {
+    let details = serde_json::to_string(&details).map_err(Error::internal)?;
     db::audit::append(tx, now, &actor.label(), event, watch_id, &details)
 }
 

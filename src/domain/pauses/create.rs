@@ -1,8 +1,6 @@
 //! Creating a pause: the idempotency check, the key's monthly limit, routing by the
 //! first matching policy, and a standing approval that decides it at once.
 
-use serde_json::json;
-
 use super::{decide, NewPause, Pause, Routing, IDEMPOTENCY_WINDOW_MS};
 use crate::clock::{self, Millis};
 use crate::db::{self, Tx};
@@ -126,11 +124,7 @@ pub fn create(
         &principal.actor(),
         "pause.created",
         Some(&pause.watch_id),
-        json!({ "key": key.name, "kind": pause.kind, "tags": pause.tags,
-                "expiresAt": pause.expires_at.map(clock::rfc3339), "onTimeout": pause.on_timeout,
-                "policy": pause.routing.as_ref().map(|r| &r.policy),
-                "reviewers": pause.routing.as_ref().map(|r| &r.reviewers),
-                "requiredApprovals": pause.required_approvals }),
+        CreatedDetails::of(&pause),
     )?;
     // A standing approval that applies approves it at once: no timer, no "new pause"
     // mail; its approval is announced as any other.
@@ -152,6 +146,35 @@ pub fn create(
         pause,
         replayed: false,
     })
+}
+
+/// The audit entry of a new pause: its key, kind, tags, timeout and routing.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedDetails<'a> {
+    key: &'a str,
+    kind: Kind,
+    tags: &'a [String],
+    expires_at: Option<String>,
+    on_timeout: OnTimeout,
+    policy: Option<&'a str>,
+    reviewers: Option<&'a [String]>,
+    required_approvals: u32,
+}
+
+impl<'a> CreatedDetails<'a> {
+    fn of(pause: &'a Pause) -> Self {
+        CreatedDetails {
+            key: &pause.key_name,
+            kind: pause.kind,
+            tags: &pause.tags,
+            expires_at: pause.expires_at.map(clock::rfc3339),
+            on_timeout: pause.on_timeout,
+            policy: pause.routing.as_ref().map(|r| r.policy.as_str()),
+            reviewers: pause.routing.as_ref().map(|r| r.reviewers.as_slice()),
+            required_approvals: pause.required_approvals,
+        }
+    }
 }
 
 /// What a matching policy makes of a new pause: at least its number of approvals (an

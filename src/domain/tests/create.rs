@@ -51,6 +51,13 @@ fn a_valid_request_stores_a_pending_pause_with_its_audit_entry_and_event() {
     assert_eq!(audit[0].event, "pause.created");
     assert_eq!(audit[0].actor, format!("key:{}", w.agent.key_id().unwrap()));
     assert_eq!(audit[0].at, now);
+    assert_eq!(
+        audit[0].details,
+        format!(
+            r#"{{"key":"deploy-bot","kind":"decision","tags":["deploy","prod"],"expiresAt":"{}","onTimeout":"expire","policy":null,"reviewers":null,"requiredApprovals":1}}"#,
+            crate::clock::rfc3339(now + 3600 * SECOND)
+        )
+    );
 
     assert!(
         events.iter().any(|e| matches!(e,

@@ -109,6 +109,11 @@ fn conditions_all_hold_and_the_first_match_wins() {
         w.db.create(t0(), &agent, r#"{"action":"a","tags":["prod"]}"#)
             .unwrap()
             .pause;
+    // The audit entry says where it went, in this form.
+    assert_eq!(
+        w.db.audit(&p.watch_id)[0].details,
+        r#"{"key":"deploy-bot","kind":"decision","tags":["prod"],"expiresAt":null,"onTimeout":"expire","policy":"prod","reviewers":["ops"],"requiredApprovals":2}"#
+    );
     let r = p.routing.unwrap();
     assert_eq!(
         (r.policy.as_str(), r.reviewers),
