@@ -107,6 +107,13 @@ use crate::notify::Waker;
 pub use epoch::announce;
 pub use waiters::Registration;
 
+/// A bearer token's hash and the auth epoch it was presented under
+/// ([`Memory::present`]).
+pub struct Presented {
+    hash: Vec<u8>,
+    epoch: u64,
+}
+
 /// Everything the server keeps in memory, and everything that hears of commits. Built
 /// once by `hitl serve`, shared by the handlers and the writer.
 pub struct Memory {
@@ -171,9 +178,32 @@ impl Memory {
         now: Millis,
         committed: bool,
     ) -> Result<Authenticated> {
+        let presented = self.present(token)?;
+        self.authenticate_presented(conn, token, presented, now, committed)
+    }
+
+    /// The first half of [`Memory::authenticate`], for a caller that hands the second
+    /// to the writer: the token's hash and the auth epoch, taken now so that the
+    /// writer's thread spends no time on them. An epoch taken earlier than the writer's
+    /// read of the generation is as good as one taken just before it: a change after
+    /// it still moves the epoch on.
+    pub fn present(&self, token: &str) -> Result<Presented> {
         let hash = domain_keys::token_hash(token)?;
         // The epoch before the generation: a change after this read moves the epoch on.
         let epoch = self.epoch.current();
+        Ok(Presented { hash, epoch })
+    }
+
+    /// The second half of [`Memory::authenticate`].
+    pub fn authenticate_presented(
+        &self,
+        conn: &rusqlite::Connection,
+        token: &str,
+        presented: Presented,
+        now: Millis,
+        committed: bool,
+    ) -> Result<Authenticated> {
+        let Presented { hash, epoch } = presented;
         let source = if committed {
             keys::Source::Committed
         } else {

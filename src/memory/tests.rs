@@ -84,6 +84,23 @@ fn a_kept_key_is_refused_once_the_writer_commits_a_key_change() {
     assert!(!s.accepted_from_memory());
 }
 
+/// A write's key is hashed (and the epoch taken) before it queues for the writer; a
+/// revocation committed while it waits still refuses it, and what the writer then
+/// keeps is not trusted from memory.
+#[test]
+fn a_key_presented_before_its_revocation_is_refused_in_the_writer() {
+    let mut s = server();
+    s.authenticate().unwrap();
+    let presented = s.memory.present(&s.token).unwrap();
+    s.revoke();
+    s.memory.after_commit(generation(&s.conn), &[]);
+    let late = s
+        .memory
+        .authenticate_presented(&s.conn, &s.token, presented, 0, false);
+    assert!(matches!(late, Err(Error::Unauthorized)));
+    assert!(!s.accepted_from_memory());
+}
+
 #[test]
 fn a_commit_that_changes_no_key_keeps_keys() {
     let s = server();
