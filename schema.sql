@@ -82,9 +82,10 @@ CREATE VIRTUAL TABLE pause_search USING fts5 (
     columnsize = 0
 );
 -- (Version 16: the index merges its segments only when the indexer asks, a few pages at
--- a time; FTS5's own merging, inside whichever write flushed the index, held the
--- writer for tens of milliseconds.)
+-- a time, and eight at once; FTS5's own merging, inside whichever write flushed the
+-- index, held the writer for tens of milliseconds.)
 INSERT INTO pause_search (pause_search, rank) VALUES ('automerge', 0);
+INSERT INTO pause_search (pause_search, rank) VALUES ('usermerge', 8);
 CREATE INDEX pauses_pending_expiry ON pauses (expires_at)
     WHERE status = 'pending' AND expires_at IS NOT NULL;
 CREATE INDEX pauses_pending_reminders ON pauses (remind_at)

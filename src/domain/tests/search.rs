@@ -146,6 +146,14 @@ fn the_indexer_merges_the_segments_its_batches_add() {
         )
         .unwrap();
     assert_eq!(automerge, 0);
+    let usermerge: i64 = conn
+        .query_row(
+            "SELECT v FROM pause_search_config WHERE k = 'usermerge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(usermerge, 8);
 
     for i in 0..64 {
         let body = format!(r#"{{"action": "deploy service {i}"}}"#);
