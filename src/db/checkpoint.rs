@@ -153,13 +153,22 @@ mod tests {
 
     fn writes(writer: &Writer, count: usize) {
         for _ in 0..count {
-            writer
-                .run_blocking(|tx| {
-                    tx.execute("INSERT INTO t (body) VALUES (zeroblob(2000))", [])?;
-                    Ok(())
-                })
-                .unwrap_or_else(|e| panic!("{e}"));
+            write(writer, false);
         }
+    }
+
+    /// One 2 KB row, in the bulk lane (as creates) or the other.
+    fn write(writer: &Writer, bulk: bool) {
+        let insert = |tx: &mut crate::db::Tx| {
+            tx.execute("INSERT INTO t (body) VALUES (zeroblob(2000))", [])?;
+            Ok(())
+        };
+        if bulk {
+            writer.run_blocking_bulk(insert)
+        } else {
+            writer.run_blocking(insert)
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A store with a table `t`, its WAL empty, and a writer and checkpointer on it.
@@ -241,16 +250,7 @@ mod tests {
             for _ in 0..2 {
                 s.spawn(|| {
                     while Instant::now() < until {
-                        if bulk {
-                            writer
-                                .run_blocking_bulk(|tx| {
-                                    tx.execute("INSERT INTO t (body) VALUES (zeroblob(2000))", [])?;
-                                    Ok(())
-                                })
-                                .unwrap_or_else(|e| panic!("{e}"));
-                        } else {
-                            writes(&writer, 1);
-                        }
+                        write(&writer, bulk);
                     }
                 });
             }
