@@ -231,9 +231,7 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(Lane::Prompt, f)
-            .blocking_recv()
-            .unwrap_or_else(stopped)
+        self.run_blocking_in(Lane::Prompt, f)
     }
 
     /// As `run_bulk`, for threads that are not async workers.
@@ -242,9 +240,15 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(Lane::Bulk, f)
-            .blocking_recv()
-            .unwrap_or_else(stopped)
+        self.run_blocking_in(Lane::Bulk, f)
+    }
+
+    fn run_blocking_in<R, F>(&self, lane: Lane, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
+        self.submit(lane, f).blocking_recv().unwrap_or_else(stopped)
     }
 
     /// Queues `f` without waiting for it (bookkeeping such as "last used").

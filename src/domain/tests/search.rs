@@ -137,23 +137,16 @@ fn a_search_finds_the_same_whether_or_not_the_index_holds_the_pauses() {
 #[test]
 fn the_indexer_merges_the_segments_its_batches_add() {
     let mut w = World::new();
-    let conn = w.db.conn();
-    let automerge: i64 = conn
-        .query_row(
-            "SELECT v FROM pause_search_config WHERE k = 'automerge'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(automerge, 0);
-    let usermerge: i64 = conn
-        .query_row(
-            "SELECT v FROM pause_search_config WHERE k = 'usermerge'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(usermerge, 8);
+    let setting = |name: &str| -> i64 {
+        w.db.conn()
+            .query_row(
+                "SELECT v FROM pause_search_config WHERE k = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!((setting("automerge"), setting("usermerge")), (0, 8));
 
     for i in 0..64 {
         let body = format!(r#"{{"action": "deploy service {i}"}}"#);
