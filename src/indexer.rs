@@ -1,15 +1,19 @@
 //! The search indexer: one thread that adds new pauses to the search index
 //! (`crate::db::search`) through the writer, in batches, about a second after they are
 //! created, so that creating a pause never waits for the index. Its writes queue with
-//! the creates (`Writer::run_blocking_bulk`), which they share commits with; they fail
-//! only on a database error. After an upgrade it catches up on every older pause, a
-//! batch at a time between other writes.
+//! the creates (`Writer::run_blocking_bulk`), which they share commits with, each in a
+//! savepoint of its own: a batch that fails is rolled back alone and never fails the
+//! creates beside it. After an upgrade it catches up on every older pause, a batch at a
+//! time between other writes.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
+use rusqlite::Connection;
+
 use crate::db::{self, Writer};
+use crate::model::Result;
 
 /// Pauses indexed in one write: about half a millisecond of the writer's time (and a
 /// millisecond or two merging, `db::search`), which every write committed with it waits
@@ -41,7 +45,10 @@ impl Indexer {
 
 fn run(writer: &Writer, stop: &mpsc::Receiver<()>) {
     loop {
-        let wait = match writer.run_blocking_bulk(|tx| db::search::index_next(tx, BATCH)) {
+        let wait = match writer
+            .run_blocking_bulk(|tx| Ok(alone(tx, |tx| db::search::index_next(tx, BATCH))))
+            .and_then(|batch| batch)
+        {
             // A whole batch: there may be more at once (catching up).
             Ok(added) if added == BATCH as usize => Duration::ZERO,
             Ok(_) => EVERY,
@@ -54,5 +61,72 @@ fn run(writer: &Writer, stop: &mpsc::Receiver<()>) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
+    }
+}
+
+/// Runs `f` in a savepoint of its own: if it fails, what it wrote is rolled back and
+/// its error is the value the writer sees succeed. In the bulk lane a write that fails
+/// after writing rolls back every create committed with it; a broken search index must
+/// not fail creates.
+fn alone<R>(tx: &Connection, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+    tx.execute_batch("SAVEPOINT indexer")?;
+    match f(tx) {
+        Ok(done) => {
+            tx.execute_batch("RELEASE indexer")?;
+            Ok(done)
+        }
+        Err(e) => {
+            if let Err(undo) = tx.execute_batch("ROLLBACK TO indexer; RELEASE indexer") {
+                tracing::warn!(error = %undo, "could not roll back a failed search index batch");
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch that fails after it wrote leaves nothing behind, and the writer sees its
+    /// job succeed: the creates committed with it are kept.
+    #[test]
+    fn a_failed_batch_rolls_back_alone_and_spoils_no_group() {
+        let conn = db::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch(
+            "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
+                 VALUES ('key_a', 'a', 'hitl_a', x'00', 'agent', 'whsec_A', 0);
+             INSERT INTO pauses (watch_id, key_id, status, action, created_at)
+                 VALUES ('wch_a', 'key_a', 'pending', 'deploy', 0);
+             CREATE TRIGGER no_progress BEFORE UPDATE ON meta
+                 WHEN NEW.name = 'search_indexed'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;
+             CREATE TABLE t (name TEXT);",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let batches = std::sync::Arc::new(crate::db::writer::tests::Batches::default());
+        let (writer, thread) = Writer::start(conn, batches).unwrap_or_else(|e| panic!("{e}"));
+
+        let batch = writer
+            .run_blocking_bulk(|tx| {
+                tx.execute("INSERT INTO t (name) VALUES ('a create')", [])?;
+                Ok(alone(tx, |tx| db::search::index_next(tx, BATCH)))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(batch.is_err(), "the trigger refused the batch");
+        let (kept, indexed): (i64, i64) = writer
+            .run_blocking(|tx| {
+                Ok(tx.query_row(
+                    "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM pause_search_idx)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((kept, indexed), (1, 0));
+        drop(writer);
+        thread
+            .join()
+            .unwrap_or_else(|_| panic!("the writer panicked"));
     }
 }

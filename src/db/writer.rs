@@ -474,14 +474,14 @@ fn in_savepoint(conn: &Connection, job: Job) -> std::result::Result<Ran, (Reply,
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
 
     use super::*;
 
     /// Hears the size of each group commit (and nothing else).
     #[derive(Default)]
-    pub(in crate::db) struct Batches(Mutex<Vec<usize>>);
+    pub(crate) struct Batches(Mutex<Vec<usize>>);
 
     impl CommitListener for Batches {
         fn writer_started(&self, _: Option<i64>) {}
