@@ -12,7 +12,9 @@
 //! queue in a lane of their own: when both kinds are waiting, the others commit first,
 //! in a group of their own, and a decision never waits for the creates queued with it.
 //! The search indexer's batches queue with the creates: they share the creates' commits
-//! (and their fsync) instead of adding commits of their own.
+//! (and their fsync) instead of adding commits of their own. The checkpointer may hold
+//! this lane for the few milliseconds it takes to copy the last of a long WAL (see
+//! [`WalProgress`]); the other lane commits meanwhile.
 //!
 //! Creates also run without a savepoint each. A savepoint makes SQLite copy every page a
 //! write is about to change, in case it must be put back: for a create, a dozen pages,
