@@ -112,7 +112,7 @@ impl WalProgress {
         held
     }
 
-    /// The bulk lane commits again (the writer notices within [`HOLD_POLL`]).
+    /// The bulk lane commits again (the writer notices within `HOLD_POLL`).
     pub fn release_bulk(&self) {
         *self.hold() = Hold::Off;
     }
