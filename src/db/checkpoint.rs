@@ -130,14 +130,14 @@ const HOLD_WAIT: Duration = Duration::from_secs(1);
 /// commit finds it all copied and starts it over. A write committed during the copy
 /// (any other lane's) leaves what it added, which the writer then copies itself.
 fn last_copy(conn: &Connection, wal: &WalProgress) {
-    if !wal.hold_bulk(HOLD_WAIT) {
+    let Some(held) = wal.hold_bulk(HOLD_WAIT) else {
         wal.catch_up.store(true, Ordering::Relaxed);
         return;
-    }
+    };
     let before = wal.committed.load(Ordering::Relaxed);
     let copied = passive(conn);
     let during = wal.committed.load(Ordering::Relaxed) != before;
-    wal.release_bulk();
+    drop(held);
     match copied {
         Ok((in_wal, copied)) if copied >= in_wal && !during => {}
         Ok(_) => wal.catch_up.store(true, Ordering::Relaxed),

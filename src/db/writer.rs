@@ -96,25 +96,21 @@ impl WalProgress {
     }
 
     /// Asks the writer to hold its bulk lane once its current group commit is done;
-    /// true once it does, false if it did not within `wait` (the ask is withdrawn).
-    /// Until [`WalProgress::release_bulk`], nothing in the bulk lane commits.
-    pub fn hold_bulk(&self, wait: Duration) -> bool {
+    /// `Some` once it does, `None` if it did not within `wait` (the ask is withdrawn).
+    /// Until the [`BulkHeld`] is dropped, nothing in the bulk lane commits.
+    pub fn hold_bulk(&self, wait: Duration) -> Option<BulkHeld<'_>> {
         let mut hold = self.hold();
         *hold = Hold::Asked;
         let (mut hold, _) = self
             .held
             .wait_timeout_while(hold, wait, |h| *h == Hold::Asked)
             .unwrap_or_else(|e| e.into_inner());
-        let held = *hold == Hold::Held;
-        if !held {
+        if *hold == Hold::Held {
+            Some(BulkHeld(self))
+        } else {
             *hold = Hold::Off;
+            None
         }
-        held
-    }
-
-    /// The bulk lane commits again (the writer notices within `HOLD_POLL`).
-    pub fn release_bulk(&self) {
-        *self.hold() = Hold::Off;
     }
 
     /// The writer's side: whether to hold the bulk lane now, answering an ask.
@@ -125,6 +121,16 @@ impl WalProgress {
             self.held.notify_all();
         }
         *hold == Hold::Held
+    }
+}
+
+/// The writer's bulk lane, held until this is dropped (however the holder ends): the
+/// writer then notices within `HOLD_POLL`.
+pub struct BulkHeld<'a>(&'a WalProgress);
+
+impl Drop for BulkHeld<'_> {
+    fn drop(&mut self) {
+        *self.0.hold() = Hold::Off;
     }
 }
 
@@ -510,7 +516,8 @@ pub(crate) mod tests {
             Writer::start(conn, Arc::new(Batches::default())).unwrap_or_else(|e| panic!("{e}"));
         let wal = writer.wal();
         // An idle writer answers within GENERATION_CHECK_EVERY.
-        assert!(wal.hold_bulk(GENERATION_CHECK_EVERY * 3));
+        let held = wal.hold_bulk(GENERATION_CHECK_EVERY * 3);
+        assert!(held.is_some());
 
         let mut bulk = writer.submit(Lane::Bulk, insert("create"));
         let decision = writer.submit(Lane::Prompt, insert("decision"));
@@ -524,7 +531,7 @@ pub(crate) mod tests {
             "a create committed while the bulk lane was held"
         );
 
-        wal.release_bulk();
+        drop(held);
         bulk.blocking_recv()
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -536,6 +543,37 @@ pub(crate) mod tests {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names, ["decision", "create"]);
+        drop(writer);
+        thread
+            .join()
+            .unwrap_or_else(|_| panic!("the writer panicked"));
+    }
+
+    /// A hold ends with its holder, however that ends: a checkpointer that panicked
+    /// mid-copy does not leave the creates held for ever.
+    #[test]
+    fn a_hold_ends_with_its_holder_even_one_that_panics() {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (writer, thread) =
+            Writer::start(conn, Arc::new(Batches::default())).unwrap_or_else(|e| panic!("{e}"));
+        let wal = writer.wal();
+        let holder = thread::spawn(move || {
+            let _held = wal.hold_bulk(GENERATION_CHECK_EVERY * 3);
+            panic!("the holder failed mid-copy");
+        });
+        assert!(holder.join().is_err());
+
+        let (done, committed) = mpsc::channel();
+        let bulk = writer.clone();
+        thread::spawn(move || {
+            let _ = done.send(bulk.run_blocking_bulk(insert("create")));
+        });
+        let result = committed
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("the bulk lane is still held"));
+        result.unwrap_or_else(|e| panic!("{e}"));
         drop(writer);
         thread
             .join()
