@@ -47,10 +47,11 @@ pub fn index_next(conn: &Connection, batch: u32) -> Result<usize> {
 /// Pages of merged index written after each batch, at most (FTS5's `merge` command,
 /// which merges a level once it holds `usermerge` segments: 8 here): enough to keep up
 /// with the segments batches of 250 add. Measured on 300,000 actions (in memory): a
-/// batch with its merge takes 2.7 ms at p99 and 3.5 ms at most, and the indexing as a
-/// whole 10% less time than with FTS5's own merging, 0.2% more where every action is
-/// the same. The index never merges on its own (`automerge` is 0, schema version 16):
-/// that ran inside whichever write flushed the index, for 30 ms at p99 and up to 46 ms.
+/// batch with its merge takes 2.7 ms at p99 and 3.5 ms at most (5.1 and 5.8 where
+/// every action is the same), and the indexing as a whole 10% less time than with
+/// FTS5's own merging (2.5% less where every action is the same). The index never
+/// merges on its own (`automerge` is 0, schema version 16): that ran inside whichever
+/// write flushed the index, for 30 ms at p99 and up to 46 ms.
 const MERGE_PAGES: i64 = 8;
 
 /// Whether the index can find `text`: a trigram index needs at least three characters,
