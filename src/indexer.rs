@@ -10,10 +10,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use rusqlite::Connection;
-
 use crate::db::{self, Writer};
-use crate::model::Result;
 
 /// Pauses indexed in one write: about half a millisecond of the writer's time (and a
 /// millisecond or two merging, `db::search`), which every write committed with it waits
@@ -45,10 +42,7 @@ impl Indexer {
 
 fn run(writer: &Writer, stop: &mpsc::Receiver<()>) {
     loop {
-        let wait = match writer
-            .run_blocking_bulk(|tx| Ok(alone(tx, |tx| db::search::index_next(tx, BATCH))))
-            .and_then(|batch| batch)
-        {
+        let wait = match writer.run_blocking_bulk(|tx| db::search::index_next(tx, BATCH)) {
             // A whole batch: there may be more at once (catching up).
             Ok(added) if added == BATCH as usize => Duration::ZERO,
             Ok(_) => EVERY,
@@ -64,34 +58,14 @@ fn run(writer: &Writer, stop: &mpsc::Receiver<()>) {
     }
 }
 
-/// Runs `f` in a savepoint of its own: if it fails, what it wrote is rolled back and
-/// its error is the value the writer sees succeed. In the bulk lane a write that fails
-/// after writing rolls back every create committed with it; a broken search index must
-/// not fail creates.
-fn alone<R>(tx: &Connection, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-    tx.execute_batch("SAVEPOINT indexer")?;
-    match f(tx) {
-        Ok(done) => {
-            tx.execute_batch("RELEASE indexer")?;
-            Ok(done)
-        }
-        Err(e) => {
-            if let Err(undo) = tx.execute_batch("ROLLBACK TO indexer; RELEASE indexer") {
-                tracing::warn!(error = %undo, "could not roll back a failed search index batch");
-            }
-            Err(e)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A batch that fails after it wrote leaves nothing behind, and the writer sees its
-    /// job succeed: the creates committed with it are kept.
+    /// A batch that fails after it wrote leaves nothing behind (it runs in a savepoint
+    /// of its own: `Writer::run_blocking_bulk`), and what was written beside it stays.
     #[test]
-    fn a_failed_batch_rolls_back_alone_and_spoils_no_group() {
+    fn a_failed_batch_leaves_nothing_behind() {
         let conn = db::in_memory().unwrap_or_else(|e| panic!("{e}"));
         conn.execute_batch(
             "INSERT INTO api_keys (id, name, prefix, key_hash, kind, webhook_secret, created_at)
@@ -107,12 +81,13 @@ mod tests {
         let batches = std::sync::Arc::new(crate::db::writer::tests::Batches::default());
         let (writer, thread) = Writer::start(conn, batches).unwrap_or_else(|e| panic!("{e}"));
 
-        let batch = writer
-            .run_blocking_bulk(|tx| {
+        writer
+            .run_blocking(|tx| {
                 tx.execute("INSERT INTO t (name) VALUES ('a create')", [])?;
-                Ok(alone(tx, |tx| db::search::index_next(tx, BATCH)))
+                Ok(())
             })
             .unwrap_or_else(|e| panic!("{e}"));
+        let batch = writer.run_blocking_bulk(|tx| db::search::index_next(tx, BATCH));
         assert!(batch.is_err(), "the trigger refused the batch");
         let (kept, indexed): (i64, i64) = writer
             .run_blocking(|tx| {

@@ -12,7 +12,9 @@
 //! queue in a lane of their own: when both kinds are waiting, the others commit first,
 //! in a group of their own, and a decision never waits for the creates queued with it.
 //! The search indexer's batches queue with the creates: they share the creates' commits
-//! (and their fsync) instead of adding commits of their own. The checkpointer may hold
+//! (and their fsync) instead of adding commits of their own, each in a savepoint of its
+//! own (`run_blocking_bulk`) so that a failed batch never fails the creates beside it.
+//! The checkpointer may hold
 //! this lane for the few milliseconds it takes to copy the last of a long WAL (see
 //! [`WalProgress`]); the other lane commits meanwhile.
 //!
@@ -185,14 +187,31 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
+        self.submit_as(lane, false, f)
+    }
+
+    /// `alone`: the write runs in a savepoint of its own even in the bulk lane (the
+    /// other lane gives every write one), so that a failure after it wrote is rolled
+    /// back alone instead of taking its group commit down.
+    fn submit_as<R, F>(&self, lane: Lane, alone: bool, f: F) -> oneshot::Receiver<Result<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
+    {
         let (reply_tx, reply_rx) = oneshot::channel();
         let job: Job = Box::new(move |tx: Option<&mut Tx>| {
-            let result = match tx {
-                Some(tx) => catch_unwind(AssertUnwindSafe(|| f(tx)))
-                    .unwrap_or_else(|_| Err(Error::internal("a write panicked"))),
-                None => Err(Error::internal("the database could not start a write")),
+            let (result, ok) = match tx {
+                Some(tx) if alone => in_own_savepoint(tx, f),
+                Some(tx) => {
+                    let result = guarded(tx, f);
+                    let ok = result.is_ok();
+                    (result, ok)
+                }
+                None => (
+                    Err(Error::internal("the database could not start a write")),
+                    false,
+                ),
             };
-            let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit: Result<()>| {
                 let _ = reply_tx.send(commit.and(result));
             });
@@ -239,24 +258,29 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.run_blocking_in(Lane::Prompt, f)
+        self.run_blocking_in(Lane::Prompt, false, f)
     }
 
-    /// As `run_bulk`, for threads that are not async workers.
+    /// As `run_bulk`, for threads that are not async workers (the search indexer), and
+    /// in a savepoint of its own: `f` may fail after it has written, and only its own
+    /// changes are rolled back. A savepoint's cost is paid per write, so creates do
+    /// without one; a background thread's few writes can afford it.
     pub fn run_blocking_bulk<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.run_blocking_in(Lane::Bulk, f)
+        self.run_blocking_in(Lane::Bulk, true, f)
     }
 
-    fn run_blocking_in<R, F>(&self, lane: Lane, f: F) -> Result<R>
+    fn run_blocking_in<R, F>(&self, lane: Lane, alone: bool, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Tx) -> Result<R> + Send + 'static,
     {
-        self.submit(lane, f).blocking_recv().unwrap_or_else(stopped)
+        self.submit_as(lane, alone, f)
+            .blocking_recv()
+            .unwrap_or_else(stopped)
     }
 
     /// Queues `f` without waiting for it (bookkeeping such as "last used").
@@ -453,6 +477,40 @@ fn commit_batch(
     }
 }
 
+/// Runs a write's `f`, a panic turned into an error.
+fn guarded<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> Result<R> {
+    catch_unwind(AssertUnwindSafe(|| f(tx)))
+        .unwrap_or_else(|_| Err(Error::internal("a write panicked")))
+}
+
+/// Runs `f` in a savepoint of its own, its events kept only if it succeeds. The flag
+/// is false when a failure of `f` could not be rolled back (its group must not commit).
+fn in_own_savepoint<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> (Result<R>, bool) {
+    if let Err(e) = exec(tx, "SAVEPOINT alone") {
+        return (Err(Error::internal(format!("savepoint: {e}"))), true);
+    }
+    let mut inner = Tx::new(tx);
+    let result = guarded(&mut inner, f);
+    let events = inner.into_events();
+    let settled = if result.is_ok() {
+        exec(tx, "RELEASE alone")
+    } else {
+        exec(tx, "ROLLBACK TO alone").and_then(|()| exec(tx, "RELEASE alone"))
+    };
+    match settled {
+        Ok(()) => {
+            if result.is_ok() {
+                events.into_iter().for_each(|event| tx.emit(event));
+            }
+            (result, true)
+        }
+        Err(e) => (
+            result.and(Err(Error::internal(format!("savepoint: {e}")))),
+            false,
+        ),
+    }
+}
+
 /// A job that ran: whether it succeeded, its reply, its events.
 type Ran = (bool, Reply, Vec<Event>);
 
@@ -509,11 +567,7 @@ pub(crate) mod tests {
     /// other writes still commit; the bulk ones wait for the release.
     #[test]
     fn while_the_bulk_lane_is_held_other_writes_still_commit() {
-        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (writer, thread) =
-            Writer::start(conn, Arc::new(Batches::default())).unwrap_or_else(|e| panic!("{e}"));
+        let (writer, thread, _) = on_table_t();
         let wal = writer.wal();
         // An idle writer answers within GENERATION_CHECK_EVERY.
         let held = wal.hold_bulk(GENERATION_CHECK_EVERY * 3);
@@ -553,11 +607,7 @@ pub(crate) mod tests {
     /// mid-copy does not leave the creates held for ever.
     #[test]
     fn a_hold_ends_with_its_holder_even_one_that_panics() {
-        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (writer, thread) =
-            Writer::start(conn, Arc::new(Batches::default())).unwrap_or_else(|e| panic!("{e}"));
+        let (writer, thread, _) = on_table_t();
         let wal = writer.wal();
         let holder = thread::spawn(move || {
             let _held = wal.hold_bulk(GENERATION_CHECK_EVERY * 3);
@@ -580,6 +630,17 @@ pub(crate) mod tests {
             .unwrap_or_else(|_| panic!("the writer panicked"));
     }
 
+    /// A writer on a fresh in-memory table `t`, and the sizes of its group commits.
+    fn on_table_t() -> (Writer, thread::JoinHandle<()>, Arc<Batches>) {
+        let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let batches = Arc::new(Batches::default());
+        let (writer, thread) = Writer::start(conn, Arc::clone(&batches) as Arc<dyn CommitListener>)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (writer, thread, batches)
+    }
+
     fn insert(name: &'static str) -> impl FnOnce(&mut Tx) -> Result<()> + Send {
         move |tx| {
             tx.execute("INSERT INTO t (name) VALUES (?1)", [name])?;
@@ -599,13 +660,7 @@ pub(crate) mod tests {
 
     impl Held {
         fn start() -> Held {
-            let conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
-            conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-                .unwrap_or_else(|e| panic!("{e}"));
-            let batches = Arc::new(Batches::default());
-            let (writer, thread) =
-                Writer::start(conn, Arc::clone(&batches) as Arc<dyn CommitListener>)
-                    .unwrap_or_else(|e| panic!("{e}"));
+            let (writer, thread, batches) = on_table_t();
             let (started, wait_started) = mpsc::channel();
             let (release, held) = mpsc::channel::<()>();
             let first = writer.submit(Lane::Prompt, move |tx| {
@@ -694,6 +749,30 @@ pub(crate) mod tests {
         let [one, refused, two] = replies.map(outcome);
         assert!(one.is_ok() && two.is_ok(), "{one:?} {two:?}");
         assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");
+        assert_eq!(held.names(), ["first", "create 1", "create 2"]);
+        held.stop();
+    }
+
+    /// A bulk write in a savepoint of its own (the indexer's) that fails after it
+    /// wrote is rolled back alone: the creates committed with it are kept.
+    #[test]
+    fn a_bulk_write_in_its_own_savepoint_fails_alone() {
+        let mut held = Held::start();
+        let replies = [
+            held.writer.submit(Lane::Bulk, insert("create 1")),
+            held.writer.submit_as(Lane::Bulk, true, |tx| {
+                insert("half done")(tx)?;
+                Err(Error::internal("failed after writing"))
+            }),
+            held.writer.submit(Lane::Bulk, insert("create 2")),
+        ];
+        held.release();
+        let [one, half, two] = replies.map(outcome);
+        assert!(one.is_ok() && two.is_ok(), "{one:?} {two:?}");
+        assert!(
+            matches!(&half, Err(Error::Internal(m)) if m == "failed after writing"),
+            "{half:?}"
+        );
         assert_eq!(held.names(), ["first", "create 1", "create 2"]);
         held.stop();
     }
