@@ -6,7 +6,9 @@
 //! Not after every few writes, though: once the WAL is all copied, the next commit
 //! starts it over, and writing a new WAL header costs that commit a second fsync. A
 //! decision after a quiet spell would pay it every time. So the thread waits for
-//! [`AFTER_WRITES`] writes (under load, that is every look), or [`AT_LEAST_EVERY`].
+//! [`AFTER_WRITES`] writes, or [`AT_LEAST_EVERY`]. It looks every [`EVERY_BUSY`] while
+//! writes come in, so that under load each copy, and the fsync of the database that
+//! ends it, is small: the commits' own fsyncs wait behind it.
 //!
 //! Under steady writes, more is committed while it copies, and the WAL would never
 //! be found all copied, so never start over: it grew by about 60 MB a second under
@@ -28,8 +30,15 @@ use rusqlite::Connection;
 
 use super::writer::WalProgress;
 
-/// How often the thread looks at how much was written.
+/// How often the thread looks at how much was written when nothing was since its last
+/// look...
 const EVERY: Duration = Duration::from_millis(500);
+/// ... and while writes come in. Each copy ends with an fsync of the database, and the
+/// WAL's own fsyncs (every commit's) queue behind it on the disk: under saturating
+/// creates a copy every 500 ms wrote about 30 MB at once, and a decision committed
+/// meanwhile waited up to 30 ms (bench/longpoll.py; by hand a p99 of 13–21 ms,
+/// against 6–7 ms with copies every 20 ms).
+const EVERY_BUSY: Duration = Duration::from_millis(20);
 /// Checkpoint once this many writes have committed since the last checkpoint...
 const AFTER_WRITES: u64 = 100;
 /// ... or when any has and the last checkpoint is this old.
@@ -76,12 +85,14 @@ pub(super) fn passive(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 fn run(conn: &Connection, stop: &mpsc::Receiver<()>, wal: &WalProgress) {
     // The writer's count at the last complete copy, and when that was.
     let (mut copied_writes, mut copied_at) = (0, Instant::now());
+    let (mut seen, mut wait) = (0, EVERY);
     loop {
-        let stopping = match stop.recv_timeout(EVERY) {
+        let stopping = match stop.recv_timeout(wait) {
             Err(RecvTimeoutError::Timeout) => false,
             Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
         };
         let writes = wal.committed.load(Ordering::Relaxed);
+        (seen, wait) = (writes, next_look(writes - seen));
         let pending = writes - copied_writes;
         let due = pending >= AFTER_WRITES || (pending > 0 && copied_at.elapsed() >= AT_LEAST_EVERY);
         if !(due || stopping) {
@@ -119,6 +130,15 @@ fn run(conn: &Connection, stop: &mpsc::Receiver<()>, wal: &WalProgress) {
         if stopping {
             return;
         }
+    }
+}
+
+/// When to look again, given how many writes committed since the last look.
+fn next_look(written: u64) -> Duration {
+    if written > 0 {
+        EVERY_BUSY
+    } else {
+        EVERY
     }
 }
 
@@ -223,9 +243,17 @@ mod tests {
         stop(writer, thread, checkpointer);
     }
 
+    #[test]
+    fn it_looks_often_while_writes_come_in_and_seldom_when_none_do() {
+        assert_eq!(next_look(0), EVERY);
+        assert_eq!(next_look(1), EVERY_BUSY);
+        assert_eq!(next_look(5_000), EVERY_BUSY);
+        assert!(EVERY_BUSY * 10 <= EVERY);
+    }
+
     /// How many times the WAL started over while two threads wrote without a pause
-    /// (in the bulk lane, as creates do, or the other), for eight looks of the
-    /// checkpointer.
+    /// (in the bulk lane, as creates do, or the other), for the time of eight idle
+    /// looks of the checkpointer.
     fn restarts_under_steady_writes(bulk: bool) -> u32 {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (store, writer, thread, checkpointer) = started(dir.path());
@@ -266,7 +294,7 @@ mod tests {
         let restarts = restarts_under_steady_writes(true);
         assert!(
             restarts >= 2,
-            "the WAL started over {restarts} times in 8 looks"
+            "the WAL started over {restarts} times in 4 s"
         );
     }
 
@@ -276,7 +304,7 @@ mod tests {
         let restarts = restarts_under_steady_writes(false);
         assert!(
             restarts >= 2,
-            "the WAL started over {restarts} times in 8 looks"
+            "the WAL started over {restarts} times in 4 s"
         );
     }
 }
