@@ -37,7 +37,7 @@ const EVERY: Duration = Duration::from_millis(500);
 /// WAL's own fsyncs (every commit's) queue behind it on the disk: under saturating
 /// creates a copy every 500 ms wrote about 30 MB at once, and a decision committed
 /// meanwhile waited up to 30 ms or more. By hand (300 decisions while creates flow):
-/// a p99 of 10–24 ms with a look every 500 ms, 6–10 ms every 20 ms, 5–6 ms every 10.
+/// a p99 of 10–24 ms with a look every 500 ms, 6–9 ms every 20 ms, 5–6 ms every 10.
 const EVERY_BUSY: Duration = Duration::from_millis(10);
 /// Checkpoint once this many writes have committed since the last checkpoint...
 const AFTER_WRITES: u64 = 100;
