@@ -486,18 +486,13 @@ fn guarded<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> Result<R> {
 /// Runs `f` in a savepoint of its own, its events kept only if it succeeds. The flag
 /// is false when a failure of `f` could not be rolled back (its group must not commit).
 fn in_own_savepoint<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> (Result<R>, bool) {
-    if let Err(e) = exec(tx, "SAVEPOINT alone") {
+    if let Err(e) = exec(tx, "SAVEPOINT job") {
         return (Err(Error::internal(format!("savepoint: {e}"))), true);
     }
     let mut inner = Tx::new(tx);
     let result = guarded(&mut inner, f);
     let events = inner.into_events();
-    let settled = if result.is_ok() {
-        exec(tx, "RELEASE alone")
-    } else {
-        exec(tx, "ROLLBACK TO alone").and_then(|()| exec(tx, "RELEASE alone"))
-    };
-    match settled {
+    match end_savepoint(tx, result.is_ok()) {
         Ok(()) => {
             if result.is_ok() {
                 events.into_iter().for_each(|event| tx.emit(event));
@@ -528,14 +523,18 @@ fn in_savepoint(conn: &Connection, job: Job) -> std::result::Result<Ran, (Reply,
         return Err((reply, Error::internal(format!("savepoint: {e}"))));
     }
     let (ok, reply, events) = run_job(conn, job);
-    let settled = if ok {
+    match end_savepoint(conn, ok) {
+        Ok(()) => Ok((ok, reply, events)),
+        Err(e) => Err((reply, Error::internal(format!("savepoint: {e}")))),
+    }
+}
+
+/// Ends the savepoint `job`: kept if its write succeeded, else rolled back.
+fn end_savepoint(conn: &Connection, ok: bool) -> rusqlite::Result<()> {
+    if ok {
         exec(conn, "RELEASE job")
     } else {
         exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
-    };
-    match settled {
-        Ok(()) => Ok((ok, reply, events)),
-        Err(e) => Err((reply, Error::internal(format!("savepoint: {e}")))),
     }
 }
 
