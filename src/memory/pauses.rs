@@ -2,12 +2,15 @@
 //! Entries are kept under the auth epoch they were read in; the writer marks a pause
 //! `changing` before its commit and `changed` after (see `crate::memory`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crate::domain::pauses::Pause;
 
-/// Beyond this many bytes of agent text the cache starts over.
+/// Beyond this many bytes of agent text the pauses kept longest are let go, one at a
+/// time, so that the memory held stays level. (Starting over when full let it swing
+/// by the whole budget, about 10 MB of the heap, every two minutes under
+/// `bench/soak.py`.)
 const BUDGET_BYTES: usize = 8 << 20;
 /// Larger pauses are read from the database every time.
 const MAX_ENTRY_BYTES: usize = 64 << 10;
@@ -21,6 +24,10 @@ pub struct PauseCache {
 struct Inner {
     entries: HashMap<String, Entry>,
     bytes: usize,
+    /// The order entries were kept in, each with its `Entry::kept`: the front is let
+    /// go first. An item whose entry was since forgotten or kept again is skipped.
+    order: VecDeque<(String, u64)>,
+    kept: u64,
     /// Pauses whose change is being committed.
     changing: HashSet<String>,
     /// Moves on with every change: a read that began before may not be kept.
@@ -32,6 +39,8 @@ struct Entry {
     pause: Arc<Pause>,
     /// Counted against the budget.
     size: usize,
+    /// Its place in `Inner::order`.
+    kept: u64,
 }
 
 fn size_of(p: &Pause) -> usize {
@@ -77,18 +86,22 @@ impl PauseCache {
         if inner.version != version || inner.changing.contains(&pause.watch_id) {
             return;
         }
-        if inner.bytes + size > BUDGET_BYTES {
-            inner.entries.clear();
-            inner.bytes = 0;
-        }
+        inner.forget_entry(&pause.watch_id);
+        while inner.bytes + size > BUDGET_BYTES && inner.let_go_oldest() {}
+        inner.kept += 1;
         let entry = Entry {
             epoch,
             pause: Arc::new(pause.clone()),
             size,
+            kept: inner.kept,
         };
         inner.bytes += size;
-        if let Some(old) = inner.entries.insert(pause.watch_id.clone(), entry) {
-            inner.bytes -= old.size;
+        inner.order.push_back((pause.watch_id.clone(), entry.kept));
+        inner.entries.insert(pause.watch_id.clone(), entry);
+        // Items of entries forgotten since are dropped once they are most of the queue.
+        if inner.order.len() > 2 * inner.entries.len() + 64 {
+            let Inner { order, entries, .. } = &mut *inner;
+            order.retain(|(id, kept)| entries.get(id).is_some_and(|e| e.kept == *kept));
         }
     }
 
@@ -110,9 +123,24 @@ impl PauseCache {
 impl Inner {
     fn forget(&mut self, watch_id: &str) {
         self.version += 1;
+        self.forget_entry(watch_id);
+    }
+
+    fn forget_entry(&mut self, watch_id: &str) {
         if let Some(old) = self.entries.remove(watch_id) {
             self.bytes -= old.size;
         }
+    }
+
+    /// Lets go of the entry kept longest ago; false if none is left.
+    fn let_go_oldest(&mut self) -> bool {
+        while let Some((id, kept)) = self.order.pop_front() {
+            if self.entries.get(&id).is_some_and(|e| e.kept == kept) {
+                self.forget_entry(&id);
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -172,10 +200,51 @@ mod tests {
         assert!(cache.get("w0", 0).is_none(), "too large to keep");
         let mut p = pause("w", Status::Pending);
         p.context = Some("x".repeat(MAX_ENTRY_BYTES - 1024));
-        for i in 0..(2 * BUDGET_BYTES / MAX_ENTRY_BYTES) {
+        let count = 2 * BUDGET_BYTES / MAX_ENTRY_BYTES;
+        for i in 0..count {
             p.watch_id = format!("w{i}");
             cache.keep(&p, 0, cache.version());
             assert!(cache.lock().bytes <= BUDGET_BYTES);
         }
+        // Full, it lets go of the oldest only: the newest half is all still there.
+        let held = BUDGET_BYTES / size_of(&p);
+        assert!(held > 100, "{held}");
+        for i in count - held..count {
+            assert!(cache.get(&format!("w{i}"), 0).is_some(), "w{i} let go");
+        }
+        assert!(cache.get(&format!("w{}", count - held - 1), 0).is_none());
+        assert!(
+            cache.lock().bytes > BUDGET_BYTES - size_of(&p),
+            "not started over"
+        );
+    }
+
+    #[test]
+    fn pauses_kept_and_forgotten_leave_nothing_behind() {
+        let cache = PauseCache::default();
+        let p = pause("w", Status::Pending);
+        for round in 0..10_000 {
+            let id = format!("w{round}");
+            let read = Pause {
+                watch_id: id.clone(),
+                ..p.clone()
+            };
+            cache.keep(&read, 0, cache.version());
+            // Read again: still one entry, counted once.
+            cache.keep(&read, 0, cache.version());
+            if round % 10 != 0 {
+                cache.changing(&id);
+                cache.changed(&id);
+            }
+        }
+        let inner = cache.lock();
+        assert_eq!(inner.entries.len(), 1_000);
+        let counted: usize = inner.entries.values().map(|e| e.size).sum();
+        assert_eq!(inner.bytes, counted);
+        assert!(
+            inner.order.len() <= 2 * inner.entries.len() + 64,
+            "{}",
+            inner.order.len()
+        );
     }
 }
