@@ -31,11 +31,11 @@ const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// glibc's malloc gives memory back to the kernel only from the top of a heap. The
 /// server frees memory in the middle of its heaps all the time (SQLite's page caches,
 /// the cache of pauses), and what is freed there stays in its RSS until reused: under
-/// bench/soak.py, calling malloc_trim by hand at 280 s took RSS from 58.4 to 42.8 MiB.
+/// bench/soak.py, calling malloc_trim by hand at 280 s took RSS from 58.4 to 41.8 MiB.
 /// So a thread of its own trims every 10 s, for the whole life of the process (a
 /// command that ends sooner never trims). Each took 0.4–1.8 ms under the soak, an
-/// arena's lock held while it walks that arena. Every 30 s, RSS still rose by about
-/// 4.5 MiB (9%) between two trims.
+/// arena's lock held while it walks that arena. Trimming every 30 s let RSS rise by
+/// about 4.5 MiB (9%) between two trims.
 fn start_trimming_malloc() {
     let spawned = std::thread::Builder::new()
         .name("hitl-trim".into())
