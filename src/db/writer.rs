@@ -486,8 +486,8 @@ fn guarded<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> Result<R> {
 /// Runs `f` in a savepoint of its own, its events kept only if it succeeds. The flag
 /// is false when a failure of `f` could not be rolled back (its group must not commit).
 fn in_own_savepoint<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> (Result<R>, bool) {
-    if let Err(e) = exec(tx, "SAVEPOINT job") {
-        return (Err(Error::internal(format!("savepoint: {e}"))), true);
+    if let Err(e) = begin_savepoint(tx) {
+        return (Err(savepoint_failed(e)), true);
     }
     let mut inner = Tx::new(tx);
     let result = guarded(&mut inner, f);
@@ -499,10 +499,7 @@ fn in_own_savepoint<R>(tx: &mut Tx, f: impl FnOnce(&mut Tx) -> Result<R>) -> (Re
             }
             (result, true)
         }
-        Err(e) => (
-            result.and(Err(Error::internal(format!("savepoint: {e}")))),
-            false,
-        ),
+        Err(e) => (result.and(Err(savepoint_failed(e))), false),
     }
 }
 
@@ -518,15 +515,24 @@ fn run_job(conn: &Connection, job: Job) -> Ran {
 
 /// Runs `job` in a savepoint of its own, rolled back if the job fails.
 fn in_savepoint(conn: &Connection, job: Job) -> std::result::Result<Ran, (Reply, Error)> {
-    if let Err(e) = exec(conn, "SAVEPOINT job") {
+    if let Err(e) = begin_savepoint(conn) {
         let (_, reply) = job(None);
-        return Err((reply, Error::internal(format!("savepoint: {e}"))));
+        return Err((reply, savepoint_failed(e)));
     }
     let (ok, reply, events) = run_job(conn, job);
     match end_savepoint(conn, ok) {
         Ok(()) => Ok((ok, reply, events)),
-        Err(e) => Err((reply, Error::internal(format!("savepoint: {e}")))),
+        Err(e) => Err((reply, savepoint_failed(e))),
     }
+}
+
+/// Opens the savepoint `job`, which `end_savepoint` ends.
+fn begin_savepoint(conn: &Connection) -> rusqlite::Result<()> {
+    exec(conn, "SAVEPOINT job")
+}
+
+fn savepoint_failed(e: rusqlite::Error) -> Error {
+    Error::internal(format!("savepoint: {e}"))
 }
 
 /// Ends the savepoint `job`: kept if its write succeeded, else rolled back.

@@ -2,7 +2,7 @@
 //! Entries are kept under the auth epoch they were read in; the writer marks a pause
 //! `changing` before its commit and `changed` after (see `crate::memory`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::domain::pauses::Pause;
@@ -24,9 +24,8 @@ pub struct PauseCache {
 struct Inner {
     entries: HashMap<String, Entry>,
     bytes: usize,
-    /// The order entries were kept in, each with its `Entry::kept`: the front is let
-    /// go first. An item whose entry was since forgotten or kept again is skipped.
-    order: VecDeque<(String, u64)>,
+    /// The watch id of each entry by its `Entry::kept`: the first is let go first.
+    order: BTreeMap<u64, String>,
     kept: u64,
     /// Pauses whose change is being committed.
     changing: HashSet<String>,
@@ -96,13 +95,8 @@ impl PauseCache {
             kept: inner.kept,
         };
         inner.bytes += size;
-        inner.order.push_back((pause.watch_id.clone(), entry.kept));
+        inner.order.insert(entry.kept, pause.watch_id.clone());
         inner.entries.insert(pause.watch_id.clone(), entry);
-        // Items of entries forgotten since are dropped once they are most of the queue.
-        if inner.order.len() > 2 * inner.entries.len() + 64 {
-            let Inner { order, entries, .. } = &mut *inner;
-            order.retain(|(id, kept)| entries.get(id).is_some_and(|e| e.kept == *kept));
-        }
     }
 
     /// A change to the pause is about to commit: stop serving and keeping it.
@@ -129,18 +123,17 @@ impl Inner {
     fn forget_entry(&mut self, watch_id: &str) {
         if let Some(old) = self.entries.remove(watch_id) {
             self.bytes -= old.size;
+            self.order.remove(&old.kept);
         }
     }
 
     /// Lets go of the entry kept longest ago; false if none is left.
     fn let_go_oldest(&mut self) -> bool {
-        while let Some((id, kept)) = self.order.pop_front() {
-            if self.entries.get(&id).is_some_and(|e| e.kept == kept) {
-                self.forget_entry(&id);
-                return true;
-            }
-        }
-        false
+        let Some((_, id)) = self.order.pop_first() else {
+            return false;
+        };
+        self.forget_entry(&id);
+        true
     }
 }
 
