@@ -46,9 +46,11 @@ async def http(host, port, method, path, key, body=None):
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
+    # Counted page by page (smaps_rollup), not /proc/PID/status's VmRSS: that is a
+    # per-CPU kernel counter summed lazily, which can read megabytes off.
+    with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith("Rss:"):
                 return int(line.split()[1])
     return 0
 
