@@ -46,8 +46,7 @@ async def http(host, port, method, path, key, body=None):
 
 
 def rss_kib(pid):
-    # Counted page by page (smaps_rollup), not /proc/PID/status's VmRSS: that is a
-    # per-CPU kernel counter summed lazily, which can read megabytes off.
+    # Page by page, not /proc/PID/status's lagging VmRSS (bench/README.md, "Memory").
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
             if line.startswith("Rss:"):

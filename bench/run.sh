@@ -71,7 +71,7 @@ PID=$!
 for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
 curl -fs "$URL/healthz" >/dev/null || { echo "bench: the server did not answer /healthz" >&2; exit 1; }
 sleep 2
-# smaps_rollup counts page by page; VmRSS in /proc/PID/status is a lazily summed counter.
+# Page by page, not /proc/PID/status's lagging VmRSS (bench/README.md, "Memory").
 IDLE_KIB=$(awk '/^Rss:/ {print $2}' "/proc/$PID/smaps_rollup")
 
 WATCH=$(curl -fs -X POST "$URL/api/pause" -H "Authorization: Bearer $AGENT" -d '{"action":"bench status"}' |

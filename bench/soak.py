@@ -329,10 +329,7 @@ async def every(until, period, step):
 
 def memory_kib(pid):
     """The process's RSS and its anonymous part, in KiB, from a walk of its page
-    tables. Not /proc/PID/status: the kernel keeps those counts "in an asynchronous
-    manner" and says they "may not be very precise" (Documentation/filesystems/proc).
-    Under this load VmRSS read 5-6 MiB low for a quarter of an hour, then caught up
-    between two samples: a step that was not one."""
+    tables, not /proc/PID/status's lagging counts (bench/README.md, "Memory")."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
         return {k: int(v.split()[0]) for k, _, v in (line.partition(":") for line in f) if k in ("Rss", "Anonymous")}
 
