@@ -22,7 +22,9 @@
 //! write is about to change, in case it must be put back: for a create, a dozen pages,
 //! about a tenth of the writer's time. So a bulk write checks its rules before it
 //! changes anything, and if it fails after all (a database error), its whole group
-//! commit is rolled back and every write in it told so: nothing in it was saved.
+//! commit is rolled back and every write in it told so: nothing in it was saved. The
+//! same holds in either lane when SQLite rolls the transaction back itself (a full
+//! disk, an I/O error, memory running out).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -409,49 +411,56 @@ fn commit_batch(
     // Replies wait for the commit; `Err` ones were already decided by a failed write.
     let mut replies: Vec<(Reply, Option<Error>)> = Vec::with_capacity(batch.len());
     let mut events: Vec<Event> = Vec::new();
-    // A bulk write that failed after changing the database: nothing commits.
-    let mut spoiled = false;
+    // The write after which nothing of the group can commit, whether it failed itself,
+    // and why.
+    let mut spoiler: Option<(Reply, bool, &str)> = None;
     let mut jobs = batch.drain(..);
     for job in jobs.by_ref() {
-        let settled = match lane {
+        let before = conn.total_changes();
+        let (ok, reply, job_events, failure) = match lane {
             Lane::Prompt => in_savepoint(conn, job),
             Lane::Bulk => {
-                let before = conn.total_changes();
                 let (ok, reply, job_events) = run_job(conn, job);
-                spoiled = !ok && conn.total_changes() != before;
-                Ok((ok, reply, job_events))
+                (ok, reply, job_events, None)
             }
         };
-        match settled {
-            Ok((ok, reply, job_events)) => {
-                if ok {
-                    events.extend(job_events);
-                }
-                replies.push((reply, None));
-            }
-            Err((reply, e)) => replies.push((reply, Some(e))),
-        }
-        if spoiled {
+        // A bulk write that failed after it changed the database has no savepoint to
+        // roll back to. And SQLite rolls the whole transaction back itself, savepoints
+        // and all, on a full disk, an I/O error or memory running out: the writes
+        // before it are gone, and the ones after it would each commit on their own,
+        // outside any transaction, while told that their group failed.
+        let why = if conn.is_autocommit() {
+            Some("the database rolled back a group commit itself")
+        } else if matches!(lane, Lane::Bulk) && !ok && conn.total_changes() != before {
+            Some("a create failed after it changed the database")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            spoiler = Some((reply, !ok, why));
             break;
         }
+        if ok && failure.is_none() {
+            events.extend(job_events);
+        }
+        replies.push((reply, failure));
     }
-    if spoiled {
-        tracing::error!(
-            "a create failed after it changed the database; its group commit is rolled back"
-        );
+    if let Some((spoiler, failed, why)) = spoiler {
+        tracing::error!("{why}; nothing in that group commit is saved");
+        // Fails harmlessly when SQLite rolled back already.
         let _ = exec(conn, "ROLLBACK");
-        // The write that failed hears its own error (`Ok` lets it through); the others
-        // that nothing of theirs was saved.
-        let spoiler = replies.pop().map(|(reply, _)| reply);
+        let nothing_saved = || {
+            Error::internal(
+                "the database could not take this write with the others; nothing was saved",
+            )
+        };
         let others = replies.into_iter().map(|(reply, _)| reply);
         for reply in others.chain(jobs.map(|job| job(None).1)) {
-            reply(Err(Error::internal(
-                "the database could not take this write with the others; nothing was saved",
-            )));
+            reply(Err(nothing_saved()));
         }
-        if let Some(reply) = spoiler {
-            reply(Ok(()));
-        }
+        // The write that failed hears its own error (`Ok` lets it through); one that
+        // went through as far as it knows, that nothing was saved.
+        spoiler(if failed { Ok(()) } else { Err(nothing_saved()) });
         return;
     }
 
@@ -513,17 +522,16 @@ fn run_job(conn: &Connection, job: Job) -> Ran {
     (ok, reply, tx.into_events())
 }
 
-/// Runs `job` in a savepoint of its own, rolled back if the job fails.
-fn in_savepoint(conn: &Connection, job: Job) -> std::result::Result<Ran, (Reply, Error)> {
+/// Runs `job` in a savepoint of its own, rolled back if the job fails; with the error
+/// if the savepoint could not be opened or ended.
+fn in_savepoint(conn: &Connection, job: Job) -> (bool, Reply, Vec<Event>, Option<Error>) {
     if let Err(e) = begin_savepoint(conn) {
         let (_, reply) = job(None);
-        return Err((reply, savepoint_failed(e)));
+        return (false, reply, Vec::new(), Some(savepoint_failed(e)));
     }
     let (ok, reply, events) = run_job(conn, job);
-    match end_savepoint(conn, ok) {
-        Ok(()) => Ok((ok, reply, events)),
-        Err(e) => Err((reply, savepoint_failed(e))),
-    }
+    let failure = end_savepoint(conn, ok).err().map(savepoint_failed);
+    (ok, reply, events, failure)
 }
 
 /// Opens the savepoint `job`, which `end_savepoint` ends.
@@ -815,5 +823,51 @@ pub(crate) mod tests {
         assert!(outcome(after).is_ok());
         assert_eq!(held.names(), ["first", "decision", "create 3"]);
         held.stop();
+    }
+
+    /// A full disk (here a page limit), an I/O error or memory running out can make
+    /// SQLite roll the whole transaction back itself, savepoints and all. The writes
+    /// that ran before it in the group are then lost, and the ones after it must not
+    /// run outside a transaction, each committing on its own while told it failed.
+    #[test]
+    fn a_group_that_sqlite_rolls_back_itself_is_reported_lost_as_a_whole() {
+        let mut held = Held::start();
+        let replies = [
+            held.writer.submit(Lane::Prompt, insert("before")),
+            held.writer.submit(Lane::Prompt, |tx| {
+                let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                set_max_page_count(tx, pages)?;
+                tx.execute("INSERT INTO t (name) VALUES (zeroblob(1000000))", [])?;
+                Ok(())
+            }),
+            held.writer.submit(Lane::Prompt, insert("after")),
+        ];
+        held.release();
+        let [before, full, after] = replies.map(outcome);
+        assert!(
+            matches!(&full, Err(Error::Internal(m)) if m.contains("full")),
+            "{full:?}"
+        );
+        for lost in [before, after] {
+            assert!(
+                matches!(&lost, Err(Error::Internal(m)) if m.contains("nothing was saved")),
+                "{lost:?}"
+            );
+        }
+        assert_eq!(held.names(), ["first"]);
+        // The next group commits as usual.
+        let unlimited = held
+            .writer
+            .run_blocking(|tx| set_max_page_count(tx, i64::from(u32::MAX - 1)));
+        unlimited.unwrap_or_else(|e| panic!("{e}"));
+        let next = held.writer.submit(Lane::Prompt, insert("next"));
+        assert!(outcome(next).is_ok());
+        assert_eq!(held.names(), ["first", "next"]);
+        held.stop();
+    }
+
+    fn set_max_page_count(tx: &mut Tx, pages: i64) -> Result<()> {
+        tx.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
     }
 }
