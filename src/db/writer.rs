@@ -720,6 +720,11 @@ pub(crate) mod tests {
         reply.blocking_recv().unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The answer of a write that was in a group commit lost as a whole.
+    fn nothing_saved(outcome: &Result<()>) -> bool {
+        matches!(outcome, Err(Error::Internal(m)) if m.contains("nothing was saved"))
+    }
+
     #[test]
     fn a_prompt_write_commits_ahead_of_the_creates_queued_with_it() {
         let mut held = Held::start();
@@ -812,10 +817,7 @@ pub(crate) mod tests {
             "{half:?}"
         );
         for failed in [one, two] {
-            assert!(
-                matches!(&failed, Err(Error::Internal(m)) if m.contains("nothing was saved")),
-                "{failed:?}"
-            );
+            assert!(nothing_saved(&failed), "{failed:?}");
         }
         assert_eq!(held.names(), ["first", "decision"]);
         // The next group commits as usual.
@@ -849,10 +851,7 @@ pub(crate) mod tests {
             "{full:?}"
         );
         for lost in [before, after] {
-            assert!(
-                matches!(&lost, Err(Error::Internal(m)) if m.contains("nothing was saved")),
-                "{lost:?}"
-            );
+            assert!(nothing_saved(&lost), "{lost:?}");
         }
         assert_eq!(held.names(), ["first"]);
         // The next group commits as usual.
