@@ -11,11 +11,12 @@ signature is checked), a reviewer key and a signed-in admin. Then, for --duratio
     reviewers at once (one must win, the other get 409); a few are cancelled by the
     agent; a few are left to expire after 5-20 s;
   - web pages (queue, history, a pause, audit) are fetched at 2/s, the list API at 1/s.
-Every --sample seconds it prints the server's RSS, open descriptors, outbox backlog
-(from /metrics) and the counts so far. At the end it lets the webhooks drain and judges:
-RSS within 10% of the first sample after --warmup, no error (unexpected HTTP status,
-connection error, wrong status seen by a long-poll, bad or missing webhook, ERROR in the
-server's log), the outbox back to its post-warm-up level with no failed delivery.
+Every --sample seconds it prints the server's RSS (the highest and lowest of readings taken
+every second in that period), open descriptors, outbox backlog (from /metrics) and the
+counts so far. At the end it lets the webhooks drain and judges: RSS (each sample's
+highest reading) within 10% of the first sample after --warmup, no error (unexpected HTTP
+status, connection error, wrong status seen by a long-poll, bad or missing webhook, ERROR
+in the server's log), the outbox back to its post-warm-up level with no failed delivery.
 Prints `soak: PASS` (exit 0) or `soak: FAIL: <reasons>` (exit 1).
 
 Usage:
@@ -335,15 +336,28 @@ def memory_kib(pid):
 
 
 async def take_sample(ctx):
+    """The period's figures. RSS is the highest of the readings taken every second since
+    the last sample (and now): the server trims its heap every 10 s, so one reading per
+    period would fall at a different moment of that saw-tooth each time."""
     if ctx.proc.poll() is not None:
         raise RuntimeError(f"the server exited with code {ctx.proc.returncode}")
     kib = memory_kib(ctx.proc.pid)
+    readings, ctx.readings = ctx.readings + [kib], []
     fds = len(os.listdir(f"/proc/{ctx.proc.pid}/fd"))
     _, _, raw = await call(ctx.web, "GET", "/metrics")
     text = (raw or b"").decode()
     gauge = lambda name: sum(float(v) for v in re.findall(rf'^{name}{{channel="webhook"}} (\S+)$', text, re.M))
-    return SimpleNamespace(t=time.monotonic() - ctx.t0, rss=kib["Rss"] / 1024, anon=kib["Anonymous"] / 1024,
+    return SimpleNamespace(t=time.monotonic() - ctx.t0, rss=max(r["Rss"] for r in readings) / 1024,
+                           rss_low=min(r["Rss"] for r in readings) / 1024, anon=kib["Anonymous"] / 1024,
                            fds=fds, pending=gauge("hitl_outbox_pending"), failed=gauge("hitl_outbox_failed"))
+
+
+async def reader(ctx, until):
+    """Reads the server's memory every second, for take_sample."""
+    while time.monotonic() < until:
+        await asyncio.sleep(1)
+        if ctx.proc.poll() is None:
+            ctx.readings.append(memory_kib(ctx.proc.pid))
 
 
 async def sampler(ctx, until, period):
@@ -352,7 +366,7 @@ async def sampler(ctx, until, period):
         await asyncio.sleep(max(0, at - time.monotonic()))
         s = await take_sample(ctx)
         ctx.samples.append(s)
-        print(f"{s.t:6.0f} s  RSS {s.rss:6.1f} MiB (anon {s.anon:5.1f})  fds {s.fds:4}  "
+        print(f"{s.t:6.0f} s  RSS {s.rss:6.1f} MiB (low {s.rss_low:5.1f}, anon {s.anon:5.1f})  fds {s.fds:4}  "
               f"outbox {s.pending:.0f} pending {s.failed:.0f} failed  creates {COUNT['creates']}  "
               f"ended {COUNT['ended']}  webhooks {COUNT['webhooks']}  "
               f"long-polls {COUNT['long-polls']}  pages {COUNT['pages']}  lists {COUNT['lists']}  "
@@ -373,7 +387,7 @@ def clean_env():
 
 
 async def start(a, binary, data_dir, server):
-    ctx = SimpleNamespace(recent=collections.deque(maxlen=200), ends=collections.Counter(), samples=[],
+    ctx = SimpleNamespace(recent=collections.deque(maxlen=200), ends=collections.Counter(), samples=[], readings=[],
                           expiry_late=0.0)
     receiving = await asyncio.start_server(lambda r, w: ctx.receiver.serve(r, w), "127.0.0.1", 0)
     hook = f"http://127.0.0.1:{receiving.sockets[0].getsockname()[1]}/hook"
@@ -441,7 +455,7 @@ async def soak(a, binary, data_dir, server):
             path = f"/api/pause?{query}&cursor={quote(p['nextCursor'])}"
 
     jobs = [asyncio.ensure_future(j) for j in (creator(ctx, until, a.rate), sampler(ctx, until, a.sample),
-                                               every(until, 0.5, page), every(until, 1, listing))]
+                                               reader(ctx, until), every(until, 0.5, page), every(until, 1, listing))]
     try:
         done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_EXCEPTION)
         for job in done:
