@@ -300,8 +300,13 @@ impl Store {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
-            // A local SQLite connection does not go stale; skip the check-out query.
+            // A local SQLite connection does not go stale: skip the check-out query, and
+            // keep each connection for the life of the server. (r2d2 would close one
+            // idle for 10 minutes and every one 30 minutes old, and its replacement
+            // would parse the schema and prepare its statements again.)
             .test_on_check_out(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connection_timeout(Duration::from_secs(15))
             .build(manager)?;
         Ok(pool)
@@ -646,6 +651,16 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"))
                 .litestream
         );
+    }
+
+    /// r2d2 closes connections idle 10 minutes or 30 minutes old unless told not to.
+    #[test]
+    fn the_read_pool_keeps_its_connections_for_the_life_of_the_server() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let pool = store.read_pool(2).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pool.idle_timeout(), None);
+        assert_eq!(pool.max_lifetime(), None);
     }
 
     #[test]
