@@ -336,9 +336,7 @@ def memory_kib(pid):
 
 
 async def take_sample(ctx):
-    """The period's figures. RSS is the highest of the readings taken every second since
-    the last sample (and now): the server trims its heap every 10 s, so one reading per
-    period would fall at a different moment of that saw-tooth each time."""
+    """The period's figures: RSS is the highest reading since the last sample (and now)."""
     if ctx.proc.poll() is not None:
         raise RuntimeError(f"the server exited with code {ctx.proc.returncode}")
     kib = memory_kib(ctx.proc.pid)
