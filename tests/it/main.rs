@@ -9,6 +9,7 @@ mod channels;
 mod harness;
 
 mod agent_text;
+mod allocator;
 mod api_errors;
 mod api_flow;
 mod api_limits;
