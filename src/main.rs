@@ -6,11 +6,10 @@
 use std::process::ExitCode;
 
 /// jemalloc serves every allocation, SQLite's too (it replaces `malloc` itself). glibc's
-/// malloc gives memory back to the kernel only from the top of a heap, so under an hour
-/// of steady load the least the server held crept up by 13 MiB an hour although its
-/// live data did not grow; with jemalloc, which returns any page left unused for a
-/// second from a background thread of its own, it stays flat (README, Performance).
-/// Its settings are compiled in from .cargo/config.toml.
+/// malloc gives memory back to the kernel only from the top of a heap, so under steady
+/// load what the server held crept up although its live data did not grow; jemalloc
+/// returns any page left unused for a second, from a background thread of its own
+/// (README, Performance). Its settings are compiled in from .cargo/config.toml.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
