@@ -72,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014-pending-count-and-search.sql"),
     include_str!("migrations/0015-checks-without-in-lists.sql"),
     include_str!("migrations/0016-search-merges-on-request.sql"),
+    include_str!("migrations/0017-outbox-backlog-index.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
