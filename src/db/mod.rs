@@ -85,6 +85,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// evicted is parsed again: at 16, parsing was a third of the writer's time in
 /// `bench/soak.py`.
 const STATEMENT_CACHE: usize = 256;
+/// Each pooled reader's page cache, in KiB (SQLite's default is about 2 MB). While
+/// anything is written, a reader finds the database changed at the start of nearly
+/// every read and drops its whole cache, so a larger one saves little; but each cache
+/// filled by a read that touches many pages stays allocated until that reader's next
+/// read, one per pooled connection.
+const READ_CACHE_KIB: i64 = 512;
 
 /// A write in progress: the connection inside the writer's transaction (or the CLI's),
 /// and the events to publish once it commits.
@@ -293,6 +299,7 @@ impl Store {
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(move |c| {
                 configure(c, true)?;
+                c.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;
                 if litestream {
                     leave_checkpoints(c)?;
                 }
@@ -662,6 +669,23 @@ mod tests {
         let pool = store.read_pool(2).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(pool.idle_timeout(), None);
         assert_eq!(pool.max_lifetime(), None);
+    }
+
+    /// Readers keep a small page cache; the writer, which every write goes through,
+    /// a large one.
+    #[test]
+    fn readers_have_a_smaller_page_cache_than_the_writer() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let cache_kib = |conn: &Connection| -> i64 {
+            conn.pragma_query_value(None, "cache_size", |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let pool = store.read_pool(2).unwrap_or_else(|e| panic!("{e}"));
+        let read = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cache_kib(&read), -READ_CACHE_KIB);
+        let writer = store.connect_writer().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cache_kib(&writer), -16_384);
     }
 
     #[test]
