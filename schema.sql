@@ -71,6 +71,8 @@ CREATE TABLE pauses (
 -- list their values with OR: SQLite checks an IN list of more than two values through a
 -- temporary table built in every INSERT.)
 CREATE INDEX pauses_key ON pauses (key_id, id);
+-- (Version 17: a key's pauses in one status, as an agent lists its pending ones.)
+CREATE INDEX pauses_key_status ON pauses (key_id, status, id);
 CREATE INDEX pauses_status ON pauses (status, id, reviewers);
 -- (reviewers, version 14: the pending count every page shows reads only this index.)
 
@@ -122,6 +124,8 @@ CREATE TABLE idempotency (
 -- HumanLayer call ids (`hl:fn:…`, `hl:hc:…`), looked up across keys by a reviewer's
 -- respond; kept forever, unlike other Idempotency-Keys.
 CREATE INDEX idempotency_humanlayer ON idempotency (idem_key) WHERE idem_key LIKE 'hl:%';
+-- (Version 17: the keys the hourly prune may forget, oldest first.)
+CREATE INDEX idempotency_expiring ON idempotency (created_at) WHERE substr(idem_key, 1, 3) <> 'hl:';
 
 -- Pauses created per key per calendar month (UTC), for --monthly-limit.
 CREATE TABLE key_usage (

@@ -72,7 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014-pending-count-and-search.sql"),
     include_str!("migrations/0015-checks-without-in-lists.sql"),
     include_str!("migrations/0016-search-merges-on-request.sql"),
-    include_str!("migrations/0017-outbox-backlog-index.sql"),
+    include_str!("migrations/0017-bounded-reads.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
@@ -319,6 +319,20 @@ impl Store {
             .build(manager)?;
         Ok(pool)
     }
+}
+
+/// How SQLite would run `sql` (EXPLAIN QUERY PLAN): one line per step, as the sqlite3
+/// shell shows them, for tests that a query reads through the index meant for it.
+#[cfg(test)]
+pub fn query_plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("{e}: {sql}"));
+    let params = stmt.parameter_count();
+    let nulls = vec![rusqlite::types::Null; params];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+        .and_then(|rows| rows.collect())
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
 }
 
 /// A fresh private in-memory database with the current schema and the usual

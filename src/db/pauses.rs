@@ -437,50 +437,86 @@ pub fn set_expiry(conn: &Connection, id: i64, expires_at: Millis) -> Result<bool
     Ok(changed == 1)
 }
 
+/// A timer of pending pauses: its column and the partial index of the pending pauses
+/// that have it set.
+///
+/// Every query of a timer names its index (`INDEXED BY`): without statistics SQLite
+/// takes the status index for `status = 'pending'` instead, and reads and sorts every
+/// pending pause each time a timer fires.
+#[derive(Clone, Copy)]
+enum Timer {
+    Expiry,
+    Reminder,
+    Escalation,
+}
+
+impl Timer {
+    fn column(self) -> &'static str {
+        match self {
+            Timer::Expiry => "expires_at",
+            Timer::Reminder => "remind_at",
+            Timer::Escalation => "escalate_at",
+        }
+    }
+
+    fn index(self) -> &'static str {
+        match self {
+            Timer::Expiry => "pauses_pending_expiry",
+            Timer::Reminder => "pauses_pending_reminders",
+            Timer::Escalation => "pauses_pending_escalations",
+        }
+    }
+
+    /// The condition of its partial index, word for word (so that SQLite may use it).
+    fn pending_with(self, alias: &str) -> String {
+        let column = self.column();
+        format!("{alias}status = 'pending' AND {alias}{column} IS NOT NULL")
+    }
+}
+
 pub fn due_for_expiry(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
-    let mut stmt = conn.prepare_cached(concatcp!(
-        SELECT_PAUSES,
-        "
-         WHERE p.status = 'pending' AND p.expires_at IS NOT NULL AND p.expires_at <= ?1
-         ORDER BY p.expires_at LIMIT ?2"
-    ))?;
-    let due = stmt
-        .query_map(params![now, limit], row_to_pause)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(due)
+    due_by(conn, Timer::Expiry, now, limit)
 }
 
 /// The first time a timer acts on a pending pause: a deadline, a reminder or an
-/// escalation (each found through its own partial index).
+/// escalation (each the first entry of its own partial index).
 pub fn next_timer(conn: &Connection) -> Result<Option<Millis>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT min(at) FROM (
-                SELECT min(expires_at) AS at FROM pauses
-                    WHERE status = 'pending' AND expires_at IS NOT NULL
-                UNION ALL SELECT min(remind_at) FROM pauses
-                    WHERE status = 'pending' AND remind_at IS NOT NULL
-                UNION ALL SELECT min(escalate_at) FROM pauses
-                    WHERE status = 'pending' AND escalate_at IS NOT NULL)",
-        )?
-        .query_row([], |r| r.get(0))?)
+    let first = |t: Timer| {
+        format!(
+            "SELECT min({}) AS at FROM pauses INDEXED BY {} WHERE {}",
+            t.column(),
+            t.index(),
+            t.pending_with("")
+        )
+    };
+    let sql = format!(
+        "SELECT min(at) FROM ({} UNION ALL {} UNION ALL {})",
+        first(Timer::Expiry),
+        first(Timer::Reminder),
+        first(Timer::Escalation)
+    );
+    Ok(conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
 }
 
 /// Pending pauses whose next reminder is due, at most `limit`.
 pub fn due_for_reminder(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
-    due_by(conn, "remind_at", now, limit)
+    due_by(conn, Timer::Reminder, now, limit)
 }
 
 /// Pending pauses whose escalation is due, at most `limit`.
 pub fn due_for_escalation(conn: &Connection, now: Millis, limit: u32) -> Result<Vec<Pause>> {
-    due_by(conn, "escalate_at", now, limit)
+    due_by(conn, Timer::Escalation, now, limit)
 }
 
-fn due_by(conn: &Connection, column: &str, now: Millis, limit: u32) -> Result<Vec<Pause>> {
+/// The pending pauses whose `timer` is due at `now`, soonest first, at most `limit`.
+fn due_by(conn: &Connection, timer: Timer, now: Millis, limit: u32) -> Result<Vec<Pause>> {
+    let column = timer.column();
     let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT_PAUSES}
-         WHERE p.status = 'pending' AND p.{column} IS NOT NULL AND p.{column} <= ?1
-         ORDER BY p.{column} LIMIT ?2"
+        "SELECT {COLUMNS} FROM pauses p INDEXED BY {} JOIN api_keys k ON k.id = p.key_id
+         WHERE {} AND p.{column} <= ?1
+         ORDER BY p.{column} LIMIT ?2",
+        timer.index(),
+        timer.pending_with("p.")
     ))?;
     let due = stmt
         .query_map(params![now, limit], row_to_pause)?
@@ -565,14 +601,16 @@ pub fn idempotency_put(
     Ok(())
 }
 
+/// Through `idempotency_expiring`, whose condition it repeats word for word (how SQLite
+/// knows it may use a partial index): the HumanLayer keys kept for good are never read.
+const IDEMPOTENCY_PRUNE: &str =
+    "DELETE FROM idempotency WHERE created_at < ?1 AND substr(idem_key, 1, 3) <> 'hl:'";
+
 /// Forgets Idempotency-Keys older than `cutoff`, except the HumanLayer SDK's call ids
 /// (`hl:` keys): `GET /humanlayer/v1/.../{call_id}` finds its pause by them for as long
 /// as the pause lives.
 pub fn idempotency_prune(conn: &Connection, cutoff: Millis) -> Result<()> {
-    conn.execute(
-        "DELETE FROM idempotency WHERE created_at < ?1 AND substr(idem_key, 1, 3) <> 'hl:'",
-        [cutoff],
-    )?;
+    conn.execute(IDEMPOTENCY_PRUNE, [cutoff])?;
     Ok(())
 }
 
@@ -665,4 +703,27 @@ pub fn purge(conn: &Connection, id: i64, now: Millis, digests: &str) -> Result<(
     )?
     .execute([id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::query_plan;
+
+    /// The queries run by timers and housekeeping read through their own indexes: their
+    /// cost follows what is due, never every pause or key ever stored.
+    #[test]
+    fn timers_and_the_prune_read_through_their_indexes() {
+        let conn = crate::db::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            query_plan(&conn, IDEMPOTENCY_PRUNE),
+            ["SEARCH idempotency USING INDEX idempotency_expiring (created_at<?)"]
+        );
+        for timer in [Timer::Expiry, Timer::Reminder, Timer::Escalation] {
+            assert!(due_by(&conn, timer, 0, 10)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_empty());
+        }
+        assert_eq!(next_timer(&conn).unwrap_or_else(|e| panic!("{e}")), None);
+    }
 }

@@ -39,25 +39,34 @@ pub fn count_pending(conn: &Connection) -> Result<i64> {
     count(conn, "SELECT count(*) FROM pauses WHERE status = 'pending'")
 }
 
-/// The pending rows through `outbox_due` and the failed ones through `outbox_failed`,
-/// two partial indexes: never a scan of every row ever sent. (One index of both states
-/// would be usable for "pending" too, and SQLite chose it for the notifier's queries,
-/// which then read every failed row.)
-const OUTBOX_BACKLOG: &str = "SELECT kind, sum(pending), sum(failed) FROM (
-       SELECT kind, count(*) AS pending, 0 AS failed FROM outbox WHERE state = 'pending'
-       GROUP BY kind
-       UNION ALL
-       SELECT kind, 0, count(*) FROM outbox WHERE state = 'failed' GROUP BY kind)
-     GROUP BY kind";
+/// The kind of each pending row, through `outbox_due`: as many rows as are waiting.
+const OUTBOX_PENDING: &str = "SELECT kind FROM outbox WHERE state = 'pending'";
+/// The failed rows by kind, from `outbox_failed` alone, in its order.
+const OUTBOX_FAILED: &str =
+    "SELECT kind, count(*) FROM outbox WHERE state = 'failed' GROUP BY kind";
 
 /// Outbox rows waiting (`pending`) and given up on (`failed`): `(kind, pending,
-/// failed)` for each kind that has any. `/metrics` reads it at every scrape.
+/// failed)` for each kind that has any, by kind. `/metrics` reads it at every scrape.
+///
+/// Each state is read through its own partial index, never every row ever sent, and
+/// without a temporary b-tree: grouping the pending rows in SQL (they are indexed by
+/// when they are due, not by kind) held about 16 MiB more under `bench/soak.py`.
 pub fn outbox_backlog(conn: &Connection) -> Result<Vec<(String, i64, i64)>> {
-    let mut stmt = conn.prepare_cached(OUTBOX_BACKLOG)?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    let mut backlog: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    let mut pending = conn.prepare_cached(OUTBOX_PENDING)?;
+    let mut rows = pending.query([])?;
+    while let Some(row) = rows.next()? {
+        backlog.entry(row.get(0)?).or_default().0 += 1;
+    }
+    let mut failed = conn.prepare_cached(OUTBOX_FAILED)?;
+    let mut rows = failed.query([])?;
+    while let Some(row) = rows.next()? {
+        backlog.entry(row.get(0)?).or_default().1 = row.get(1)?;
+    }
+    Ok(backlog
+        .into_iter()
+        .map(|(kind, (pending, failed))| (kind, pending, failed))
+        .collect())
 }
 
 #[cfg(test)]
@@ -65,7 +74,8 @@ mod tests {
     use super::*;
 
     /// The backlog counts only pending and failed rows, by kind, and reads them from
-    /// the two partial indexes: never a scan of every row ever sent.
+    /// the two partial indexes, without a temporary b-tree: never a scan of every row
+    /// ever sent.
     #[test]
     fn outbox_backlog_counts_from_its_index() {
         let conn = crate::db::in_memory().unwrap();
@@ -91,21 +101,13 @@ mod tests {
             vec![("email".to_string(), 1, 0), ("webhook".to_string(), 3, 2)]
         );
 
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {OUTBOX_BACKLOG}"))
-            .unwrap()
-            .query_map([], |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        let reads: Vec<&String> = plan.iter().filter(|l| l.contains("outbox")).collect();
         assert_eq!(
-            reads,
-            [
-                "SCAN outbox USING INDEX outbox_due",
-                "SCAN outbox USING COVERING INDEX outbox_failed"
-            ],
-            "{plan:?}"
+            crate::db::query_plan(&conn, OUTBOX_PENDING),
+            ["SCAN outbox USING INDEX outbox_due"]
+        );
+        assert_eq!(
+            crate::db::query_plan(&conn, OUTBOX_FAILED),
+            ["SCAN outbox USING COVERING INDEX outbox_failed"]
         );
     }
 }
