@@ -48,9 +48,10 @@ const OUTBOX_FAILED: &str =
 /// Outbox rows waiting (`pending`) and given up on (`failed`): `(kind, pending,
 /// failed)` for each kind that has any, by kind. `/metrics` reads it at every scrape.
 ///
-/// Each state is read through its own partial index, never every row ever sent, and
-/// without a temporary b-tree: grouping the pending rows in SQL (they are indexed by
-/// when they are due, not by kind) held about 16 MiB more under `bench/soak.py`.
+/// Each state is read through its own partial index, never every row ever sent. The
+/// pending rows are indexed by when they are due, not by kind, so they are counted
+/// here rather than grouped in SQL, which would sort them in a temporary b-tree at
+/// every scrape.
 pub fn outbox_backlog(conn: &Connection) -> Result<Vec<(String, i64, i64)>> {
     let mut backlog: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     let mut pending = conn.prepare_cached(OUTBOX_PENDING)?;
