@@ -91,6 +91,8 @@ const STATEMENT_CACHE: usize = 256;
 /// filled by a read that touches many pages stays allocated until that reader's next
 /// read, one per pooled connection.
 const READ_CACHE_KIB: i64 = 512;
+/// The writer's page cache, in KiB: every write of the server goes through it.
+const WRITE_CACHE_KIB: i64 = 16_384;
 
 /// A write in progress: the connection inside the writer's transaction (or the CLI's),
 /// and the events to publish once it commits.
@@ -275,7 +277,7 @@ impl Store {
     /// every write of the server goes through it.
     pub fn connect_writer(&self) -> Result<Connection, crate::model::Error> {
         let conn = self.connect()?;
-        conn.pragma_update(None, "cache_size", -16_384)?;
+        conn.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)?;
         // Each write runs in a savepoint; keep its journal in memory, not a temp file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // The checkpointer thread copies the WAL back; commits only append to it.
@@ -699,7 +701,7 @@ mod tests {
         let read = pool.get().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cache_kib(&read), -READ_CACHE_KIB);
         let writer = store.connect_writer().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(cache_kib(&writer), -16_384);
+        assert_eq!(cache_kib(&writer), -WRITE_CACHE_KIB);
     }
 
     #[test]

@@ -79,24 +79,30 @@ mod tests {
     /// ever sent.
     #[test]
     fn outbox_backlog_counts_from_its_index() {
+        use crate::model::delivery::{Kind, NewRow};
         let conn = crate::db::in_memory().unwrap();
-        let add = |kind: &str, state: &str, n: usize| {
+        let add = |kind: Kind, state: &str, n: usize| {
             for _ in 0..n {
-                conn.execute(
-                    "INSERT INTO outbox (kind, watch_id, event_id, target, payload, state,
-                                         next_attempt_at, created_at)
-                     VALUES (?1, 'wch_x', 'evt_x', 'http://127.0.0.1:9/', '{}', ?2, 0, 0)",
-                    [kind, state],
-                )
-                .unwrap();
+                let row = NewRow {
+                    kind,
+                    watch_id: "wch_x".into(),
+                    event_id: "evt_x".into(),
+                    target: "http://127.0.0.1:9/".into(),
+                    key_id: None,
+                    user_id: None,
+                    payload: "{}".into(),
+                    at: 0,
+                };
+                let id = crate::db::outbox::insert(&conn, &row).unwrap();
+                crate::db::outbox::settle(&conn, id, state, 0).unwrap();
             }
         };
-        add("webhook", "delivered", 50);
-        add("webhook", "pending", 3);
-        add("webhook", "failed", 2);
-        add("email", "pending", 1);
-        add("email", "gone", 4);
-        add("slack", "skipped", 5);
+        add(Kind::Webhook, "delivered", 50);
+        add(Kind::Webhook, "pending", 3);
+        add(Kind::Webhook, "failed", 2);
+        add(Kind::Email, "pending", 1);
+        add(Kind::Email, "gone", 4);
+        add(Kind::Slack, "skipped", 5);
         assert_eq!(
             outbox_backlog(&conn).unwrap(),
             vec![("email".to_string(), 1, 0), ("webhook".to_string(), 3, 2)]
