@@ -1,6 +1,7 @@
 //! The HTTP server: shared state, one module per resource, error mapping.
 
 mod body;
+mod compact;
 mod deadline;
 mod deliveries;
 pub mod error;
@@ -542,15 +543,19 @@ pub async fn serve(
         max_bytes: state.max_create_body().max(FORM_LIMIT) as u64,
     };
     // The last `wrap` is the outermost: the request id is set before anything else
-    // runs (but the count), so even a body refused for its size or slowness carries it.
+    // runs (but the headers' compaction and the count), so even a body refused for its
+    // size or slowness carries it.
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(body_limits)
             .wrap(actix_web::middleware::from_fn(deadline::enforce))
             .wrap(actix_web::middleware::from_fn(request_id::middleware))
-            // Outermost: counts every answer, whatever inside made it.
+            // Outside the request id: counts every answer, whatever inside made it.
             .wrap(actix_web::middleware::from_fn(metrics::count))
+            // Outermost, before anything reads or holds the request: its headers in a
+            // map sized for them.
+            .wrap(actix_web::middleware::from_fn(compact::headers))
             .configure(app_config)
     })
     .max_connections(100_000)
