@@ -317,6 +317,28 @@ async fn stopping_wakes_every_waiter() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_waiter_registered_after_stopping_does_not_wait() {
+    let s = server();
+    let before = s.memory.register("w1");
+    let waiting = before.changed();
+    s.memory.wake_all();
+    // A request that arrives while the server stops (a kept-alive connection).
+    let after = s.memory.register("w1");
+    let registered_late = after.changed();
+    let elsewhere = s.memory.register("w9");
+    let on_another_pause = elsewhere.changed();
+    tokio::time::timeout(SOON, waiting)
+        .await
+        .unwrap_or_else(|_| panic!("a waiter registered before the stop kept waiting"));
+    tokio::time::timeout(SOON, registered_late)
+        .await
+        .unwrap_or_else(|_| panic!("a waiter registered after the stop kept waiting"));
+    tokio::time::timeout(SOON, on_another_pause)
+        .await
+        .unwrap_or_else(|_| panic!("a waiter on a pause nobody watched kept waiting"));
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn a_change_between_register_and_wait_is_not_missed() {
     let s = server();
     // Register, then read the status (pending), then wait: the decision commits

@@ -4,7 +4,7 @@
 //! while waiting.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Waiters {
     slots: Mutex<HashMap<String, Slot>>,
-    /// Woken at shutdown so every long-poll answers at once.
-    closing: Notify,
+    /// Set at shutdown: every long-poll answers at once, those registered later too.
+    closed: AtomicBool,
     /// Registrations alive now: requests waiting for a decision (`/metrics`).
     held: AtomicUsize,
 }
@@ -53,10 +53,12 @@ impl Waiters {
         }
     }
 
-    /// Wakes every waiter (the server is stopping).
+    /// Wakes every waiter (the server is stopping), and every one registered after.
     pub fn wake_all(&self) {
-        self.closing.notify_waiters();
-        for slot in self.slots().values() {
+        let slots = self.slots();
+        // Under the lock: a registration made after this sees it (`changed`).
+        self.closed.store(true, Ordering::Relaxed);
+        for slot in slots.values() {
             slot.notify.notify_waiters();
         }
     }
@@ -82,14 +84,15 @@ pub struct Registration {
 
 impl Registration {
     /// A future that completes when the pause changes or the server stops. Create it
-    /// before reading the status.
+    /// before reading the status. One `Notified` and a flag: each held long-poll keeps
+    /// this for its whole wait.
     pub fn changed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        // Made before the flag is read: a stop in between wakes it.
         let changed = self.notify.notified();
-        let closing = self.waiters.closing.notified();
+        let closed = self.waiters.closed.load(Ordering::Relaxed);
         async move {
-            tokio::select! {
-                () = changed => {}
-                () = closing => {}
+            if !closed {
+                changed.await;
             }
         }
     }
