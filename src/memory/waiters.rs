@@ -56,8 +56,10 @@ impl Waiters {
     /// Wakes every waiter (the server is stopping), and every one registered after.
     pub fn wake_all(&self) {
         let slots = self.slots();
-        // Under the lock: a registration made after this sees it (`changed`).
-        self.closed.store(true, Ordering::Relaxed);
+        // Under the lock: a registration made after this sees it (`changed`). SeqCst,
+        // as tokio's `Notify` is: a `changed` that reads the flag unset was made
+        // before this store, so its `Notified` is woken by the loop below.
+        self.closed.store(true, Ordering::SeqCst);
         for slot in slots.values() {
             slot.notify.notify_waiters();
         }
@@ -89,7 +91,7 @@ impl Registration {
     pub fn changed(&self) -> impl std::future::Future<Output = ()> + '_ {
         // Made before the flag is read: a stop in between wakes it.
         let changed = self.notify.notified();
-        let closed = self.waiters.closed.load(Ordering::Relaxed);
+        let closed = self.waiters.closed.load(Ordering::SeqCst);
         async move {
             if !closed {
                 changed.await;
