@@ -7,19 +7,22 @@
 //! outermost middleware moves the headers into a map sized for them, before anything
 //! reads them, so nothing else changes: every name keeps all its values, in order.
 
+use std::future::Future;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::middleware::Next;
 
 /// The middleware: `App::wrap(from_fn(compact::headers))`, outermost, where nothing
-/// else holds the request yet (its headers can be changed only there).
-pub async fn headers(
+/// else holds the request yet (its headers can be changed only there). A plain
+/// function: the inner layers' future is all a held request keeps of it.
+pub fn headers<B: MessageBody + 'static>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> {
     shrink(req.headers_mut());
-    next.call(req).await
+    next.call(req)
 }
 
 /// Moves the entries into a map sized for them when the one they are in has room for

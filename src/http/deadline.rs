@@ -26,6 +26,7 @@ use actix_web::http::{header, ConnectionType};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
+use futures_util::future::{Either, FutureExt as _};
 use futures_util::Stream;
 
 use super::error::ApiError;
@@ -47,14 +48,15 @@ const DRAIN_LIMIT: u64 = 1 << 20;
 
 /// The middleware: `App::wrap(from_fn(deadline::enforce))`, with [`BodyLimits`] in
 /// the app data.
-pub async fn enforce(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(limits) = req.app_data::<BodyLimits>().copied() else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    let form = Form::for_path(req.path());
+///
+/// A plain function: a request without a body (a long-poll, say) is passed on as it
+/// is, and what it holds while it is handled is the inner layers' future alone, not
+/// the room [`with_body`] needs.
+pub fn enforce<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> {
+    let limits = req.app_data::<BodyLimits>().copied();
     let headers = req.headers();
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -62,9 +64,24 @@ pub async fn enforce(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let has_body =
         declared.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING);
-    if !has_body {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+    match limits.filter(|_| has_body) {
+        None => Either::Left(
+            next.call(req)
+                .map(|answered| answered.map(ServiceResponse::map_into_boxed_body)),
+        ),
+        Some(limits) => Either::Right(Box::pin(with_body(req, next, limits, declared))),
     }
+}
+
+/// A request with a body: read within `limits`, and what an early answer left unread
+/// drained or the connection closed.
+async fn with_body<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+    limits: BodyLimits,
+    declared: Option<u64>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let form = Form::for_path(req.path());
     let body = Rc::new(Body {
         payload: RefCell::new(req.take_payload()),
         deadline: RefCell::new(Box::pin(tokio::time::sleep(limits.timeout))),

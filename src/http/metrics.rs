@@ -1,6 +1,7 @@
 //! `GET /metrics` for Prometheus, and the middleware that counts every request by its
 //! matched route (see `crate::metrics`).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
@@ -100,22 +101,28 @@ fn wants_openmetrics(req: &HttpRequest) -> bool {
 
 /// Counts each request once answered: by the pattern of the route it matched (a
 /// bounded set, never the raw path), its method and the status of its answer.
-pub async fn count(
+///
+/// A plain function returning the future that waits: a held request keeps only what
+/// the count needs and the inner layers' future, not the request it was given.
+pub fn count<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> {
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| Arc::clone(&state.metrics));
     let route = req.match_pattern();
     let method = req.method().clone();
-    let result = next.call(req).await;
-    let status = match &result {
-        Ok(res) => res.status(),
-        Err(e) => e.as_response_error().status_code(),
-    };
-    if let Some(metrics) = metrics {
-        metrics.http_request(route, &method, status.as_u16());
+    let answered = next.call(req);
+    async move {
+        let result = answered.await;
+        let status = match &result {
+            Ok(res) => res.status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        if let Some(metrics) = metrics {
+            metrics.http_request(route, &method, status.as_u16());
+        }
+        result
     }
-    result
 }

@@ -4,6 +4,8 @@
 //! line written while the request is handled carries it (a `request` span), and every
 //! error body shows it (`requestId` in JSON, a line on the HTML error page).
 
+use std::future::Future;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
@@ -60,18 +62,27 @@ fn pick(req: &ServiceRequest) -> String {
 
 /// The middleware (`actix_web::middleware::from_fn`), outermost: everything inside it,
 /// error pages included, runs with the id in the request's extensions, in the task
-/// local [`current`] reads and in a `request` span.
-pub async fn middleware(
+/// local [`current`] reads and in a `request` span. A plain function returning the
+/// future that waits, so that a held request keeps only the id, the span and the
+/// inner layers' future, not the request it was given.
+pub fn middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> {
     let id = pick(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id);
     let method = req.method().clone();
-    let handled = async move {
-        match next.call(req).await {
-            Ok(res) => {
+    let handled = next.call(req);
+    let answered = async move {
+        let result = handled.await;
+        // The id is the task local's, set for as long as this runs.
+        let header = CURRENT
+            .try_with(|id| HeaderValue::from_str(id))
+            .ok()
+            .and_then(Result::ok);
+        match result {
+            Ok(mut res) => {
                 if failed(res.status()) {
                     let req = res.request();
                     // The route's pattern, not the path: a mailed link's path is a
@@ -81,36 +92,28 @@ pub async fn middleware(
                         .unwrap_or_else(|| format!("(none) {}", req.path()));
                     log_failure(req.method(), &route, res.status(), res.response().error());
                 }
+                if let Some(value) = header {
+                    res.headers_mut().insert(HEADER, value);
+                }
                 Ok(res)
             }
             // The app renders its errors itself, so this does not happen; if it did,
             // the error is rendered here, where the id is known.
             Err(e) => {
-                let response = HttpResponse::from_error(e);
+                let mut response = HttpResponse::from_error(e);
                 log_failure(&method, "(unknown)", response.status(), response.error());
-                Err(response)
+                if let Some(value) = header {
+                    response.headers_mut().insert(HEADER, value);
+                }
+                let cause = response
+                    .error()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                Err(InternalError::from_response(cause, response).into())
             }
         }
     };
-    let header = HeaderValue::from_str(&id);
-    match CURRENT.scope(id, handled.instrument(span)).await {
-        Ok(mut res) => {
-            if let Ok(value) = header {
-                res.headers_mut().insert(HEADER, value);
-            }
-            Ok(res)
-        }
-        Err(mut response) => {
-            if let Ok(value) = header {
-                response.headers_mut().insert(HEADER, value);
-            }
-            let cause = response
-                .error()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            Err(InternalError::from_response(cause, response).into())
-        }
-    }
+    CURRENT.scope(id, answered.instrument(span))
 }
 
 fn failed(status: StatusCode) -> bool {
