@@ -6,10 +6,13 @@ long-polls. Standard library (and wrk, for the creates) only; speaks plain HTTP/
      the decision's own response time beside it;
   2. N long-polls (--waiters) held on 100 pauses: the server's RSS before and with them;
   3. wake latency again while those N are still held and creates flow (wrk -t1 -c16
-     with bench/create.lua, stopped after): the create rate wrk achieved is printed;
+     with bench/create.lua, stopped after), twice: first at a steady --create-rate
+     (6,800/s, the load of the issue's first measurement), then as fast as the server
+     takes them; the create rate wrk achieved is printed;
   4. the 100 held pauses decided: every held long-poll must be answered "approved".
 A held long-poll lasts at most 60 s (the server's cap on ?wait), so step 3 stops taking
-samples 48 s after the first of them was opened, and says how many it took.
+samples 48 s after the first of them was opened (each half gets half of what is left),
+and says how many it took.
 Exits 1 if a request fails or a held long-poll is not answered."""
 
 import argparse
@@ -159,12 +162,16 @@ async def release(host, port, reviewer, watch_ids, held):
     return approved, elapsed
 
 
-async def start_creates(url, agent, seconds):
-    """wrk -t1 -c16 creating pauses for at most `seconds`; stopped by stop_creates()."""
+async def start_creates(url, agent, seconds, rate=None):
+    """wrk -t1 -c16 creating pauses for at most `seconds`, at `rate` a second or as fast
+    as it can; stopped by stop_creates()."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "create.lua")
+    env = {**os.environ, "HITL_BENCH_KEY": agent}
+    if rate is not None:
+        env["HITL_BENCH_RATE"] = str(rate)
     return await asyncio.create_subprocess_exec(
         "wrk", "-t1", "-c16", f"-d{int(seconds)}s", "-s", script, f"{url}/api/pause",
-        env={**os.environ, "HITL_BENCH_KEY": agent}, stdout=asyncio.subprocess.PIPE,
+        env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True)
 
 
@@ -190,13 +197,15 @@ async def main():
     p.add_argument("--pid", type=int, required=True)
     p.add_argument("--samples", type=int, default=300)
     p.add_argument("--waiters", type=int, default=10000)
+    p.add_argument("--create-rate", type=int, default=6800,
+                   help="creates per second in the steady half of step 3")
     a = p.parse_args()
     host, url = "127.0.0.1", f"http://127.0.0.1:{a.port}"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if a.samples < 1 or a.waiters < 1:
-        sys.exit("longpoll: --samples and --waiters must be at least 1")
+    if a.samples < 1 or a.waiters < 1 or a.create_rate < 1:
+        sys.exit("longpoll: --samples, --waiters and --create-rate must be at least 1")
     if hard < a.waiters + 100:
         sys.exit(f"longpoll: {a.waiters} waiters need {a.waiters + 100} file descriptors, the limit is {hard}")
 
@@ -211,25 +220,28 @@ async def main():
           f"target <= 100 MB for 10,000)", flush=True)
 
     deadline = first + HELD_FOR - MARGIN
-    wrk = await start_creates(url, a.agent, deadline - time.monotonic() + 30)
-    try:
-        await asyncio.sleep(1)  # wrk connected and creating
-        loaded, loaded_decided = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples, settle=0.05,
-                                             deadline=deadline)
-        still = wrk.returncode is None
-    finally:
-        rate, wrk_out = await stop_creates(wrk)
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk_out)
-    shown = f"~{rate:,.0f} creates/s" if rate is not None else "? creates/s"
-    cut = f", stopped at {HELD_FOR - MARGIN} s of holding" if len(loaded) < a.samples else ""
-    print(f"wake latency with {a.waiters} long-polls held and creates flowing ({shown}, n={len(loaded)}{cut}): "
-          f"{summary(loaded)}", flush=True)
-    print(f"  the decision's own answer, loaded: {summary(loaded_decided, '')}", flush=True)
     failed = []
-    if rate is None or not still:
-        failed.append("wrk did not create for the whole measurement:\n" + wrk_out)
-    if errors:
-        failed.append(f"wrk's creates had {errors[1]} non-2xx responses:\n" + wrk_out)
+    steady = f"at a steady {a.create_rate:,}/s"
+    for load, rate, until in ((steady, a.create_rate, time.monotonic() + (deadline - time.monotonic()) / 2),
+                              ("as fast as they go", None, deadline)):
+        wrk = await start_creates(url, a.agent, until - time.monotonic() + 30, rate)
+        try:
+            await asyncio.sleep(1)  # wrk connected and creating
+            loaded, loaded_decided = await wake_latency(host, a.port, a.agent, a.reviewer, a.samples,
+                                                        settle=0.05, deadline=until)
+            still = wrk.returncode is None
+        finally:
+            achieved, wrk_out = await stop_creates(wrk)
+        errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk_out)
+        shown = f"~{achieved:,.0f} creates/s" if achieved is not None else "? creates/s"
+        cut = f", stopped at {until - first:.0f} s of holding" if len(loaded) < a.samples else ""
+        print(f"wake latency with {a.waiters} long-polls held and creates flowing {load} ({shown}, "
+              f"n={len(loaded)}{cut}): {summary(loaded)}", flush=True)
+        print(f"  the decision's own answer, loaded {load}: {summary(loaded_decided, '')}", flush=True)
+        if achieved is None or not still:
+            failed.append("wrk did not create for the whole measurement:\n" + wrk_out)
+        if errors:
+            failed.append(f"wrk's creates had {errors[1]} non-2xx responses:\n" + wrk_out)
 
     approved, elapsed = await release(host, a.port, a.reviewer, watch_ids, held)
     print(f"deciding their 100 pauses answered {approved}/{a.waiters} waiters in {elapsed:.0f} ms", flush=True)
