@@ -175,7 +175,10 @@ CREATE TABLE audit (
 -- and this entry's canonical content: see src/db/audit.rs. `hitl audit verify` walks it.)
 CREATE INDEX audit_watch ON audit (watch_id) WHERE watch_id IS NOT NULL;
 CREATE INDEX audit_event ON audit (event, id);
-CREATE INDEX audit_actor ON audit (actor, id);
+-- (audit_actor_event, version 18, in place of audit_actor (actor, id): the actor and
+-- the event filtered together without walking the actor's every entry for the event;
+-- the actor alone is one walk per event of the actor, merged by id.)
+CREATE INDEX audit_actor_event ON audit (actor, event, id);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');

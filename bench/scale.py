@@ -216,7 +216,12 @@ def main():
                          "/history?tag=finance", f"/history?key={key_id}", f"/history?from={frm}&to={to}",
                          "/history?q=invoice", "/history?q=ticket%20%2312345", "/history?q=no-such-words-anywhere",
                          "/history?status=rejected&tag=prod&q=roll", "/audit", "/audit?event=pause.rejected",
-                         f"/audit?watch_id={new_watch}", f"/audit?from={frm}&to={to}", "/about"]:
+                         f"/audit?watch_id={new_watch}", f"/audit?from={frm}&to={to}",
+                         # An agent key never approves: none of its entries matches.
+                         f"/audit?actor=key:{key_id}&event=pause.approved",
+                         # The actor alone: one walk per event of the actor, merged.
+                         f"/audit?actor=key:{key_id}", "/audit?actor=user:alice@example.com",
+                         "/audit?actor=user:alice@example.com&event=pause.created", "/about"]:
                 ok &= time_path(web, path, page_samples, 50)
         finally:
             stop(proc)

@@ -73,6 +73,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015-checks-without-in-lists.sql"),
     include_str!("migrations/0016-search-merges-on-request.sql"),
     include_str!("migrations/0017-bounded-reads.sql"),
+    include_str!("migrations/0018-audit-actor-and-event.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).
