@@ -108,9 +108,20 @@ CREATE TABLE pause_votes (
 
 CREATE TABLE pause_tags (
     tag      TEXT    NOT NULL,
+    status   TEXT    NOT NULL,                     -- the pause's, kept by pause_tags_status
     pause_id INTEGER NOT NULL REFERENCES pauses (id),
-    PRIMARY KEY (tag, pause_id)
+    PRIMARY KEY (tag, status, pause_id)
 ) WITHOUT ROWID;
+-- (status, version 19: a tag and a status listed together read only the pauses shown.
+-- Keyed by the tag alone, a status that none of the tag's pauses has walked them all;
+-- the tag alone is now one walk per status, merged by id: src/db/pauses.rs.)
+CREATE TRIGGER pause_tags_status AFTER UPDATE OF status ON pauses
+WHEN NEW.status IS NOT OLD.status
+BEGIN
+    UPDATE pause_tags SET status = NEW.status
+    WHERE tag IN (SELECT value FROM json_each(NEW.tags))
+      AND status = OLD.status AND pause_id = NEW.id;
+END;
 
 -- Idempotency-Key: one row per (API key, header value), kept 24 hours.
 CREATE TABLE idempotency (

@@ -190,6 +190,8 @@ def main():
             for path in ["/api/pause", "/api/pause?limit=200", "/api/pause?status=pending",
                          "/api/pause?status=approved", "/api/pause?status=expired", "/api/pause?status=cancelled",
                          "/api/pause?tag=finance", "/api/pause?tag=security&status=rejected",
+                         # The seed answers no question: none of the tag's pauses matches.
+                         "/api/pause?tag=deploy&status=answered",
                          f"/api/pause?cursor={cursor}", f"/api/pause?status=rejected&cursor={cursor}",
                          f"/api/pause/{old_watch}", f"/api/pause/{new_watch}"]:
                 ok &= time_path(api, path, a.samples, 20)
@@ -213,7 +215,7 @@ def main():
             web = Client(port, {"Cookie": cookie})
             for path in ["/", f"/review/{new_watch}", f"/review/{old_watch}", "/history", f"/history?cursor={cursor}",
                          "/history?status=pending", "/history?status=expired&status=cancelled",
-                         "/history?tag=finance", f"/history?key={key_id}", f"/history?from={frm}&to={to}",
+                         "/history?tag=finance", "/history?tag=deploy&status=answered", f"/history?key={key_id}", f"/history?from={frm}&to={to}",
                          "/history?q=invoice", "/history?q=ticket%20%2312345", "/history?q=no-such-words-anywhere",
                          "/history?status=rejected&tag=prod&q=roll", "/audit", "/audit?event=pause.rejected",
                          f"/audit?watch_id={new_watch}", f"/audit?from={frm}&to={to}",

@@ -74,6 +74,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016-search-merges-on-request.sql"),
     include_str!("migrations/0017-bounded-reads.sql"),
     include_str!("migrations/0018-audit-actor-and-event.sql"),
+    include_str!("migrations/0019-tags-by-status.sql"),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version`).

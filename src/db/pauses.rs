@@ -137,9 +137,9 @@ pub fn insert(conn: &Connection, p: &Pause) -> Result<i64> {
     ])?;
     let id = conn.last_insert_rowid();
     let mut tag_stmt =
-        conn.prepare_cached("INSERT INTO pause_tags (tag, pause_id) VALUES (?1, ?2)")?;
+        conn.prepare_cached("INSERT INTO pause_tags (tag, status, pause_id) VALUES (?1, ?2, ?3)")?;
     for tag in &p.tags {
-        tag_stmt.execute(params![tag, id])?;
+        tag_stmt.execute(params![tag, p.status.as_str(), id])?;
     }
     Ok(id)
 }
@@ -192,7 +192,7 @@ pub fn list(
     limit: u32,
 ) -> Result<Vec<Pause>> {
     let Some(text) = q.text.as_deref().filter(|t| super::search::indexable(t)) else {
-        return list_from(conn, bounds, q, status, limit, Source::Scan);
+        return list_by_status(conn, bounds, q, status, limit, Source::Scan);
     };
     // Text search: the pauses the search index holds are found through it, the few
     // created since by reading them; the two pages merged.
@@ -205,7 +205,7 @@ pub fn list(
         limit,
         Source::Index { indexed, text },
     )?;
-    items.extend(list_from(
+    items.extend(list_by_status(
         conn,
         bounds,
         q,
@@ -213,12 +213,38 @@ pub fn list(
         limit,
         Source::After(indexed),
     )?);
-    match q.cursor {
+    Ok(merged(items, q.cursor, limit))
+}
+
+/// [`list_from`], for a tag without a status once per status, the pages merged: the
+/// tag's pauses are keyed by status first (version 19), each status in id order.
+fn list_by_status(
+    conn: &Connection,
+    bounds: &Bounds,
+    q: &ListQuery,
+    status: Option<Status>,
+    limit: u32,
+    source: Source,
+) -> Result<Vec<Pause>> {
+    if q.tag.is_none() || status.is_some() {
+        return list_from(conn, bounds, q, status, limit, source);
+    }
+    let mut items = Vec::new();
+    for status in Status::ALL {
+        items.extend(list_from(conn, bounds, q, Some(status), limit, source)?);
+    }
+    Ok(merged(items, q.cursor, limit))
+}
+
+/// Pages read apart as one: in the listing's order (newest first, oldest first after
+/// `Cursor::After`), the first `limit`.
+pub fn merged(mut items: Vec<Pause>, cursor: Option<Cursor>, limit: u32) -> Vec<Pause> {
+    match cursor {
         Some(Cursor::After(_)) => items.sort_by_key(|p| p.id),
         _ => items.sort_by_key(|p| std::cmp::Reverse(p.id)),
     }
     items.truncate(limit as usize);
-    Ok(items)
+    items
 }
 
 /// Where a listing reads its pauses from.
@@ -240,11 +266,27 @@ fn list_from(
     limit: u32,
     source: Source,
 ) -> Result<Vec<Pause>> {
+    let (sql, args) = list_sql(bounds, q, status, limit, source);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(params_from_iter(args), row_to_pause)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(items)
+}
+
+/// The query of [`list_from`] and its arguments.
+fn list_sql(
+    bounds: &Bounds,
+    q: &ListQuery,
+    status: Option<Status>,
+    limit: u32,
+    source: Source,
+) -> (String, Vec<SqlValue>) {
     let mut sql = String::new();
     let mut args: Vec<SqlValue> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();
     // Order by the column an index already holds in order: the search index's rowid;
-    // with a tag, the tag's own (tag, pause_id) key; otherwise the pause id.
+    // with a tag, the tag's own (tag, status, pause_id) key; otherwise the pause id.
     let order = match (source, &q.tag) {
         (Source::Index { .. }, tag) => {
             // CROSS JOIN keeps SQLite walking the search index first, in id order, and
@@ -254,7 +296,10 @@ fn list_from(
                  CROSS JOIN api_keys k ON k.id = p.key_id"
             ));
             if let Some(tag) = tag {
-                sql.push_str(" CROSS JOIN pause_tags t ON t.pause_id = p.id AND t.tag = ?");
+                sql.push_str(
+                    " CROSS JOIN pause_tags t
+                     ON t.tag = ? AND t.status = p.status AND t.pause_id = p.id",
+                );
                 args.push(SqlValue::Text(tag.clone()));
             }
             "s.rowid"
@@ -279,12 +324,13 @@ fn list_from(
         condition("p.key_id = ?".into(), SqlValue::Text(key_id.to_string()));
     }
     if let Some(status) = status {
-        // With a tag or text, the unary `+` keeps SQLite on the index that gives the
-        // order wanted rather than the status index, whatever statistics it has.
-        let column = if q.tag.is_some() || matches!(source, Source::Index { .. }) {
-            "+p.status"
-        } else {
-            "p.status"
+        // With text, the unary `+` keeps SQLite on the search index, which gives the
+        // order wanted, rather than the status index, whatever statistics it has. With
+        // a tag, the tag's key holds the status.
+        let column = match (source, &q.tag) {
+            (Source::Index { .. }, _) => "+p.status",
+            (_, Some(_)) => "t.status",
+            (_, None) => "p.status",
         };
         condition(
             format!("{column} = ?"),
@@ -334,11 +380,7 @@ fn list_from(
     let direction = if ascending { "ASC" } else { "DESC" };
     sql.push_str(&format!(" ORDER BY {order} {direction} LIMIT ?"));
     args.push(SqlValue::Integer(i64::from(limit)));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let items = stmt
-        .query_map(params_from_iter(args), row_to_pause)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(items)
+    (sql, args)
 }
 
 /// The id of the first pause created at or after `at`.
@@ -725,5 +767,69 @@ mod tests {
                 .is_empty());
         }
         assert_eq!(next_timer(&conn).unwrap_or_else(|e| panic!("{e}")), None);
+    }
+
+    /// Version 19: a tag and a status read the pauses shown through the tag's key, in
+    /// order, whatever the other filters and cursors; keyed by the tag alone, a status
+    /// none of the tag's pauses had walked them all.
+    #[test]
+    fn a_tag_and_a_status_read_through_the_tags_key() {
+        let conn = crate::db::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let bounds = Bounds {
+            scope: None,
+            min_id: Some(1),
+            end_id: None,
+        };
+        let search = Source::Index {
+            indexed: 10,
+            text: "deploy",
+        };
+        for (key_id, cursor) in [
+            (None, None),
+            (Some("key_a".to_string()), Some(Cursor::Before(50))),
+            (None, Some(Cursor::After(50))),
+        ] {
+            let q = ListQuery {
+                tag: Some("prod".into()),
+                key_id,
+                cursor,
+                ..ListQuery::default()
+            };
+            for (source, first) in [
+                (
+                    Source::Scan,
+                    "SEARCH t USING PRIMARY KEY (tag=? AND status=? AND pause_id",
+                ),
+                (
+                    Source::After(10),
+                    "SEARCH t USING PRIMARY KEY (tag=? AND status=? AND pause_id",
+                ),
+                (search, "SCAN s VIRTUAL TABLE"),
+            ] {
+                let plan = query_plan(
+                    &conn,
+                    &list_sql(&bounds, &q, Some(Status::Pending), 50, source).0,
+                );
+                // (A key filter probes its one key first.)
+                let walk = plan.iter().find(|step| !step.starts_with("SEARCH k "));
+                assert!(walk.is_some_and(|step| step.starts_with(first)), "{plan:?}");
+                // (The votes' subquery that follows sorts a pause's own few.)
+                assert!(
+                    !plan
+                        .iter()
+                        .take_while(|step| !step.starts_with("CORRELATED"))
+                        .any(|step| step.contains("TEMP B-TREE")),
+                    "{plan:?}"
+                );
+                if let Source::Index { .. } = source {
+                    assert!(
+                        plan.iter().any(|step| step.starts_with(
+                            "SEARCH t USING PRIMARY KEY (tag=? AND status=? AND pause_id=?)"
+                        )),
+                        "{plan:?}"
+                    );
+                }
+            }
+        }
     }
 }

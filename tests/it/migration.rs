@@ -123,7 +123,7 @@ fn a_v3_database_with_pauses_keeps_them_and_then_answers_questions() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        18
+        19
     );
     // Every pause kept from before version 7 expires on its timeout, as it did.
     let on_timeout: Vec<String> = db
@@ -267,7 +267,7 @@ fn a_v4_database_keeps_its_pauses_and_then_takes_risk_and_summary() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        18
+        19
     );
     type Row = (
         i64,
@@ -446,7 +446,7 @@ fn a_v14_database_keeps_its_rows_and_refuses_the_same_values() {
     assert_eq!(
         db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        18
+        19
     );
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

@@ -80,11 +80,7 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
                 q.limit + 1,
             )?);
         }
-        match q.cursor {
-            Some(Cursor::After(_)) => items.sort_by_key(|p| p.id),
-            _ => items.sort_by_key(|p| std::cmp::Reverse(p.id)),
-        }
-        items.truncate(limit + 1);
+        items = db::pauses::merged(items, q.cursor, q.limit + 1);
     }
     let (has_older, has_newer) = match q.cursor {
         Some(Cursor::After(_)) => {

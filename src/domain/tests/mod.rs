@@ -35,6 +35,7 @@ mod risk_summary;
 mod routing;
 mod rules;
 mod search;
+mod tags;
 
 use rusqlite::{Connection, TransactionBehavior};
 

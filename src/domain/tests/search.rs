@@ -17,7 +17,7 @@ const ACTIONS: [&str; 8] = [
 ];
 
 /// Every page of `q` for `who`, following the cursors (older, then back newer).
-fn pages(w: &World, who: &Principal, q: &ListQuery) -> Vec<Vec<String>> {
+pub(super) fn pages(w: &World, who: &Principal, q: &ListQuery) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut q = q.clone();
     loop {
