@@ -341,10 +341,8 @@ fn list_sql(
         Source::Index { indexed, text } => {
             condition(format!("{order} <= ?"), SqlValue::Integer(indexed));
             // The index's own test (any case, any script), then exactly the scan's.
-            condition(
-                "s.action LIKE ?".into(),
-                SqlValue::Text(format!("%{text}%")),
-            );
+            let (test, value) = super::search::index_test(text);
+            condition(test.into(), SqlValue::Text(value));
         }
         Source::After(indexed) => condition(format!("{order} > ?"), SqlValue::Integer(indexed)),
         Source::Scan => {}

@@ -54,8 +54,24 @@ pub fn index_next(conn: &Connection, batch: u32) -> Result<usize> {
 /// write flushed the index, for 30 ms at p99 and up to 46 ms.
 const MERGE_PAGES: i64 = 8;
 
-/// Whether the index can find `text`: a trigram index needs at least three characters,
-/// and LIKE's own wildcards and escape are left to the scan.
+/// Whether the index can find `text`: a trigram index needs at least three characters.
 pub fn indexable(text: &str) -> bool {
-    text.chars().count() >= 3 && !text.contains(['%', '_', '\\'])
+    text.chars().count() >= 3
+}
+
+/// The condition on the index (`s`) that finds every pause whose action holds
+/// `text`, maybe with a few more (the scan's exact test follows it), and its value.
+/// The index's LIKE would take LIKE's own wildcards in `text` as wildcards, and it
+/// takes no ESCAPE; for such a text the index is asked for every trigram of it
+/// instead. (It keeps no positions, `detail=none`, so it cannot match a phrase.)
+pub fn index_test(text: &str) -> (&'static str, String) {
+    if !text.contains(['%', '_', '\\']) {
+        return ("s.action LIKE ?", format!("%{text}%"));
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let trigrams: Vec<String> = chars
+        .windows(3)
+        .map(|t| format!("\"{}\"", String::from_iter(t).replace('"', "\"\"")))
+        .collect();
+    ("s.pause_search MATCH ?", trigrams.join(" AND "))
 }
