@@ -217,6 +217,8 @@ def main():
                          "/history?status=pending", "/history?status=expired&status=cancelled",
                          "/history?tag=finance", "/history?tag=deploy&status=answered", f"/history?key={key_id}", f"/history?from={frm}&to={to}",
                          "/history?q=invoice", "/history?q=ticket%20%2312345", "/history?q=no-such-words-anywhere",
+                         # LIKE's wildcard as a character; two characters, too short for the index.
+                         "/history?q=no_such_words", "/history?q=zq",
                          "/history?status=rejected&tag=prod&q=roll", "/audit", "/audit?event=pause.rejected",
                          f"/audit?watch_id={new_watch}", f"/audit?from={frm}&to={to}",
                          # An agent key never approves: none of its entries matches.

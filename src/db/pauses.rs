@@ -381,6 +381,13 @@ fn list_sql(
     (sql, args)
 }
 
+/// The newest pause's id.
+pub fn last_id(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT max(id) FROM pauses")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// The id of the first pause created at or after `at`.
 pub fn first_id_created_from(conn: &Connection, at: Millis) -> Result<Option<i64>> {
     super::first_id_at_or_after(conn, "pauses", "created_at", at)

@@ -5,7 +5,7 @@ use maud::{html, Markup};
 use super::layout::{page, Nav};
 use super::{agent_text, query_value, status_badge, tags, time_ago, Viewer};
 use crate::clock::Millis;
-use crate::domain::pauses::Pause;
+use crate::domain::pauses::{Pause, SHORT_TEXT_WINDOW};
 use crate::domain::Status;
 use crate::urls;
 
@@ -52,6 +52,22 @@ pub struct History {
     pub prev_cursor: Option<String>,
     pub now: Millis,
     pub error: Option<String>,
+    /// The search text was too short for the index, and this page searched only some
+    /// of the pauses: the "Older" link searches on.
+    pub window_cut: bool,
+}
+
+/// `n` with its thousands grouped by commas: 100,000.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn page_link(filters: &Filters, cursor: &str) -> String {
@@ -106,8 +122,15 @@ pub fn view(viewer: &Viewer, h: &History) -> Markup {
             }
         }
         @if let Some(error) = &h.error { div.notice.error role="alert" { (error) } }
+        @if h.window_cut {
+            div.notice role="status" {
+                "A search of one or two characters cannot use the search index, so each page reads "
+                (grouped(SHORT_TEXT_WINDOW.unsigned_abs())) " pauses at most. “Older →” searches further back; "
+                "three characters or more search them all at once."
+            }
+        }
         @if h.items.is_empty() {
-            p.empty { "No pauses match." }
+            p.empty { @if h.window_cut { "No pauses match among these." } @else { "No pauses match." } }
         } @else {
             div.table-wrap {
                 table.list.history {
@@ -139,4 +162,48 @@ pub fn view(viewer: &Viewer, h: &History) -> Markup {
         (pager(h.prev_cursor.as_deref().map(|c| page_link(f, c)), h.next_cursor.as_deref().map(|c| page_link(f, c))))
     };
     page("History", viewer, Nav::History, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short search's page says that it searched only some pauses, and how to go on.
+    #[test]
+    fn a_page_cut_at_the_window_says_so_and_leads_on() {
+        let viewer = Viewer {
+            email: "r@example.com".into(),
+            is_admin: false,
+            csrf: "tok".into(),
+            pending: 0,
+        };
+        let mut h = History {
+            filters: Filters {
+                q: "zq".into(),
+                ..Filters::default()
+            },
+            keys: Vec::new(),
+            items: Vec::new(),
+            next_cursor: Some("cDEyMw".into()),
+            prev_cursor: None,
+            now: 0,
+            error: None,
+            window_cut: true,
+        };
+        let html = view(&viewer, &h).into_string();
+        assert!(html.contains("reads 10 pauses at most"), "{html}");
+        assert!(html.contains("No pauses match among these."), "{html}");
+        assert!(
+            html.contains("href=\"/history?q=zq&amp;cursor=cDEyMw\""),
+            "{html}"
+        );
+        h.window_cut = false;
+        h.next_cursor = None;
+        let html = view(&viewer, &h).into_string();
+        assert!(!html.contains("search index"), "{html}");
+        assert!(html.contains("No pauses match."), "{html}");
+        assert_eq!(grouped(100_000), "100,000");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
 }

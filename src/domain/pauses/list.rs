@@ -12,7 +12,30 @@ pub struct Page {
     pub next_cursor: Option<String>,
     /// The page of newer pauses before this one.
     pub prev_cursor: Option<String>,
+    /// A text too short for the search index was looked for in [`SHORT_TEXT_WINDOW`]
+    /// pauses only, and there are more past them: the cursor that leads on searches the
+    /// next ones.
+    pub window_cut: bool,
 }
+
+impl Page {
+    fn empty() -> Page {
+        Page {
+            items: Vec::new(),
+            next_cursor: None,
+            prev_cursor: None,
+            window_cut: false,
+        }
+    }
+}
+
+/// How many pauses a page searches for a text of one or two characters, which the
+/// trigram index cannot look up: read from the pauses themselves, a rare one would
+/// otherwise read every pause ever made (200 ms for a million).
+#[cfg(not(test))]
+pub const SHORT_TEXT_WINDOW: i64 = 100_000;
+#[cfg(test)]
+pub const SHORT_TEXT_WINDOW: i64 = 10;
 
 pub fn encode_cursor(cursor: Cursor) -> String {
     let text = match cursor {
@@ -45,19 +68,38 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
     let min_id = match q.created_from {
         Some(from) => match db::pauses::first_id_created_from(conn, from)? {
             Some(id) => Some(id),
-            None => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                    prev_cursor: None,
-                })
-            }
+            None => return Ok(Page::empty()),
         },
         None => None,
     };
     let end_id = match q.created_before {
         Some(before) => db::pauses::first_id_created_from(conn, before)?,
         None => None,
+    };
+    // A short text: the ids from the cursor on, SHORT_TEXT_WINDOW of them, and where
+    // the window ends if pauses go on past it (the next cursor starts there).
+    let mut cut = None;
+    let windowed = q.text.as_deref().is_some_and(|t| !db::search::indexable(t));
+    let (min_id, end_id) = if windowed {
+        let Some(last) = db::pauses::last_id(conn)? else {
+            return Ok(Page::empty());
+        };
+        let end = end_id.map_or(last + 1, |e| e.min(last + 1));
+        if let Some(Cursor::After(after)) = q.cursor {
+            let edge = after + 1 + SHORT_TEXT_WINDOW;
+            cut = (edge < end).then_some(edge);
+            (min_id, Some(edge.min(end)))
+        } else {
+            let top = match q.cursor {
+                Some(Cursor::Before(before)) => before.min(end),
+                _ => end,
+            };
+            let edge = top - SHORT_TEXT_WINDOW;
+            cut = (edge > min_id.unwrap_or(1)).then_some(edge);
+            (Some(min_id.map_or(edge, |m| m.max(edge))), end_id)
+        }
+    } else {
+        (min_id, end_id)
     };
     let bounds = db::pauses::Bounds {
         scope: principal.scope(),
@@ -82,29 +124,46 @@ pub fn list(conn: &rusqlite::Connection, principal: &Principal, q: &ListQuery) -
         }
         items = db::pauses::merged(items, q.cursor, q.limit + 1);
     }
-    let (has_older, has_newer) = match q.cursor {
-        Some(Cursor::After(_)) => {
-            let more = items.len() > limit;
-            items.truncate(limit);
-            items.reverse();
-            (true, more)
-        }
-        before => {
-            let more = items.len() > limit;
-            items.truncate(limit);
-            (more, before.is_some())
-        }
+    let more = items.len() > limit;
+    items.truncate(limit);
+    if let Some(Cursor::After(_)) = q.cursor {
+        items.reverse();
+    }
+    let oldest = items.last().map(|p| Cursor::Before(p.id));
+    let newest = items.first().map(|p| Cursor::After(p.id));
+    // The cursors lead on from the page's ends. A short text's page stops at the
+    // window's edge (`cut`) and may hold none: its cursors then lead on from the edges.
+    let (next, prev) = match q.cursor {
+        Some(Cursor::After(after)) => (
+            oldest.or(windowed.then_some(Cursor::Before(after + 1))),
+            if more {
+                newest
+            } else {
+                cut.map(|edge| Cursor::After(edge - 1))
+            },
+        ),
+        Some(Cursor::Before(before)) => (
+            if more {
+                oldest
+            } else {
+                cut.map(Cursor::Before)
+            },
+            newest.or(windowed.then_some(Cursor::After(before - 1))),
+        ),
+        None => (
+            if more {
+                oldest
+            } else {
+                cut.map(Cursor::Before)
+            },
+            None,
+        ),
     };
-    let next_cursor = has_older
-        .then(|| items.last().map(|p| encode_cursor(Cursor::Before(p.id))))
-        .flatten();
-    let prev_cursor = has_newer
-        .then(|| items.first().map(|p| encode_cursor(Cursor::After(p.id))))
-        .flatten();
     Ok(Page {
         items,
-        next_cursor,
-        prev_cursor,
+        next_cursor: next.map(encode_cursor),
+        prev_cursor: prev.map(encode_cursor),
+        window_cut: cut.is_some(),
     })
 }
 

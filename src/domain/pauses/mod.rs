@@ -18,7 +18,7 @@ pub use decide::{
     response_from_page, Decision, Outside, Reply,
 };
 pub use extend::extend;
-pub use list::{decode_cursor, list, pending_beside, queue};
+pub use list::{decode_cursor, list, pending_beside, queue, SHORT_TEXT_WINDOW};
 pub use timers::{expire_due, forget_idempotency_before, next_timer, nudge_due};
 
 use serde::{Deserialize, Serialize};

@@ -178,3 +178,73 @@ fn the_indexer_merges_the_segments_its_batches_add() {
         .unwrap();
     assert_eq!(found, 64);
 }
+
+/// A text too short for the index is looked for `SHORT_TEXT_WINDOW` pauses at a time
+/// (10 in tests): each page reads one window, and paging on from the window's edge,
+/// older and then back newer, finds every match once, in order.
+#[test]
+fn a_short_text_is_searched_a_window_at_a_time() {
+    use crate::domain::pauses::SHORT_TEXT_WINDOW;
+    let mut w = World::new();
+    let mut matching = Vec::new();
+    for i in 0..47 {
+        let hit = [3, 4, 5, 17, 40, 41, 46].contains(&i);
+        let action = if hit {
+            format!("Step {i}: zq")
+        } else {
+            format!("Step {i}")
+        };
+        let body = serde_json::json!({ "action": action }).to_string();
+        let p =
+            w.db.create(t0() + i * SECOND, &w.agent, &body)
+                .unwrap()
+                .pause;
+        if hit {
+            matching.push(p.id);
+        }
+    }
+    matching.reverse();
+    let mut q = ListQuery {
+        text: Some("ZQ".into()),
+        limit: 2,
+        ..ListQuery::default()
+    };
+    let mut older = Vec::new();
+    let mut cut = 0;
+    let mut top = 48;
+    let last_prev = loop {
+        let page = pauses::list(w.db.conn(), &w.approver, &q).unwrap();
+        assert!(page.items.len() <= 2);
+        for p in &page.items {
+            assert!(
+                p.id < top && p.id >= top - SHORT_TEXT_WINDOW,
+                "{} of {top}",
+                p.id
+            );
+        }
+        older.extend(page.items.iter().map(|p| p.id));
+        cut += usize::from(page.window_cut);
+        let Some(next) = page.next_cursor else {
+            break page.prev_cursor;
+        };
+        q.cursor = Some(decode_cursor(&next).unwrap());
+        if let Some(Cursor::Before(id)) = q.cursor {
+            top = id;
+        }
+    };
+    assert_eq!(older, matching);
+    assert!(cut >= 4, "47 pauses are five windows: {cut}");
+
+    let mut newer = Vec::new();
+    let mut prev = last_prev;
+    while let Some(cursor) = prev {
+        q.cursor = Some(decode_cursor(&cursor).unwrap());
+        let page = pauses::list(w.db.conn(), &w.approver, &q).unwrap();
+        newer.extend(page.items.iter().rev().map(|p| p.id));
+        prev = page.prev_cursor;
+    }
+    // Oldest first, but for the oldest: the last page going older held only it, and
+    // the walk back starts past it.
+    let expected: Vec<i64> = matching.iter().rev().skip(1).copied().collect();
+    assert_eq!(newer, expected);
+}

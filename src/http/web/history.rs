@@ -76,9 +76,9 @@ async fn page(
             }
         })
         .await?;
-    let (items, next_cursor, prev_cursor) = match page {
-        Some(p) => (p.items, p.next_cursor, p.prev_cursor),
-        None => (Vec::new(), None, None),
+    let (items, next_cursor, prev_cursor, window_cut) = match page {
+        Some(p) => (p.items, p.next_cursor, p.prev_cursor, p.window_cut),
+        None => (Vec::new(), None, None, false),
     };
     Ok(html(history::view(
         &who.viewer,
@@ -90,6 +90,7 @@ async fn page(
             prev_cursor,
             now: clock::now(),
             error,
+            window_cut,
         },
     )))
 }
