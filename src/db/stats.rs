@@ -15,10 +15,7 @@ fn count(conn: &Connection, sql: &str) -> Result<i64> {
 /// largest id is their count: one index probe instead of a scan of millions of rows.
 pub fn totals(conn: &Connection) -> Result<Vec<(&'static str, i64)>> {
     Ok(vec![
-        (
-            "pauses",
-            count(conn, "SELECT coalesce(max(id), 0) FROM pauses")?,
-        ),
+        ("pauses", super::pauses::last_id(conn)?.unwrap_or(0)),
         ("pending", count_pending(conn)?),
         (
             "API keys (active)",
