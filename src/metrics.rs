@@ -370,8 +370,8 @@ impl CommitListener for Observed {
         self.memory.before_commit(events);
     }
 
-    fn after_commit(&self, generation: Option<i64>, events: &[Event]) {
-        self.memory.after_commit(generation, events);
+    fn after_commit(&self, conn: &rusqlite::Connection, generation: Option<i64>, events: &[Event]) {
+        self.memory.after_commit(conn, generation, events);
         self.metrics.committed(events);
     }
 

@@ -313,8 +313,9 @@ pub trait CommitListener: Send + Sync {
     fn writer_idle(&self, generation: Option<i64>);
     /// The events of a group commit, just before it commits.
     fn before_commit(&self, events: &[Event]);
-    /// The group commit is on disk.
-    fn after_commit(&self, generation: Option<i64>, events: &[Event]);
+    /// The group commit is on disk. `conn` is the writer's connection, outside any
+    /// transaction: what it reads is what the group committed.
+    fn after_commit(&self, conn: &Connection, generation: Option<i64>, events: &[Event]);
     /// The group commit failed: none of its events happened.
     fn commit_failed(&self, events: &[Event]);
     /// A group commit of `writes` writes is on disk; it took `took` from its `BEGIN`
@@ -470,7 +471,7 @@ fn commit_batch(
             memory.batch_committed(writes, started.elapsed());
             committed.fetch_add(writes as u64, Ordering::Relaxed);
             // Before anyone hears back: a revoked key fails from the next request on.
-            memory.after_commit(auth_generation(conn), &events);
+            memory.after_commit(conn, auth_generation(conn), &events);
             for (reply, failure) in replies {
                 reply(failure.map_or(Ok(()), Err));
             }
@@ -566,7 +567,7 @@ pub(crate) mod tests {
         fn writer_started(&self, _: Option<i64>) {}
         fn writer_idle(&self, _: Option<i64>) {}
         fn before_commit(&self, _: &[Event]) {}
-        fn after_commit(&self, _: Option<i64>, _: &[Event]) {}
+        fn after_commit(&self, _: &Connection, _: Option<i64>, _: &[Event]) {}
         fn commit_failed(&self, _: &[Event]) {}
         fn batch_committed(&self, writes: usize, _: std::time::Duration) {
             self.0

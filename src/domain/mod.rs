@@ -25,7 +25,7 @@ pub mod throttle;
 pub mod users;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use crate::model::{
     Actor, Error, KeyRef, Kind, OnTimeout, Principal, Result, Reviewer, Risk, Role, Status,

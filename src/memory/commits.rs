@@ -1,7 +1,10 @@
 //! The writer's side of memory: what happens around each group commit (see the module
 //! doc of `crate::memory`, "After a commit").
 
+use rusqlite::Connection;
+
 use super::Memory;
+use crate::db;
 use crate::db::writer::CommitListener;
 use crate::domain::Status;
 use crate::model::events::LiveEvent;
@@ -17,7 +20,7 @@ impl CommitListener for Memory {
     /// generation again: keys or users changed by another process stop being trusted.
     fn writer_idle(&self, generation: Option<i64>) {
         if self.generation.moved(generation) {
-            self.react(Stage::Committed, &Event::AuthChanged);
+            self.react(Stage::Committed, &Event::AuthChanged, None);
         }
     }
 
@@ -25,33 +28,34 @@ impl CommitListener for Memory {
     /// change.
     fn before_commit(&self, events: &[Event]) {
         for event in events {
-            self.react(Stage::Committing, event);
+            self.react(Stage::Committing, event, None);
         }
     }
 
     /// The group commit is on disk, and the auth generation read after it is
-    /// `generation`. Call before anyone hears back.
-    fn after_commit(&self, generation: Option<i64>, events: &[Event]) {
+    /// `generation`; `conn` reads what it committed. Call before anyone hears back.
+    fn after_commit(&self, conn: &Connection, generation: Option<i64>, events: &[Event]) {
         // First: a revoked key fails from the next request on.
         self.writer_idle(generation);
         for event in events {
-            self.react(Stage::Committed, event);
+            self.react(Stage::Committed, event, Some(conn));
         }
     }
 
     /// The group commit failed: nothing in `events` happened.
     fn commit_failed(&self, events: &[Event]) {
         for event in events {
-            self.react(Stage::Failed, event);
+            self.react(Stage::Failed, event, None);
         }
         // Keys were looked up inside this transaction: forget what it showed.
-        self.react(Stage::Failed, &Event::AuthChanged);
+        self.react(Stage::Failed, &Event::AuthChanged, None);
     }
 }
 
 impl Memory {
-    /// Everything in the process that hears of writes, by stage and event.
-    fn react(&self, stage: Stage, event: &Event) {
+    /// Everything in the process that hears of writes, by stage and event; `committed`
+    /// reads what a commit wrote (the writer's connection, once it is on disk).
+    fn react(&self, stage: Stage, event: &Event, committed: Option<&Connection>) {
         match (stage, event) {
             (
                 Stage::Committing,
@@ -108,8 +112,12 @@ impl Memory {
                     watch_id, status, ..
                 },
             ) => {
-                // Before waking: a woken waiter reads the pause again.
+                // Before waking: a woken waiter reads the pause again, from memory when
+                // it is kept here.
                 self.pauses.changed(watch_id);
+                if let Some(conn) = committed {
+                    self.keep_for_waiters(conn, watch_id);
+                }
                 self.waiters.wake(watch_id);
                 let _ = self.live.send(LiveEvent {
                     kind: "resolved",
@@ -119,6 +127,26 @@ impl Memory {
             }
             (Stage::Committed, Event::OutboxReady) => self.outbox.wake(),
             _ => {}
+        }
+    }
+
+    /// Keeps a pause just decided, when requests wait on it: read by the writer's
+    /// connection straight after the commit, so the woken waiters answer from memory.
+    /// Otherwise each would go to a blocking thread to read it, the slowest part of
+    /// its wake when the machine is busy. A pause nobody waits on is not read: an
+    /// expiry may end thousands at once. Kept under the rules of any read: the epoch
+    /// and the version taken first; a read that fails leaves the waiters to read it.
+    fn keep_for_waiters(&self, conn: &Connection, watch_id: &str) {
+        if !self.waiters.watched(watch_id) {
+            return;
+        }
+        let (epoch, version) = (self.epoch.current(), self.pauses.version());
+        match db::pauses::by_watch_id(conn, watch_id) {
+            Ok(Some(pause)) => self.pauses.keep(&pause, epoch, version),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, watch_id, "reading a decided pause for its waiters failed")
+            }
         }
     }
 }

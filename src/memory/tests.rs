@@ -9,7 +9,8 @@ use super::{announce, Memory};
 use crate::db::writer::CommitListener as _;
 use crate::db::{self, Store};
 use crate::domain::keys::{self, NewKey};
-use crate::domain::pauses::Pause;
+use crate::domain::pauses::{Decision, Pause};
+use crate::domain::tests::{t0, World};
 use crate::domain::{Actor, Error, Status};
 use crate::model::events::Event;
 use crate::notify::Waker;
@@ -78,7 +79,7 @@ fn a_kept_key_is_refused_once_the_writer_commits_a_key_change() {
     assert!(s.accepted_from_memory(), "kept after one authentication");
     // The writer's commit revokes the key; it reads the generation after the commit.
     s.revoke();
-    s.memory.after_commit(generation(&s.conn), &[]);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &[]);
     assert!(!s.accepted_from_memory(), "the epoch moved: not trusted");
     assert!(matches!(s.authenticate(), Err(Error::Unauthorized)));
     assert!(!s.accepted_from_memory());
@@ -93,7 +94,7 @@ fn a_key_presented_before_its_revocation_is_refused_in_the_writer() {
     s.authenticate().unwrap();
     let presented = s.memory.present(&s.token).unwrap();
     s.revoke();
-    s.memory.after_commit(generation(&s.conn), &[]);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &[]);
     let late = s
         .memory
         .authenticate_presented(&s.conn, &s.token, presented, 0, false);
@@ -105,7 +106,7 @@ fn a_key_presented_before_its_revocation_is_refused_in_the_writer() {
 fn a_commit_that_changes_no_key_keeps_keys() {
     let s = server();
     s.authenticate().unwrap();
-    s.memory.after_commit(generation(&s.conn), &[]);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &[]);
     s.memory.writer_idle(generation(&s.conn));
     assert!(s.accepted_from_memory());
 }
@@ -211,7 +212,7 @@ fn a_read_that_began_before_a_change_is_not_kept_after_it() {
     let before = s.memory.pause_version();
     let events = [resolved("w1", Status::Approved)];
     s.memory.before_commit(&events);
-    s.memory.after_commit(generation(&s.conn), &events);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &events);
     // The read saw the pause pending, before the decision.
     s.memory
         .keep_pause(&pause("w1", Status::Pending), epoch, before);
@@ -226,7 +227,7 @@ fn once_changed_the_next_read_is_fresh_and_kept() {
     s.memory.keep_pause(&pause("w1", Status::Pending), epoch, v);
     let events = [resolved("w1", Status::Approved)];
     s.memory.before_commit(&events);
-    s.memory.after_commit(generation(&s.conn), &events);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &events);
     assert!(
         s.memory.cached_pause("w1", epoch).is_none(),
         "the old pause is gone: the next read goes to the database"
@@ -263,6 +264,51 @@ fn pauses_kept_under_an_older_epoch_are_not_served() {
     assert!(s.memory.cached_pause("w1", now).is_none());
 }
 
+/// A decided pause that requests wait on is read by the writer's connection straight
+/// after the commit and kept: the woken waiters answer from memory, with the pause as
+/// the database now holds it. One nobody waits on is not read.
+#[tokio::test(flavor = "current_thread")]
+async fn a_decided_pause_someone_waits_on_is_kept_as_committed() {
+    let mut w = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (live, _) = tokio::sync::broadcast::channel(16);
+    let memory = Memory::new(dir.path(), live, Waker::default());
+    memory.writer_started(generation(w.db.conn()));
+    let waited = w.db.pending(t0(), &w.agent, None).watch_id;
+    let alone = w.db.pending(t0(), &w.agent, None).watch_id;
+    let registration = memory.register(&waited);
+    let changed = registration.changed();
+    let (_, epoch) = memory.cached_key("not a key", 0);
+    let mut events = Vec::new();
+    for id in [&waited, &alone] {
+        let (_, ev) =
+            w.db.decide_ev(
+                t0() + 5,
+                &w.approver,
+                id,
+                Decision::Approved,
+                Some("ship it"),
+            )
+            .unwrap();
+        events.extend(ev);
+    }
+    memory.before_commit(&events);
+    memory.after_commit(w.db.conn(), generation(w.db.conn()), &events);
+    tokio::time::timeout(SOON, changed)
+        .await
+        .unwrap_or_else(|_| panic!("the waiter did not wake"));
+    let kept = memory
+        .cached_pause(&waited, epoch)
+        .expect("the decided pause is kept for its waiter");
+    assert_eq!(kept.status, Status::Approved);
+    assert_eq!(kept.comment.as_deref(), Some("ship it"));
+    assert_eq!(format!("{kept:?}"), format!("{:?}", w.db.stored(&waited)));
+    assert!(
+        memory.cached_pause(&alone, epoch).is_none(),
+        "nobody waits on it: not read"
+    );
+}
+
 // 3. Every waiter wakes.
 
 const SOON: Duration = Duration::from_secs(1);
@@ -277,7 +323,7 @@ async fn every_waiter_on_a_pause_wakes_on_one_change_and_no_other() {
     let others_changed: Vec<_> = others.iter().map(|r| r.changed()).collect();
     let events = [resolved("w1", Status::Approved)];
     s.memory.before_commit(&events);
-    s.memory.after_commit(generation(&s.conn), &events);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &events);
     for changed in ours_changed {
         tokio::time::timeout(SOON, changed)
             .await
@@ -347,7 +393,7 @@ async fn a_change_between_register_and_wait_is_not_missed() {
     let changed = reg.changed();
     let events = [resolved("w1", Status::Rejected)];
     s.memory.before_commit(&events);
-    s.memory.after_commit(generation(&s.conn), &events);
+    s.memory.after_commit(&s.conn, generation(&s.conn), &events);
     tokio::time::timeout(SOON, changed)
         .await
         .unwrap_or_else(|_| panic!("the change was missed"));
@@ -368,7 +414,8 @@ async fn open_pages_hear_of_committed_pauses_only() {
     memory.commit_failed(&events);
     assert!(rx.try_recv().is_err(), "a failed commit tells nobody");
     memory.before_commit(&events);
-    memory.after_commit(Some(0), &events);
+    let conn = db::in_memory().unwrap();
+    memory.after_commit(&conn, Some(0), &events);
     let first = rx.recv().await.unwrap();
     let second = rx.recv().await.unwrap();
     assert_eq!((first.kind, first.status), ("created", Status::Pending));

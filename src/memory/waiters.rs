@@ -70,9 +70,14 @@ impl Waiters {
         self.held.load(Ordering::Relaxed)
     }
 
+    /// Whether any request waits on `watch_id` now.
+    pub fn watched(&self, watch_id: &str) -> bool {
+        self.slots().contains_key(watch_id)
+    }
+
     /// How many pauses have someone waiting on them.
     #[cfg(test)]
-    pub fn watched(&self) -> usize {
+    pub fn pauses_watched(&self) -> usize {
         self.slots().len()
     }
 }
@@ -135,13 +140,13 @@ mod tests {
         let waiters = Arc::new(Waiters::default());
         let a = waiters.register("wch_a");
         let b = waiters.register("wch_a");
-        assert_eq!(waiters.watched(), 1);
+        assert_eq!(waiters.pauses_watched(), 1);
         assert_eq!(waiters.held(), 2);
         drop(a);
-        assert_eq!(waiters.watched(), 1);
+        assert_eq!(waiters.pauses_watched(), 1);
         assert_eq!(waiters.held(), 1);
         drop(b);
-        assert_eq!(waiters.watched(), 0);
+        assert_eq!(waiters.pauses_watched(), 0);
         assert_eq!(waiters.held(), 0);
         let other = waiters.register("wch_b");
         let changed = other.changed();

@@ -232,7 +232,20 @@ impl Db {
         decision: Decision,
         comment: Option<&str>,
     ) -> Result<Pause> {
-        self.write(|tx| {
+        self.decide_ev(now, who, watch_id, decision, comment)
+            .map(|(pause, _)| pause)
+    }
+
+    /// `decide`, with the events of the write.
+    pub fn decide_ev(
+        &mut self,
+        now: Millis,
+        who: &Principal,
+        watch_id: &str,
+        decision: Decision,
+        comment: Option<&str>,
+    ) -> Result<(Pause, Vec<Event>)> {
+        self.write_ev(|tx| {
             let comment = comment.map(Into::into);
             pauses::decide(
                 tx,
