@@ -68,8 +68,10 @@
 //! before it is on disk, or at all if it did not happen. After the commit, in order:
 //! the auth generation is compared (and keys forgotten, the epoch moved); then for each
 //! event: a created pause arms the expiry timer and is shown to open pages; a decided
-//! pause is marked changed, *then* its waiters are woken (a woken waiter reads the
-//! pause again) and open pages are told; new outbox rows wake the delivery workers.
+//! pause is marked changed, then, when requests wait on it, read by the writer's
+//! connection (the commit done) and kept, *then* its waiters are woken (a woken waiter
+//! reads the pause again, from memory when it was kept) and open pages are told; new
+//! outbox rows wake the delivery workers.
 //!
 //! # Guarantees
 //!
@@ -79,7 +81,8 @@
 //!    second.
 //! 2. **A changing pause is never served stale.** A pause marked changing is neither
 //!    served nor kept; a read that began before a change is not kept after it; once the
-//!    change is committed, the next read comes from the database.
+//!    change is committed, the next read comes from the database, or from the writer's
+//!    own read of it made after the commit.
 //! 3. **Every waiter wakes.** A committed decision wakes every request waiting on that
 //!    pause (and only those); stopping the server wakes all of them. A waiter registers
 //!    before reading the pause's status, so a change committed in between is not
