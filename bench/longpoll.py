@@ -33,21 +33,31 @@ HELD_FOR = 60  # the server holds ?wait=N for at most 60 s
 MARGIN = 12  # seconds kept, of those 60, for deciding the held pauses and reading the answers
 
 
-async def http(host, port, method, path, key, body=None):
-    """One request on its own connection; returns (status, parsed JSON body)."""
-    reader, writer = await asyncio.open_connection(host, port)
+def encode(host, method, path, key, body):
+    """A request with a JSON body (or none), on a connection that closes after it."""
     data = json.dumps(body).encode() if body is not None else b""
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
     )
-    writer.write(head.encode() + data)
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
+    return head.encode() + data
+
+
+def decode(raw):
+    """(status, parsed JSON body) of a whole answer, read until the server closed."""
     header, _, payload = raw.partition(b"\r\n\r\n")
     status = int(header.split(b" ", 2)[1])
     return status, json.loads(payload) if payload else None
+
+
+async def http(host, port, method, path, key, body=None):
+    """One request on its own connection; returns (status, parsed JSON body)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(encode(host, method, path, key, body))
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    return decode(raw)
 
 
 def rss_kib(pid):
@@ -71,20 +81,13 @@ def request(host, port, method, path, key, body=None):
     moment the answer arrives, where an asyncio loop would first finish whatever else
     it was doing (the decision's own answer), and a Python loop's own work would be
     counted in the latency."""
-    data = json.dumps(body).encode() if body is not None else b""
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-    )
     chunks = []
     with socket.create_connection((host, port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(head.encode() + data)
+        s.sendall(encode(host, method, path, key, body))
         while chunk := s.recv(65536):
             chunks.append(chunk)
-    header, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
-    status = int(header.split(b" ", 2)[1])
-    return status, json.loads(payload) if payload else None
+    return decode(b"".join(chunks))
 
 
 def wake_latency(host, port, agent, reviewer, samples, settle=0.02, deadline=None):
