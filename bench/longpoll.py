@@ -33,33 +33,6 @@ HELD_FOR = 60  # the server holds ?wait=N for at most 60 s
 MARGIN = 12  # seconds kept, of those 60, for deciding the held pauses and reading the answers
 
 
-def encode(host, method, path, key, body):
-    """A request with a JSON body (or none), on a connection that closes after it."""
-    data = json.dumps(body).encode() if body is not None else b""
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode() + data
-
-
-def decode(raw):
-    """(status, parsed JSON body) of a whole answer, read until the server closed."""
-    header, _, payload = raw.partition(b"\r\n\r\n")
-    status = int(header.split(b" ", 2)[1])
-    return status, json.loads(payload) if payload else None
-
-
-async def http(host, port, method, path, key, body=None):
-    """One request on its own connection; returns (status, parsed JSON body)."""
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(encode(host, method, path, key, body))
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
-    return decode(raw)
-
-
 def rss_kib(pid):
     # Page by page, not /proc/PID/status's lagging VmRSS (bench/README.md, "Memory").
     with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -69,25 +42,33 @@ def rss_kib(pid):
     return 0
 
 
-async def create(host, port, agent, action="bench wake"):
-    status, body = await http(host, port, "POST", "/api/pause", agent, {"action": action})
+def create(host, port, agent, action="bench wake"):
+    status, body = request(host, port, "POST", "/api/pause", agent, {"action": action})
     assert status == 201, (status, body)
     return body["watchId"]
 
 
 def request(host, port, method, path, key, body=None):
     """One request on its own connection, with a blocking socket; returns (status,
-    parsed JSON body). For the timed requests: a thread blocked in recv() runs the
-    moment the answer arrives, where an asyncio loop would first finish whatever else
-    it was doing (the decision's own answer), and a Python loop's own work would be
-    counted in the latency."""
+    parsed JSON body). Every request of this script but the held long-polls (an asyncio
+    loop in another process keeps those). For the timed ones: a thread blocked in
+    recv() runs the moment the answer arrives, where an asyncio loop would first finish
+    whatever else it was doing (the decision's own answer), and a Python loop's own work
+    would be counted in the latency."""
+    data = json.dumps(body).encode() if body is not None else b""
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    )
     chunks = []
     with socket.create_connection((host, port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(encode(host, method, path, key, body))
+        s.sendall(head.encode() + data)
         while chunk := s.recv(65536):
             chunks.append(chunk)
-    return decode(b"".join(chunks))
+    header, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    status = int(header.split(b" ", 2)[1])
+    return status, json.loads(payload) if payload else None
 
 
 def wake_latency(host, port, agent, reviewer, samples, settle=0.02, deadline=None):
@@ -100,9 +81,7 @@ def wake_latency(host, port, agent, reviewer, samples, settle=0.02, deadline=Non
     for _ in range(samples):
         if deadline is not None and time.monotonic() > deadline:
             break
-        status, body = request(host, port, "POST", "/api/pause", agent, {"action": "bench wake"})
-        assert status == 201, (status, body)
-        watch_id = body["watchId"]
+        watch_id = create(host, port, agent)
         arrived = []
 
         def waiter():
@@ -165,7 +144,7 @@ async def hold(host, port, agent, pid, count, pauses):
     """Parks `count` long-polls on `pauses` pauses (in another process); returns the
     pauses, that process and its pipe, the RSS before and with them, and when the first
     was opened (time.monotonic())."""
-    watch_ids = [await create(host, port, agent, "bench held") for _ in range(pauses)]
+    watch_ids = [create(host, port, agent, "bench held") for _ in range(pauses)]
     await asyncio.sleep(1)
     before = rss_kib(pid)
     spawn = multiprocessing.get_context("spawn")
@@ -185,7 +164,7 @@ async def release(host, port, reviewer, watch_ids, held):
     start = time.perf_counter()
     pipe.send("decided")
     for watch_id in watch_ids:
-        status, _ = await http(host, port, "POST", f"/api/pause/{watch_id}/approve", reviewer, {"decision": "approved"})
+        status, _ = request(host, port, "POST", f"/api/pause/{watch_id}/approve", reviewer, {"decision": "approved"})
         assert status == 200, status
     approved = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
     elapsed = (time.perf_counter() - start) * 1000
